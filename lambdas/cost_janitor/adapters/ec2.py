@@ -1,0 +1,61 @@
+"""EC2 inventory: running instances with what the idle decision needs, in as few calls as EC2 allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cost_janitor.core.models import Instance
+
+ASG_TAG = "aws:autoscaling:groupName"
+
+
+class Ec2Inventory:
+    def __init__(self, client: Any, region: str) -> None:
+        self._ec2 = client
+        self._region = region
+        self.calls = 0
+
+    def running_instances(self) -> list[Instance]:
+        """Every running instance in the region (paginated), with spot request types resolved in bulk."""
+        raw: list[tuple[str, dict[str, Any]]] = []
+        pages = self._ec2.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": "instance-state-name", "Values": ["running"]}],
+            PaginationConfig={"PageSize": 1000},
+        )
+        for page in pages:
+            self.calls += 1
+            for reservation in page.get("Reservations", []):
+                raw.extend((reservation.get("OwnerId", ""), i) for i in reservation.get("Instances", []))
+        spot_types = self._spot_request_types([i["SpotInstanceRequestId"] for _, i in raw
+                                               if i.get("SpotInstanceRequestId")])
+        return [self._instance(owner, i, spot_types) for owner, i in raw]
+
+    def _spot_request_types(self, request_ids: list[str]) -> dict[str, str]:
+        """A filter, not ids: a request that has gone must not fail the inventory (unknown = one-time)."""
+        types: dict[str, str] = {}
+        for start in range(0, len(request_ids), 200):
+            pages = self._ec2.get_paginator("describe_spot_instance_requests").paginate(
+                Filters=[{"Name": "spot-instance-request-id", "Values": request_ids[start:start + 200]}])
+            for page in pages:
+                self.calls += 1
+                for request in page.get("SpotInstanceRequests", []):
+                    types[request["SpotInstanceRequestId"]] = request.get("Type", "one-time")
+        return types
+
+    def _instance(self, owner: str, raw: dict[str, Any], spot_types: dict[str, str]) -> Instance:
+        tags = {t["Key"]: t.get("Value", "") for t in raw.get("Tags", [])}
+        lifecycle = raw.get("InstanceLifecycle") or "on-demand"
+        spot_type = spot_types.get(raw.get("SpotInstanceRequestId", ""))
+        return Instance(
+            instance_id=raw["InstanceId"],
+            region=self._region,
+            account=owner,
+            instance_type=raw["InstanceType"],
+            launch_time=raw["LaunchTime"],
+            tags=tags,
+            lifecycle=lifecycle,
+            spot_request_type=spot_type if lifecycle == "spot" else None,
+            root_device_type=raw.get("RootDeviceType", "ebs"),
+            asg_name=tags.get(ASG_TAG),
+            hibernation_configured=bool(raw.get("HibernationOptions", {}).get("Configured")),
+        )

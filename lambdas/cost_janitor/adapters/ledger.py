@@ -1,0 +1,74 @@
+"""The ledger (DynamoDB): one item per action or request a run makes, the raw material of realized savings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from cost_janitor.core.models import Finding
+from cost_janitor.errors import JanitorError
+
+RETENTION_DAYS = 400
+
+
+class Ledger:
+    def __init__(self, client: Any, table: str) -> None:
+        self._ddb = client
+        self._table = table
+
+    def record(self, findings: Sequence[Finding], *, actor: str = "cost-janitor") -> int:
+        """Write one item per finding that carries an action; batched 25 at a time, unprocessed retried."""
+        items = [self._item(f, actor) for f in findings if f.action is not None]
+        for start in range(0, len(items), 25):
+            request = {self._table: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]}
+            for _ in range(5):
+                response = self._ddb.batch_write_item(RequestItems=request)
+                request = response.get("UnprocessedItems") or {}
+                if not request:
+                    break
+            if request:
+                raise JanitorError(f"ledger: {len(request[self._table])} items unprocessed after retries")
+        return len(items)
+
+    def history(self, resource_id: str) -> list[dict[str, Any]]:
+        """Every ledger entry of one resource, oldest first."""
+        pages = self._ddb.get_paginator("query").paginate(
+            TableName=self._table, KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": resource_id}})
+        return [_plain(i) for page in pages for i in page.get("Items", [])]
+
+    @staticmethod
+    def _item(f: Finding, actor: str) -> dict[str, Any]:
+        expires = int((f.observed_at + timedelta(days=RETENTION_DAYS)).timestamp())
+        item: dict[str, Any] = {
+            "pk": {"S": f.resource_id},
+            "sk": {"S": f"{f.observed_at.isoformat()}#{f.action}"},
+            "kind": {"S": f.kind},
+            "action": {"S": str(f.action)},
+            "status": {"S": f.action_status or "requested"},
+            "verdict": {"S": str(f.verdict)},
+            "reason": {"S": f.reason},
+            "evidence": {"S": json.dumps(f.evidence, sort_keys=True)},
+            "region": {"S": f.region},
+            "account": {"S": f.account},
+            "environment": {"S": f.environment},
+            "resource_type": {"S": f.resource_type},
+            "run_id": {"S": f.run_id},
+            "actor": {"S": actor},
+            "at": {"S": f.observed_at.isoformat()},
+            "expires_at": {"N": str(expires)},
+        }
+        if f.monthly_usd is not None:
+            item["monthly_usd"] = {"N": str(Decimal(str(f.monthly_usd)))}
+        for name in ("owner", "team", "action_error"):
+            value = getattr(f, name)
+            if value:
+                item[name] = {"S": value}
+        return item
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.get("S") if "S" in v else float(v["N"]) if "N" in v else v) for k, v in item.items()}

@@ -1,0 +1,1 @@
+"""Pure decisions: stdlib and pydantic only. No AWS, no environment, no clock, no logging."""

@@ -1,0 +1,228 @@
+"""Idle compute: pure verdicts from (instances, metrics, policy, now), and the actions they call for.
+
+Signals are checked cheapest-first (CPU, then network, then GPU) so a caller can read CPU for the whole
+fleet and the other metrics only for the instances CPU could not rule out — `needs_detail` says which.
+The verdict is the same whether or not the later metrics were read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cost_janitor.core.exemptions import evaluate_exemption, parse_instant
+from cost_janitor.core.models import ActionKind, Ask, Finding, Instance, Series, Usage, Verdict
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import instance_price
+
+KIND = "idle-instance"
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    verdict: Verdict
+    reason: str
+    evidence: dict[str, float | int | str | None]
+
+
+def expected_points(policy: Policy) -> int:
+    return policy.idle.lookback_days * 86400 // policy.idle.period_seconds
+
+
+def is_gpu_instance(instance: Instance, policy: Policy, has_gpu_series: bool = False) -> bool:
+    return has_gpu_series or instance.family in policy.idle.gpu_families
+
+
+def merge_max(series: tuple[Series, ...]) -> Series:
+    """Per timestamp, the maximum across series (the busiest GPU decides)."""
+    best: dict[datetime, float] = {}
+    for s in series:
+        for ts, v in zip(s.timestamps, s.values):
+            if ts not in best or v > best[ts]:
+                best[ts] = v
+    ordered = sorted(best)
+    return Series(timestamps=tuple(ordered), values=tuple(best[t] for t in ordered))
+
+
+def merge_sum(a: Series, b: Series) -> Series:
+    """Per timestamp, the sum of two series (NetworkIn + NetworkOut)."""
+    total: dict[datetime, float] = {}
+    for s in (a, b):
+        for ts, v in zip(s.timestamps, s.values):
+            total[ts] = total.get(ts, 0.0) + v
+    ordered = sorted(total)
+    return Series(timestamps=tuple(ordered), values=tuple(total[t] for t in ordered))
+
+
+def _avg(s: Series) -> float:
+    return sum(s.values) / len(s.values)
+
+
+def _coverage(s: Series, policy: Policy) -> float:
+    return min(1.0, len(s.values) / expected_points(policy))
+
+
+def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) -> _Outcome | None:
+    """The verdict, or None when a metric it needs has not been read yet."""
+    exemption = evaluate_exemption(instance.tags, policy.exemptions, now=now)
+    if exemption.exempt:
+        return _Outcome(Verdict.EXEMPT, exemption.reason, {})
+    th = policy.idle
+    need = policy.idle.min_coverage
+    ev: dict[str, float | int | str | None] = {"expected_points": expected_points(policy)}
+
+    if usage.cpu is None:
+        return None
+    ev["cpu_points"] = len(usage.cpu.values)
+    if _coverage(usage.cpu, policy) < need:
+        return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {len(usage.cpu.values)} of {expected_points(policy)} "
+                        f"hourly CPU datapoints in {th.lookback_days} days (new, or stopped most of the window)", ev)
+    cpu = round(_avg(usage.cpu), 2)
+    ev["cpu_avg_pct"] = cpu
+    if cpu >= th.cpu_avg_pct:
+        return _Outcome(Verdict.BUSY, f"CPU averaged {cpu}% (idle below {th.cpu_avg_pct}%)", ev)
+
+    if usage.network_in is None or usage.network_out is None:
+        return None
+    net = merge_sum(usage.network_in, usage.network_out)
+    if _coverage(net, policy) < need:
+        return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {len(net.values)} network datapoints", ev)
+    mb_per_day = round(sum(net.values) / _MB / (len(net.values) * th.period_seconds / 86400), 2)
+    ev["network_mb_per_day"] = mb_per_day
+    if mb_per_day >= th.network_mb_per_day:
+        return _Outcome(Verdict.BUSY, f"network moved {mb_per_day} MB/day (idle below {th.network_mb_per_day})", ev)
+
+    gpu_series = usage.gpu_util
+    if gpu_series is None:
+        if is_gpu_instance(instance, policy):
+            return None
+        gpu_series = ()
+    if gpu_series or is_gpu_instance(instance, policy):
+        gpu = merge_max(gpu_series)
+        ev["gpu_count_seen"] = len(gpu_series)
+        ev["gpu_points"] = len(gpu.values)
+        if not gpu.values:
+            return _Outcome(Verdict.GPU_METRICS_MISSING, f"{instance.instance_type} is a GPU instance but no "
+                            "CloudWatch agent GPU metrics were found; it cannot be judged idle", ev)
+        if _coverage(gpu, policy) < need:
+            return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {len(gpu.values)} of {expected_points(policy)} "
+                            "GPU datapoints (agent installed recently or not reporting)", ev)
+        gpu_max = round(max(gpu.values), 2)
+        ev["gpu_max_pct"] = gpu_max
+        if gpu_max >= th.gpu_max_pct:
+            return _Outcome(Verdict.BUSY, f"a GPU reached {gpu_max}% utilisation (idle below {th.gpu_max_pct}%)", ev)
+        mem = merge_max(usage.gpu_memory or ())
+        if mem.values:
+            mem_max = round(max(mem.values), 2)
+            ev["gpu_memory_max_pct"] = mem_max
+            if mem_max >= th.gpu_memory_max_pct:
+                return _Outcome(Verdict.BUSY, f"GPU memory utilisation reached {mem_max}% "
+                                f"(idle below {th.gpu_memory_max_pct}%)", ev)
+
+    idle_parts = [f"CPU avg {cpu}%", f"network {mb_per_day} MB/day"]
+    if "gpu_max_pct" in ev:
+        idle_parts.append(f"GPU max {ev['gpu_max_pct']}%")
+    reason = f"idle for {th.lookback_days} days: " + ", ".join(idle_parts)
+    blocker = _not_stoppable(instance)
+    if blocker:
+        return _Outcome(Verdict.NOT_STOPPABLE, f"{reason}; not stoppable: {blocker}", ev)
+    return _Outcome(Verdict.IDLE, reason, ev)
+
+
+def _not_stoppable(instance: Instance) -> str | None:
+    if instance.asg_name:
+        return f"member of Auto Scaling group {instance.asg_name} (scale the group instead)"
+    if instance.lifecycle == "spot" and instance.spot_request_type != "persistent":
+        return "one-time spot instance (stopping is not supported; terminate or let it finish)"
+    if instance.root_device_type == "instance-store":
+        return "instance-store root volume (cannot be stopped)"
+    return None
+
+
+def needs_detail(instance: Instance, usage: Usage, policy: Policy, *, now: datetime) -> bool:
+    """True when the verdict needs network/GPU metrics that `usage` does not hold yet."""
+    return _verdict(instance, usage, policy, now) is None
+
+
+def classify_instances(
+    instances: list[Instance], usage: dict[str, Usage], policy: Policy, *, now: datetime, run_id: str = "",
+) -> list[Finding]:
+    """One finding per instance: verdict, reason, evidence, dollars and the action the policy calls for."""
+    return [_finding(i, usage.get(i.instance_id, Usage()), policy, now, run_id) for i in instances]
+
+
+def _finding(instance: Instance, usage: Usage, policy: Policy, now: datetime, run_id: str) -> Finding:
+    outcome = _verdict(instance, usage, policy, now) or _Outcome(
+        Verdict.NOT_EVALUATED, "metrics could not be read this run; not judged idle", {})
+    env_class = policy.environments.class_of(instance.tags.get(policy.environments.tag_key))
+    on_idle = policy.environments.classes[env_class].on_idle
+    price = instance_price(instance.instance_type, instance.region)
+    price_source = price.source + ("; spot instances cost less than this" if instance.lifecycle == "spot" else "")
+    notes = list(evaluate_exemption(instance.tags, policy.exemptions, now=now).notes)
+    action, act_after = _action(instance, outcome.verdict, on_idle, policy, now, notes)
+    savings_relevant = outcome.verdict in (Verdict.IDLE, Verdict.NOT_STOPPABLE)
+    return Finding(
+        kind=KIND,
+        resource_id=instance.instance_id,
+        resource_arn=instance.arn,
+        resource_type=instance.instance_type,
+        account=instance.account,
+        region=instance.region,
+        owner=instance.tags.get(policy.tagging.owner_tag),
+        team=instance.tags.get("team"),
+        environment=env_class,
+        verdict=outcome.verdict,
+        reason=outcome.reason,
+        evidence=outcome.evidence,
+        notes=tuple(notes),
+        monthly_usd=price.monthly_usd if savings_relevant else None,
+        price_source=price_source if savings_relevant else None,
+        action=action,
+        action_status="planned" if isinstance(action, ActionKind) else None,
+        act_after=act_after,
+        severity=_severity(outcome.verdict, price.monthly_usd),
+        run_id=run_id,
+        observed_at=now,
+    )
+
+
+def _action(
+    instance: Instance, verdict: Verdict, on_idle: str, policy: Policy, now: datetime, notes: list[str],
+) -> tuple[ActionKind | Ask | None, datetime | None]:
+    """Mark → tell → re-check → act for dev; ask for everything else; unmark what became busy."""
+    idle_tag = policy.exemptions.idle_since_tag
+    marked_raw = instance.tags.get(idle_tag)
+    if verdict == Verdict.GPU_METRICS_MISSING:
+        return Ask.INSTALL_GPU_AGENT, None
+    if verdict == Verdict.NOT_STOPPABLE:
+        return Ask.REVIEW, None
+    if verdict != Verdict.IDLE:
+        # busy or exempt: a stale mark would stop it later, so it goes; other verdicts keep their mark
+        return (ActionKind.UNMARK_IDLE if marked_raw is not None and verdict in (Verdict.BUSY, Verdict.EXEMPT)
+                else None), None
+    if on_idle != "stop":
+        return Ask.JUSTIFY, None
+    grace = timedelta(hours=policy.grace.dev_stop_after_hours)
+    marked = parse_instant(marked_raw) if marked_raw is not None else None
+    if marked is None:
+        if marked_raw is not None:
+            notes.append(f"tag {idle_tag}={marked_raw!r} is not an ISO datetime; marked again from now")
+        return ActionKind.MARK_IDLE, now + grace
+    due = marked + grace
+    if now < due:
+        return None, due
+    hibernate = policy.idle.hibernate and instance.hibernation_configured
+    return (ActionKind.HIBERNATE if hibernate else ActionKind.STOP), due
+
+
+def _severity(verdict: Verdict, monthly: float | None) -> str:
+    if verdict == Verdict.GPU_METRICS_MISSING:
+        return "medium"
+    if verdict not in (Verdict.IDLE, Verdict.NOT_STOPPABLE):
+        return "info"
+    if monthly is None:
+        return "medium"
+    if monthly >= 500:
+        return "high"
+    return "medium" if monthly >= 50 else "low"

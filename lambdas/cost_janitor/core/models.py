@@ -1,0 +1,138 @@
+"""Core data: what adapters read, what decisions return, what the executor reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FINDING_SCHEMA = "cost-janitor/finding/v1"
+
+
+class StrEnum(str, Enum):
+    """str-valued enum that prints as its value (3.11 has StrEnum, but this keeps json/pydantic plain)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Verdict(StrEnum):
+    IDLE = "idle"
+    BUSY = "busy"
+    INSUFFICIENT_DATA = "insufficient-data"
+    GPU_METRICS_MISSING = "gpu-metrics-missing"
+    EXEMPT = "exempt"
+    NOT_STOPPABLE = "not-stoppable"
+    NOT_EVALUATED = "not-evaluated"
+
+
+class ActionKind(StrEnum):
+    """Things the executor does to a resource. Each has one executor function and one IAM statement."""
+
+    MARK_IDLE = "mark-idle"
+    UNMARK_IDLE = "unmark-idle"
+    STOP = "stop"
+    HIBERNATE = "hibernate"
+
+
+class Ask(StrEnum):
+    """Things only a person can do; carried by a finding to the notifier."""
+
+    JUSTIFY = "ask-justification"
+    INSTALL_GPU_AGENT = "install-gpu-agent"
+    REVIEW = "review"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Instance(_Frozen):
+    """A running EC2 instance, as the inventory adapter reads it."""
+
+    instance_id: str
+    region: str
+    account: str
+    instance_type: str
+    launch_time: datetime
+    tags: dict[str, str] = Field(default_factory=dict)
+    lifecycle: Literal["on-demand", "spot", "scheduled", "capacity-block"] = "on-demand"
+    spot_request_type: Literal["one-time", "persistent"] | None = None
+    root_device_type: Literal["ebs", "instance-store"] = "ebs"
+    asg_name: str | None = None
+    hibernation_configured: bool = False
+
+    @property
+    def family(self) -> str:
+        return self.instance_type.split(".", 1)[0]
+
+    @property
+    def arn(self) -> str:
+        partition = "aws-cn" if self.region.startswith("cn-") else "aws-us-gov" if "-gov-" in self.region else "aws"
+        return f"arn:{partition}:ec2:{self.region}:{self.account}:instance/{self.instance_id}"
+
+
+class Series(_Frozen):
+    """One CloudWatch time series over the window: aligned timestamps and values."""
+
+    timestamps: tuple[datetime, ...] = ()
+    values: tuple[float, ...] = ()
+
+
+class Usage(_Frozen):
+    """The metrics read for one instance. None means 'not read'; an empty Series means 'read, no data'."""
+
+    cpu: Series | None = None
+    network_in: Series | None = None
+    network_out: Series | None = None
+    gpu_util: tuple[Series, ...] | None = None
+    gpu_memory: tuple[Series, ...] | None = None
+
+
+class ActionResult(_Frozen):
+    """What the executor did with one planned action."""
+
+    kind: ActionKind
+    resource_id: str
+    region: str
+    status: Literal["done", "dry-run", "failed", "skipped"]
+    error_code: str | None = None
+    message: str = ""
+
+
+class Finding(_Frozen):
+    """One resource's verdict with its reason, evidence and dollars — the versioned SNS contract."""
+
+    schema_: str = Field(FINDING_SCHEMA, alias="schema")
+    kind: str
+    resource_id: str
+    resource_arn: str
+    resource_type: str
+    account: str
+    region: str
+    owner: str | None = None
+    team: str | None = None
+    environment: str
+    verdict: Verdict
+    reason: str
+    evidence: dict[str, float | int | str | None] = Field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    monthly_usd: float | None = None
+    price_source: str | None = None
+    action: ActionKind | Ask | None = None
+    action_status: Literal["planned", "done", "dry-run", "failed", "skipped"] | None = None
+    action_error: str | None = None
+    act_after: datetime | None = None
+    severity: Literal["info", "low", "medium", "high"] = "info"
+    run_id: str = ""
+    observed_at: datetime
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    @property
+    def publishable(self) -> bool:
+        """Worth telling someone: a verdict with something to do, or an exemption that needs fixing."""
+        return self.action is not None or bool(self.notes) or self.verdict in (
+            Verdict.IDLE, Verdict.GPU_METRICS_MISSING, Verdict.NOT_STOPPABLE, Verdict.NOT_EVALUATED)

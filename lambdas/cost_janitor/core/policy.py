@@ -1,0 +1,299 @@
+"""The one policy model: what the janitor may do, validated at synth and read at run time from SSM."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+OnIdle = Literal["stop", "ask"]
+StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
+
+_TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$", re.UNICODE)
+_CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$|^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_MAX_LIFECYCLE_RULES = 1000
+
+
+class _Strict(BaseModel):
+    """Unknown keys are typos in a policy, so they fail validation instead of being ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_tag_key(value: str) -> str:
+    if not _TAG_KEY.match(value):
+        raise ValueError(f"{value!r} is not a usable tag key (1-128 chars, not starting with 'aws:')")
+    return value
+
+
+def _check_schedule(value: str) -> str:
+    if not _CRON.match(value):
+        raise ValueError(f"{value!r} is not an EventBridge expression like 'cron(0 2 * * ? *)' or 'rate(1 day)'")
+    return value
+
+
+class EnvironmentClass(_Strict):
+    """A class of environments (dev, prod, ...) and what an idle resource in it may suffer."""
+
+    values: list[str] = Field(min_length=1, description="Tag values (case-insensitive) that mean this class.")
+    on_idle: OnIdle = Field(description="'stop' after the grace period, or 'ask' the owner to justify it.")
+
+
+class Environments(_Strict):
+    """How the environment of a resource is read from its tags."""
+
+    tag_key: str = Field("environment", description="Tag key that names the environment.")
+    classes: dict[str, EnvironmentClass] = Field(
+        default_factory=lambda: {
+            "dev": EnvironmentClass(values=["dev", "development", "sandbox", "test", "experiment"], on_idle="stop"),
+            "prod": EnvironmentClass(values=["prod", "production", "staging"], on_idle="ask"),
+        },
+        description="Environment classes by name.",
+    )
+    default: str = Field("prod", description="Class for a resource whose tag is missing or unknown (never 'stop').")
+
+    @field_validator("tag_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return _check_tag_key(v)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Environments:
+        if self.default not in self.classes:
+            raise ValueError(f"default {self.default!r} is not one of the classes {sorted(self.classes)}")
+        if self.classes[self.default].on_idle == "stop":
+            raise ValueError(f"default {self.default!r} has on_idle='stop': an untagged resource must never be stopped")
+        seen: dict[str, str] = {}
+        for name, cls in self.classes.items():
+            for value in cls.values:
+                key = value.casefold()
+                if key in seen:
+                    raise ValueError(f"tag value {value!r} is in both {seen[key]!r} and {name!r}")
+                seen[key] = name
+        return self
+
+    def class_of(self, tag_value: str | None) -> str:
+        """The environment class for a tag value; the default for a missing or unknown one."""
+        if tag_value:
+            folded = tag_value.strip().casefold()
+            for name, cls in self.classes.items():
+                if folded in (v.casefold() for v in cls.values):
+                    return name
+        return self.default
+
+    def stop_values(self) -> list[str]:
+        """Every tag value whose class may be stopped (used for the IAM resource-tag condition)."""
+        return [v for cls in self.classes.values() if cls.on_idle == "stop" for v in cls.values]
+
+
+class IdlePolicy(_Strict):
+    """When an instance counts as idle. Idle needs every signal below its threshold with enough data."""
+
+    schedule: str = Field("cron(0 2 * * ? *)", description="EventBridge schedule of the nightly sweep (UTC).")
+    lookback_days: int = Field(7, ge=1, le=14, description="Window of metrics read (CloudWatch keeps 1h data 15 days).")
+    period_seconds: Literal[300, 900, 1800, 3600, 21600] = Field(3600, description="Granularity of the datapoints.")
+    min_coverage: float = Field(0.8, gt=0, le=1, description="Share of the window's periods that must have data.")
+    cpu_avg_pct: float = Field(5.0, gt=0, le=100, description="Idle when the window's average CPU is below this.")
+    network_mb_per_day: float = Field(50.0, gt=0, description="Idle when NetworkIn+NetworkOut per day is below this.")
+    gpu_max_pct: float = Field(10.0, gt=0, le=100, description="Idle when no GPU ever exceeds this utilisation.")
+    gpu_memory_max_pct: float = Field(10.0, gt=0, le=100, description="…and no GPU memory utilisation exceeds this.")
+    gpu_families: list[str] = Field(
+        default_factory=lambda: ["p2", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6", "g3", "g4dn", "g4ad",
+                                 "g5", "g5g", "g6", "g6e", "gr6", "trn1", "trn1n", "trn2", "inf1", "inf2", "dl1"],
+        description="Instance families treated as GPU/accelerator instances (need agent GPU metrics).",
+    )
+    hibernate: bool = Field(False, description="Hibernate instead of stop where the instance supports it.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        return _check_schedule(v)
+
+
+class GracePolicy(_Strict):
+    """How long the owner has between being told and the action."""
+
+    dev_stop_after_hours: int = Field(24, ge=1, le=24 * 30, description="Hours between marking an idle dev box and stopping it.")
+    reask_after_days: int = Field(3, ge=1, description="Re-ask an unanswered justification request after this many days.")
+    escalate_after_days: int = Field(7, ge=1, description="Escalate an unanswered request to the team channel.")
+
+    @model_validator(mode="after")
+    def _order(self) -> GracePolicy:
+        if self.escalate_after_days < self.reask_after_days:
+            raise ValueError("escalate_after_days must not be shorter than reask_after_days")
+        return self
+
+
+class ExemptionPolicy(_Strict):
+    """Tags that exempt a resource; written by the Slack flow or by hand."""
+
+    keep_until_tag: str = Field("cost-janitor:keep-until", description="ISO date (or datetime) until which the resource is kept.")
+    reason_tag: str = Field("cost-janitor:keep-reason", description="Why it is kept.")
+    by_tag: str = Field("cost-janitor:keep-by", description="Who kept it.")
+    opt_out_tag: str = Field("cost-janitor:opt-out", description="'true' exempts the resource indefinitely.")
+    idle_since_tag: str = Field("cost-janitor:idle-since", description="Written when an idle dev resource is first marked.")
+    max_keep_days: int = Field(90, ge=1, le=365, description="Longest keep a justification may ask for.")
+
+    @field_validator("keep_until_tag", "reason_tag", "by_tag", "opt_out_tag", "idle_since_tag")
+    @classmethod
+    def _keys(cls, v: str) -> str:
+        return _check_tag_key(v)
+
+
+class TaggingPolicy(_Strict):
+    """The cost-allocation tags every resource must carry."""
+
+    required: dict[str, list[str]] = Field(
+        default_factory=lambda: {"team": [], "project": [], "environment": [], "cost-center": []},
+        description="Required tag keys and their allowed values (empty list: any non-empty value).",
+    )
+    owner_tag: str = Field("owner", description="Tag naming the owner (email or Slack user id).")
+    created_by_tag: str = Field("created-by", description="Tag the janitor writes with the creator's identity.")
+
+    @field_validator("required")
+    @classmethod
+    def _required(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key in v:
+            _check_tag_key(key)
+        return v
+
+    @field_validator("owner_tag", "created_by_tag")
+    @classmethod
+    def _keys(cls, v: str) -> str:
+        return _check_tag_key(v)
+
+
+class Transition(_Strict):
+    days: PositiveInt
+    storage_class: StorageClass
+
+
+class LifecycleRule(_Strict):
+    """One janitor-owned lifecycle rule for a prefix."""
+
+    prefix: str = Field(description="Key prefix the rule applies to ('' for the whole bucket).")
+    transitions: list[Transition] = Field(default_factory=list)
+    expire_days: PositiveInt | None = None
+    noncurrent_expire_days: PositiveInt | None = None
+    abort_multipart_days: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _valid_for_s3(self) -> LifecycleRule:
+        if not (self.transitions or self.expire_days or self.noncurrent_expire_days or self.abort_multipart_days):
+            raise ValueError(f"rule for prefix {self.prefix!r} does nothing")
+        minimum = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
+        last = 0
+        for t in self.transitions:
+            if t.days < minimum.get(t.storage_class, 0):
+                raise ValueError(f"S3 rejects a transition to {t.storage_class} before 30 days (got {t.days})")
+            if t.days <= last:
+                raise ValueError(f"transitions for prefix {self.prefix!r} must be in increasing order of days")
+            last = t.days
+        if self.expire_days is not None and self.expire_days <= last:
+            raise ValueError(f"expiry for prefix {self.prefix!r} must come after its last transition")
+        return self
+
+
+class LifecycleProfile(_Strict):
+    rules: list[LifecycleRule] = Field(min_length=1, max_length=_MAX_LIFECYCLE_RULES)
+
+
+def _default_ml_profile() -> LifecycleProfile:
+    return LifecycleProfile(rules=[
+        LifecycleRule(prefix="training-data/", transitions=[Transition(days=30, storage_class="STANDARD_IA"),
+                                                           Transition(days=90, storage_class="GLACIER")]),
+        LifecycleRule(prefix="experiments/", expire_days=180),
+        LifecycleRule(prefix="checkpoints/", noncurrent_expire_days=30),
+        LifecycleRule(prefix="", abort_multipart_days=7),
+    ])
+
+
+class LifecyclePolicy(_Strict):
+    """Which lifecycle profile applies to which bucket."""
+
+    schedule: str = Field("cron(0 3 ? * SUN *)", description="EventBridge schedule of the lifecycle run (UTC).")
+    profile_tag: str = Field("cost-janitor:lifecycle-profile", description="Bucket tag naming its profile.")
+    profiles: dict[str, LifecycleProfile] = Field(default_factory=lambda: {"ml": _default_ml_profile()})
+    buckets: dict[str, str] = Field(default_factory=dict, description="Bucket name → profile name, besides tags.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        return _check_schedule(v)
+
+    @field_validator("profile_tag")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return _check_tag_key(v)
+
+    @model_validator(mode="after")
+    def _known_profiles(self) -> LifecyclePolicy:
+        for bucket, profile in self.buckets.items():
+            if profile not in self.profiles:
+                raise ValueError(f"bucket {bucket!r} names unknown profile {profile!r}; known: {sorted(self.profiles)}")
+        return self
+
+
+class SlackPolicy(_Strict):
+    """Where people hear from the janitor."""
+
+    default_channel: str = Field("#ml-cost", description="Channel for findings whose owner is unknown.")
+    team_channels: dict[str, str] = Field(default_factory=dict, description="Team tag value → channel.")
+    admins: list[str] = Field(default_factory=list, description="Slack user ids allowed to act on any resource.")
+
+
+class Policy(_Strict):
+    """Everything that tunes the janitor. Defaults are what a careful platform team would choose."""
+
+    version: Literal[1] = 1
+    dry_run: bool = Field(True, description="Plan and report only; EC2 calls go out with DryRun=True.")
+    regions: list[str] = Field(default_factory=list, description="Regions to sweep; empty means the stack's region.")
+    environments: Environments = Field(default_factory=Environments)
+    idle: IdlePolicy = Field(default_factory=IdlePolicy)
+    grace: GracePolicy = Field(default_factory=GracePolicy)
+    exemptions: ExemptionPolicy = Field(default_factory=ExemptionPolicy)
+    tagging: TaggingPolicy = Field(default_factory=TaggingPolicy)
+    lifecycle: LifecyclePolicy = Field(default_factory=LifecyclePolicy)
+    slack: SlackPolicy = Field(default_factory=SlackPolicy)
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, v: list[str]) -> list[str]:
+        for region in v:
+            if not _REGION.match(region):
+                raise ValueError(f"{region!r} is not an AWS region name")
+        if len(set(v)) != len(v):
+            raise ValueError("regions are listed twice")
+        return v
+
+
+class PolicyError(ValueError):
+    """A policy that does not validate; the message names each bad field and why."""
+
+
+def load_policy(data: object) -> Policy:
+    """Validate raw policy data, turning pydantic's errors into one message that names each field."""
+    from pydantic import ValidationError
+
+    try:
+        return Policy.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "policy"
+            lines.append(f"  policy.{where}: {err['msg']}")
+        raise PolicyError("invalid cost-janitor policy:\n" + "\n".join(lines)) from None
+
+
+def merge_overrides(base: dict[str, object], overrides: dict[str, object]) -> dict[str, object]:
+    """Deep-merge overrides into a policy dict (for `cdk deploy -c policy_overrides='{...}'`)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        current = out.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            out[key] = merge_overrides(current, value)
+        else:
+            out[key] = value
+    return out

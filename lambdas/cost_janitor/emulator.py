@@ -1,0 +1,226 @@
+"""The local AWS for tests, the demo and the benchmarks: a moto server on loopback, plus the janitor's own
+resources created the way the stack creates them. Not part of the Lambda asset.
+
+moto 5.2 CloudWatch deviates from AWS in ways that matter here, so `start_moto` patches the server:
+multi-dimension series are compared wrongly (ListMetrics returns one entry per datapoint), ListMetrics
+de-duplicates in O(n²), and GetMetricData scans every datapoint for every query and period. The patches
+give AWS's semantics (exact dimension sets) with indexed lookups; statistics are still moto's own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+
+from cost_janitor import resources
+from cost_janitor.core.policy import Policy
+
+FAKE_ACCOUNT = "123456789012"
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def _patch_cloudwatch() -> None:
+    from moto.cloudwatch import models as cw
+
+    if getattr(cw, "_cost_janitor_patched", False):
+        return
+
+    def same_dimensions(a: list[Any], b: list[Any]) -> bool:
+        return {(d.name, d.value) for d in a} == {(d.name, d.value) for d in b}
+
+    def get_filtered_metrics(self: Any, metric_name: str, namespace: str,
+                             dimensions: list[dict[str, str]]) -> list[Any]:
+        seen: dict[tuple[Any, ...], Any] = {}
+        wanted = [(d["Name"], d.get("Value")) for d in dimensions or []]
+        for md in self.get_all_metrics():
+            if (namespace and md.namespace != namespace) or (metric_name and md.name != metric_name):
+                continue
+            dims = {(d.name, d.value) for d in md.dimensions}
+            if any((n, v) not in dims if v is not None else n not in {k for k, _ in dims} for n, v in wanted):
+                continue
+            seen.setdefault((md.namespace, md.name, frozenset(dims)), md)
+        return list(seen.values())
+
+    original_get_metric_data = cw.CloudWatchBackend.get_metric_data
+
+    def get_metric_data(self: Any, queries: list[dict[str, Any]], start_time: datetime, end_time: datetime,
+                        scan_by: str = "TimestampAscending") -> list[dict[str, Any]]:
+        if not queries or any("MetricStat" not in q for q in queries) or start_time >= end_time:
+            return original_get_metric_data(self, queries, start_time, end_time, scan_by)
+        start_time = start_time.replace(microsecond=0)
+        end_time = end_time.replace(microsecond=0)
+        index: dict[tuple[Any, ...], list[Any]] = {}
+        for md in self.get_all_metrics():
+            if start_time <= md.timestamp < end_time:
+                key = (md.namespace, md.name, frozenset((d.name, d.value) for d in md.dimensions))
+                index.setdefault(key, []).append(md)
+        results = []
+        for query in queries:
+            stat_spec = query["MetricStat"]
+            metric = stat_spec["Metric"]
+            key = (metric["Namespace"], metric["MetricName"],
+                   frozenset((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])))
+            delta = timedelta(seconds=int(stat_spec["Period"]))
+            buckets: dict[int, list[Any]] = {}
+            for md in index.get(key, []):
+                if stat_spec.get("Unit") and md.unit != stat_spec["Unit"]:
+                    continue
+                buckets.setdefault(int((md.timestamp - start_time) / delta), []).append(md)
+            timestamps, values = [], []
+            for n in sorted(buckets, reverse=scan_by == "TimestampDescending"):
+                stats = cw.Statistics([stat_spec["Stat"]], start_time + n * delta)
+                stats.metric_data = buckets[n]
+                timestamps.append(stats.timestamp)
+                values.append(stats.get_statistics_for_type(stat_spec["Stat"]))
+            if query.get("ReturnData", True):
+                results.append({"id": query["Id"], "label": query.get("Label") or
+                                f"{metric['MetricName']} {stat_spec['Stat']}", "values": values,
+                                "timestamps": timestamps, "status_code": "Complete"})
+        return results
+
+    cw.are_dimensions_same = same_dimensions
+    cw.CloudWatchBackend.get_filtered_metrics = get_filtered_metrics
+    cw.CloudWatchBackend.get_metric_data = get_metric_data
+    cw._cost_janitor_patched = True
+
+
+class LocalAws:
+    """A running moto server; `env` holds what a process needs to talk to it."""
+
+    def __init__(self, server: Any, endpoint: str) -> None:
+        self.server = server
+        self.endpoint = endpoint
+        self.env = {**FAKE_ENV, "AWS_ENDPOINT_URL": endpoint}
+
+    def client(self, service: str, region: str = "us-east-1") -> Any:
+        return boto3.session.Session().client(
+            service, region_name=region, endpoint_url=self.endpoint, aws_access_key_id="testing",
+            aws_secret_access_key="testing", aws_session_token="testing")
+
+    def reset(self) -> None:
+        """Drop every resource (moto's reset API), keeping the server up."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).close()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_moto() -> LocalAws:
+    """A moto server on a free loopback port, patched to CloudWatch's real semantics."""
+    from moto.server import ThreadedMotoServer
+
+    _patch_cloudwatch()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return LocalAws(server, f"http://{host}:{port}")
+
+
+@contextmanager
+def pointed_at(aws: LocalAws) -> Iterator[None]:
+    """Point boto3 (and the janitor's cached clients) at the emulator for the duration."""
+    from cost_janitor.adapters import clients
+
+    saved = {k: os.environ.get(k) for k in aws.env}
+    os.environ.update(aws.env)
+    clients.reset()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        clients.reset()
+
+
+def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-east-1") -> dict[str, str]:
+    """Create what the stack creates (topic, tables, policy parameter, Slack secret, DLQ); return the env vars."""
+    sns, ddb, ssm, sm, sqs = (aws.client(s, region) for s in ("sns", "dynamodb", "ssm", "secretsmanager", "sqs"))
+    topic = sns.create_topic(Name="cost-janitor-findings")["TopicArn"]
+    ddb.create_table(
+        TableName="cost-janitor-ledger", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": resources.LEDGER_PARTITION_KEY, "KeyType": "HASH"},
+                   {"AttributeName": resources.LEDGER_SORT_KEY, "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": resources.LEDGER_PARTITION_KEY, "AttributeType": "S"},
+                              {"AttributeName": resources.LEDGER_SORT_KEY, "AttributeType": "S"}])
+    ddb.update_time_to_live(TableName="cost-janitor-ledger", TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": resources.LEDGER_TTL_ATTRIBUTE})
+    ddb.create_table(
+        TableName="cost-janitor-idempotency", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": resources.IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": resources.IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}])
+    ssm.put_parameter(Name=resources.POLICY_PARAMETER_NAME, Type="String", Overwrite=True,
+                      Value=policy.model_dump_json())
+    secret = sm.create_secret(Name=resources.SLACK_SECRET_NAME, SecretString=json.dumps(
+        {"bot_token": "xoxb-local-test-token", "signing_secret": "local-signing-secret"}))["ARN"]
+    dlq = sqs.create_queue(QueueName="cost-janitor-dlq")["QueueUrl"]
+    return {
+        "FINDINGS_TOPIC_ARN": topic,
+        "LEDGER_TABLE": "cost-janitor-ledger",
+        "IDEMPOTENCY_TABLE": "cost-janitor-idempotency",
+        "POLICY_PARAMETER": resources.POLICY_PARAMETER_NAME,
+        "SLACK_SECRET_ARN": secret,
+        "DLQ_URL": dlq,
+    }
+
+
+def subscribe_queue(aws: LocalAws, topic_arn: str, name: str = "findings-tap", region: str = "us-east-1") -> str:
+    """An SQS queue subscribed (raw delivery) to a topic, to see what subscribers receive."""
+    sqs, sns = aws.client("sqs", region), aws.client("sns", region)
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+    return url
+
+
+class MetricSeeder:
+    """Writes datapoints in PutMetricData batches of 1,000 (AWS's limit), one namespace per call."""
+
+    BATCH = 1000
+
+    def __init__(self, cloudwatch: Any) -> None:
+        self._cw = cloudwatch
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self.calls = 0
+
+    def series(self, namespace: str, name: str, dimensions: dict[str, str], values: list[float], *,
+               end: datetime, period: int = 3600, unit: str | None = None) -> None:
+        """values[-1] lands in the period just before `end`, values[-2] the one before, and so on."""
+        dims = [{"Name": k, "Value": v} for k, v in dimensions.items()]
+        for back, value in enumerate(reversed(values), start=1):
+            datum: dict[str, Any] = {"MetricName": name, "Dimensions": dims, "Value": float(value),
+                                     "Timestamp": end - timedelta(seconds=back * period - period // 2)}
+            if unit:
+                datum["Unit"] = unit
+            batch = self._pending.setdefault(namespace, [])
+            batch.append(datum)
+            if len(batch) >= self.BATCH:
+                self._send(namespace)
+
+    def flush(self) -> None:
+        for namespace in list(self._pending):
+            self._send(namespace)
+
+    def _send(self, namespace: str) -> None:
+        batch = self._pending.pop(namespace, [])
+        if batch:
+            self._cw.put_metric_data(Namespace=namespace, MetricData=batch)
+            self.calls += 1

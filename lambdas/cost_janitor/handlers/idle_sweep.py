@@ -1,0 +1,87 @@
+"""Nightly idle compute sweep: GPU-aware verdicts; mark → tell → re-check → stop for dev, ask for prod."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from cost_janitor.adapters.clients import client
+from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
+from cost_janitor.adapters.ec2 import Ec2Inventory
+from cost_janitor.adapters.executor import Executor
+from cost_janitor.core.idle import classify_instances
+from cost_janitor.core.models import Finding
+from cost_janitor.core.policy import Policy
+from cost_janitor.events import ScheduledEvent
+from cost_janitor.observability import METRIC_NOT_EVALUATED, logger, metrics, tracer
+from cost_janitor.runtime import deliver, idempotent_run, janitor_handler, load_policy_for
+from cost_janitor.settings import Settings
+
+REQUIRED = ("findings_topic_arn", "ledger_table", "idempotency_table", "policy_parameter")
+
+
+@dataclass
+class SweepReport:
+    run_id: str
+    dry_run: bool
+    regions: list[str]
+    findings: list[Finding]
+    failed_regions: dict[str, str] = field(default_factory=dict)
+    messages_published: int = 0
+    api_calls: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> dict[str, Any]:
+        idle = [f for f in self.findings if f.monthly_usd is not None]
+        return {
+            "run_id": self.run_id, "dry_run": self.dry_run, "regions": self.regions,
+            "instances": len(self.findings),
+            "verdicts": dict(Counter(str(f.verdict) for f in self.findings)),
+            "actions": dict(Counter(f"{f.action}:{f.action_status}" for f in self.findings if f.action)),
+            "estimated_monthly_usd": round(sum(f.monthly_usd or 0 for f in idle), 2),
+            "failed_regions": self.failed_regions, "messages_published": self.messages_published,
+            "api_calls": dict(self.api_calls),
+        }
+
+
+@tracer.capture_method
+def sweep(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_run: bool,
+          regions: list[str] | None = None) -> SweepReport:
+    """The whole sweep; the Lambda, the CLI and the demo all call this."""
+    report = SweepReport(run_id, dry_run, regions or policy.regions or [settings.region], [])
+    for region in report.regions:
+        try:
+            inventory = Ec2Inventory(client("ec2", region), region)
+            instances = inventory.running_instances()
+            cloudwatch = CloudWatchReader(client("cloudwatch", region))
+            usage = UsageReader(cloudwatch).read(instances, policy, now=now)
+        except ClientError as exc:  # one region denied or down: the others still run; coverage is reported
+            report.failed_regions[region] = exc.response["Error"]["Code"]
+            logger.error("region not swept", extra={"region": region, "error_code": report.failed_regions[region]})
+            metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=1)
+            continue
+        report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
+        report.findings += classify_instances(instances, usage, policy, now=now, run_id=run_id)
+    report.findings = Executor(lambda r: client("ec2", r), dry_run=dry_run).execute(report.findings, policy, now=now)
+    report.messages_published = deliver(report.findings, settings, run_id=run_id)
+    logger.info("sweep finished", extra=report.summary())
+    return report
+
+
+@janitor_handler(ScheduledEvent)
+def lambda_handler(event: ScheduledEvent, context: LambdaContext) -> dict[str, Any]:
+    settings = Settings.from_env(require=REQUIRED)
+    policy = load_policy_for(settings)
+
+    def run(event: ScheduledEvent) -> dict[str, Any]:
+        dry_run = policy.dry_run if settings.dry_run_override is None else settings.dry_run_override
+        report = sweep(policy, settings, now=datetime.now(timezone.utc), run_id=event.id, dry_run=dry_run,
+                       regions=event.detail.regions or None)
+        return report.summary()
+
+    return idempotent_run(run, event, settings, context)

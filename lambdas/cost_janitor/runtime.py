@@ -1,0 +1,106 @@
+"""What every handler shares: the decorator stack, bad-event rejection, policy, idempotency and delivery."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from cost_janitor.adapters.clients import client
+from cost_janitor.adapters.ledger import Ledger
+from cost_janitor.adapters.sns import FindingsPublisher
+from cost_janitor.adapters.ssm import PolicyStore
+from cost_janitor.core.models import Finding
+from cost_janitor.core.policy import Policy
+from cost_janitor.errors import BadEventError, ConfigError
+from cost_janitor.events import parse_event
+from cost_janitor.observability import METRIC_ESTIMATED_SAVINGS, METRIC_FINDINGS, logger, metrics, tracer
+from cost_janitor.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+MAX_DLQ_BYTES = 200 * 1024
+METRIC_BAD_EVENTS = "BadEvents"
+
+
+def janitor_handler(model: type[M]) -> Callable[[Callable[[M, LambdaContext], Any]], Callable[..., Any]]:
+    """Logger context, tracing, metrics, and the event typed at the edge; a bad event is rejected, not retried."""
+
+    def wrap(fn: Callable[[M, LambdaContext], Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        @logger.inject_lambda_context(clear_state=True)
+        @tracer.capture_lambda_handler
+        @metrics.log_metrics
+        def handler(event: Any, context: LambdaContext) -> Any:
+            try:
+                parsed = parse_event(model, event)
+            except BadEventError as exc:
+                return reject(event, exc)
+            return fn(parsed, context)
+
+        return handler
+
+    return wrap
+
+
+def reject(event: Any, error: BadEventError) -> dict[str, str]:
+    """Log the reason, park the event in the DLQ and return normally, so Lambda does not retry it."""
+    logger.error("bad event rejected", extra={"reason": str(error)})
+    metrics.add_metric(name=METRIC_BAD_EVENTS, unit=MetricUnit.Count, value=1)
+    queue = os.environ.get("DLQ_URL")
+    if not queue:
+        raise error  # no queue wired: let Lambda's own retry limit and DLQ take it
+    body = json.dumps(event, default=str)
+    if len(body.encode()) > MAX_DLQ_BYTES:
+        body = json.dumps({"truncated": True, "head": body[:MAX_DLQ_BYTES // 2]})
+    client("sqs").send_message(QueueUrl=queue, MessageBody=body, MessageAttributes={
+        "reason": {"DataType": "String", "StringValue": str(error)[:1000]}})
+    return {"status": "rejected", "reason": str(error)}
+
+
+def load_policy_for(settings: Settings) -> Policy:
+    if not settings.policy_parameter:
+        raise ConfigError("missing environment variable(s): POLICY_PARAMETER")
+    return PolicyStore(client("ssm", settings.region)).load(settings.policy_parameter)
+
+
+@lru_cache(maxsize=4)
+def _persistence(table: str, region: str) -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=table, boto3_client=client("dynamodb", region))
+
+
+def idempotent_run(run: Callable[[M], dict[str, Any]], event: M, settings: Settings,
+                   context: LambdaContext) -> dict[str, Any]:
+    """Run once per event id: a duplicate or retried delivery returns the first run's result."""
+    settings.require("idempotency_table")
+    config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=24 * 3600)
+    config.register_lambda_context(context)
+    store = _persistence(str(settings.idempotency_table), settings.region)
+    once = idempotent_function(data_keyword_argument="event", persistence_store=store, config=config)(run)
+    result: dict[str, Any] = once(event=event)
+    return result
+
+
+def deliver(findings: Sequence[Finding], settings: Settings, *, run_id: str) -> int:
+    """Record actions in the ledger and publish what people should hear about; returns SNS messages sent."""
+    if settings.ledger_table:
+        Ledger(client("dynamodb", settings.region), settings.ledger_table).record(findings)
+    publishable = [f for f in findings if f.publishable]
+    metrics.add_metric(name=METRIC_FINDINGS, unit=MetricUnit.Count, value=len(publishable))
+    metrics.add_metric(name=METRIC_ESTIMATED_SAVINGS, unit=MetricUnit.Count,
+                       value=round(sum(f.monthly_usd or 0 for f in publishable), 2))
+    if not settings.findings_topic_arn or not publishable:
+        return 0
+    return FindingsPublisher(client("sns", settings.region), settings.findings_topic_arn).publish(
+        publishable, run_id=run_id)
