@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""CDK entry point: one JanitorStack per account/region target in cdk.json context (or one env-agnostic stack)."""
+
+from __future__ import annotations
+
+import sys
+
+from aws_cdk import App, Environment, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from infra.settings import SettingsError, load_settings
+from infra.stack import JanitorStack
+
+
+def build(app: App) -> list[JanitorStack]:
+    settings = load_settings({k: app.node.try_get_context(k) for k in (
+        "policy", "policy_overrides", "powertools_layer_version", "targets", "log_retention_days", "ops_email")})
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    if not settings.targets:
+        return [JanitorStack(app, "CostJanitor", settings=settings)]
+    return [JanitorStack(app, f"CostJanitor-{t.account}-{t.region}", settings=settings,
+                         env=Environment(account=t.account, region=t.region)) for t in settings.targets]
+
+
+def main() -> None:
+    app = App()
+    try:
+        build(app)
+    except SettingsError as exc:
+        print(f"cost-janitor: cannot synthesize: {exc}", file=sys.stderr)
+        sys.exit(1)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The CDK app: one JanitorStack per account/region, one construct per capability."""

@@ -1,0 +1,1 @@
+"""One construct per capability, named like its handler."""

@@ -1,0 +1,69 @@
+"""Idle sweep: nightly schedule → Lambda; may stop only dev-tagged instances and may never terminate."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from cost_janitor.adapters.executor import permissions
+from cost_janitor.core.models import ActionKind
+
+if TYPE_CHECKING:
+    from infra.stack import JanitorStack
+
+_INSTANCES_IN_ANY_REGION = "arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*"
+
+
+class IdleSweep(Construct):
+    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+        super().__init__(scope, id)
+        policy = stack.settings.policy
+        self.fn = stack.function(
+            "Sweep", scope=self, service="idle-sweep", handler="cost_janitor.handlers.idle_sweep.lambda_handler",
+            timeout=Duration.minutes(15), memory_size=1024,
+            environment={"FINDINGS_TOPIC_ARN": stack.findings_topic.topic_arn,
+                         "LEDGER_TABLE": stack.ledger.table_name})
+        role = self.fn.role
+        stack.findings_topic.grant_publish(role)
+        stack.ledger.grant_write_data(role)
+
+        instances = Stack.of(self).format_arn(service="ec2", region="*", resource="instance", resource_name="*")
+        env_tag = f"aws:ResourceTag/{policy.environments.tag_key}"
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadInventoryAndMetrics",
+            actions=["ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests", "cloudwatch:GetMetricData",
+                     "cloudwatch:ListMetrics"],
+            resources=["*"]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="StopOnlyDevInstances", actions=permissions([ActionKind.STOP, ActionKind.HIBERNATE]),
+            resources=[instances],
+            conditions={"StringEqualsIgnoreCase": {env_tag: policy.environments.stop_values()}}))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="MarkOnlyDevInstances", actions=permissions([ActionKind.MARK_IDLE]), resources=[instances],
+            conditions={"StringEqualsIgnoreCase": {env_tag: policy.environments.stop_values()},
+                        "ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="UnmarkOnlyTheIdleTag", actions=permissions([ActionKind.UNMARK_IDLE]), resources=[instances],
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="NeverTerminate", effect=iam.Effect.DENY, actions=["ec2:TerminateInstances"], resources=["*"]))
+
+        Validations.of(role).acknowledge(
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                           reason="ec2:Describe*, cloudwatch:GetMetricData/ListMetrics and X-Ray writes have no "
+                                  "resource-level permissions"),
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                           reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"),
+            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_INSTANCES_IN_ANY_REGION}]",
+                           reason="the sweep covers the policy's regions; stop and tag writes are conditioned on "
+                                  "the dev environment tag and the idle-since tag key"))
+
+        self.rule = events.Rule(self, "Nightly", schedule=events.Schedule.expression(policy.idle.schedule),
+                                description="cost-janitor nightly idle sweep")
+        self.rule.add_target(targets.LambdaFunction(
+            self.fn.function, dead_letter_queue=stack.dlq, retry_attempts=2, max_event_age=Duration.hours(2)))

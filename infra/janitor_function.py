@@ -1,0 +1,86 @@
+"""Shared Lambda defaults: Python 3.13 on arm64, Powertools layer, JSON logs, X-Ray, own role and log group."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.settings import LAMBDA_ROOT
+
+ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "cost_janitor/demo.py", "cost_janitor/emulator.py", "*.egg-info",
+                 "requirements.txt"]
+RETENTION = {
+    1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS, 365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS, 545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS, 1096: logs.RetentionDays.THREE_YEARS, 1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS, 2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
+}
+POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{n}"
+
+
+class SharedCode(Construct):
+    """The code asset and layers every function uses (one asset, one deps layer per stack)."""
+
+    def __init__(self, scope: Construct, id: str, *, powertools_layer_version: int, deps_layer_path: str) -> None:
+        super().__init__(scope, id)
+        stack = Stack.of(self)
+        self.code = lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=ASSET_EXCLUDE)
+        self.powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region,
+                                                        n=powertools_layer_version))
+        self.deps = lambda_.LayerVersion(
+            self, "Deps", code=lambda_.Code.from_asset(deps_layer_path),
+            compatible_runtimes=[lambda_.Runtime.PYTHON_3_13], compatible_architectures=[lambda_.Architecture.ARM_64],
+            description="cost-janitor runtime packages (lambdas/requirements.txt)")
+
+
+class JanitorFunction(Construct):
+    """A janitor Lambda. `service` is its POWERTOOLS_SERVICE_NAME (the capability's name, hyphenated)."""
+
+    def __init__(
+        self, scope: Construct, id: str, *, service: str, handler: str, shared: SharedCode, dlq: sqs.IQueue,
+        environment: dict[str, str], log_retention_days: int, timeout: Duration = Duration.minutes(5),
+        memory_size: int = 512,
+    ) -> None:
+        super().__init__(scope, id)
+        self.service = service
+        self.log_group = logs.LogGroup(self, "Logs", retention=RETENTION[log_retention_days],
+                                       removal_policy=RemovalPolicy.RETAIN)
+        self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                             description=f"cost-janitor {service}")
+        self.role.add_to_policy(iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]))
+        self.function = lambda_.Function(
+            self, "Function",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=handler,
+            code=shared.code,
+            layers=[shared.powertools, shared.deps],
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+            timeout=timeout,
+            memory_size=memory_size,
+            dead_letter_queue=dlq,
+            retry_attempts=2,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": service,
+                "POWERTOOLS_METRICS_NAMESPACE": "CostJanitor",
+                "DLQ_URL": dlq.queue_url,
+                **environment,
+            },
+            description=f"cost-janitor {service}",
+        )
+        Validations.of(self.function).acknowledge(Acknowledgment(
+            id="AwsSolutions-L1", reason="Python 3.13 is pinned together with the Powertools v3 python313-arm64 "
+                                         "layer in cdk.json; move both together"))

@@ -1,0 +1,89 @@
+"""cdk.json context → validated settings. A bad value stops `cdk synth` with a message naming the field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cost_janitor.core.policy import Policy, PolicyError, load_policy, merge_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_ROOT = ROOT / "lambdas"
+DEPS_LAYER = ROOT / "build" / "deps-layer"
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)  # CloudWatch Logs' allowed values (infra.janitor_function.RETENTION)
+
+
+class Target(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    account: str = Field(pattern=r"^\d{12}$")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+
+
+class StackSettings(BaseModel):
+    """Everything cdk.json context (and -c overrides) may set."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    policy: Policy
+    powertools_layer_version: int = Field(ge=1)
+    targets: list[Target] = Field(default_factory=list)
+    log_retention_days: int = 90
+    ops_email: str | None = None
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of CloudWatch Logs' values {LOG_RETENTION_DAYS}")
+        return v
+
+
+class SettingsError(ValueError):
+    """Bad context; the message is what `cdk synth` prints."""
+
+
+def _json_context(raw: Any, name: str) -> Any:
+    """`-c key=value` arrives as a string; cdk.json values arrive parsed."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"context {name!r} is not valid JSON: {exc}") from None
+    return raw
+
+
+def load_settings(context: dict[str, Any]) -> StackSettings:
+    """Validate the context: the policy (with `policy_overrides` deep-merged in) and the stack's own knobs."""
+    policy_raw = _json_context(context.get("policy") or {}, "policy")
+    overrides = _json_context(context.get("policy_overrides") or {}, "policy_overrides")
+    if not isinstance(policy_raw, dict) or not isinstance(overrides, dict):
+        raise SettingsError("context 'policy' and 'policy_overrides' must be JSON objects")
+    try:
+        policy = load_policy(merge_overrides(policy_raw, overrides))
+    except PolicyError as exc:
+        raise SettingsError(str(exc)) from None
+    raw = {k: _json_context(context[k], k) for k in ("powertools_layer_version", "targets", "log_retention_days",
+                                                     "ops_email") if context.get(k) is not None}
+    try:
+        return StackSettings(policy=policy, **raw)
+    except ValidationError as exc:
+        lines = [f"  context.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise SettingsError("invalid cost-janitor context:\n" + "\n".join(lines)) from None
+
+
+def load_cdk_json_context(path: Path = ROOT / "cdk.json") -> dict[str, Any]:
+    """cdk.json's context, for tests and tools that build an App without the CLI."""
+    context: dict[str, Any] = json.loads(path.read_text())["context"]
+    return context
+
+
+def policy_json(policy: Policy) -> str:
+    """The SSM parameter value: compact, stable key order (so a redeploy without change is a no-op)."""
+    return json.dumps(policy.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+

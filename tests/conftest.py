@@ -1,0 +1,59 @@
+"""Shared fixtures: sample events, the local AWS (a real moto server over HTTP) and the janitor's resources."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cost_janitor.adapters import clients
+from cost_janitor.core.policy import Policy
+from cost_janitor.emulator import LocalAws, deploy_janitor_resources, start_moto
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A sample event from events/ — the contract shared by tests, the CLI and the demo."""
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalAws]:
+    """One moto server per test session, on a free loopback port."""
+    aws = start_moto()
+    yield aws
+    aws.stop()
+
+
+@pytest.fixture
+def aws(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
+    """A clean emulator for each test, with boto3 (and the janitor's cached clients) pointed at it."""
+    local_aws.reset()
+    for key, value in local_aws.env.items():
+        monkeypatch.setenv(key, value)
+    for key in ("FINDINGS_TOPIC_ARN", "LEDGER_TABLE", "IDEMPOTENCY_TABLE", "POLICY_PARAMETER", "SLACK_SECRET_ARN",
+                "DLQ_URL", "COST_JANITOR_DRY_RUN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    clients.reset()
+    yield local_aws
+    clients.reset()
+
+
+@pytest.fixture
+def janitor(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Deploys the janitor's own resources into the emulator (as the stack would) and sets the Lambda env."""
+
+    def deploy(policy: Policy | None = None) -> dict[str, str]:
+        env = deploy_janitor_resources(aws, policy or Policy())
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return env
+
+    return deploy

@@ -1,0 +1,61 @@
+"""Every sample in events/ parses with its model (*/invalid/ samples are rejected), so a stale sample fails CI."""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from cost_janitor.errors import BadEventError
+from cost_janitor.events import ScheduledEvent, parse_event
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+MODELS: dict[str, type[BaseModel]] = {
+    "eventbridge/scheduled_*.json": ScheduledEvent,
+}
+
+
+def _samples() -> list[Path]:
+    return sorted(EVENTS.rglob("*.json"))
+
+
+def _model_for(relative: str) -> type[BaseModel]:
+    """SOURCE/NAME.json and SOURCE/invalid/NAME.json share a model; invalid ones must be rejected by it."""
+    key = relative.replace("/invalid/", "/")
+    matches = [m for glob, m in MODELS.items() if fnmatch(key, glob)]
+    assert len(matches) == 1, f"{relative}: matched by {len(matches)} model patterns; add it to MODELS"
+    return matches[0]
+
+
+@pytest.mark.parametrize("path", _samples(), ids=lambda p: str(p.relative_to(EVENTS)))
+def test_sample_event_matches_its_model(path: Path) -> None:
+    relative = str(path.relative_to(EVENTS))
+    model = _model_for(relative)
+    event = json.loads(path.read_text())
+    if "/invalid/" in relative:
+        with pytest.raises(BadEventError, match=model.__name__):
+            parse_event(model, event)
+    else:
+        assert isinstance(parse_event(model, event), model)
+
+
+def test_schedule_event_without_detail_is_accepted() -> None:
+    event = json.loads((EVENTS / "eventbridge/scheduled_nightly_sweep.json").read_text())
+    del event["detail"]
+    assert parse_event(ScheduledEvent, event).detail.regions == []
+
+
+@pytest.mark.parametrize("mutation, reason", [
+    ({"detail-type": "Object Created"}, "detail-type"),
+    ({"detail": {"regions": "us-east-1"}}, "detail.regions"),
+    ({"detail": {"dry_run": False}}, "detail.dry_run"),
+    ({"time": "yesterday"}, "time"),
+], ids=["wrong-detail-type", "regions-not-a-list", "dry-run-cannot-come-from-an-event", "bad-time"])
+def test_malformed_scheduled_event_is_rejected_with_the_field_named(mutation: dict[str, object], reason: str) -> None:
+    event = json.loads((EVENTS / "eventbridge/scheduled_nightly_sweep.json").read_text())
+    event.update(mutation)
+    with pytest.raises(BadEventError, match=reason):
+        parse_event(ScheduledEvent, event)

@@ -1,0 +1,143 @@
+"""Idle verdicts and actions, table-driven and without any AWS."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cost_janitor.core.idle import classify_instances, needs_detail
+from cost_janitor.core.models import ActionKind, Ask, Usage, Verdict
+from cost_janitor.core.policy import Policy
+from tests.builders import NOW, make_instance, make_usage, series
+
+POLICY = Policy()
+MARKED_30H_AGO = {"cost-janitor:idle-since": (NOW - timedelta(hours=30)).isoformat()}
+MARKED_2H_AGO = {"cost-janitor:idle-since": (NOW - timedelta(hours=2)).isoformat()}
+DEV = {"environment": "dev", "owner": "ana@example.com"}
+PROD = {"environment": "prod", "owner": "bo@example.com"}
+
+CASES: list[tuple[str, dict[str, Any], Usage, Verdict, ActionKind | Ask | None]] = [
+    ("gpu_busy_instance_with_idle_cpu_is_not_flagged",
+     {"instance_type": "g5.xlarge"}, make_usage(cpu=3, gpus=[95]), Verdict.BUSY, None),
+    ("gpu_idle_instance_with_chatty_cpu_below_threshold_is_idle",
+     {"instance_type": "g5.xlarge"}, make_usage(cpu=4.5, gpus=[2]), Verdict.IDLE, ActionKind.MARK_IDLE),
+    ("gpu_instance_without_agent_data_is_never_called_idle",
+     {"instance_type": "p4d.24xlarge"}, make_usage(cpu=0.5, gpus=[]), Verdict.GPU_METRICS_MISSING,
+     Ask.INSTALL_GPU_AGENT),
+    ("one_busy_gpu_of_eight_keeps_the_instance_busy",
+     {"instance_type": "p4d.24xlarge"}, make_usage(cpu=1, gpus=[0, 0, 0, 0, 0, 0, 0, 60]), Verdict.BUSY, None),
+    ("busy_gpu_memory_with_idle_compute_is_busy",
+     {"instance_type": "g5.xlarge"}, make_usage(cpu=1, gpus=[3], gpu_memory=[40]), Verdict.BUSY, None),
+    ("gpu_agent_installed_yesterday_is_insufficient_data",
+     {"instance_type": "g5.xlarge"},
+     Usage(cpu=series(1.0), network_in=series(10.0), network_out=series(10.0), gpu_util=(series(1.0, 24),),
+           gpu_memory=(series(1.0, 24),)), Verdict.INSUFFICIENT_DATA, None),
+    ("custom_type_with_gpu_series_is_judged_on_its_gpus",
+     {"instance_type": "x2idn.large"}, make_usage(cpu=1, gpus=[80]), Verdict.BUSY, None),
+    ("idle_cpu_dev_box_is_marked_first",
+     {}, make_usage(cpu=1), Verdict.IDLE, ActionKind.MARK_IDLE),
+    ("busy_cpu_box_is_busy", {}, make_usage(cpu=40), Verdict.BUSY, None),
+    ("cpu_exactly_at_threshold_is_busy", {}, make_usage(cpu=5.0), Verdict.BUSY, None),
+    ("chatty_network_keeps_an_idle_cpu_box_busy", {}, make_usage(cpu=1, net_mb_per_hour=100), Verdict.BUSY, None),
+    ("new_instance_with_two_hours_of_data_is_insufficient_data",
+     {"launch_time": NOW - timedelta(hours=2)}, make_usage(cpu=1, points=2), Verdict.INSUFFICIENT_DATA, None),
+    ("idle_prod_box_asks_its_owner_to_justify",
+     {"tags": PROD}, make_usage(cpu=1), Verdict.IDLE, Ask.JUSTIFY),
+    ("idle_box_without_environment_tag_is_treated_as_prod",
+     {"tags": {"owner": "x@example.com"}}, make_usage(cpu=1), Verdict.IDLE, Ask.JUSTIFY),
+    ("kept_box_is_exempt", {"tags": {**DEV, "cost-janitor:keep-until": "2026-12-20"}}, make_usage(cpu=1),
+     Verdict.EXEMPT, None),
+    ("opted_out_box_is_exempt", {"tags": {**DEV, "cost-janitor:opt-out": "true"}}, make_usage(cpu=1),
+     Verdict.EXEMPT, None),
+    ("expired_keep_is_ignored", {"tags": {**DEV, "cost-janitor:keep-until": "2026-10-01"}}, make_usage(cpu=1),
+     Verdict.IDLE, ActionKind.MARK_IDLE),
+    ("idle_asg_member_is_not_stoppable",
+     {"asg_name": "inference"}, make_usage(cpu=1), Verdict.NOT_STOPPABLE, Ask.REVIEW),
+    ("idle_one_time_spot_is_not_stoppable",
+     {"lifecycle": "spot", "spot_request_type": "one-time"}, make_usage(cpu=1), Verdict.NOT_STOPPABLE, Ask.REVIEW),
+    ("idle_spot_with_unknown_request_is_treated_as_one_time",
+     {"lifecycle": "spot"}, make_usage(cpu=1), Verdict.NOT_STOPPABLE, Ask.REVIEW),
+    ("idle_persistent_spot_dev_box_is_marked",
+     {"lifecycle": "spot", "spot_request_type": "persistent"}, make_usage(cpu=1), Verdict.IDLE,
+     ActionKind.MARK_IDLE),
+    ("idle_instance_store_box_is_not_stoppable",
+     {"root_device_type": "instance-store"}, make_usage(cpu=1), Verdict.NOT_STOPPABLE, Ask.REVIEW),
+    ("dev_box_marked_past_grace_and_still_idle_is_stopped",
+     {"tags": {**DEV, **MARKED_30H_AGO}}, make_usage(cpu=1), Verdict.IDLE, ActionKind.STOP),
+    ("dev_box_marked_within_grace_waits",
+     {"tags": {**DEV, **MARKED_2H_AGO}}, make_usage(cpu=1), Verdict.IDLE, None),
+    ("marked_box_that_became_busy_is_unmarked",
+     {"tags": {**DEV, **MARKED_30H_AGO}}, make_usage(cpu=50), Verdict.BUSY, ActionKind.UNMARK_IDLE),
+    ("marked_box_that_was_kept_is_unmarked",
+     {"tags": {**DEV, **MARKED_30H_AGO, "cost-janitor:keep-until": "2026-12-24"}}, make_usage(cpu=1),
+     Verdict.EXEMPT, ActionKind.UNMARK_IDLE),
+    ("marked_box_with_missing_data_keeps_its_mark",
+     {"tags": {**DEV, **MARKED_30H_AGO}}, make_usage(cpu=1, points=10), Verdict.INSUFFICIENT_DATA, None),
+    ("malformed_mark_is_replaced",
+     {"tags": {**DEV, "cost-janitor:idle-since": "tuesday"}}, make_usage(cpu=1), Verdict.IDLE,
+     ActionKind.MARK_IDLE),
+    ("unreadable_metrics_are_not_evaluated_never_idle", {}, Usage(), Verdict.NOT_EVALUATED, None),
+]
+
+
+@pytest.mark.parametrize("overrides, usage, verdict, action", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_idle_verdict_and_action(overrides: dict[str, Any], usage: Usage, verdict: Verdict,
+                                 action: ActionKind | Ask | None) -> None:
+    [finding] = classify_instances([make_instance(**overrides)], {"i-0123456789abcdef0": usage}, POLICY, now=NOW)
+    assert (finding.verdict, finding.action) == (verdict, action), finding.reason
+
+
+def test_idle_finding_carries_evidence_reason_and_dollars() -> None:
+    [f] = classify_instances([make_instance(instance_type="g5.xlarge")],
+                             {"i-0123456789abcdef0": make_usage(cpu=2, gpus=[1, 3])}, POLICY, now=NOW, run_id="r1")
+    assert f.evidence["cpu_avg_pct"] == 2.0 and f.evidence["gpu_max_pct"] == 3.0 and f.evidence["gpu_count_seen"] == 2
+    assert "idle for 7 days" in f.reason and "GPU max 3.0%" in f.reason
+    assert f.monthly_usd == 734.38 and "2025-05-01" in (f.price_source or "")
+    assert f.act_after == NOW + timedelta(hours=24)
+    assert (f.environment, f.owner, f.run_id, f.severity) == ("dev", "ana@example.com", "r1", "high")
+
+
+def test_unknown_price_is_unknown_not_zero() -> None:
+    [f] = classify_instances([make_instance(instance_type="x9z.mega")], {"i-0123456789abcdef0": make_usage(cpu=1)},
+                             POLICY, now=NOW)
+    assert f.verdict == Verdict.IDLE and f.monthly_usd is None and "unknown" in (f.price_source or "")
+
+
+def test_hibernate_only_where_enabled_and_configured() -> None:
+    policy = Policy.model_validate({"idle": {"hibernate": True}})
+    inst = make_instance(tags={**DEV, **MARKED_30H_AGO}, hibernation_configured=True)
+    [f] = classify_instances([inst], {inst.instance_id: make_usage(cpu=1)}, policy, now=NOW)
+    assert f.action == ActionKind.HIBERNATE
+    inst = make_instance(tags={**DEV, **MARKED_30H_AGO}, hibernation_configured=False)
+    [f] = classify_instances([inst], {inst.instance_id: make_usage(cpu=1)}, policy, now=NOW)
+    assert f.action == ActionKind.STOP
+
+
+def test_expired_exemption_is_reported_in_the_finding() -> None:
+    inst = make_instance(tags={**DEV, "cost-janitor:keep-until": "2026-10-01"})
+    [f] = classify_instances([inst], {inst.instance_id: make_usage(cpu=1)}, POLICY, now=NOW)
+    assert any("expired" in n for n in f.notes) and f.publishable
+
+
+def test_busy_cpu_needs_no_further_metrics_but_idle_cpu_does() -> None:
+    cpu_only = Usage(cpu=series(40.0))
+    assert not needs_detail(make_instance(), cpu_only, POLICY, now=NOW)
+    assert needs_detail(make_instance(), Usage(cpu=series(1.0)), POLICY, now=NOW)
+    assert not needs_detail(make_instance(tags={**DEV, "cost-janitor:opt-out": "true"}), Usage(), POLICY, now=NOW)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cpu=st.floats(0, 100), net=st.floats(0, 200), gpus=st.lists(st.floats(0, 100), max_size=8),
+       gpu_type=st.booleans(), points=st.integers(0, 168))
+def test_reading_detail_only_when_needed_gives_the_same_verdict(cpu: float, net: float, gpus: list[float],
+                                                                gpu_type: bool, points: int) -> None:
+    inst = make_instance(instance_type="g5.xlarge" if gpu_type else "m5.large")
+    full = make_usage(cpu=series(cpu, points), net_mb_per_hour=net, gpus=gpus)
+    staged = full if needs_detail(inst, Usage(cpu=full.cpu), POLICY, now=NOW) else Usage(cpu=full.cpu)
+    [a] = classify_instances([inst], {inst.instance_id: full}, POLICY, now=NOW)
+    [b] = classify_instances([inst], {inst.instance_id: staged}, POLICY, now=NOW)
+    assert a.verdict == b.verdict and a.action == b.action
