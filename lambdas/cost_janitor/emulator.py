@@ -224,3 +224,33 @@ class MetricSeeder:
         if batch:
             self._cw.put_metric_data(Namespace=namespace, MetricData=batch)
             self.calls += 1
+
+
+def launch(ec2: Any, instance_type: str, tags: dict[str, str], **kwargs: Any) -> str:
+    """Run one instance with tags (moto accepts any AMI id); returns its id."""
+    spec: dict[str, Any] = {"ImageId": "ami-0c55b159cbfafe1f0", "MinCount": 1, "MaxCount": 1,
+                            "InstanceType": instance_type, **kwargs}
+    if tags:
+        spec["TagSpecifications"] = [{"ResourceType": "instance",
+                                      "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+    instance_id: str = ec2.run_instances(**spec)["Instances"][0]["InstanceId"]
+    return instance_id
+
+
+def seed_instance_metrics(seeder: MetricSeeder, instance_id: str, *, end: datetime, hours: int, cpu: float,
+                          network_mb_per_hour: float = 0.5, gpus: list[tuple[float, float]] | None = None,
+                          gpu_name: str = "NVIDIA A10G") -> None:
+    """Hourly EC2 metrics, and CloudWatch agent GPU series (one per GPU: utilisation %, memory utilisation %)."""
+    half_bytes = network_mb_per_hour * 1024 * 1024 / 2
+    seeder.series("AWS/EC2", "CPUUtilization", {"InstanceId": instance_id}, [cpu] * hours, end=end, unit="Percent")
+    for name in ("NetworkIn", "NetworkOut"):
+        seeder.series("AWS/EC2", name, {"InstanceId": instance_id}, [half_bytes] * hours, end=end, unit="Bytes")
+    for index, (util, memory) in enumerate(gpus or []):
+        dims = gpu_dimensions(instance_id, index, gpu_name)
+        seeder.series("CWAgent", "nvidia_smi_utilization_gpu", dims, [util] * hours, end=end, unit="Percent")
+        seeder.series("CWAgent", "nvidia_smi_utilization_memory", dims, [memory] * hours, end=end, unit="Percent")
+
+
+def gpu_dimensions(instance_id: str, index: int, gpu_name: str) -> dict[str, str]:
+    """The dimensions the CloudWatch agent's nvidia_gpu plugin writes, with InstanceId appended."""
+    return {"InstanceId": instance_id, "index": str(index), "name": gpu_name, "arch": "Ampere"}

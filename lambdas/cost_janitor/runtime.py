@@ -69,10 +69,16 @@ def reject(event: Any, error: BadEventError) -> dict[str, str]:
     return {"status": "rejected", "reason": str(error)}
 
 
+@lru_cache(maxsize=4)
+def _policy_store(ssm: Any) -> PolicyStore:
+    """One store per SSM client, so Powertools' parameter cache survives across warm invocations."""
+    return PolicyStore(ssm)
+
+
 def load_policy_for(settings: Settings) -> Policy:
     if not settings.policy_parameter:
         raise ConfigError("missing environment variable(s): POLICY_PARAMETER")
-    return PolicyStore(client("ssm", settings.region)).load(settings.policy_parameter)
+    return _policy_store(client("ssm", settings.region)).load(settings.policy_parameter)
 
 
 @lru_cache(maxsize=4)

@@ -38,7 +38,8 @@ def render_messages(findings: Sequence[Finding], *, run_id: str) -> list[tuple[d
         chunk: list[Finding] = []
         size = 0
         for f in group:
-            cost = len(f.model_dump_json(by_alias=True).encode()) + len(_text(f).encode()) + 16
+            # both parts are JSON strings inside the JSON envelope, so measure them escaped
+            cost = len(json.dumps(f.model_dump_json(by_alias=True))) + len(json.dumps(_text(f))) + 16
             if chunk and size + cost > _BUDGET:
                 out.append(_message(attrs, chunk, run_id))
                 chunk, size = [], 0
