@@ -1,0 +1,37 @@
+"""One synth per session, with cdk.json's context (feature flags included), cdk-nag on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+
+from app import build
+from infra.settings import load_cdk_json_context
+
+
+@dataclass(frozen=True)
+class Synth:
+    outdir: Path
+    template: Template
+    raw: dict[str, Any]
+    report: dict[str, Any]
+
+    def resources(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.raw["Resources"].items() if v["Type"] == type_}
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = App(context=load_cdk_json_context(), outdir=str(outdir))
+    [stack] = build(app)
+    app.synth()  # cdk-nag violations and CloudFormation validation errors raise here
+    raw = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
+    report = json.loads((outdir / "validation-report.json").read_text())
+    return Synth(outdir, Template.from_json(raw), raw, report)

@@ -1,0 +1,133 @@
+"""The synthesized stack: safety in IAM, encryption, dead letters, retention, and clean nag/lint reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match
+
+from cost_janitor.core.policy import load_policy
+from infra.settings import ROOT, load_cdk_json_context
+from tests.infra.conftest import Synth
+
+
+def _statements(synth: Synth, construct: str) -> list[dict[str, object]]:
+    return [s for k, p in synth.resources("AWS::IAM::Policy").items() if k.startswith(construct)
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def test_cdk_nag_reports_no_unacknowledged_finding_and_every_acknowledgement_has_a_reason(synth: Synth) -> None:
+    [nag] = [p for p in synth.report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
+    assert nag["conclusion"] == "success" and nag["violations"] == []
+    for suppressed in nag.get("suppressedViolations", []):
+        assert len(suppressed["reason"]) > 30, suppressed["ruleName"]
+
+
+def test_cfn_lint_passes_on_the_template(synth: Synth) -> None:
+    templates = [str(p) for p in synth.outdir.glob("*.template.json")]
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run([str(cfn_lint), *templates], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_findings_and_ops_topics_use_a_rotating_customer_managed_key(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::SNS::Topic", 2)
+    synth.template.all_resources_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    synth.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    for policy in synth.resources("AWS::SNS::TopicPolicy").values():
+        denies = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+        assert denies and denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_ledger_and_idempotency_tables_have_ttl_and_point_in_time_recovery(synth: Synth) -> None:
+    tables = synth.resources("AWS::DynamoDB::GlobalTable")
+    assert len(tables) == 2
+    ttl = sorted(t["Properties"]["TimeToLiveSpecification"]["AttributeName"] for t in tables.values())
+    assert ttl == ["expiration", "expires_at"]
+    for table in tables.values():
+        [replica] = table["Properties"]["Replicas"]
+        assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def test_every_function_and_rule_target_dead_letters_to_the_ssl_only_queue(synth: Synth) -> None:
+    [(dlq_id, _)] = synth.resources("AWS::SQS::Queue").items()
+    for fn in synth.resources("AWS::Lambda::Function").values():
+        assert fn["Properties"]["DeadLetterConfig"]["TargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    for rule in synth.resources("AWS::Events::Rule").values():
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    [queue_policy] = synth.resources("AWS::SQS::QueuePolicy").values()
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in queue_policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_functions_share_the_runtime_defaults(synth: Synth) -> None:
+    layer_version = load_cdk_json_context()["powertools_layer_version"]
+    for fn in synth.resources("AWS::Lambda::Function").values():
+        props = fn["Properties"]
+        assert (props["Runtime"], props["Architectures"]) == ("python3.13", ["arm64"])
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["LoggingConfig"]["LogFormat"] == "JSON" and "LogGroup" in props["LoggingConfig"]
+        assert "Role" in props and props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
+        assert f"AWSLambdaPowertoolsPythonV3-python313-arm64:{layer_version}" in json.dumps(props["Layers"])
+    for group in synth.resources("AWS::Logs::LogGroup").values():
+        assert group["Properties"]["RetentionInDays"] == 90
+
+
+def test_idle_sweep_may_stop_only_dev_tagged_instances_and_never_terminate(synth: Synth) -> None:
+    statements = _statements(synth, "IdleSweep")
+    stops = [s for s in statements if "ec2:StopInstances" in json.dumps(s["Action"])]
+    assert len(stops) == 1
+    [stop] = stops
+    assert stop["Effect"] == "Allow"
+    values = stop["Condition"]["StringEqualsIgnoreCase"]["aws:ResourceTag/environment"]  # type: ignore[index]
+    assert "dev" in values and "prod" not in values and "production" not in values
+    assert {"Sid": "NeverTerminate", "Effect": "Deny", "Action": "ec2:TerminateInstances", "Resource": "*"} in statements
+    writes = [s for s in statements if s.get("Sid") in ("MarkOnlyDevInstances", "UnmarkOnlyTheIdleTag")]
+    assert all(s["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["cost-janitor:idle-since"]}  # type: ignore[index]
+               for s in writes) and len(writes) == 2
+
+
+def test_idle_sweep_runs_on_the_policy_schedule(synth: Synth) -> None:
+    synth.template.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "cron(0 2 * * ? *)"})
+
+
+def test_policy_parameter_holds_the_validated_cdk_json_policy(synth: Synth) -> None:
+    [param] = synth.resources("AWS::SSM::Parameter").values()
+    deployed = load_policy(json.loads(param["Properties"]["Value"]))
+    assert deployed == load_policy(load_cdk_json_context()["policy"])
+    assert param["Properties"]["Name"] == "/cost-janitor/policy"
+
+
+def test_every_alarm_notifies_the_ops_topic(synth: Synth) -> None:
+    [ops] = [k for k, v in synth.resources("AWS::SNS::Topic").items() if k.startswith("Ops")]
+    alarms = synth.resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 4
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": ops}]
+
+
+def test_lambda_asset_holds_the_package_without_local_only_modules(synth: Synth) -> None:
+    assets = [p for p in synth.outdir.glob("asset.*") if (p / "cost_janitor").is_dir()]
+    assert len(assets) == 1
+    files = {str(p.relative_to(assets[0])) for p in assets[0].rglob("*") if p.is_file()}
+    assert "cost_janitor/handlers/idle_sweep.py" in files
+    assert not {f for f in files if "__pycache__" in f or f.endswith(("emulator.py", "demo.py"))}
+
+
+@pytest.mark.slow
+def test_a_bad_policy_fails_cdk_synth_with_the_field_named(tmp_path: Path) -> None:
+    env = {**os.environ, "CDK_DISABLE_CLI_TELEMETRY": "1", "CDK_DISABLE_VERSION_CHECK": "1"}
+    bad = json.dumps({"idle": {"cpu_avg_pct": -1}, "environments": {"default": "qa"}})
+    result = subprocess.run(
+        ["npx", "--no-install", "cdk", "synth", "--no-lookups", "-q", "-o", str(tmp_path / "out"),
+         "-c", f"policy_overrides={bad}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "policy.idle.cpu_avg_pct: Input should be greater than 0" in result.stderr
+    assert "policy.environments: Value error, default 'qa' is not one of the classes" in result.stderr
