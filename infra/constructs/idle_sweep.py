@@ -10,8 +10,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cost_janitor.adapters.executor import permissions
-from cost_janitor.core.models import ActionKind
 
 if TYPE_CHECKING:
     from infra.stack import JanitorStack
@@ -39,16 +37,18 @@ class IdleSweep(Construct):
             actions=["ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests", "cloudwatch:GetMetricData",
                      "cloudwatch:ListMetrics"],
             resources=["*"]))
+        # One statement per API action (not per ActionKind), each with its own condition; a test checks that
+        # together they cover executor.permissions() for every ActionKind.
         role.add_to_policy(iam.PolicyStatement(
-            sid="StopOnlyDevInstances", actions=permissions([ActionKind.STOP, ActionKind.HIBERNATE]),
+            sid="StopOnlyDevInstances", actions=["ec2:StopInstances"],
             resources=[instances],
             conditions={"StringEqualsIgnoreCase": {env_tag: policy.environments.stop_values()}}))
         role.add_to_policy(iam.PolicyStatement(
-            sid="MarkOnlyDevInstances", actions=permissions([ActionKind.MARK_IDLE]), resources=[instances],
+            sid="MarkOnlyDevInstances", actions=["ec2:CreateTags"], resources=[instances],
             conditions={"StringEqualsIgnoreCase": {env_tag: policy.environments.stop_values()},
                         "ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}))
         role.add_to_policy(iam.PolicyStatement(
-            sid="UnmarkOnlyTheIdleTag", actions=permissions([ActionKind.UNMARK_IDLE]), resources=[instances],
+            sid="UnmarkOnlyTheIdleTag", actions=["ec2:DeleteTags"], resources=[instances],
             conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}))
         role.add_to_policy(iam.PolicyStatement(
             sid="NeverTerminate", effect=iam.Effect.DENY, actions=["ec2:TerminateInstances"], resources=["*"]))

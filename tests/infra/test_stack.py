@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match
 
+from cost_janitor.adapters.executor import permissions
+from cost_janitor.core.models import ActionKind
 from cost_janitor.core.policy import load_policy
 from infra.settings import ROOT, load_cdk_json_context
 from tests.infra.conftest import Synth
@@ -92,6 +94,14 @@ def test_idle_sweep_may_stop_only_dev_tagged_instances_and_never_terminate(synth
     writes = [s for s in statements if s.get("Sid") in ("MarkOnlyDevInstances", "UnmarkOnlyTheIdleTag")]
     assert all(s["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["cost-janitor:idle-since"]}  # type: ignore[index]
                for s in writes) and len(writes) == 2
+
+
+def test_idle_sweep_role_grants_what_every_executor_declares(synth: Synth) -> None:
+    allowed = set()
+    for s in _statements(synth, "IdleSweep"):
+        if s["Effect"] == "Allow":
+            allowed |= set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])  # type: ignore[arg-type]
+    assert set(permissions(list(ActionKind))) <= allowed
 
 
 def test_idle_sweep_runs_on_the_policy_schedule(synth: Synth) -> None:

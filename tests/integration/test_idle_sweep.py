@@ -105,6 +105,8 @@ def test_dev_box_is_marked_then_rechecked_and_stopped_the_next_night(fleet: Flee
     assert second["cpu-dev-idle"].evidence["cpu_points"] == 168  # the metrics were read again before stopping
     assert {n for n in fleet.ids if fleet.state(n) == "stopped"} == {"gpu-dev-idle", "gpu-dataloader",
                                                                      "cpu-dev-idle"}
+    # the mark goes with the stop, so a box its owner restarts is announced afresh before any later stop
+    assert "cost-janitor:idle-since" not in fleet.tags("cpu-dev-idle")
 
 
 def test_prod_is_never_stopped_even_when_idle_for_weeks(fleet: Fleet) -> None:

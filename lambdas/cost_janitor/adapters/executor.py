@@ -16,23 +16,33 @@ from cost_janitor.observability import audit
 BATCH = 100
 
 
+Api = Callable[..., None]
+
+
 @dataclass(frozen=True)
 class _Call:
     permissions: tuple[str, ...]
-    run: Callable[[Any, list[str], Policy, datetime, bool], object]
+    run: Callable[[Any, Api, list[str], Policy, datetime], None]
 
 
-# Adding an action: one ActionKind member, one entry here (its call and the IAM actions it needs), a test.
+def _stop(ec2: Any, api: Api, ids: list[str], policy: Policy, *, hibernate: bool) -> None:
+    """Remove the idle mark first, then stop: if the owner restarts it, the next idle spell is announced afresh.
+    (If the stop fails after the unmark, the box is marked and announced again: the safe direction.)"""
+    api(ec2.delete_tags, Resources=ids, Tags=[{"Key": policy.exemptions.idle_since_tag}])
+    api(ec2.stop_instances, InstanceIds=ids, **({"Hibernate": True} if hibernate else {}))
+
+
+# Adding an action: one ActionKind member, one entry here (its calls and the IAM actions they need), a test.
 EXECUTORS: dict[ActionKind, _Call] = {
-    ActionKind.MARK_IDLE: _Call(("ec2:CreateTags",), lambda ec2, ids, policy, now, dry: ec2.create_tags(
-        Resources=ids, Tags=[{"Key": policy.exemptions.idle_since_tag, "Value": now.isoformat(timespec="seconds")}],
-        DryRun=dry)),
-    ActionKind.UNMARK_IDLE: _Call(("ec2:DeleteTags",), lambda ec2, ids, policy, now, dry: ec2.delete_tags(
-        Resources=ids, Tags=[{"Key": policy.exemptions.idle_since_tag}], DryRun=dry)),
-    ActionKind.STOP: _Call(("ec2:StopInstances",), lambda ec2, ids, policy, now, dry: ec2.stop_instances(
-        InstanceIds=ids, DryRun=dry)),
-    ActionKind.HIBERNATE: _Call(("ec2:StopInstances",), lambda ec2, ids, policy, now, dry: ec2.stop_instances(
-        InstanceIds=ids, Hibernate=True, DryRun=dry)),
+    ActionKind.MARK_IDLE: _Call(("ec2:CreateTags",), lambda ec2, api, ids, policy, now: api(
+        ec2.create_tags, Resources=ids,
+        Tags=[{"Key": policy.exemptions.idle_since_tag, "Value": now.isoformat(timespec="seconds")}])),
+    ActionKind.UNMARK_IDLE: _Call(("ec2:DeleteTags",), lambda ec2, api, ids, policy, now: api(
+        ec2.delete_tags, Resources=ids, Tags=[{"Key": policy.exemptions.idle_since_tag}])),
+    ActionKind.STOP: _Call(("ec2:DeleteTags", "ec2:StopInstances"),
+                           lambda ec2, api, ids, policy, now: _stop(ec2, api, ids, policy, hibernate=False)),
+    ActionKind.HIBERNATE: _Call(("ec2:DeleteTags", "ec2:StopInstances"),
+                                lambda ec2, api, ids, policy, now: _stop(ec2, api, ids, policy, hibernate=True)),
 }
 
 
@@ -80,12 +90,18 @@ class Executor:
 
     def _call(self, ec2: Any, kind: ActionKind, ids: list[str], policy: Policy, now: datetime) -> ClientError | None:
         try:
-            EXECUTORS[kind].run(ec2, ids, policy, now, self.dry_run)
+            EXECUTORS[kind].run(ec2, self._api, ids, policy, now)
         except ClientError as exc:
-            if self.dry_run and exc.response["Error"]["Code"] == "DryRunOperation":
-                return None  # "would have succeeded"
             return exc
         return None
+
+    def _api(self, method: Callable[..., Any], **kwargs: Any) -> None:
+        """Every mutating call goes out with DryRun; in dry-run, EC2's DryRunOperation means 'would succeed'."""
+        try:
+            method(DryRun=self.dry_run, **kwargs)
+        except ClientError as exc:
+            if not (self.dry_run and exc.response["Error"]["Code"] == "DryRunOperation"):
+                raise
 
     def _result(self, kind: ActionKind, region: str, resource_id: str, error: ClientError | None) -> ActionResult:
         if error is None:

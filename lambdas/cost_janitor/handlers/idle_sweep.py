@@ -42,7 +42,8 @@ class SweepReport:
             "run_id": self.run_id, "dry_run": self.dry_run, "regions": self.regions,
             "instances": len(self.findings),
             "verdicts": dict(Counter(str(f.verdict) for f in self.findings)),
-            "actions": dict(Counter(f"{f.action}:{f.action_status}" for f in self.findings if f.action)),
+            "actions": dict(Counter(f"{f.action}:{f.action_status}" if f.action_status else str(f.action)
+                                    for f in self.findings if f.action)),
             "estimated_monthly_usd": round(sum(f.monthly_usd or 0 for f in idle), 2),
             "failed_regions": self.failed_regions, "messages_published": self.messages_published,
             "api_calls": dict(self.api_calls),

@@ -1,0 +1,180 @@
+"""`cost-janitor`: run the janitor's handlers and capabilities from a laptop, against AWS or the emulator.
+
+Dry-run unless --apply. Everything honours AWS_ENDPOINT_URL / AWS_PROFILE like the Lambdas do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cost_janitor.core.models import Finding, Verdict
+from cost_janitor.core.policy import Policy, load_policy
+
+CAPABILITIES = {"idle_sweep": "cost_janitor.handlers.idle_sweep"}
+
+
+class FakeContext:
+    """The LambdaContext fields handlers and Powertools read."""
+
+    def __init__(self, capability: str) -> None:
+        name = f"cost-janitor-{capability.replace('_', '-')}"
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 1024
+        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{name}"
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "local"
+        self._deadline_ms = 15 * 60 * 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._deadline_ms
+
+
+def _quiet_powertools(verbose: bool) -> None:
+    """Structured logs go to stderr (stdout is for results), warnings only unless --verbose."""
+    from cost_janitor.observability import logger
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
+    logger.setLevel("INFO" if verbose else "WARNING")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+def _capability(name: str) -> str:
+    key = name.replace("-", "_")
+    if key not in CAPABILITIES:
+        raise SystemExit(f"cost-janitor: unknown capability {name!r}; known: {', '.join(sorted(CAPABILITIES))}")
+    return key
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    capability = _capability(args.capability)
+    event = json.loads(Path(args.event_file).read_text())
+    os.environ["POWERTOOLS_SERVICE_NAME"] = capability.replace("_", "-")
+    os.environ["COST_JANITOR_DRY_RUN"] = "false" if args.apply else "true"
+    _quiet_powertools(args.verbose)
+    module = importlib.import_module(CAPABILITIES[capability])
+    sink = sys.stderr if args.verbose else io.StringIO()
+    with contextlib.redirect_stdout(sink):  # EMF metrics are printed; keep stdout for the result
+        result = module.lambda_handler(event, FakeContext(capability))
+    print(json.dumps(result, indent=2, default=str) if args.json else _plain(result))
+    return 0
+
+
+def load_policy_file(path: str) -> Policy:
+    """A policy JSON file, or a cdk.json whose context.policy is the policy."""
+    data = json.loads(Path(path).read_text())
+    if isinstance(data, dict) and "context" in data:
+        data = data["context"].get("policy", {})
+    return load_policy(data)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from cost_janitor.handlers.idle_sweep import sweep
+    from cost_janitor.runtime import load_policy_for
+    from cost_janitor.settings import Settings
+
+    os.environ["POWERTOOLS_SERVICE_NAME"] = "idle-sweep"
+    _quiet_powertools(args.verbose)
+    settings = Settings.from_env()
+    if args.policy:
+        policy = load_policy_file(args.policy)
+    elif settings.policy_parameter:
+        policy = load_policy_for(settings)
+    else:
+        print("cost-janitor: no --policy and no POLICY_PARAMETER: using the default policy", file=sys.stderr)
+        policy = Policy()
+    for missing, what in ((settings.findings_topic_arn, "FINDINGS_TOPIC_ARN: findings are not published"),
+                          (settings.ledger_table, "LEDGER_TABLE: actions are not recorded in the ledger")):
+        if not missing:
+            print(f"cost-janitor: no {what}", file=sys.stderr)
+    now = datetime.now(timezone.utc)
+    with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
+        report = sweep(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
+                       dry_run=not args.apply, regions=args.region or None)
+    if args.json:
+        print(json.dumps({"summary": report.summary(),
+                          "findings": [f.model_dump(mode="json", by_alias=True) for f in report.findings]}, indent=2))
+    else:
+        print(format_findings(report.findings))
+        print()
+        print(_plain(report.summary()))
+    return 0
+
+
+def format_findings(findings: Sequence[Finding], *, show_busy: bool = False,
+                    names: dict[str, str] | None = None) -> str:
+    """A table a person reads: one line per instance (or its `names` entry), most expensive first."""
+    rows = [f for f in findings if show_busy or f.verdict != Verdict.BUSY]
+    rows.sort(key=lambda f: (-(f.monthly_usd or 0), str(f.verdict), f.resource_id))
+    lines = [f"{'instance':<21} {'type':<15} {'env':<5} {'verdict':<19} {'action':<28} {'$/month':>10}  reason"]
+    for f in rows:
+        action = f"{f.action}" + (f" [{f.action_status}]" if f.action_status else "") if f.action else "-"
+        dollars = f"{f.monthly_usd:,.2f}" if f.monthly_usd is not None else ("unknown" if f.price_source else "-")
+        name = (names or {}).get(f.resource_id, f.resource_id)[:21]
+        lines.append(f"{name:<21} {f.resource_type:<15} {f.environment:<5} {f.verdict!s:<19} {action:<28} "
+                     f"{dollars:>10}  {f.reason}")
+        lines += [f"{'':<21} note: {n}" for n in f.notes]
+    busy = len(findings) - len(rows)
+    if busy and not show_busy:
+        lines.append(f"(+ {busy} busy instance(s) not shown)")
+    return "\n".join(lines)
+
+
+def _plain(result: Any) -> str:
+    if not isinstance(result, dict):
+        return str(result)
+    return "\n".join(f"{k}: {json.dumps(v, default=str) if isinstance(v, (dict, list)) else v}"
+                     for k, v in result.items())
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cost-janitor", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="structured logs (INFO) and metrics on stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    invoke = sub.add_parser("invoke", help="run a handler in-process exactly as Lambda would")
+    invoke.add_argument("capability", help=f"one of: {', '.join(sorted(CAPABILITIES))}")
+    invoke.add_argument("event_file", help="an event JSON file (see events/)")
+    invoke.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
+    invoke.add_argument("--json", action="store_true", help="machine-readable output")
+    invoke.set_defaults(func=cmd_invoke)
+
+    sweep = sub.add_parser("sweep", help="the nightly idle sweep, now")
+    sweep.add_argument("--region", action="append", help="region to sweep (repeatable; default: the policy's)")
+    sweep.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
+    sweep.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
+    sweep.add_argument("--json", action="store_true", help="machine-readable output")
+    sweep.set_defaults(func=cmd_sweep)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from cost_janitor.errors import JanitorError
+
+    try:
+        code: int = args.func(args)
+    except JanitorError as exc:
+        print(f"cost-janitor: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
