@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cost_janitor.core.models import Instance, Series, Usage
 
-NOW = datetime(2026, 11, 28, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 HOURS = 168  # 7 days of hourly points
 MB = 1024 * 1024
 

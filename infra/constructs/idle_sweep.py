@@ -10,7 +10,6 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-
 if TYPE_CHECKING:
     from infra.stack import JanitorStack
 

@@ -15,7 +15,7 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                           (settings.ledger_table, "LEDGER_TABLE: actions are not recorded in the ledger")):
         if not missing:
             print(f"cost-janitor: no {what}", file=sys.stderr)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
         report = sweep(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
                        dry_run=not args.apply, regions=args.region or None)
@@ -114,6 +114,39 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print()
         print(_plain(report.summary()))
     return 0
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    if args.reference:
+        print(policy_reference())
+        return 0
+    policy = load_policy_file(args.file) if args.file else Policy()
+    print(json.dumps(policy.model_dump(mode="json"), indent=2))
+    return 0
+
+
+def policy_reference() -> str:
+    """The README's configuration reference, generated from the policy model (a test keeps them equal)."""
+    from pydantic import BaseModel
+
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+
+    def walk(model: type[BaseModel], instance: BaseModel, prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            value = getattr(instance, name)
+            key = f"{prefix}{name}"
+            if isinstance(value, BaseModel) and name not in ("classes",):
+                walk(type(value), value, key + ".")
+                continue
+            shown = json.dumps(value.model_dump(mode="json") if isinstance(value, BaseModel) else
+                               {k: (v.model_dump(mode="json") if isinstance(v, BaseModel) else v)
+                                for k, v in value.items()} if isinstance(value, dict) else value)
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            rows.append(f"| `{key}` | `{shown}` | {(field.description or '').replace('|', '/')} |")
+
+    walk(Policy, Policy(), "")
+    return "\n".join(rows)
 
 
 def format_findings(findings: Sequence[Finding], *, show_busy: bool = False,
@@ -161,6 +194,11 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
     sweep.set_defaults(func=cmd_sweep)
+
+    policy = sub.add_parser("policy", help="validate and print a policy, or print its reference")
+    policy.add_argument("file", nargs="?", help="policy JSON or cdk.json to validate (default: the defaults)")
+    policy.add_argument("--reference", action="store_true", help="the configuration reference as Markdown")
+    policy.set_defaults(func=cmd_policy)
     return p
 
 
@@ -168,9 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from cost_janitor.errors import JanitorError
 
+    from cost_janitor.core.policy import PolicyError
+
     try:
         code: int = args.func(args)
-    except JanitorError as exc:
+    except (JanitorError, PolicyError) as exc:
         print(f"cost-janitor: {exc}", file=sys.stderr)
         return 2
     return code

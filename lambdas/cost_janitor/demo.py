@@ -11,7 +11,7 @@ import io
 import json
 import os
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cost_janitor.core.policy import Policy
@@ -70,7 +70,7 @@ def main() -> int:
     print("cost-janitor demo — an embedded AWS emulator (moto server) seeded with a small ML account.")
     print("Nothing here touches a real AWS account.")
     aws = start_moto()
-    end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     with pointed_at(aws):
         os.environ.update(deploy_janitor_resources(aws, policy))
         os.environ["POWERTOOLS_SERVICE_NAME"] = "idle-sweep"
@@ -112,7 +112,7 @@ def main() -> int:
               "message reads:")
         from cost_janitor.adapters.sns import render_messages
         from cost_janitor.core.models import Finding
-        [(_, subject, text)] = render_messages([Finding.model_validate(f) for f in body["findings"]][:3],
+        [(_, _subject, text)] = render_messages([Finding.model_validate(f) for f in body["findings"]][:3],
                                                run_id=body["run_id"])
         print(json.loads(text)["email"])
 

@@ -91,10 +91,10 @@ def _patch_cloudwatch() -> None:
                                 "timestamps": timestamps, "status_code": "Complete"})
         return results
 
-    cw.are_dimensions_same = same_dimensions
-    cw.CloudWatchBackend.get_filtered_metrics = get_filtered_metrics
-    cw.CloudWatchBackend.get_metric_data = get_metric_data
-    cw._cost_janitor_patched = True
+    setattr(cw, "are_dimensions_same", same_dimensions)  # noqa: B010 - patching a module is the point
+    setattr(cw.CloudWatchBackend, "get_filtered_metrics", get_filtered_metrics)  # noqa: B010
+    setattr(cw.CloudWatchBackend, "get_metric_data", get_metric_data)  # noqa: B010
+    setattr(cw, "_cost_janitor_patched", True)  # noqa: B010
 
 
 class LocalAws:
@@ -106,7 +106,7 @@ class LocalAws:
         self.env = {**FAKE_ENV, "AWS_ENDPOINT_URL": endpoint}
 
     def client(self, service: str, region: str = "us-east-1") -> Any:
-        return boto3.session.Session().client(
+        return boto3.session.Session().client(  # type: ignore[call-overload]
             service, region_name=region, endpoint_url=self.endpoint, aws_access_key_id="testing",
             aws_secret_access_key="testing", aws_session_token="testing")
 
@@ -185,7 +185,7 @@ def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-ea
 def subscribe_queue(aws: LocalAws, topic_arn: str, name: str = "findings-tap", region: str = "us-east-1") -> str:
     """An SQS queue subscribed (raw delivery) to a topic, to see what subscribers receive."""
     sqs, sns = aws.client("sqs", region), aws.client("sns", region)
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
     return url
@@ -252,5 +252,6 @@ def seed_instance_metrics(seeder: MetricSeeder, instance_id: str, *, end: dateti
 
 
 def gpu_dimensions(instance_id: str, index: int, gpu_name: str) -> dict[str, str]:
-    """The dimensions the CloudWatch agent's nvidia_gpu plugin writes, with InstanceId appended."""
-    return {"InstanceId": instance_id, "index": str(index), "name": gpu_name, "arch": "Ampere"}
+    """The dimensions the CloudWatch agent's nvidia_gpu plugin writes (index, name, host) plus InstanceId."""
+    host = f"ip-{instance_id[-8:]}.ec2.internal"
+    return {"InstanceId": instance_id, "index": str(index), "name": gpu_name, "host": host}

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 @pytest.fixture
 def idle_box(aws: LocalAws, janitor: Any) -> Fleet:
     janitor()
-    fleet = Fleet(aws, datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
+    fleet = Fleet(aws, datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1))
     fleet.add("idle-dev", "m5.large", DEV, cpu=0.7)
     fleet.add("busy", "c5.large", DEV, cpu=70)
     return fleet.done()

@@ -4,7 +4,7 @@ dry-run changing nothing, prod never stopped, a failure mid-batch, and the Lambd
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from cost_janitor.settings import Settings
 from tests.conftest import load_event
 from tests.integration.fleet import DEV, PROD, Fleet, night
 
-END = datetime(2026, 11, 28, 3, 0, tzinfo=timezone.utc)
+END = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 NIGHT1, NIGHT2 = night(END, 0), night(END, 1)
 
 
@@ -80,8 +80,9 @@ def test_every_verdict_on_a_realistic_fleet(fleet: Fleet) -> None:
 
 def test_gpu_metrics_are_read_only_for_instances_cpu_could_not_rule_out(fleet: Fleet) -> None:
     report = _run(NIGHT1, dry_run=True)
-    # 1 DescribeInstances; CPU for 8 non-exempt instances and detail for the rest fit in one call each.
-    assert report.api_calls == {"DescribeInstances+Spot": 1, "GetMetricData": 2, "ListMetrics": 1}
+    # 1 DescribeInstances; GetMetricData: CPU for the 8 non-exempt instances, then network + GPU utilisation for
+    # the 6 CPU could not rule out, then GPU memory for the 3 whose GPUs were idle; 1 ListMetrics page.
+    assert report.api_calls == {"DescribeInstances+Spot": 1, "GetMetricData": 3, "ListMetrics": 1}
 
 
 def test_dry_run_plans_through_the_real_calls_and_changes_nothing(fleet: Fleet) -> None:

@@ -16,4 +16,4 @@ def test_every_action_kind_has_an_executor_with_declared_permissions(kind: Actio
 
 def test_no_executor_can_terminate_or_delete() -> None:
     granted = permissions(list(ActionKind))
-    assert not [p for p in granted if "Terminate" in p or "Delete" in p and p != "ec2:DeleteTags"]
+    assert not [p for p in granted if "Terminate" in p or ("Delete" in p and p != "ec2:DeleteTags")]

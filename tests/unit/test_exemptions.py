@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -40,4 +40,4 @@ def test_reason_names_who_kept_it_and_why() -> None:
     result = evaluate_exemption({"cost-janitor:keep-until": "2026-12-01", "cost-janitor:keep-by": "U123",
                                  "cost-janitor:keep-reason": "demo for the board"}, P, now=NOW)
     assert result.reason == "kept until 2026-12-01 by U123: demo for the board"
-    assert result.until == datetime(2026, 12, 2, tzinfo=timezone.utc)
+    assert result.until == datetime(2026, 12, 2, tzinfo=UTC)

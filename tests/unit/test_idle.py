@@ -132,12 +132,19 @@ def test_busy_cpu_needs_no_further_metrics_but_idle_cpu_does() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(cpu=st.floats(0, 100), net=st.floats(0, 200), gpus=st.lists(st.floats(0, 100), max_size=8),
-       gpu_type=st.booleans(), points=st.integers(0, 168))
+       memory=st.lists(st.floats(0, 100), max_size=8), gpu_type=st.booleans(), points=st.integers(0, 168))
 def test_reading_detail_only_when_needed_gives_the_same_verdict(cpu: float, net: float, gpus: list[float],
-                                                                gpu_type: bool, points: int) -> None:
+                                                                memory: list[float], gpu_type: bool,
+                                                                points: int) -> None:
     inst = make_instance(instance_type="g5.xlarge" if gpu_type else "m5.large")
-    full = make_usage(cpu=series(cpu, points), net_mb_per_hour=net, gpus=gpus)
-    staged = full if needs_detail(inst, Usage(cpu=full.cpu), POLICY, now=NOW) else Usage(cpu=full.cpu)
+    full = make_usage(cpu=series(cpu, points), net_mb_per_hour=net, gpus=gpus, gpu_memory=memory[:len(gpus)]
+                      + [0.0] * (len(gpus) - len(memory)))
+    # the three reads UsageReader makes: CPU; then network + GPU utilisation; then GPU memory
+    staged = Usage(cpu=full.cpu)
+    if needs_detail(inst, staged, POLICY, now=NOW):
+        staged = full.model_copy(update={"gpu_memory": None if gpus else ()})
+        if needs_detail(inst, staged, POLICY, now=NOW):
+            staged = full
     [a] = classify_instances([inst], {inst.instance_id: full}, POLICY, now=NOW)
     [b] = classify_instances([inst], {inst.instance_id: staged}, POLICY, now=NOW)
     assert a.verdict == b.verdict and a.action == b.action

@@ -14,7 +14,7 @@ RETRY_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8},
     connect_timeout=5,
     read_timeout=30,
-    user_agent_appid=f"cost-janitor/{__version__}",
+    user_agent_appid=f"cost-janitor/{__version__}",  # type: ignore[call-arg]  # botocore has it; stubs lag
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -81,7 +81,7 @@ class CloudWatchReader:
             page = self._cw.get_metric_data(**request)
             for result in page.get("MetricDataResults", []):
                 series = values[result["Id"]]
-                series.update(zip(result.get("Timestamps", []), result.get("Values", [])))
+                series.update(zip(result.get("Timestamps", []), result.get("Values", []), strict=True))
             token = page.get("NextToken")
             if not token:
                 break
@@ -109,13 +109,14 @@ class CloudWatchReader:
 def window(policy: Policy, now: datetime) -> tuple[datetime, datetime]:
     """The look-back window, ending at the last whole period so a partial hour does not count as missing."""
     period = policy.idle.period_seconds
-    epoch = int(now.astimezone(timezone.utc).timestamp())
-    end = datetime.fromtimestamp(epoch - epoch % period, tz=timezone.utc)
+    epoch = int(now.astimezone(UTC).timestamp())
+    end = datetime.fromtimestamp(epoch - epoch % period, tz=UTC)
     return end - timedelta(days=policy.idle.lookback_days), end
 
 
 class UsageReader:
-    """CPU for the whole fleet, then network and GPU only for the instances CPU could not rule out."""
+    """CPU for the whole fleet; network and GPU utilisation only where CPU could not rule an instance out;
+    GPU memory only where GPU utilisation could not. Each stage is one batched read."""
 
     def __init__(self, reader: CloudWatchReader) -> None:
         self._cw = reader
@@ -123,12 +124,18 @@ class UsageReader:
     def read(self, instances: Sequence[Instance], policy: Policy, *, now: datetime) -> dict[str, Usage]:
         start, end = window(policy, now)
         period = policy.idle.period_seconds
+
+        def fetch(queries: list[MetricQuery]) -> tuple[dict[Hashable, Series], set[str]]:
+            found, failed = self._cw.read(queries, start=start, end=end, period=period)
+            return found, {key[0] for key in failed}  # type: ignore[index]
+
         live = [i for i in instances if not _exempt_without_metrics(i, policy, now)]
-        cpu, cpu_failed = self._cw.read([_ec2_query(i.instance_id, "CPUUtilization", "Average") for i in live],
-                                        start=start, end=end, period=period)
-        usage = {i.instance_id: Usage(cpu=None if i.instance_id in cpu_failed else
-                                      cpu.get((i.instance_id, "CPUUtilization"), Series())) for i in live}
-        candidates = [i for i in live if usage[i.instance_id].cpu is not None
+        cpu, failed = fetch([_ec2_query(i.instance_id, "CPUUtilization", "Average") for i in live])
+        usage = {i.instance_id: Usage(cpu=cpu.get((i.instance_id, "CPUUtilization"), Series()))
+                 for i in live if i.instance_id not in failed}
+        usage.update({i.instance_id: Usage() for i in live if i.instance_id in failed})  # not evaluated
+
+        candidates = [i for i in live if i.instance_id not in failed
                       and needs_detail(i, usage[i.instance_id], policy, now=now)]
         if not candidates:
             return usage
@@ -136,27 +143,34 @@ class UsageReader:
         queries: list[MetricQuery] = []
         for i in candidates:
             queries += [_ec2_query(i.instance_id, "NetworkIn", "Sum"), _ec2_query(i.instance_id, "NetworkOut", "Sum")]
-            for n, dims in enumerate(gpu_dims.get(i.instance_id, [])):
-                queries += [MetricQuery((i.instance_id, GPU_UTIL_METRIC, n), AGENT_NAMESPACE, GPU_UTIL_METRIC, dims,
-                                        "Maximum"),
-                            MetricQuery((i.instance_id, GPU_MEMORY_METRIC, n), AGENT_NAMESPACE, GPU_MEMORY_METRIC,
-                                        dims, "Maximum")]
-        detail, failed = self._cw.read(queries, start=start, end=end, period=period)
-        failed_ids = {k[0] for k in failed}  # type: ignore[index]
+            queries += _gpu_queries(i.instance_id, gpu_dims, GPU_UTIL_METRIC)
+        detail, failed = fetch(queries)
         for i in candidates:
-            if i.instance_id in failed_ids:
-                usage[i.instance_id] = Usage(cpu=usage[i.instance_id].cpu)  # network/GPU unread: not evaluated
-                continue
-            gpus = range(len(gpu_dims.get(i.instance_id, [])))
-            iid = i.instance_id
-            usage[iid] = Usage(
-                cpu=usage[iid].cpu,
-                network_in=detail.get((iid, "NetworkIn"), Series()),
-                network_out=detail.get((iid, "NetworkOut"), Series()),
-                gpu_util=tuple(detail.get((iid, GPU_UTIL_METRIC, n), Series()) for n in gpus),
-                gpu_memory=tuple(detail.get((iid, GPU_MEMORY_METRIC, n), Series()) for n in gpus),
-            )
+            iid, gpus = i.instance_id, range(len(gpu_dims.get(i.instance_id, [])))
+            if iid in failed:
+                continue  # network/GPU unread: the verdict needs them, so it is "not evaluated"
+            usage[iid] = usage[iid].model_copy(update={
+                "network_in": detail.get((iid, "NetworkIn"), Series()),
+                "network_out": detail.get((iid, "NetworkOut"), Series()),
+                "gpu_util": tuple(detail.get((iid, GPU_UTIL_METRIC, n), Series()) for n in gpus),
+                "gpu_memory": None if gpus else (),
+            })
+
+        memory_needed = [i for i in candidates if i.instance_id not in failed
+                         and needs_detail(i, usage[i.instance_id], policy, now=now)]
+        memory, failed = fetch([q for i in memory_needed
+                                for q in _gpu_queries(i.instance_id, gpu_dims, GPU_MEMORY_METRIC)])
+        for i in memory_needed:
+            iid, gpus = i.instance_id, range(len(gpu_dims.get(i.instance_id, [])))
+            if iid not in failed:
+                usage[iid] = usage[iid].model_copy(update={
+                    "gpu_memory": tuple(memory.get((iid, GPU_MEMORY_METRIC, n), Series()) for n in gpus)})
         return usage
+
+
+def _gpu_queries(instance_id: str, gpu_dims: dict[str, list[Dimensions]], metric: str) -> list[MetricQuery]:
+    return [MetricQuery((instance_id, metric, n), AGENT_NAMESPACE, metric, dims, "Maximum")
+            for n, dims in enumerate(gpu_dims.get(instance_id, []))]
 
 
 def _ec2_query(instance_id: str, name: str, stat: str) -> MetricQuery:

@@ -71,12 +71,12 @@ class Executor:
                     results[(result.resource_id, kind)] = result
         out = []
         for f in findings:
-            result = results.get((f.resource_id, f.action)) if isinstance(f.action, ActionKind) else None
-            if result is None:
+            outcome = results.get((f.resource_id, f.action)) if isinstance(f.action, ActionKind) else None
+            if outcome is None:
                 out.append(f)
                 continue
-            done = f.model_copy(update={"action_status": result.status, "action_error": result.error_code})
-            audit(result, done, dry_run=self.dry_run)
+            done = f.model_copy(update={"action_status": outcome.status, "action_error": outcome.error_code})
+            audit(outcome, done, dry_run=self.dry_run)
             out.append(done)
         return out
 

@@ -34,7 +34,7 @@ def render_messages(findings: Sequence[Finding], *, run_id: str) -> list[tuple[d
         groups.setdefault(tuple(_attr(f, a) for a in ATTRIBUTES), []).append(f)
     out = []
     for key, group in sorted(groups.items()):
-        attrs = dict(zip(ATTRIBUTES, key))
+        attrs = dict(zip(ATTRIBUTES, key, strict=True))
         chunk: list[Finding] = []
         size = 0
         for f in group:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from cost_janitor.core.policy import ExemptionPolicy
 
@@ -25,11 +25,11 @@ def parse_instant(value: str, *, date_means_end_of_day: bool = False) -> datetim
     try:
         if len(text) == 10:
             day = date.fromisoformat(text) + timedelta(days=1 if date_means_end_of_day else 0)
-            return datetime.combine(day, time.min, tzinfo=timezone.utc)
+            return datetime.combine(day, time.min, tzinfo=UTC)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_keep_until(value: str) -> datetime | None:

@@ -1,8 +1,8 @@
 """Idle compute: pure verdicts from (instances, metrics, policy, now), and the actions they call for.
 
-Signals are checked cheapest-first (CPU, then network, then GPU) so a caller can read CPU for the whole
-fleet and the other metrics only for the instances CPU could not rule out — `needs_detail` says which.
-The verdict is the same whether or not the later metrics were read.
+Signals are checked cheapest-first (CPU; then network and GPU utilisation; then GPU memory) so a caller can
+read CPU for the whole fleet and each later metric only for the instances the earlier ones could not rule
+out — `needs_detail` says which. The verdict is the same whether or not the later metrics were read.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def merge_max(series: tuple[Series, ...]) -> Series:
     """Per timestamp, the maximum across series (the busiest GPU decides)."""
     best: dict[datetime, float] = {}
     for s in series:
-        for ts, v in zip(s.timestamps, s.values):
+        for ts, v in zip(s.timestamps, s.values, strict=True):
             if ts not in best or v > best[ts]:
                 best[ts] = v
     ordered = sorted(best)
@@ -49,7 +49,7 @@ def merge_sum(a: Series, b: Series) -> Series:
     """Per timestamp, the sum of two series (NetworkIn + NetworkOut)."""
     total: dict[datetime, float] = {}
     for s in (a, b):
-        for ts, v in zip(s.timestamps, s.values):
+        for ts, v in zip(s.timestamps, s.values, strict=True):
             total[ts] = total.get(ts, 0.0) + v
     ordered = sorted(total)
     return Series(timestamps=tuple(ordered), values=tuple(total[t] for t in ordered))
@@ -112,7 +112,9 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
         ev["gpu_max_pct"] = gpu_max
         if gpu_max >= th.gpu_max_pct:
             return _Outcome(Verdict.BUSY, f"a GPU reached {gpu_max}% utilisation (idle below {th.gpu_max_pct}%)", ev)
-        mem = merge_max(usage.gpu_memory or ())
+        if usage.gpu_memory is None:
+            return None
+        mem = merge_max(usage.gpu_memory)
         if mem.values:
             mem_max = round(max(mem.values), 2)
             ev["gpu_memory_max_pct"] = mem_max

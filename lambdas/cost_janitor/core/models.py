@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 FINDING_SCHEMA = "cost-janitor/finding/v1"
-
-
-class StrEnum(str, Enum):
-    """str-valued enum that prints as its value (3.11 has StrEnum, but this keeps json/pydantic plain)."""
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 class Verdict(StrEnum):

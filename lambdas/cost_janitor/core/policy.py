@@ -115,8 +115,10 @@ class IdlePolicy(_Strict):
 class GracePolicy(_Strict):
     """How long the owner has between being told and the action."""
 
-    dev_stop_after_hours: int = Field(24, ge=1, le=24 * 30, description="Hours between marking an idle dev box and stopping it.")
-    reask_after_days: int = Field(3, ge=1, description="Re-ask an unanswered justification request after this many days.")
+    dev_stop_after_hours: int = Field(24, ge=1, le=24 * 30,
+                                      description="Hours between marking an idle dev box and stopping it.")
+    reask_after_days: int = Field(3, ge=1,
+                                  description="Re-ask an unanswered justification request after this many days.")
     escalate_after_days: int = Field(7, ge=1, description="Escalate an unanswered request to the team channel.")
 
     @model_validator(mode="after")
@@ -129,11 +131,13 @@ class GracePolicy(_Strict):
 class ExemptionPolicy(_Strict):
     """Tags that exempt a resource; written by the Slack flow or by hand."""
 
-    keep_until_tag: str = Field("cost-janitor:keep-until", description="ISO date (or datetime) until which the resource is kept.")
+    keep_until_tag: str = Field("cost-janitor:keep-until",
+                                description="ISO date (or datetime) until which the resource is kept.")
     reason_tag: str = Field("cost-janitor:keep-reason", description="Why it is kept.")
     by_tag: str = Field("cost-janitor:keep-by", description="Who kept it.")
     opt_out_tag: str = Field("cost-janitor:opt-out", description="'true' exempts the resource indefinitely.")
-    idle_since_tag: str = Field("cost-janitor:idle-since", description="Written when an idle dev resource is first marked.")
+    idle_since_tag: str = Field("cost-janitor:idle-since",
+                                description="Written when an idle dev resource is first marked.")
     max_keep_days: int = Field(90, ge=1, le=365, description="Longest keep a justification may ask for.")
 
     @field_validator("keep_until_tag", "reason_tag", "by_tag", "opt_out_tag", "idle_since_tag")
@@ -146,7 +150,7 @@ class TaggingPolicy(_Strict):
     """The cost-allocation tags every resource must carry."""
 
     required: dict[str, list[str]] = Field(
-        default_factory=lambda: {"team": [], "project": [], "environment": [], "cost-center": []},
+        default_factory=lambda: {key: list[str]() for key in ("team", "project", "environment", "cost-center")},
         description="Required tag keys and their allowed values (empty list: any non-empty value).",
     )
     owner_tag: str = Field("owner", description="Tag naming the owner (email or Slack user id).")
@@ -215,7 +219,8 @@ class LifecyclePolicy(_Strict):
 
     schedule: str = Field("cron(0 3 ? * SUN *)", description="EventBridge schedule of the lifecycle run (UTC).")
     profile_tag: str = Field("cost-janitor:lifecycle-profile", description="Bucket tag naming its profile.")
-    profiles: dict[str, LifecycleProfile] = Field(default_factory=lambda: {"ml": _default_ml_profile()})
+    profiles: dict[str, LifecycleProfile] = Field(default_factory=lambda: {"ml": _default_ml_profile()},
+                                                  description="Named sets of janitor-owned lifecycle rules.")
     buckets: dict[str, str] = Field(default_factory=dict, description="Bucket name → profile name, besides tags.")
 
     @field_validator("schedule")
@@ -247,7 +252,7 @@ class SlackPolicy(_Strict):
 class Policy(_Strict):
     """Everything that tunes the janitor. Defaults are what a careful platform team would choose."""
 
-    version: Literal[1] = 1
+    version: Literal[1] = Field(1, description="Policy schema version.")
     dry_run: bool = Field(True, description="Plan and report only; EC2 calls go out with DryRun=True.")
     regions: list[str] = Field(default_factory=list, description="Regions to sweep; empty means the stack's region.")
     environments: Environments = Field(default_factory=Environments)

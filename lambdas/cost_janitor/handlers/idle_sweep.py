@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -81,7 +81,7 @@ def lambda_handler(event: ScheduledEvent, context: LambdaContext) -> dict[str, A
 
     def run(event: ScheduledEvent) -> dict[str, Any]:
         dry_run = policy.dry_run if settings.dry_run_override is None else settings.dry_run_override
-        report = sweep(policy, settings, now=datetime.now(timezone.utc), run_id=event.id, dry_run=dry_run,
+        report = sweep(policy, settings, now=datetime.now(UTC), run_id=event.id, dry_run=dry_run,
                        regions=event.detail.regions or None)
         return report.summary()
 

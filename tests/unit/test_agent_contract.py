@@ -1,0 +1,19 @@
+"""The idle sweep reads exactly what the shipped CloudWatch agent config produces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cost_janitor.adapters.cloudwatch import AGENT_NAMESPACE, GPU_MEMORY_METRIC, GPU_UTIL_METRIC
+
+CONFIG = Path(__file__).resolve().parents[2] / "agent" / "cloudwatch-agent.json"
+
+
+def test_agent_config_emits_the_gpu_series_the_sweep_reads() -> None:
+    metrics = json.loads(CONFIG.read_text())["metrics"]
+    assert metrics["namespace"] == AGENT_NAMESPACE
+    assert metrics["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
+    # the agent names nvidia_gpu series nvidia_smi_<measurement>
+    emitted = {f"nvidia_smi_{m}" for m in metrics["metrics_collected"]["nvidia_gpu"]["measurement"]}
+    assert {GPU_UTIL_METRIC, GPU_MEMORY_METRIC} <= emitted
