@@ -25,11 +25,10 @@ def make_instance(**overrides: Any) -> Instance:
     return Instance(**values)
 
 
-def series(value: float | list[float], points: int = HOURS, *, end: datetime = NOW) -> Series:
-    """`points` hourly values ending at `end`; a list is used as is (oldest first)."""
+def series(value: float | list[float], points: int = HOURS) -> Series:
+    """`points` hourly values at the end of the 7-day window; a list is used as is (oldest first)."""
     values = value if isinstance(value, list) else [value] * points
-    stamps = [end - timedelta(hours=len(values) - n) for n in range(len(values))]
-    return Series(timestamps=tuple(stamps), values=tuple(float(v) for v in values))
+    return Series.of((HOURS - len(values) + n, float(v)) for n, v in enumerate(values))
 
 
 def make_usage(*, cpu: float | Series = 1.0, net_mb_per_hour: float = 0.1, gpus: list[float] | None = None,

@@ -204,9 +204,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from cost_janitor.errors import JanitorError
-
     from cost_janitor.core.policy import PolicyError
+    from cost_janitor.errors import JanitorError
 
     try:
         code: int = args.func(args)

@@ -4,7 +4,8 @@ resources created the way the stack creates them. Not part of the Lambda asset.
 moto 5.2 CloudWatch deviates from AWS in ways that matter here, so `start_moto` patches the server:
 multi-dimension series are compared wrongly (ListMetrics returns one entry per datapoint), ListMetrics
 de-duplicates in O(n²), and GetMetricData scans every datapoint for every query and period. The patches
-give AWS's semantics (exact dimension sets) with indexed lookups; statistics are still moto's own.
+give AWS's semantics (exact dimension sets, as GetMetricData requires) over a per-series index that is
+rebuilt only when data is added; the statistics are still moto's own `Statistics`.
 """
 
 from __future__ import annotations
@@ -41,18 +42,33 @@ def _patch_cloudwatch() -> None:
     def same_dimensions(a: list[Any], b: list[Any]) -> bool:
         return {(d.name, d.value) for d in a} == {(d.name, d.value) for d in b}
 
+    def series_index(self: Any) -> dict[tuple[Any, ...], list[Any]]:
+        """Datapoints grouped by (namespace, name, dimension set), rebuilt only when data was added."""
+        cache = getattr(self, "_cost_janitor_index", None)
+        if cache is None or cache[0] != len(self.metric_data):
+            index: dict[tuple[Any, ...], list[Any]] = {}
+            for md in self.metric_data:
+                key = (md.namespace, md.name, frozenset((d.name, d.value) for d in md.dimensions))
+                index.setdefault(key, []).append(md)
+            cache = (len(self.metric_data), index)
+            self._cost_janitor_index = cache
+        merged = dict(cache[1])
+        for md in self.aws_metric_data:  # computed by moto on the fly from other services
+            key = (md.namespace, md.name, frozenset((d.name, d.value) for d in md.dimensions))
+            merged[key] = [*merged.get(key, []), md]
+        return merged
+
     def get_filtered_metrics(self: Any, metric_name: str, namespace: str,
                              dimensions: list[dict[str, str]]) -> list[Any]:
-        seen: dict[tuple[Any, ...], Any] = {}
         wanted = [(d["Name"], d.get("Value")) for d in dimensions or []]
-        for md in self.get_all_metrics():
-            if (namespace and md.namespace != namespace) or (metric_name and md.name != metric_name):
+        out = []
+        for (ns, name, dims), datums in series_index(self).items():
+            if (namespace and ns != namespace) or (metric_name and name != metric_name):
                 continue
-            dims = {(d.name, d.value) for d in md.dimensions}
-            if any((n, v) not in dims if v is not None else n not in {k for k, _ in dims} for n, v in wanted):
-                continue
-            seen.setdefault((md.namespace, md.name, frozenset(dims)), md)
-        return list(seen.values())
+            names = {n for n, _ in dims}
+            if all((n, v) in dims if v is not None else n in names for n, v in wanted):
+                out.append(datums[0])
+        return out
 
     original_get_metric_data = cw.CloudWatchBackend.get_metric_data
 
@@ -62,11 +78,7 @@ def _patch_cloudwatch() -> None:
             return original_get_metric_data(self, queries, start_time, end_time, scan_by)
         start_time = start_time.replace(microsecond=0)
         end_time = end_time.replace(microsecond=0)
-        index: dict[tuple[Any, ...], list[Any]] = {}
-        for md in self.get_all_metrics():
-            if start_time <= md.timestamp < end_time:
-                key = (md.namespace, md.name, frozenset((d.name, d.value) for d in md.dimensions))
-                index.setdefault(key, []).append(md)
+        index = series_index(self)
         results = []
         for query in queries:
             stat_spec = query["MetricStat"]
@@ -76,6 +88,8 @@ def _patch_cloudwatch() -> None:
             delta = timedelta(seconds=int(stat_spec["Period"]))
             buckets: dict[int, list[Any]] = {}
             for md in index.get(key, []):
+                if not start_time <= md.timestamp < end_time:
+                    continue
                 if stat_spec.get("Unit") and md.unit != stat_spec["Unit"]:
                     continue
                 buckets.setdefault(int((md.timestamp - start_time) / delta), []).append(md)

@@ -60,7 +60,8 @@ class CloudWatchReader:
     def _read_chunk(self, chunk: Sequence[MetricQuery], start: datetime, end: datetime,
                     period: int) -> dict[Hashable, Series]:
         by_id = {f"q{n}": q for n, q in enumerate(chunk)}  # valid Ids: ^[a-z][a-zA-Z0-9_]*$
-        values: dict[str, dict[datetime, float]] = {qid: {} for qid in by_id}
+        points = int((end - start).total_seconds()) // period
+        values: dict[str, dict[int, float]] = {qid: {} for qid in by_id}
         request: dict[str, Any] = {
             "MetricDataQueries": [{
                 "Id": qid,
@@ -81,16 +82,15 @@ class CloudWatchReader:
             page = self._cw.get_metric_data(**request)
             for result in page.get("MetricDataResults", []):
                 series = values[result["Id"]]
-                series.update(zip(result.get("Timestamps", []), result.get("Values", []), strict=True))
+                for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True):
+                    index = int((ts - start).total_seconds()) // period  # summarised as read: see core Series
+                    if 0 <= index < points:
+                        series[index] = value
             token = page.get("NextToken")
             if not token:
                 break
             request["NextToken"] = token
-        out = {}
-        for qid, q in by_id.items():
-            ordered = sorted(values[qid])
-            out[q.key] = Series(timestamps=tuple(ordered), values=tuple(values[qid][t] for t in ordered))
-        return out
+        return {q.key: Series.of(values[qid].items()) for qid, q in by_id.items()}
 
     def gpu_dimensions(self) -> dict[str, list[Dimensions]]:
         """Each instance's per-GPU series (InstanceId + index + name/arch/...), found with ListMetrics."""

@@ -35,32 +35,25 @@ def is_gpu_instance(instance: Instance, policy: Policy, has_gpu_series: bool = F
 
 
 def merge_max(series: tuple[Series, ...]) -> Series:
-    """Per timestamp, the maximum across series (the busiest GPU decides)."""
-    best: dict[datetime, float] = {}
+    """Across GPUs: a period has data if any GPU has; the busiest GPU decides the maximum."""
+    maxima = [s.maximum for s in series if s.maximum is not None]
+    mask = 0
     for s in series:
-        for ts, v in zip(s.timestamps, s.values, strict=True):
-            if ts not in best or v > best[ts]:
-                best[ts] = v
-    ordered = sorted(best)
-    return Series(timestamps=tuple(ordered), values=tuple(best[t] for t in ordered))
+        mask |= s.mask
+    return Series(mask=mask, maximum=max(maxima) if maxima else None)
 
 
 def merge_sum(a: Series, b: Series) -> Series:
-    """Per timestamp, the sum of two series (NetworkIn + NetworkOut)."""
-    total: dict[datetime, float] = {}
-    for s in (a, b):
-        for ts, v in zip(s.timestamps, s.values, strict=True):
-            total[ts] = total.get(ts, 0.0) + v
-    ordered = sorted(total)
-    return Series(timestamps=tuple(ordered), values=tuple(total[t] for t in ordered))
+    """NetworkIn + NetworkOut: a period has data if either has; the totals add."""
+    return Series(mask=a.mask | b.mask, total=a.total + b.total)
 
 
 def _avg(s: Series) -> float:
-    return sum(s.values) / len(s.values)
+    return s.total / s.points
 
 
 def _coverage(s: Series, policy: Policy) -> float:
-    return min(1.0, len(s.values) / expected_points(policy))
+    return min(1.0, s.points / expected_points(policy))
 
 
 def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) -> _Outcome | None:
@@ -74,9 +67,9 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
 
     if usage.cpu is None:
         return None
-    ev["cpu_points"] = len(usage.cpu.values)
+    ev["cpu_points"] = usage.cpu.points
     if _coverage(usage.cpu, policy) < need:
-        return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {len(usage.cpu.values)} of {expected_points(policy)} "
+        return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {usage.cpu.points} of {expected_points(policy)} "
                         f"hourly CPU datapoints in {th.lookback_days} days (new, or stopped most of the window)", ev)
     cpu = round(_avg(usage.cpu), 2)
     ev["cpu_avg_pct"] = cpu
@@ -87,8 +80,8 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
         return None
     net = merge_sum(usage.network_in, usage.network_out)
     if _coverage(net, policy) < need:
-        return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {len(net.values)} network datapoints", ev)
-    mb_per_day = round(sum(net.values) / _MB / (len(net.values) * th.period_seconds / 86400), 2)
+        return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {net.points} network datapoints", ev)
+    mb_per_day = round(net.total / _MB / (net.points * th.period_seconds / 86400), 2)
     ev["network_mb_per_day"] = mb_per_day
     if mb_per_day >= th.network_mb_per_day:
         return _Outcome(Verdict.BUSY, f"network moved {mb_per_day} MB/day (idle below {th.network_mb_per_day})", ev)
@@ -101,22 +94,22 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
     if gpu_series or is_gpu_instance(instance, policy):
         gpu = merge_max(gpu_series)
         ev["gpu_count_seen"] = len(gpu_series)
-        ev["gpu_points"] = len(gpu.values)
-        if not gpu.values:
+        ev["gpu_points"] = gpu.points
+        if gpu.maximum is None:
             return _Outcome(Verdict.GPU_METRICS_MISSING, f"{instance.instance_type} is a GPU instance but no "
                             "CloudWatch agent GPU metrics were found; it cannot be judged idle", ev)
         if _coverage(gpu, policy) < need:
-            return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {len(gpu.values)} of {expected_points(policy)} "
+            return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {gpu.points} of {expected_points(policy)} "
                             "GPU datapoints (agent installed recently or not reporting)", ev)
-        gpu_max = round(max(gpu.values), 2)
+        gpu_max = round(gpu.maximum, 2)
         ev["gpu_max_pct"] = gpu_max
         if gpu_max >= th.gpu_max_pct:
             return _Outcome(Verdict.BUSY, f"a GPU reached {gpu_max}% utilisation (idle below {th.gpu_max_pct}%)", ev)
         if usage.gpu_memory is None:
             return None
         mem = merge_max(usage.gpu_memory)
-        if mem.values:
-            mem_max = round(max(mem.values), 2)
+        if mem.maximum is not None:
+            mem_max = round(mem.maximum, 2)
             ev["gpu_memory_max_pct"] = mem_max
             if mem_max >= th.gpu_memory_max_pct:
                 return _Outcome(Verdict.BUSY, f"GPU memory utilisation reached {mem_max}% "
