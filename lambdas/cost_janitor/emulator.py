@@ -52,8 +52,12 @@ def _patch_cloudwatch() -> None:
                 index.setdefault(key, []).append(md)
             cache = (len(self.metric_data), index)
             self._cost_janitor_index = cache
+        computed = self.aws_metric_data  # moto derives these on the fly from other services (usually none)
+        if not computed:
+            index_: dict[tuple[Any, ...], list[Any]] = cache[1]
+            return index_
         merged = dict(cache[1])
-        for md in self.aws_metric_data:  # computed by moto on the fly from other services
+        for md in computed:
             key = (md.namespace, md.name, frozenset((d.name, d.value) for d in md.dimensions))
             merged[key] = [*merged.get(key, []), md]
         return merged
