@@ -38,9 +38,11 @@ SERVER = ("import sys, time\nfrom cost_janitor.emulator import start_moto\naws =
 
 
 def plan(n: int, rng: random.Random) -> list[dict[str, Any]]:
-    """The fleet: a third GPU; CPU boxes 65 % busy; GPU boxes 40 % training (low CPU), 30 % busy CPU, 30 % idle."""
+    """The fleet: a third GPU; CPU boxes 65 % busy; GPU boxes 40 % training (low CPU), 30 % busy CPU, 30 % idle,
+    of which one in ten has no agent (no GPU series); 2 % of all boxes are new (a few hours of data)."""
     fleet = []
     for k in range(n):
+        new = rng.random() < 0.02
         env = "prod" if rng.random() < 0.3 else "dev"
         if k % 3 == 0:
             instance_type, gpus = rng.choice(GPU_TYPES)
@@ -51,11 +53,12 @@ def plan(n: int, rng: random.Random) -> list[dict[str, Any]]:
                 cpu, util = rng.uniform(20, 90), rng.uniform(0, 99)
             else:
                 cpu, util = rng.uniform(0.1, 4), rng.uniform(0, 5)
+                gpus = 0 if rng.random() < 0.1 else gpus
             gpu = [(util if g == 0 else rng.uniform(0, util), rng.uniform(0, 5)) for g in range(gpus)]
         else:
             instance_type, gpu = rng.choice(CPU_TYPES), []
             cpu = rng.uniform(10, 80) if rng.random() < 0.65 else rng.uniform(0.1, 4.5)
-        fleet.append({"type": instance_type, "env": env, "cpu": cpu, "gpus": gpu})
+        fleet.append({"type": instance_type, "env": env, "cpu": cpu, "gpus": gpu, "new": new})
     return fleet
 
 
@@ -70,10 +73,12 @@ def seed(endpoint: str, fleet: list[dict[str, Any]], end: datetime, points: int,
         spec["id"] = launch(ec2, spec["type"], {"environment": spec["env"], "owner": f"user{k % 50}@example.com"})
     t1 = time.perf_counter()
     for spec in fleet:
-        seeder_end = end
-        seed_instance_metrics(seeder, spec["id"], end=seeder_end, hours=points, cpu=spec["cpu"],
-                              network_mb_per_hour=0.5, gpus=spec["gpus"]) if period == 3600 else \
-            _seed_coarse(seeder, spec, end, points, period)
+        count = 3 if spec["new"] else points
+        if period == 3600:
+            seed_instance_metrics(seeder, spec["id"], end=end, hours=count, cpu=spec["cpu"], network_mb_per_hour=0.5,
+                                  gpus=spec["gpus"])
+        else:
+            _seed_coarse(seeder, spec, end, count, period)
     seeder.flush()
     return {"launch_s": round(t1 - t0, 1), "metrics_s": round(time.perf_counter() - t1, 1),
             "put_metric_data_calls": seeder.calls}

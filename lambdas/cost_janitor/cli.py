@@ -22,7 +22,11 @@ from typing import Any
 from cost_janitor.core.models import Finding, Verdict
 from cost_janitor.core.policy import Policy, load_policy
 
-CAPABILITIES = {"idle_sweep": "cost_janitor.handlers.idle_sweep"}
+CAPABILITIES = {
+    "idle_sweep": "cost_janitor.handlers.idle_sweep",
+    "notifier": "cost_janitor.handlers.notifier",
+    "slack_interactivity": "cost_janitor.handlers.slack_interactivity",
+}
 
 
 class FakeContext:

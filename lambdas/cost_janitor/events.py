@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
+from cost_janitor.core.models import Finding
 from cost_janitor.errors import BadEventError
 
 
@@ -24,6 +25,65 @@ class ScheduledEvent(EventBridgeModel):
     source: Literal["aws.events", "aws.scheduler", "cost-janitor.cli"]
     detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
     detail: SweepRequest = Field(default_factory=SweepRequest)
+
+
+class FindingsDocument(BaseModel):
+    """One findings message from the topic (the SQS body, raw delivery): the versioned contract."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    schema_: Literal["cost-janitor/finding/v1"] = Field(alias="schema")
+    run_id: str
+    findings: list[Finding] = Field(min_length=1)
+
+
+class FindingsQueueEvent(SqsModel):
+    """SQS → Lambda batch of findings messages; bodies are parsed one by one so one bad body fails alone."""
+
+
+class SlackUser(BaseModel):
+    id: str
+
+
+class SlackContainer(BaseModel):
+    channel_id: str
+    message_ts: str
+
+
+class SlackAction(BaseModel):
+    action_id: str
+    action_ts: str
+    value: str | None = None
+
+
+class SlackBlockActions(BaseModel):
+    """A button click (Slack interactivity payload, type block_actions)."""
+
+    type: Literal["block_actions"]
+    user: SlackUser
+    trigger_id: str
+    response_url: str
+    container: SlackContainer
+    actions: list[SlackAction] = Field(min_length=1)
+
+
+class SlackView(BaseModel):
+    id: str
+    callback_id: Literal["keep", "reassign"]
+    private_metadata: str
+    state: dict[str, Any]
+
+
+class SlackViewSubmission(BaseModel):
+    """A modal submitted (Slack interactivity payload, type view_submission)."""
+
+    type: Literal["view_submission"]
+    user: SlackUser
+    view: SlackView
+
+
+class SlackInteraction(RootModel[Annotated[SlackBlockActions | SlackViewSubmission, Field(discriminator="type")]]):
+    """What Slack posts to the interactivity URL, as the JSON in its `payload` form field."""
 
 
 def parse_event(model: type[BaseModel], event: Any) -> Any:

@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -81,8 +82,9 @@ def load_policy_for(settings: Settings) -> Policy:
     return _policy_store(client("ssm", settings.region)).load(settings.policy_parameter)
 
 
-@lru_cache(maxsize=4)
-def _persistence(table: str, region: str) -> DynamoDBPersistenceLayer:
+@lru_cache(maxsize=8)
+def _persistence(table: str, region: str, key_path: str) -> DynamoDBPersistenceLayer:
+    """One store per idempotency key path: Powertools configures a store once and keeps its first key path."""
     return DynamoDBPersistenceLayer(table_name=table, boto3_client=client("dynamodb", region))
 
 
@@ -90,11 +92,30 @@ def idempotent_run(run: Callable[[M], dict[str, Any]], event: M, settings: Setti
                    context: LambdaContext) -> dict[str, Any]:
     """Run once per event id: a duplicate or retried delivery returns the first run's result."""
     settings.require("idempotency_table")
-    config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=24 * 3600)
+    config = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=24 * 3600,
+                               raise_on_no_idempotency_key=True)
     config.register_lambda_context(context)
-    store = _persistence(str(settings.idempotency_table), settings.region)
+    store = _persistence(str(settings.idempotency_table), settings.region, "id")
     once = idempotent_function(data_keyword_argument="event", persistence_store=store, config=config)(run)
     result: dict[str, Any] = once(event=event)
+    return result
+
+
+def idempotent_call(fn: Callable[[], dict[str, Any]], *, key: str, settings: Settings) -> dict[str, Any]:
+    """Run `fn` once per key (Slack retries and double clicks): a repeat returns the first result."""
+    settings.require("idempotency_table")
+    store = _persistence(str(settings.idempotency_table), settings.region, "key")
+    config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=24 * 3600,
+                               raise_on_no_idempotency_key=True)
+
+    def run(request: dict[str, str]) -> dict[str, Any]:
+        return fn()
+
+    once = idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)(run)
+    try:
+        result: dict[str, Any] = once(request={"key": key})
+    except IdempotencyAlreadyInProgressError:  # a double click while the first is still running
+        return {"status": "in-progress"}
     return result
 
 

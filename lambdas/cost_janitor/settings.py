@@ -15,6 +15,7 @@ _ENV = {
     "idempotency_table": "IDEMPOTENCY_TABLE",
     "policy_parameter": "POLICY_PARAMETER",
     "slack_secret_arn": "SLACK_SECRET_ARN",
+    "slack_api_url": "SLACK_API_URL",
 }
 
 
@@ -26,6 +27,7 @@ class Settings:
     idempotency_table: str | None = None
     policy_parameter: str | None = None
     slack_secret_arn: str | None = None
+    slack_api_url: str | None = None
     dry_run_override: bool | None = None
 
     @classmethod

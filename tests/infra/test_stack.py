@@ -57,16 +57,19 @@ def test_ledger_and_idempotency_tables_have_ttl_and_point_in_time_recovery(synth
 
 
 def test_every_function_and_rule_target_dead_letters_to_the_ssl_only_queue(synth: Synth) -> None:
-    [(dlq_id, _)] = synth.resources("AWS::SQS::Queue").items()
+    [dlq_id] = [k for k in synth.resources("AWS::SQS::Queue") if k.startswith("DeadLetters")]
     for fn in synth.resources("AWS::Lambda::Function").values():
         assert fn["Properties"]["DeadLetterConfig"]["TargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
     for rule in synth.resources("AWS::Events::Rule").values():
         for target in rule["Properties"]["Targets"]:
             assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
             assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
-    [queue_policy] = synth.resources("AWS::SQS::QueuePolicy").values()
-    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-               for s in queue_policy["Properties"]["PolicyDocument"]["Statement"])
+    for queue_policy in synth.resources("AWS::SQS::QueuePolicy").values():
+        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+                   for s in queue_policy["Properties"]["PolicyDocument"]["Statement"])
+    for queue_id, queue in synth.resources("AWS::SQS::Queue").items():
+        if queue_id != dlq_id:
+            assert queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
 
 
 def test_functions_share_the_runtime_defaults(synth: Synth) -> None:
@@ -129,7 +132,7 @@ def test_lambda_asset_holds_the_package_without_local_only_modules(synth: Synth)
     assert len(assets) == 1
     files = {str(p.relative_to(assets[0])) for p in assets[0].rglob("*") if p.is_file()}
     assert "cost_janitor/handlers/idle_sweep.py" in files
-    assert not {f for f in files if "__pycache__" in f or f.endswith(("emulator.py", "demo.py"))}
+    assert not {f for f in files if "__pycache__" in f or f.endswith(("emulator.py", "demo.py", "slack_standin.py"))}
 
 
 @pytest.mark.slow
@@ -142,3 +145,30 @@ def test_a_bad_policy_fails_cdk_synth_with_the_field_named(tmp_path: Path) -> No
     assert result.returncode != 0
     assert "policy.idle.cpu_avg_pct: Input should be greater than 0" in result.stderr
     assert "policy.environments: Value error, default 'qa' is not one of the classes" in result.stderr
+
+
+def test_notifier_reads_the_findings_topic_through_a_batching_queue(synth: Synth) -> None:
+    [queue] = [k for k in synth.resources("AWS::SQS::Queue") if k.startswith("NotifierFindings")]
+    synth.template.has_resource_properties("AWS::SNS::Subscription", {
+        "Protocol": "sqs", "RawMessageDelivery": True, "Endpoint": {"Fn::GetAtt": [queue, "Arn"]}})
+    synth.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]}, "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "MaximumBatchingWindowInSeconds": 60})
+
+
+def test_slack_interactivity_has_a_public_url_and_may_write_only_answer_tags(synth: Synth) -> None:
+    synth.template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
+    assert "SlackInteractivityUrl" in synth.raw["Outputs"]
+    statements = _statements(synth, "SlackInteractivity")
+    [create] = [s for s in statements if s.get("Sid") == "WriteOnlyAnswerTags"]
+    assert create["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": [
+        "cost-janitor:keep-until", "cost-janitor:keep-reason", "cost-janitor:keep-by", "owner"]}}
+    [stop] = [s for s in statements if s.get("Sid") == "StopNowOnlyDevInstances"]
+    assert "prod" not in stop["Condition"]["StringEqualsIgnoreCase"]["aws:ResourceTag/environment"]  # type: ignore[index]
+
+
+def test_only_the_slack_functions_can_read_the_slack_secret(synth: Synth) -> None:
+    [secret] = list(synth.resources("AWS::SecretsManager::Secret"))
+    readers = {k.split("Role")[0] for k, p in synth.resources("AWS::IAM::Policy").items()
+               if secret in json.dumps(p) and "secretsmanager:GetSecretValue" in json.dumps(p)}
+    assert readers == {"NotifierFunction", "SlackInteractivityFunction"}

@@ -16,16 +16,17 @@ DAYS = 9  # a little more than the 7-day window, so a second night still sees a 
 class Fleet:
     aws: LocalAws
     end: datetime
+    hours: int = DAYS * 24
     ids: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.ec2 = self.aws.client("ec2")
         self.seeder = MetricSeeder(self.aws.client("cloudwatch"))
 
-    def add(self, name: str, instance_type: str, tags: dict[str, str], *, cpu: float, hours: int = DAYS * 24,
+    def add(self, name: str, instance_type: str, tags: dict[str, str], *, cpu: float, hours: int | None = None,
             net: float = 0.5, gpus: list[tuple[float, float]] | None = None, **launch_args: Any) -> str:
         instance_id = launch(self.ec2, instance_type, {"Name": name, **tags}, **launch_args)
-        seed_instance_metrics(self.seeder, instance_id, end=self.end, hours=hours, cpu=cpu,
+        seed_instance_metrics(self.seeder, instance_id, end=self.end, hours=hours or self.hours, cpu=cpu,
                               network_mb_per_hour=net, gpus=gpus)
         self.ids[name] = instance_id
         return instance_id

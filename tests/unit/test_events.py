@@ -10,11 +10,16 @@ import pytest
 from pydantic import BaseModel
 
 from cost_janitor.errors import BadEventError
-from cost_janitor.events import ScheduledEvent, parse_event
+from aws_lambda_powertools.utilities.parser.models import LambdaFunctionUrlModel
+
+from cost_janitor.events import FindingsDocument, FindingsQueueEvent, ScheduledEvent, SlackInteraction, parse_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MODELS: dict[str, type[BaseModel]] = {
     "eventbridge/scheduled_*.json": ScheduledEvent,
+    "sqs/findings_*.json": FindingsQueueEvent,
+    "slack/*.json": SlackInteraction,
+    "function_url/slack_*.json": LambdaFunctionUrlModel,
 }
 
 
@@ -59,3 +64,9 @@ def test_malformed_scheduled_event_is_rejected_with_the_field_named(mutation: di
     event.update(mutation)
     with pytest.raises(BadEventError, match=reason):
         parse_event(ScheduledEvent, event)
+
+
+def test_findings_queue_sample_bodies_are_findings_documents() -> None:
+    event = parse_event(FindingsQueueEvent, json.loads((EVENTS / "sqs/findings_batch.json").read_text()))
+    [doc] = [FindingsDocument.model_validate_json(str(r.body)) for r in event.Records]
+    assert doc.findings[0].action == "ask-justification"

@@ -59,3 +59,27 @@ class Ec2Inventory:
             asg_name=tags.get(ASG_TAG),
             hibernation_configured=bool(raw.get("HibernationOptions", {}).get("Configured")),
         )
+
+
+class Ec2Tags:
+    """Tag writes the Slack flow makes on a person's behalf (keep, snooze, reassign) and reads it needs."""
+
+    def __init__(self, client: Any) -> None:
+        self._ec2 = client
+
+    def tags(self, instance_id: str) -> dict[str, str] | None:
+        """The instance's current tags, or None when it no longer exists."""
+        from botocore.exceptions import ClientError
+
+        try:
+            reservations = self._ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InvalidInstanceID.NotFound":
+                return None
+            raise
+        instances = [i for r in reservations for i in r["Instances"]]
+        return {t["Key"]: t.get("Value", "") for t in instances[0].get("Tags", [])} if instances else None
+
+    def write(self, instance_id: str, tags: dict[str, str]) -> None:
+        self._ec2.create_tags(Resources=[instance_id],
+                              Tags=[{"Key": k, "Value": v[:256]} for k, v in tags.items()])

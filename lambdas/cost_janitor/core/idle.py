@@ -162,6 +162,7 @@ def _finding(instance: Instance, usage: Usage, policy: Policy, now: datetime, ru
         resource_id=instance.instance_id,
         resource_arn=instance.arn,
         resource_type=instance.instance_type,
+        name=instance.tags.get("Name"),
         account=instance.account,
         region=instance.region,
         owner=instance.tags.get(policy.tagging.owner_tag),

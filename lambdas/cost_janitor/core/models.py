@@ -121,6 +121,7 @@ class Finding(_Frozen):
     resource_id: str
     resource_arn: str
     resource_type: str
+    name: str | None = None
     account: str
     region: str
     owner: str | None = None

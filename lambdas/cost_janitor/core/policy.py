@@ -247,6 +247,9 @@ class SlackPolicy(_Strict):
     default_channel: str = Field("#ml-cost", description="Channel for findings whose owner is unknown.")
     team_channels: dict[str, str] = Field(default_factory=dict, description="Team tag value → channel.")
     admins: list[str] = Field(default_factory=list, description="Slack user ids allowed to act on any resource.")
+    gpu_agent_docs_url: str = Field(
+        "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-NVIDIA-GPU.html",
+        description="Where the 'gpu-metrics-missing' button sends people.")
 
 
 class Policy(_Strict):

@@ -1,0 +1,37 @@
+"""Notifier: findings topic → SQS (batching, retries, redrive to the DLQ) → Lambda → Slack."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+if TYPE_CHECKING:
+    from infra.stack import JanitorStack
+
+
+class Notifier(Construct):
+    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+        super().__init__(scope, id)
+        self.queue = sqs.Queue(
+            self, "Findings", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED,
+            visibility_timeout=Duration.minutes(6),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=stack.dlq, max_receive_count=3))
+        stack.findings_topic.add_subscription(subscriptions.SqsSubscription(self.queue, raw_message_delivery=True))
+        self.fn = stack.function(
+            "Function", scope=self, service="notifier", handler="cost_janitor.handlers.notifier.lambda_handler",
+            timeout=Duration.minutes(1),
+            environment={"LEDGER_TABLE": stack.ledger.table_name, "SLACK_SECRET_ARN": stack.slack_secret.secret_arn})
+        # A minute's batching gathers one run's messages, so each owner gets one message (a later batch of the
+        # same run updates it in place).
+        self.fn.function.add_event_source(sources.SqsEventSource(
+            self.queue, batch_size=100, max_batching_window=Duration.minutes(1), report_batch_item_failures=True))
+        stack.slack_secret.grant_read(self.fn.role)
+        stack.ledger.grant_read_write_data(self.fn.role)
+        Validations.of(self.fn.role).acknowledge(Acknowledgment(
+            id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            reason="only X-Ray PutTraceSegments/PutTelemetryRecords, which have no resource-level permissions"))

@@ -1,0 +1,160 @@
+"""Block Kit for people: one message per owner per run, buttons by case, modals; within Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    LinkButtonElement,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from cost_janitor.core.models import ActionKind, Ask, Finding, Verdict
+
+MAX_BLOCKS = 50
+BLOCKS_PER_FINDING = 4  # section, context, actions, divider
+PER_MESSAGE = (MAX_BLOCKS - 1) // BLOCKS_PER_FINDING
+MAX_SECTION_TEXT = 3000
+MAX_PLAIN_TEXT = 150
+KEEP_DAYS = (1, 3, 7, 14, 30, 60, 90)
+EMOJI = {Verdict.IDLE: ":zzz:", Verdict.GPU_METRICS_MISSING: ":grey_question:", Verdict.NOT_STOPPABLE: ":lock:",
+         Verdict.NOT_EVALUATED: ":warning:", Verdict.BUSY: ":white_check_mark:", Verdict.EXEMPT: ":shield:",
+         Verdict.INSUFFICIENT_DATA: ":hourglass:"}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def button_value(finding: Finding) -> str:
+    return json.dumps({"resource": finding.resource_id, "region": finding.region})
+
+
+def buttons_for(finding: Finding, *, docs_url: str) -> list[ButtonElement]:
+    """The owner's choices, by case."""
+    value = button_value(finding)
+    keep = ButtonElement(text="Keep — justify", action_id="keep", value=value, style="primary")
+    not_mine = ButtonElement(text="Not mine", action_id="not_mine", value=value)
+    if finding.action == Ask.JUSTIFY:
+        return [keep, ButtonElement(text="Snooze 1 day", action_id="snooze", value=value), not_mine]
+    if finding.action in (ActionKind.MARK_IDLE,) or (finding.verdict == Verdict.IDLE and finding.action is None
+                                                       and finding.environment == "dev"):
+        return [keep, ButtonElement(text="Stop now", action_id="stop_now", value=value, style="danger")]
+    if finding.action == Ask.INSTALL_GPU_AGENT:
+        return [LinkButtonElement(text="How to send GPU metrics", url=docs_url), not_mine]
+    if finding.action == Ask.REVIEW:
+        return [keep, not_mine]
+    return []
+
+
+def _headline(f: Finding) -> str:
+    name = f.name
+    label = f"*{name}* (`{f.resource_id}`)" if name else f"`{f.resource_id}`"
+    dollars = f" · ≈ *${f.monthly_usd:,.0f}/month*" if f.monthly_usd else ""
+    return (f"{EMOJI.get(f.verdict, '')} {label} · {f.resource_type} · {f.environment} · {f.region}{dollars}\n"
+            f"{f.reason}")
+
+
+def _what_happens(f: Finding) -> str:
+    when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
+    if f.action == ActionKind.MARK_IDLE:
+        text = f"Marked idle. It will be stopped after {when} unless you keep it." if when else "Marked idle."
+    elif f.action in (ActionKind.STOP, ActionKind.HIBERNATE):
+        text = f"{str(f.action).capitalize()}: {f.action_status}" + (f" ({f.action_error})" if f.action_error else "")
+    elif f.action == Ask.JUSTIFY:
+        text = "Production is never stopped. Please say why it is needed, or snooze, or tell us it is not yours."
+    elif f.action == Ask.INSTALL_GPU_AGENT:
+        text = "Install the CloudWatch agent with GPU metrics so cost-janitor can see whether its GPUs work."
+    elif f.action == Ask.REVIEW:
+        text = "cost-janitor cannot stop this itself; please review it."
+    else:
+        text = f"Action: {f.action or 'none'}"
+    if f.action_status == "dry-run":
+        text += " _(dry-run: nothing was changed)_"
+    return text + "".join(f"\n:memo: {n}" for n in f.notes)
+
+
+def finding_blocks(f: Finding, *, docs_url: str, outcome: str | None) -> list[Any]:
+    blocks: list[Any] = [
+        SectionBlock(block_id=f"finding:{f.resource_id}", text=MarkdownTextObject(
+            text=_clip(_headline(f), MAX_SECTION_TEXT))),
+        ContextBlock(elements=[MarkdownTextObject(text=_clip(_what_happens(f), MAX_SECTION_TEXT))]),
+    ]
+    buttons = buttons_for(f, docs_url=docs_url)
+    if outcome:
+        blocks.append(ContextBlock(block_id=f"outcome:{f.resource_id}",
+                                   elements=[MarkdownTextObject(text=_clip(outcome, MAX_SECTION_TEXT))]))
+    elif buttons:
+        blocks.append(ActionsBlock(block_id=f"actions:{f.resource_id}", elements=buttons))
+    blocks.append(DividerBlock())
+    return blocks
+
+
+def chunks(findings: Sequence[Finding]) -> list[list[Finding]]:
+    """Most expensive first, split so each message stays under Slack's 50 blocks."""
+    ordered = sorted(findings, key=lambda f: (-(f.monthly_usd or 0), f.resource_id))
+    return [ordered[i:i + PER_MESSAGE] for i in range(0, len(ordered), PER_MESSAGE)]
+
+
+def render(chunk: Sequence[Finding], *, docs_url: str, outcomes: Mapping[str, str] | None = None,
+           title: str | None = None, part: tuple[int, int] = (1, 1)) -> dict[str, Any]:
+    """One message ({text, blocks}) for one chunk of one recipient's findings."""
+    total = sum(f.monthly_usd or 0 for f in chunk)
+    heading = title or (f"cost-janitor: {len(chunk)} resource(s) need you"
+                        + (f" · ≈${total:,.0f}/month" if total else ""))
+    if part[1] > 1:
+        heading += f" ({part[0]}/{part[1]})"
+    blocks: list[Any] = [HeaderBlock(text=PlainTextObject(text=_clip(heading, MAX_PLAIN_TEXT)))]
+    for f in chunk:
+        blocks += finding_blocks(f, docs_url=docs_url, outcome=(outcomes or {}).get(f.resource_id))
+    return {"text": _clip(heading, MAX_PLAIN_TEXT), "blocks": [b.to_dict() for b in blocks]}
+
+
+def owner_messages(findings: Sequence[Finding], *, docs_url: str, outcomes: Mapping[str, str] | None = None,
+                   title: str | None = None) -> list[dict[str, Any]]:
+    """Every message for one recipient."""
+    parts = chunks(findings)
+    return [render(c, docs_url=docs_url, outcomes=outcomes, title=title, part=(n, len(parts)))
+            for n, c in enumerate(parts, start=1)]
+
+
+def keep_modal(*, resource_id: str, max_days: int, metadata: Mapping[str, str]) -> dict[str, Any]:
+    """Keep — justify: a required reason and a duration capped by the policy."""
+    days = [d for d in KEEP_DAYS if d <= max_days] or [max_days]
+    options = [Option(value=str(d), text=f"{d} day{'s' if d > 1 else ''}") for d in days]
+    initial = next((o for o in options if o.value == "7"), options[-1])
+    view = View(type="modal", callback_id="keep", title="Keep this resource", submit="Keep", close="Cancel",
+                private_metadata=json.dumps(dict(metadata)), blocks=[
+                    SectionBlock(text=MarkdownTextObject(text=f"Keeping `{resource_id}` exempts it from cost-janitor "
+                                                              "until the date you choose.")),
+                    InputBlock(block_id="reason", label="Why is it needed?", element=PlainTextInputElement(
+                        action_id="reason", multiline=True, min_length=10, max_length=1000)),
+                    InputBlock(block_id="days", label="Keep for", element=StaticSelectElement(
+                        action_id="days", options=options, initial_option=initial)),
+                ])
+    return view.to_dict()
+
+
+def reassign_modal(*, resource_id: str, metadata: Mapping[str, str]) -> dict[str, Any]:
+    view = View(type="modal", callback_id="reassign", title="Not mine", submit="Reassign", close="Cancel",
+                private_metadata=json.dumps(dict(metadata)), blocks=[
+                    SectionBlock(text=MarkdownTextObject(text=f"Who owns `{resource_id}`? They will be asked instead "
+                                                              "and become its owner tag.")),
+                    InputBlock(block_id="owner", label="Owner", element=UserSelectElement(action_id="user")),
+                ])
+    return view.to_dict()

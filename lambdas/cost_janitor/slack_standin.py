@@ -1,0 +1,101 @@
+"""A local stand-in for Slack's Web API (the few methods cost-janitor uses), for tests and the demo.
+
+An HTTP server on loopback: records every call, answers like Slack, and can be told to answer 429 (with
+Retry-After) or 500 for the next calls. Also accepts response_url posts. Not part of the Lambda asset.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+
+
+@dataclass
+class SlackStandIn:
+    users: dict[str, str] = field(default_factory=dict)  # email → user id
+    calls: list[Call] = field(default_factory=list)
+    fail_next: list[int] = field(default_factory=list)  # HTTP statuses for the next calls (429, 500, ...)
+    retry_after: int = 1
+
+    def __post_init__(self) -> None:
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if self.headers.get("Content-Type", "").startswith("application/json"):
+                    args = json.loads(raw or "{}")
+                else:
+                    args = {k: v[0] for k, v in parse_qs(raw).items()}
+                status, body, headers = standin._answer(urlparse(self.path).path, args)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                payload = json.dumps(body).encode()
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.api_url = f"{self.url}/api/"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+    def response_url(self, name: str = "1") -> str:
+        return f"{self.url}/respond/{name}"
+
+    def _answer(self, path: str, args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            method = path.rsplit("/", 1)[-1] if path.startswith("/api/") else "response_url"
+            for key in ("blocks", "view"):
+                if isinstance(args.get(key), str):
+                    args[key] = json.loads(args[key])
+            self.calls.append(Call(method, args))
+            if self.fail_next:
+                status = self.fail_next.pop(0)
+                if status == 429:
+                    return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(self.retry_after)}
+                return status, {"ok": False, "error": "internal_error"}, {}
+            if method == "users.lookupByEmail":
+                user = self.users.get(str(args.get("email", "")).lower())
+                if not user:
+                    return 200, {"ok": False, "error": "users_not_found"}, {}
+                return 200, {"ok": True, "user": {"id": user, "profile": {"email": args["email"]}}}, {}
+            if method == "chat.postMessage":
+                channel = str(args.get("channel"))
+                channel = "D" + channel[1:] if channel.startswith("U") else channel  # a DM with the app
+                return 200, {"ok": True, "channel": channel, "ts": f"1764300000.{next(self._ts):06d}"}, {}
+            if method in ("chat.update", "views.open", "chat.postEphemeral", "response_url"):
+                return 200, {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}, {}
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+
+    def of(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    @staticmethod
+    def block_kit_builder_link(blocks: list[dict[str, Any]]) -> str:
+        """A link that previews the blocks in Slack's Block Kit Builder."""
+        from urllib.parse import quote
+
+        return "https://app.slack.com/block-kit-builder#" + quote(json.dumps({"blocks": blocks}))

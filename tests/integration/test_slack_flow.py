@@ -1,0 +1,240 @@
+"""The whole loop against the moto server and the Slack stand-in: sweep → SNS → notifier → one message per
+owner → a signed click → tags and ledger written → the message updated in place; strangers change nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cost_janitor.core.policy import Policy
+from cost_janitor.emulator import LocalAws, subscribe_queue
+from cost_janitor.handlers import notifier, slack_interactivity
+from cost_janitor.handlers.idle_sweep import sweep
+from cost_janitor.settings import Settings
+from cost_janitor.slack_standin import SlackStandIn
+from tests.conftest import load_event
+from tests.integration.fleet import Fleet
+from tests.integration.slack_helpers import click, signed_request, submit_keep, submit_reassign
+
+ANA, BO, CY = "U0ANA0001", "U0BO00001", "U0CY00001"
+POLICY = Policy.model_validate({"slack": {"team_channels": {"vision": "#vision", "search": "#search"},
+                                          "admins": ["U0ADMIN01"]}})
+END = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class Ctx:
+    function_name = "cost-janitor-slack"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cost-janitor-slack"
+    aws_request_id = "req"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackStandIn]:
+    standin = SlackStandIn(users={"ana@example.com": ANA, "bo@example.com": BO, "cy@example.com": CY})
+    monkeypatch.setenv("SLACK_API_URL", standin.api_url)
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def world(aws: LocalAws, janitor: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    janitor(POLICY)
+    monkeypatch.setenv("COST_JANITOR_DRY_RUN", "false")
+    fleet = Fleet(aws, END, hours=16 * 24)  # enough history for a week of nights
+    dev = {"environment": "dev", "team": "vision"}
+    fleet.add("ana-gpu", "g5.xlarge", {**dev, "owner": "ana@example.com"}, cpu=1.0, gpus=[(0.5, 0.5)])
+    fleet.add("ana-cpu", "m5.large", {**dev, "owner": "ana@example.com"}, cpu=0.5)
+    fleet.add("bo-prod", "g5.xlarge", {"environment": "prod", "team": "search", "owner": "bo@example.com"},
+              cpu=0.5, gpus=[(1.0, 1.0)])
+    fleet.add("orphan", "m5.large", {"environment": "prod", "team": "vision"}, cpu=0.5)
+    fleet.add("stranger", "m5.large", {"environment": "prod", "owner": "zed@elsewhere.example"}, cpu=0.5)
+    fleet.done()
+    tap = subscribe_queue(aws, os.environ["FINDINGS_TOPIC_ARN"], name="notifier-input")
+    return {"fleet": fleet, "tap": tap, "aws": aws}
+
+
+def _night(world: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Sweep, then hand what SNS delivered to the notifier queue to the notifier Lambda."""
+    sweep(POLICY, Settings.from_env(), now=now, run_id=f"run-{now:%m%d}", dry_run=False)
+    sqs = world["aws"].client("sqs")
+    records = []
+    while True:
+        got = sqs.receive_message(QueueUrl=world["tap"], MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            break
+        for m in got:
+            sqs.delete_message(QueueUrl=world["tap"], ReceiptHandle=m["ReceiptHandle"])
+            record = json.loads(json.dumps(load_event("sqs/findings_batch.json")["Records"][0]))
+            record.update({"messageId": m["MessageId"], "body": m["Body"]})
+            records.append(record)
+    result: dict[str, Any] = notifier.lambda_handler({"Records": records}, Ctx())
+    return result
+
+
+def _posts(slack: SlackStandIn) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for call in slack.of("chat.postMessage"):
+        out.setdefault(str(call.args["channel"]), []).append(call.args)
+    return out
+
+
+def _message_to(slack: SlackStandIn, user: str) -> tuple[str, str]:
+    """(channel, ts) of the DM the stand-in created for a user's first message."""
+    calls = slack.of("chat.postMessage")
+    index = next(n for n, c in enumerate(calls) if c.args["channel"] == user)
+    return "D" + user[1:], f"1764300000.{index + 1:06d}"
+
+
+def _act(payload: dict[str, Any], **request: Any) -> dict[str, Any]:
+    result: dict[str, Any] = slack_interactivity.lambda_handler(signed_request(payload, **request), Ctx())
+    return result
+
+
+def test_one_message_per_owner_with_the_right_buttons(world: dict[str, Any], slack: SlackStandIn) -> None:
+    assert _night(world, END + timedelta(minutes=5)) == {"batchItemFailures": []}
+    posts = _posts(slack)
+    # the stranger's email is unknown to Slack and has no team channel → the default channel
+    assert sorted(posts) == ["#ml-cost", "#vision", "U0ANA0001", "U0BO00001"]
+    assert all(len(v) == 1 for v in posts.values())
+    ana = json.dumps(posts[ANA][0]["blocks"])
+    assert "ana-gpu" in ana and "ana-cpu" in ana and '"stop_now"' in ana and '"keep"' in ana
+    bo = json.dumps(posts[BO][0]["blocks"])
+    assert '"snooze"' in bo and '"not_mine"' in bo and '"stop_now"' not in bo
+    assert "orphan" in json.dumps(posts["#vision"][0]["blocks"])
+    assert [c.args["email"] for c in slack.of("users.lookupByEmail")].count("ana@example.com") == 1  # cached
+
+
+def test_owner_keeps_prod_box_with_a_reason_and_the_message_updates(world: dict[str, Any], slack: SlackStandIn) -> None:
+    _night(world, END + timedelta(minutes=5))
+    fleet: Fleet = world["fleet"]
+    resource = fleet.ids["bo-prod"]
+    channel, ts = _message_to(slack, BO)
+    response = _act(click("keep", resource=resource, user=BO, channel=channel, ts=ts,
+                          response_url=slack.response_url()))
+    assert response["statusCode"] == 200
+    [view] = slack.of("views.open")
+    assert view.args["view"]["callback_id"] == "keep"
+    reason = "Canary for the ranker launch on Dec 3; the team removes it after the launch review."
+    response = _act(submit_keep(resource=resource, user=BO, channel=channel, ts=ts, reason=reason, days=7))
+    assert json.loads(response["body"]) == {"response_action": "clear"}
+    tags = fleet.tags("bo-prod")
+    assert tags["cost-janitor:keep-by"] == BO and tags["cost-janitor:keep-reason"] == reason
+    assert tags["cost-janitor:keep-until"] == (datetime.now(UTC) + timedelta(days=7)).date().isoformat()
+    [update] = slack.of("chat.update")
+    assert update.args["ts"] == ts and f"Kept by <@{BO}>" in json.dumps(update.args["blocks"])
+    from cost_janitor.adapters.ledger import Ledger
+    answers = [e for e in Ledger(world["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"]).history(resource)
+               if e["sk"].endswith("#answer")]
+    assert [(a["action"], a["actor"], a["reason"]) for a in answers] == [("justified", BO, reason)]
+
+
+def test_a_click_by_someone_else_changes_nothing(world: dict[str, Any], slack: SlackStandIn) -> None:
+    _night(world, END + timedelta(minutes=5))
+    fleet: Fleet = world["fleet"]
+    channel, ts = _message_to(slack, BO)
+    before = fleet.tags("bo-prod")
+    _act(click("snooze", resource=fleet.ids["bo-prod"], user=ANA, channel=channel, ts=ts,
+               response_url=slack.response_url()))
+    assert fleet.tags("bo-prod") == before
+    [reply] = slack.of("response_url")
+    assert reply.args["response_type"] == "ephemeral" and "Only the owner" in reply.args["text"]
+    assert not slack.of("chat.update")
+
+
+def test_an_admin_may_answer_for_anyone(world: dict[str, Any], slack: SlackStandIn) -> None:
+    _night(world, END + timedelta(minutes=5))
+    fleet: Fleet = world["fleet"]
+    channel, ts = _message_to(slack, BO)
+    _act(click("snooze", resource=fleet.ids["bo-prod"], user="U0ADMIN01", channel=channel, ts=ts,
+               response_url=slack.response_url()))
+    assert fleet.tags("bo-prod")["cost-janitor:keep-by"] == "U0ADMIN01"
+
+
+def test_stop_now_stops_a_dev_box_through_the_executor_once(world: dict[str, Any], slack: SlackStandIn) -> None:
+    _night(world, END + timedelta(minutes=5))
+    fleet: Fleet = world["fleet"]
+    channel, ts = _message_to(slack, ANA)
+    request = click("stop_now", resource=fleet.ids["ana-cpu"], user=ANA, channel=channel, ts=ts,
+                    response_url=slack.response_url(), action_ts="1764300200.000001")
+    _act(request)
+    _act(request)  # Slack retried / double click: same action_ts and user
+    assert fleet.state("ana-cpu") == "stopped"
+    replaced = slack.of("response_url")
+    assert len(replaced) == 1 and replaced[0].args["replace_original"] is True
+    assert f"Stopped at the request of <@{ANA}>" in json.dumps(replaced[0].args["blocks"])
+
+
+def test_not_mine_reassigns_and_tells_the_new_owner(world: dict[str, Any], slack: SlackStandIn) -> None:
+    _night(world, END + timedelta(minutes=5))
+    fleet: Fleet = world["fleet"]
+    channel, ts = _message_to(slack, BO)
+    resource = fleet.ids["bo-prod"]
+    _act(click("not_mine", resource=resource, user=BO, channel=channel, ts=ts, response_url=slack.response_url()))
+    assert slack.of("views.open")[0].args["view"]["callback_id"] == "reassign"
+    _act(submit_reassign(resource=resource, user=BO, channel=channel, ts=ts, new_owner=CY))
+    assert fleet.tags("bo-prod")["owner"] == CY
+    assert resource in json.dumps(_posts(slack)[CY][0]["blocks"])
+    assert "Reassigned to <@U0CY00001>" in json.dumps(slack.of("chat.update")[0].args["blocks"])
+
+
+@pytest.mark.parametrize("request_args, status", [
+    ({"secret": "not-the-secret"}, 401),
+    ({"timestamp": str(int(datetime.now(UTC).timestamp()) - 600)}, 401),
+    ({"timestamp": "tomorrow"}, 401),
+    ({"body": "payload=" + "x" * 70_000}, 413),
+], ids=["wrong-secret", "replayed-after-5-minutes", "non-numeric-timestamp", "oversized-body"])
+def test_unsigned_or_stale_requests_are_refused_without_side_effects(world: dict[str, Any], slack: SlackStandIn,
+                                                                     request_args: dict[str, Any],
+                                                                     status: int) -> None:
+    _night(world, END + timedelta(minutes=5))
+    fleet: Fleet = world["fleet"]
+    channel, ts = _message_to(slack, BO)
+    before = fleet.tags("bo-prod")
+    payload = click("snooze", resource=fleet.ids["bo-prod"], user=BO, channel=channel, ts=ts,
+                    response_url=slack.response_url())
+    response = _act(payload, **request_args)
+    assert response["statusCode"] == status
+    assert fleet.tags("bo-prod") == before and not slack.of("response_url")
+
+
+def test_plain_text_body_and_unknown_route(world: dict[str, Any], slack: SlackStandIn) -> None:
+    _night(world, END + timedelta(minutes=5))
+    fleet: Fleet = world["fleet"]
+    channel, ts = _message_to(slack, BO)
+    payload = click("snooze", resource=fleet.ids["bo-prod"], user=BO, channel=channel, ts=ts,
+                    response_url=slack.response_url())
+    assert _act(payload, b64=False)["statusCode"] == 200
+    assert "cost-janitor:keep-until" in fleet.tags("bo-prod")
+    assert _act(payload, path="/other")["statusCode"] == 404
+
+
+def test_prod_requests_are_reasked_after_n_days_and_escalated_after_m(world: dict[str, Any],
+                                                                        slack: SlackStandIn) -> None:
+    for day in (0, 1, 3, 7):
+        _night(world, END - timedelta(days=7 - day) + timedelta(minutes=5))
+    to_bo = [c for c in slack.of("chat.postMessage") if c.args["channel"] == BO]
+    assert len(to_bo) == 3  # day 0, re-asked day 3 and day 7 (reask_after_days = 3); not day 1
+    escalated = [c for c in slack.of("chat.postMessage") if c.args["channel"] == "#search"]
+    assert len(escalated) == 1 and "unanswered" in escalated[0].args["text"]
+
+
+def test_slack_rate_limit_is_honoured_and_errors_are_not_retried_forever(world: dict[str, Any],
+                                                                          slack: SlackStandIn) -> None:
+    slack.fail_next = [429]
+    _night(world, END + timedelta(minutes=5))
+    assert len(_posts(slack)) == 4  # the 429 was retried after Retry-After
+    slack.fail_next = [500] * 20
+    calls_before = len(slack.calls)
+    result = _night(world, END + timedelta(days=1, minutes=5))
+    assert result == {"batchItemFailures": []}
+    assert len(slack.calls) - calls_before < 20  # each failure recorded once, not retried in a loop
