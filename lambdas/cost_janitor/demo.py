@@ -11,10 +11,12 @@ import io
 import json
 import os
 import sys
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cost_janitor.core.policy import Policy
+from cost_janitor.observability import logger
 
 DEV = {"environment": "dev", "team": "vision", "project": "detector", "cost-center": "cc-1001"}
 PROD = {"environment": "prod", "team": "search", "project": "ranker", "cost-center": "cc-2002"}
@@ -75,6 +77,8 @@ def main() -> int:
         os.environ.update(deploy_janitor_resources(aws, policy))
         os.environ["POWERTOOLS_SERVICE_NAME"] = "idle-sweep"
         _quiet_powertools(verbose=False)
+        logger.setLevel("ERROR")  # the demo prints what people see; rejected requests are shown, not logged
+        warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
         from cost_janitor.handlers.idle_sweep import lambda_handler, sweep
         from cost_janitor.settings import Settings
 
@@ -105,9 +109,12 @@ def main() -> int:
             print(f"estimated savings from idle instances: ${report.summary()['estimated_monthly_usd']:,.2f}/month "
                   f"(on-demand list prices; table date in each finding)")
 
-        _title("3. What an email subscriber of the findings topic received (first message, from step 1)")
-        messages = aws.client("sqs").receive_message(QueueUrl=tap, MaxNumberOfMessages=10)["Messages"]
-        body = json.loads(messages[0]["Body"])
+        _title("3. Slack: the notifier sends one message per owner (local Slack stand-in)")
+        _slack_scene(aws, tap, policy, names=names, ids=ids)
+
+        _title("4. What an email subscriber of the findings topic received (first message, from step 1)")
+        body = _first_message
+        assert body is not None
         print(f"{len(body['findings'])} finding(s) in schema {body['schema']}; the email rendering of the same "
               "message reads:")
         from cost_janitor.adapters.sns import render_messages
@@ -116,17 +123,97 @@ def main() -> int:
                                                run_id=body["run_id"])
         print(json.loads(text)["email"])
 
-        _title("4. Instance states after two nights")
+        _title("5. Instance states after two nights and the Slack answers")
         ec2 = aws.client("ec2")
         for r in ec2.describe_instances()["Reservations"]:
             for i in r["Instances"]:
                 tags = {t["Key"]: t["Value"] for t in i.get("Tags", [])}
-                mark = tags.get("cost-janitor:idle-since", "")
-                print(f"  {names[i['InstanceId']]:<22} {i['State']['Name']:<8} {mark and 'idle-since ' + mark}")
+                note = " ".join(f"{k.split(':')[1]}={v}" for k, v in sorted(tags.items())
+                                if k.startswith("cost-janitor:") and "reason" not in k)
+                print(f"  {names[i['InstanceId']]:<22} {i['State']['Name']:<8} {note}")
         print("\nProd is never stopped (its owner is asked to justify it); GPU boxes without agent data are never "
               "called idle.")
     aws.stop()
     return 0
+
+
+_first_message: dict[str, Any] | None = None
+
+
+def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], ids: dict[str, str]) -> None:
+    """Hand what the topic delivered to the notifier, print the messages, then answer one as its owner would."""
+    global _first_message
+    from cost_janitor.adapters.slack import SlackGateway
+    from cost_janitor.adapters.slack_state import SlackState
+    from cost_janitor.core.models import Finding
+    from cost_janitor.handlers.notifier import notify
+    from cost_janitor.slack_standin import SlackStandIn
+
+    sqs = aws.client("sqs")
+    findings: list[Finding] = []
+    while messages := sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages", []):
+        for m in messages:
+            body = json.loads(m["Body"])
+            _first_message = _first_message or body
+            findings += [Finding.model_validate(f) for f in body["findings"]]
+            sqs.delete_message(QueueUrl=tap, ReceiptHandle=m["ReceiptHandle"])
+    last_run = max(f.run_id for f in findings)
+    findings = [f for f in findings if f.run_id == last_run]
+    slack = SlackStandIn(users={"ana@example.com": "U0ANA0001", "bo@example.com": "U0BO00001",
+                                "ed@example.com": "U0ED00001"})
+    gateway = SlackGateway("xoxb-local", base_url=slack.api_url)
+    state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+    report = notify(findings, policy, gateway, state)
+    print(f"run {last_run}: {len(findings)} findings → {report.messages_posted} messages "
+          f"({report.skipped} not worth a message tonight); Slack calls: {gateway.calls}")
+    for call in slack.of("chat.postMessage"):
+        print(f"\n→ to {call.args['channel']}: {call.args['text']}")
+        _print_blocks(call.args["blocks"])
+        print(f"   preview: {SlackStandIn.block_kit_builder_link(call.args['blocks'])[:110]}…")
+
+    print("\nBo answers for the prod box in Slack: a signed click on [Keep — justify], then the modal:")
+    from cost_janitor.cli import FakeContext
+    from cost_janitor.handlers import slack_interactivity
+
+    os.environ["SLACK_API_URL"] = slack.api_url
+    secret = "local-signing-secret"
+    [to_bo] = [c for c in slack.of("chat.postMessage") if c.args["channel"] == "U0BO00001"]
+    channel, ts = "D0BO00001", f"1764300000.{slack.of('chat.postMessage').index(to_bo) + 1:06d}"
+    resource = ids["prod-inference-idle"]
+    value = json.dumps({"resource": resource, "region": "us-east-1"})
+    click = {"type": "block_actions", "user": {"id": "U0BO00001"}, "trigger_id": "t-1", "response_url":
+             slack.response_url(), "container": {"channel_id": channel, "message_ts": ts},
+             "actions": [{"action_id": "keep", "action_ts": "1764300100.000001", "value": value}]}
+    def handle(event: dict[str, Any]) -> dict[str, Any]:
+        with contextlib.redirect_stdout(io.StringIO()):  # EMF metrics
+            result: dict[str, Any] = slack_interactivity.lambda_handler(event, FakeContext("slack_interactivity"))
+        return result
+
+    status = handle(SlackStandIn.function_url_event(click, secret))["statusCode"]
+    title = slack.of("views.open")[0].args["view"]["title"]["text"]
+    print(f"  click → HTTP {status}; Slack was asked to open the '{title}' modal")
+    submit = {"type": "view_submission", "user": {"id": "U0BO00001"}, "view": {
+        "id": "V-1", "callback_id": "keep", "private_metadata": json.dumps(
+            {"resource": resource, "region": "us-east-1", "channel": channel, "ts": ts}),
+        "state": {"values": {"reason": {"reason": {"value": "Canary for the ranker launch on Dec 3."}},
+                             "days": {"days": {"selected_option": {"value": "7"}}}}}}}
+    handle(SlackStandIn.function_url_event(submit, secret))
+    print("  submitted → the message is updated in place:")
+    _print_blocks(slack.of("chat.update")[-1].args["blocks"])
+    forged = SlackStandIn.function_url_event(click, "not-the-signing-secret")
+    status = handle(forged)["statusCode"]
+    print(f"  the same click with a forged signature → HTTP {status}, nothing changed")
+    slack.stop()
+
+
+def _print_blocks(blocks: list[dict[str, Any]]) -> None:
+    for block in blocks[1:]:
+        if block["type"] == "section":
+            print("   " + block["text"]["text"].replace("\n", "\n   "))
+        elif block["type"] == "context":
+            print("     " + " ".join(e["text"] for e in block["elements"]).replace("\n", "\n     "))
+        elif block["type"] == "actions":
+            print("   [" + "] [".join(e["text"]["text"] for e in block["elements"]) + "]")
 
 
 def _event_text() -> str:

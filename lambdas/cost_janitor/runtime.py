@@ -101,12 +101,15 @@ def idempotent_run(run: Callable[[M], dict[str, Any]], event: M, settings: Setti
     return result
 
 
-def idempotent_call(fn: Callable[[], dict[str, Any]], *, key: str, settings: Settings) -> dict[str, Any]:
+def idempotent_call(fn: Callable[[], dict[str, Any]], *, key: str, settings: Settings,
+                    context: LambdaContext | None = None) -> dict[str, Any]:
     """Run `fn` once per key (Slack retries and double clicks): a repeat returns the first result."""
     settings.require("idempotency_table")
     store = _persistence(str(settings.idempotency_table), settings.region, "key")
     config = IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=24 * 3600,
                                raise_on_no_idempotency_key=True)
+    if context is not None:
+        config.register_lambda_context(context)
 
     def run(request: dict[str, str]) -> dict[str, Any]:
         return fn()

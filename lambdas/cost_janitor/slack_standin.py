@@ -94,6 +94,31 @@ class SlackStandIn:
         return [c for c in self.calls if c.method == method]
 
     @staticmethod
+    def sign(body: str, secret: str, timestamp: str | None = None) -> dict[str, str]:
+        """The headers Slack sends with a request: v0 HMAC-SHA256 of 'v0:{timestamp}:{body}'."""
+        import hashlib
+        import hmac
+        import time
+
+        ts = timestamp or str(int(time.time()))
+        digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+        return {"x-slack-request-timestamp": ts, "x-slack-signature": f"v0={digest}"}
+
+    @staticmethod
+    def function_url_event(payload: dict[str, Any], secret: str, path: str = "/slack/actions") -> dict[str, Any]:
+        """What a Lambda Function URL hands the handler when Slack posts an interaction (base64 form body)."""
+        import base64
+        from urllib.parse import quote
+
+        body = "payload=" + quote(json.dumps(payload))
+        return {"version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+                "headers": {"content-type": "application/x-www-form-urlencoded", **SlackStandIn.sign(body, secret)},
+                "requestContext": {"http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                                            "sourceIp": "127.0.0.1", "userAgent": "Slackbot 1.0"},
+                                   "requestId": "local", "routeKey": "$default", "stage": "$default"},
+                "body": base64.b64encode(body.encode()).decode(), "isBase64Encoded": True}
+
+    @staticmethod
     def block_kit_builder_link(blocks: list[dict[str, Any]]) -> str:
         """A link that previews the blocks in Slack's Block Kit Builder."""
         from urllib.parse import quote

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 import urllib.parse
 from typing import Any
 
+from cost_janitor.slack_standin import SlackStandIn
 from tests.conftest import load_event
 
 SIGNING_SECRET = "local-signing-secret"  # what emulator.deploy_janitor_resources puts in the Slack secret
@@ -20,12 +19,10 @@ def signed_request(payload: dict[str, Any] | None = None, *, body: str | None = 
                    method: str = "POST", path: str = "/slack/actions") -> dict[str, Any]:
     """A Lambda Function URL event (payload v2.0) carrying a Slack interactivity request, signed."""
     raw = body if body is not None else "payload=" + urllib.parse.quote(json.dumps(payload))
-    ts = timestamp or str(int(time.time()))
-    signature = "v0=" + hmac.new(secret.encode(), f"v0:{ts}:{raw}".encode(), hashlib.sha256).hexdigest()
     event = load_event("function_url/slack_actions_base64.json")
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["requestContext"]["http"]["method"] = method
-    event["headers"].update({"x-slack-request-timestamp": ts, "x-slack-signature": signature, **(headers or {})})
+    event["headers"].update({**SlackStandIn.sign(raw, secret, timestamp), **(headers or {})})
     event["body"] = base64.b64encode(raw.encode()).decode() if b64 else raw
     event["isBase64Encoded"] = b64
     return event

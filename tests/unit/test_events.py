@@ -7,11 +7,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
+from aws_lambda_powertools.utilities.parser.models import LambdaFunctionUrlModel
 from pydantic import BaseModel
 
 from cost_janitor.errors import BadEventError
-from aws_lambda_powertools.utilities.parser.models import LambdaFunctionUrlModel
-
 from cost_janitor.events import FindingsDocument, FindingsQueueEvent, ScheduledEvent, SlackInteraction, parse_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

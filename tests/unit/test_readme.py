@@ -18,3 +18,12 @@ def test_readme_configuration_reference_matches_the_policy_model() -> None:
 def test_readme_leads_with_the_two_commands() -> None:
     text = README.read_text()
     assert text.index("make demo") < text.index("make test") < text.index("## Deploy")
+
+
+def test_readme_documents_every_field_of_the_findings_contract() -> None:
+    from cost_janitor.core.models import Finding
+
+    section = README.read_text().split("## Findings schema (SNS)", 1)[1].split("\n## ", 1)[0]
+    fields = [f.alias or name for name, f in Finding.model_fields.items()]
+    missing = [f for f in fields if f"`{f}`" not in section]
+    assert not missing, f"README findings schema lacks {missing}"

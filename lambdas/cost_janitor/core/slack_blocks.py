@@ -75,7 +75,10 @@ def _what_happens(f: Finding) -> str:
     if f.action == ActionKind.MARK_IDLE:
         text = f"Marked idle. It will be stopped after {when} unless you keep it." if when else "Marked idle."
     elif f.action in (ActionKind.STOP, ActionKind.HIBERNATE):
-        text = f"{str(f.action).capitalize()}: {f.action_status}" + (f" ({f.action_error})" if f.action_error else "")
+        verb = "Stopped" if f.action == ActionKind.STOP else "Hibernated"
+        text = {"done": f"{verb}: idle past the grace period after a fresh look at its metrics.",
+                "failed": f"Could not be {verb.lower()} ({f.action_error}); it is still running."}.get(
+            str(f.action_status), f"{verb} ({f.action_status}).")
     elif f.action == Ask.JUSTIFY:
         text = "Production is never stopped. Please say why it is needed, or snooze, or tell us it is not yours."
     elif f.action == Ask.INSTALL_GPU_AGENT:

@@ -98,10 +98,12 @@ def slack_actions() -> Response[str]:
         return Response(status_code=400, content_type="text/plain", body="unsupported payload")
     if isinstance(interaction, SlackBlockActions):
         key = f"{interaction.actions[0].action_ts}#{interaction.user.id}"
-        idempotent_call(lambda: on_click(ctx, interaction), key=key, settings=ctx.settings)
+        idempotent_call(lambda: on_click(ctx, interaction), key=key, settings=ctx.settings,
+                             context=app.lambda_context)
         return Response(status_code=200, content_type="application/json", body="")
     key = f"{interaction.view.id}#{interaction.user.id}"
-    result = idempotent_call(lambda: on_submit(ctx, interaction), key=key, settings=ctx.settings)
+    result = idempotent_call(lambda: on_submit(ctx, interaction), key=key, settings=ctx.settings,
+                             context=app.lambda_context)
     return Response(status_code=200, content_type="application/json", body=json.dumps(result))
 
 

@@ -1,0 +1,123 @@
+"""Who hears what, and when: routing, the re-ask/escalation clock, authorisation — and Slack's limits."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from cost_janitor.core.idle import classify_instances
+from cost_janitor.core.models import ActionKind, Ask, Finding, Verdict
+from cost_janitor.core.notify import (
+    NoticeHistory,
+    Recipient,
+    keep_until,
+    may_act,
+    may_stop_now,
+    plan_notice,
+    recipient_for,
+)
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.slack_blocks import MAX_BLOCKS, buttons_for, keep_modal, owner_messages
+from tests.builders import NOW, make_instance, make_usage
+
+POLICY = Policy.model_validate({"slack": {"team_channels": {"vision": "#vision"}, "admins": ["U0ADMIN01"]}})
+
+
+def _finding(**tags: str) -> Finding:
+    base = {"environment": "prod", "team": "vision", "owner": "ana@example.com"}
+    inst = make_instance(tags={k: v for k, v in {**base, **tags}.items() if v})
+    [f] = classify_instances([inst], {inst.instance_id: make_usage(cpu=1)}, POLICY, now=NOW, run_id="r1")
+    return f
+
+
+@pytest.mark.parametrize("owner, team, expected", [
+    ("Ana@Example.com", "vision", Recipient("email", "ana@example.com")),
+    ("U0ANA0001", "vision", Recipient("user", "U0ANA0001")),
+    ("", "vision", Recipient("channel", "#vision")),
+    ("someone", "vision", Recipient("channel", "#vision")),
+    ("", "unknown-team", Recipient("channel", "#ml-cost")),
+], ids=["email", "slack-id", "no-owner-team-channel", "unusable-owner", "no-team-default-channel"])
+def test_recipient_is_the_owner_then_the_team_then_the_default(owner: str, team: str, expected: Recipient) -> None:
+    assert recipient_for(_finding(owner=owner, team=team), POLICY) == expected
+
+
+DAY = timedelta(days=1)
+
+
+@pytest.mark.parametrize("history, notify, escalate", [
+    (NoticeHistory(), True, False),
+    (NoticeHistory(NOW - DAY, NOW - DAY), False, False),
+    (NoticeHistory(NOW - 3 * DAY, NOW - 3 * DAY), True, False),
+    (NoticeHistory(NOW - 7 * DAY, NOW - 4 * DAY), True, True),
+    (NoticeHistory(NOW - 7 * DAY, NOW - 1 * DAY), False, True),
+    (NoticeHistory(NOW - 9 * DAY, NOW - 3 * DAY, escalated=True), True, False),
+], ids=["first-night", "asked-yesterday", "reask-after-3-days", "reask-and-escalate-after-7",
+        "escalate-even-between-reasks", "escalated-once-only"])
+def test_prod_request_clock(history: NoticeHistory, notify: bool, escalate: bool) -> None:
+    plan = plan_notice(_finding(), history, POLICY, now=NOW)
+    assert (plan.notify_owner, plan.escalate) == (notify, escalate), plan.reason
+
+
+def test_actions_are_always_told_and_pending_marks_are_not_repeated() -> None:
+    marked = _finding(environment="dev")
+    assert marked.action == ActionKind.MARK_IDLE
+    assert plan_notice(marked, NoticeHistory(NOW - DAY, NOW - DAY), POLICY, now=NOW).notify_owner
+    pending = marked.model_copy(update={"action": None, "action_status": None})
+    assert not plan_notice(pending, NoticeHistory(), POLICY, now=NOW).notify_owner
+
+
+def test_only_the_owner_or_an_admin_may_act() -> None:
+    assert may_act("U1", "U1", POLICY) and may_act("U0ADMIN01", "U1", POLICY)
+    assert not may_act("U2", "U1", POLICY) and not may_act("U2", None, POLICY)
+
+
+def test_stop_now_only_where_the_policy_may_stop() -> None:
+    assert may_stop_now("dev", POLICY) and not may_stop_now("prod", POLICY) and not may_stop_now("qa", POLICY)
+
+
+def test_keep_is_capped_by_the_policy() -> None:
+    assert keep_until(NOW, 365, POLICY) == (NOW + timedelta(days=90)).date().isoformat()
+
+
+@pytest.mark.parametrize("environment, action, expected", [
+    ("prod", Ask.JUSTIFY, ["keep", "snooze", "not_mine"]),
+    ("dev", ActionKind.MARK_IDLE, ["keep", "stop_now"]),
+    ("dev", Ask.INSTALL_GPU_AGENT, [None, "not_mine"]),
+    ("dev", ActionKind.STOP, []),
+], ids=["prod-ask", "dev-about-to-stop", "gpu-agent-link", "already-stopped"])
+def test_buttons_by_case(environment: str, action: object, expected: list[str | None]) -> None:
+    f = _finding(environment=environment).model_copy(update={"action": action})
+    buttons = buttons_for(f, docs_url="https://docs.example/agent")
+    assert [b.action_id for b in buttons] == expected
+
+
+def test_many_findings_are_split_under_slacks_block_limit_and_none_is_lost() -> None:
+    instances = [make_instance(instance_id=f"i-{k:017x}", tags={"environment": "prod", "owner": "a@b.co",
+                                                                "Name": "x" * 400}) for k in range(40)]
+    findings = classify_instances(instances, {i.instance_id: make_usage(cpu=1) for i in instances}, POLICY, now=NOW)
+    messages = owner_messages(findings, docs_url="https://docs.example")
+    assert len(messages) == 4
+    seen = []
+    for m in messages:
+        assert len(m["blocks"]) <= MAX_BLOCKS and len(m["text"]) <= 150
+        for block in m["blocks"]:
+            if block["type"] == "section":
+                assert len(block["text"]["text"]) <= 3000
+                seen.append(block["block_id"])
+    assert sorted(seen) == sorted(f"finding:{f.resource_id}" for f in findings)
+
+
+def test_keep_modal_requires_a_reason_and_offers_no_more_than_the_policy_allows() -> None:
+    view = keep_modal(resource_id="i-1", max_days=30, metadata={"resource": "i-1"})
+    [reason] = [b for b in view["blocks"] if b.get("block_id") == "reason"]
+    assert reason["element"]["min_length"] == 10 and not reason.get("optional")
+    [days] = [b for b in view["blocks"] if b.get("block_id") == "days"]
+    assert max(int(o["value"]) for o in days["element"]["options"]) == 30
+    assert json.loads(view["private_metadata"]) == {"resource": "i-1"}
+
+
+def test_verdicts_needing_no_answer_are_not_sent() -> None:
+    busy = _finding().model_copy(update={"verdict": Verdict.BUSY, "action": None, "notes": ()})
+    assert not plan_notice(busy, NoticeHistory(), POLICY, now=NOW).notify_owner
