@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK=1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: deps test test-unit test-integration test-infra demo synth lint bench clean lock
+.PHONY: deps test test-unit test-integration test-infra demo synth lint bench docs clean lock
 
 deps: $(VENV)/.installed node_modules/.installed build/deps-layer/.installed
 
@@ -66,6 +66,9 @@ lock:
 	rm -rf /tmp/cost-janitor-lock && $(PYTHON) -m venv /tmp/cost-janitor-lock
 	/tmp/cost-janitor-lock/bin/pip install -q -r requirements-dev.txt
 	/tmp/cost-janitor-lock/bin/pip freeze | grep -v '^-e' > constraints.txt
+
+docs: deps
+	$(VENV)/bin/cost-janitor policy --reference --update-readme README.md
 
 clean:
 	rm -rf $(VENV) node_modules build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -17,9 +17,11 @@ from constructs import Construct
 
 from cost_janitor import resources
 from cost_janitor.observability import METRIC_ACTION_FAILURES, METRIC_NOT_EVALUATED, NAMESPACE
+from infra.constructs.gpu_agent import GpuAgent
 from infra.constructs.idle_sweep import IdleSweep
 from infra.constructs.notifier import Notifier
 from infra.constructs.slack_interactivity import SlackInteractivity
+from infra.constructs.spot_interruption import SpotInterruption
 from infra.janitor_function import JanitorFunction, SharedCode
 from infra.settings import DEPS_LAYER, StackSettings, policy_json
 
@@ -91,6 +93,8 @@ class JanitorStack(Stack):
         self.idle_sweep = IdleSweep(self, "IdleSweep", stack=self)
         self.notifier = Notifier(self, "Notifier", stack=self)
         self.slack_interactivity = SlackInteractivity(self, "SlackInteractivity", stack=self)
+        self.spot_interruption = SpotInterruption(self, "SpotInterruption", stack=self)
+        self.gpu_agent = GpuAgent(self, "GpuAgent", stack=self)
         self._alarms()
         for name, value_ in (("FindingsTopicArn", self.findings_topic.topic_arn),
                              ("LedgerTableName", self.ledger.table_name),

@@ -50,6 +50,9 @@ class IdleSweep(Construct):
             sid="UnmarkOnlyTheIdleTag", actions=["ec2:DeleteTags"], resources=[instances],
             conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}))
         role.add_to_policy(iam.PolicyStatement(
+            sid="TagForTheGpuAgentOnly", actions=["ec2:CreateTags"], resources=[instances],
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [policy.agent.tag_key]}}))
+        role.add_to_policy(iam.PolicyStatement(
             sid="NeverTerminate", effect=iam.Effect.DENY, actions=["ec2:TerminateInstances"], resources=["*"]))
 
         Validations.of(role).acknowledge(

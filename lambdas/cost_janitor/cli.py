@@ -121,6 +121,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
+    if args.reference and args.update_readme:
+        readme = Path(args.update_readme)
+        start, end = "<!-- policy-reference:start -->\n", "\n<!-- policy-reference:end -->"
+        text = readme.read_text()
+        head, rest = text.split(start, 1)
+        readme.write_text(head + start + policy_reference() + end + rest.split(end, 1)[1])
+        print(f"updated the configuration reference in {readme}")
+        return 0
     if args.reference:
         print(policy_reference())
         return 0
@@ -202,6 +210,7 @@ def parser() -> argparse.ArgumentParser:
     policy = sub.add_parser("policy", help="validate and print a policy, or print its reference")
     policy.add_argument("file", nargs="?", help="policy JSON or cdk.json to validate (default: the defaults)")
     policy.add_argument("--reference", action="store_true", help="the configuration reference as Markdown")
+    policy.add_argument("--update-readme", metavar="README", help="with --reference: rewrite it in README")
     policy.set_defaults(func=cmd_policy)
     return p
 

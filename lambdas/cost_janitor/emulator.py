@@ -5,7 +5,8 @@ moto 5.2 CloudWatch deviates from AWS in ways that matter here, so `start_moto` 
 multi-dimension series are compared wrongly (ListMetrics returns one entry per datapoint), ListMetrics
 de-duplicates in O(n²), and GetMetricData scans every datapoint for every query and period. The patches
 give AWS's semantics (exact dimension sets, as GetMetricData requires) over a per-series index that is
-rebuilt only when data is added; the statistics are still moto's own `Statistics`.
+rebuilt only when data is added; the statistics are still moto's own `Statistics`. SSM SendCommand without
+Targets is patched too (moto sends it to every instance in the account).
 """
 
 from __future__ import annotations
@@ -115,6 +116,21 @@ def _patch_cloudwatch() -> None:
     setattr(cw, "_cost_janitor_patched", True)  # noqa: B010
 
 
+def _patch_ssm() -> None:
+    """moto's SendCommand adds every instance in the account when the command has no Targets (AWS adds none)."""
+    from moto.ssm import models as ssm
+
+    original = ssm.Command._get_instance_ids_from_targets
+    if getattr(original, "_cost_janitor_patched", False):
+        return
+
+    def from_targets(self: Any) -> list[str]:
+        return original(self) if self.targets else []
+
+    setattr(from_targets, "_cost_janitor_patched", True)  # noqa: B010
+    setattr(ssm.Command, "_get_instance_ids_from_targets", from_targets)  # noqa: B010
+
+
 class LocalAws:
     """A running moto server; `env` holds what a process needs to talk to it."""
 
@@ -143,6 +159,7 @@ def start_moto() -> LocalAws:
     from moto.server import ThreadedMotoServer
 
     _patch_cloudwatch()
+    _patch_ssm()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -27,6 +27,36 @@ class ScheduledEvent(EventBridgeModel):
     detail: SweepRequest = Field(default_factory=SweepRequest)
 
 
+class SpotWarningDetail(BaseModel):
+    instance_id: str = Field(alias="instance-id", pattern=r"^i-[0-9a-f]{8,17}$")
+    instance_action: Literal["terminate", "stop", "hibernate"] = Field(alias="instance-action")
+
+
+class RebalanceDetail(BaseModel):
+    instance_id: str = Field(alias="instance-id", pattern=r"^i-[0-9a-f]{8,17}$")
+
+
+class SpotInterruptionWarning(EventBridgeModel):
+    """EC2 Spot Instance Interruption Warning (the 2-minute notice)."""
+
+    source: Literal["aws.ec2"]
+    detail_type: Literal["EC2 Spot Instance Interruption Warning"] = Field(alias="detail-type")
+    detail: SpotWarningDetail
+
+
+class RebalanceRecommendation(EventBridgeModel):
+    """EC2 Instance Rebalance Recommendation (elevated risk, no deadline)."""
+
+    source: Literal["aws.ec2"]
+    detail_type: Literal["EC2 Instance Rebalance Recommendation"] = Field(alias="detail-type")
+    detail: RebalanceDetail
+
+
+class SpotEvent(RootModel[Annotated[SpotInterruptionWarning | RebalanceRecommendation,
+                                    Field(discriminator="detail_type")]]):
+    """Either spot event the spot_interruption Lambda receives."""
+
+
 class FindingsDocument(BaseModel):
     """One findings message from the topic (the SQS body, raw delivery): the versioned contract."""
 

@@ -100,12 +100,25 @@ def test_idle_sweep_may_stop_only_dev_tagged_instances_and_never_terminate(synth
                for s in writes) and len(writes) == 2
 
 
-def test_idle_sweep_role_grants_what_every_executor_declares(synth: Synth) -> None:
+ACTIONS_BY_FUNCTION = {
+    "IdleSweep": [ActionKind.MARK_IDLE, ActionKind.UNMARK_IDLE, ActionKind.STOP, ActionKind.HIBERNATE,
+                  ActionKind.TAG_GPU_AGENT],
+    "SlackInteractivity": [ActionKind.STOP],
+    "SpotInterruption": [ActionKind.CHECKPOINT],
+}
+
+
+def test_every_action_kind_is_run_by_some_function() -> None:
+    assert {k for kinds in ACTIONS_BY_FUNCTION.values() for k in kinds} == set(ActionKind)
+
+
+@pytest.mark.parametrize("construct", sorted(ACTIONS_BY_FUNCTION))
+def test_each_role_grants_what_its_executor_actions_declare(synth: Synth, construct: str) -> None:
     allowed = set()
-    for s in _statements(synth, "IdleSweep"):
+    for s in _statements(synth, construct):
         if s["Effect"] == "Allow":
             allowed |= set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])  # type: ignore[arg-type]
-    assert set(permissions(list(ActionKind))) <= allowed
+    assert set(permissions(ACTIONS_BY_FUNCTION[construct])) <= allowed
 
 
 def test_idle_sweep_runs_on_the_policy_schedule(synth: Synth) -> None:
@@ -113,7 +126,8 @@ def test_idle_sweep_runs_on_the_policy_schedule(synth: Synth) -> None:
 
 
 def test_policy_parameter_holds_the_validated_cdk_json_policy(synth: Synth) -> None:
-    [param] = synth.resources("AWS::SSM::Parameter").values()
+    [param] = [p for p in synth.resources("AWS::SSM::Parameter").values()
+               if p["Properties"].get("Name") == "/cost-janitor/policy"]
     deployed = load_policy(json.loads(param["Properties"]["Value"]))
     assert deployed == load_policy(load_cdk_json_context()["policy"])
     assert param["Properties"]["Name"] == "/cost-janitor/policy"
@@ -172,3 +186,25 @@ def test_only_the_slack_functions_can_read_the_slack_secret(synth: Synth) -> Non
     readers = {k.split("Role")[0] for k, p in synth.resources("AWS::IAM::Policy").items()
                if secret in json.dumps(p) and "secretsmanager:GetSecretValue" in json.dumps(p)}
     assert readers == {"NotifierFunction", "SlackInteractivityFunction"}
+
+
+def test_spot_warnings_and_rebalance_recommendations_reach_the_spot_function(synth: Synth) -> None:
+    synth.template.has_resource_properties("AWS::Events::Rule", {"EventPattern": {
+        "source": ["aws.ec2"],
+        "detail-type": ["EC2 Spot Instance Interruption Warning", "EC2 Instance Rebalance Recommendation"]}})
+    [send] = [s for s in _statements(synth, "SpotInterruption")
+              if s.get("Sid") == "CheckpointThroughRunShellScriptOnly"]
+    assert "document/AWS-RunShellScript" in json.dumps(send["Resource"])
+
+
+def test_gpu_agent_config_is_deployed_where_the_agent_may_read_it(synth: Synth) -> None:
+    params = [p["Properties"] for p in synth.resources("AWS::SSM::Parameter").values()
+              if p["Properties"].get("Name", "").startswith("AmazonCloudWatch-")]
+    [param] = params
+    shipped = json.loads((ROOT / "agent" / "cloudwatch-agent.json").read_text())
+    assert json.loads(param["Value"]) == shipped
+    associations = synth.resources("AWS::SSM::Association").values()
+    assert {a["Properties"]["Name"] for a in associations} == {"AWS-ConfigureAWSPackage",
+                                                                "AmazonCloudWatch-ManageAgent"}
+    for a in associations:
+        assert a["Properties"]["Targets"] == [{"Key": "tag:cost-janitor:gpu-agent", "Values": ["true"]}]

@@ -11,11 +11,19 @@ from aws_lambda_powertools.utilities.parser.models import LambdaFunctionUrlModel
 from pydantic import BaseModel
 
 from cost_janitor.errors import BadEventError
-from cost_janitor.events import FindingsDocument, FindingsQueueEvent, ScheduledEvent, SlackInteraction, parse_event
+from cost_janitor.events import (
+    FindingsDocument,
+    FindingsQueueEvent,
+    ScheduledEvent,
+    SlackInteraction,
+    SpotEvent,
+    parse_event,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MODELS: dict[str, type[BaseModel]] = {
     "eventbridge/scheduled_*.json": ScheduledEvent,
+    "eventbridge/spot_*.json": SpotEvent,
     "sqs/findings_*.json": FindingsQueueEvent,
     "slack/*.json": SlackInteraction,
     "function_url/slack_*.json": LambdaFunctionUrlModel,

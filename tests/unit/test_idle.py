@@ -117,6 +117,16 @@ def test_hibernate_only_where_enabled_and_configured() -> None:
     assert f.action == ActionKind.STOP
 
 
+def test_gpu_box_without_agent_is_tagged_for_the_agent_when_the_policy_says_so() -> None:
+    policy = Policy.model_validate({"agent": {"install_on_gpu_families": True}})
+    inst = make_instance(instance_type="g5.xlarge")
+    [f] = classify_instances([inst], {inst.instance_id: make_usage(cpu=1, gpus=[])}, policy, now=NOW)
+    assert (f.verdict, f.action) == (Verdict.GPU_METRICS_MISSING, ActionKind.TAG_GPU_AGENT)
+    tagged = make_instance(instance_type="g5.xlarge", tags={**DEV, "cost-janitor:gpu-agent": "true"})
+    [f] = classify_instances([tagged], {tagged.instance_id: make_usage(cpu=1, gpus=[])}, policy, now=NOW)
+    assert f.action == Ask.INSTALL_GPU_AGENT  # already tagged: the agent is not reporting, a person must look
+
+
 def test_expired_exemption_is_reported_in_the_finding() -> None:
     inst = make_instance(tags={**DEV, "cost-janitor:keep-until": "2026-10-01"})
     [f] = classify_instances([inst], {inst.instance_id: make_usage(cpu=1)}, POLICY, now=NOW)

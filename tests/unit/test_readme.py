@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_readme_configuration_reference_matches_the_policy_model() -> None:
     text = README.read_text()
     section = text.split("<!-- policy-reference:start -->\n", 1)[1].split("\n<!-- policy-reference:end -->", 1)[0]
-    assert section == policy_reference(), "regenerate with: cost-janitor policy --reference"
+    assert section == policy_reference(), "regenerate with: make docs"
 
 
 def test_readme_leads_with_the_two_commands() -> None:

@@ -58,7 +58,23 @@ class Ec2Inventory:
             root_device_type=raw.get("RootDeviceType", "ebs"),
             asg_name=tags.get(ASG_TAG),
             hibernation_configured=bool(raw.get("HibernationOptions", {}).get("Configured")),
+            availability_zone=raw.get("Placement", {}).get("AvailabilityZone"),
+            state=raw.get("State", {}).get("Name", "running"),
         )
+
+    def instance(self, instance_id: str) -> Instance | None:
+        """One instance in any state, or None when EC2 no longer knows it."""
+        from botocore.exceptions import ClientError
+
+        try:
+            reservations = self._ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InvalidInstanceID.NotFound":
+                return None
+            raise
+        self.calls += 1
+        raw = [(r.get("OwnerId", ""), i) for r in reservations for i in r["Instances"]]
+        return self._instance(raw[0][0], raw[0][1], {}) if raw else None
 
 
 class Ec2Tags:

@@ -1,4 +1,5 @@
-"""Action → API call. Dry-run goes through the same calls with DryRun=True; one failure never stops the batch."""
+"""Action → API call. Dry-run goes through the same calls with DryRun=True where the API has it and only logs
+the planned call where it does not; one failure never stops the batch."""
 
 from __future__ import annotations
 
@@ -14,46 +15,68 @@ from cost_janitor.core.policy import Policy
 from cost_janitor.observability import audit
 
 BATCH = 100
-
-
-Api = Callable[..., None]
+Api = Callable[..., Any]
 
 
 @dataclass(frozen=True)
 class _Call:
+    service: str
     permissions: tuple[str, ...]
-    run: Callable[[Any, Api, list[str], Policy, datetime], None]
+    run: Callable[[Any, Api, list[Finding], Policy, datetime], None]
+    dry_run_supported: bool = True  # False: in dry-run the call is logged as planned, not made
 
 
-def _stop(ec2: Any, api: Api, ids: list[str], policy: Policy, *, hibernate: bool) -> None:
+def _ids(findings: list[Finding]) -> list[str]:
+    return [f.resource_id for f in findings]
+
+
+def _stop(ec2: Any, api: Api, findings: list[Finding], policy: Policy, *, hibernate: bool) -> None:
     """Remove the idle mark first, then stop: if the owner restarts it, the next idle spell is announced afresh.
     (If the stop fails after the unmark, the box is marked and announced again: the safe direction.)"""
-    api(ec2.delete_tags, Resources=ids, Tags=[{"Key": policy.exemptions.idle_since_tag}])
-    api(ec2.stop_instances, InstanceIds=ids, **({"Hibernate": True} if hibernate else {}))
+    api(ec2.delete_tags, Resources=_ids(findings), Tags=[{"Key": policy.exemptions.idle_since_tag}])
+    api(ec2.stop_instances, InstanceIds=_ids(findings), **({"Hibernate": True} if hibernate else {}))
+
+
+def _checkpoint(ssm: Any, api: Api, findings: list[Finding], policy: Policy) -> None:
+    """Run each instance's checkpoint command (from its tag or the policy) through SSM Run Command."""
+    by_command: dict[str, list[str]] = {}
+    for f in findings:
+        by_command.setdefault(str(f.evidence.get("checkpoint_command") or policy.spot.checkpoint_command),
+                              []).append(f.resource_id)
+    for command, ids in by_command.items():
+        api(ssm.send_command, InstanceIds=ids, DocumentName="AWS-RunShellScript", TimeoutSeconds=30,
+            Comment="cost-janitor: spot interruption warning, checkpoint now",
+            Parameters={"commands": [command], "executionTimeout": ["100"]})
 
 
 # Adding an action: one ActionKind member, one entry here (its calls and the IAM actions they need), a test.
 EXECUTORS: dict[ActionKind, _Call] = {
-    ActionKind.MARK_IDLE: _Call(("ec2:CreateTags",), lambda ec2, api, ids, policy, now: api(
-        ec2.create_tags, Resources=ids,
+    ActionKind.MARK_IDLE: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, policy, now: api(
+        ec2.create_tags, Resources=_ids(fs),
         Tags=[{"Key": policy.exemptions.idle_since_tag, "Value": now.isoformat(timespec="seconds")}])),
-    ActionKind.UNMARK_IDLE: _Call(("ec2:DeleteTags",), lambda ec2, api, ids, policy, now: api(
-        ec2.delete_tags, Resources=ids, Tags=[{"Key": policy.exemptions.idle_since_tag}])),
-    ActionKind.STOP: _Call(("ec2:DeleteTags", "ec2:StopInstances"),
-                           lambda ec2, api, ids, policy, now: _stop(ec2, api, ids, policy, hibernate=False)),
-    ActionKind.HIBERNATE: _Call(("ec2:DeleteTags", "ec2:StopInstances"),
-                                lambda ec2, api, ids, policy, now: _stop(ec2, api, ids, policy, hibernate=True)),
+    ActionKind.UNMARK_IDLE: _Call("ec2", ("ec2:DeleteTags",), lambda ec2, api, fs, policy, now: api(
+        ec2.delete_tags, Resources=_ids(fs), Tags=[{"Key": policy.exemptions.idle_since_tag}])),
+    ActionKind.STOP: _Call("ec2", ("ec2:DeleteTags", "ec2:StopInstances"),
+                           lambda ec2, api, fs, policy, now: _stop(ec2, api, fs, policy, hibernate=False)),
+    ActionKind.HIBERNATE: _Call("ec2", ("ec2:DeleteTags", "ec2:StopInstances"),
+                                lambda ec2, api, fs, policy, now: _stop(ec2, api, fs, policy, hibernate=True)),
+    ActionKind.TAG_GPU_AGENT: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, policy, now: api(
+        ec2.create_tags, Resources=_ids(fs), Tags=[{"Key": policy.agent.tag_key, "Value": "true"}])),
+    ActionKind.CHECKPOINT: _Call("ssm", ("ssm:SendCommand",),
+                                 lambda ssm, api, fs, policy, now: _checkpoint(ssm, api, fs, policy),
+                                 dry_run_supported=False),
 }
 
 
 def permissions(kinds: Sequence[ActionKind]) -> list[str]:
-    """The IAM actions the given kinds need (the construct grants exactly these)."""
+    """The IAM actions the given kinds need (the constructs grant exactly these, with their conditions)."""
     return sorted({p for k in kinds for p in EXECUTORS[k].permissions})
 
 
 class Executor:
-    def __init__(self, ec2_for_region: Callable[[str], Any], *, dry_run: bool) -> None:
-        self._ec2 = ec2_for_region
+    def __init__(self, client_for: Callable[[str, str], Any], *, dry_run: bool) -> None:
+        """client_for(service, region) → a boto3 client (adapters.clients.client)."""
+        self._client = client_for
         self.dry_run = dry_run
 
     def execute(self, findings: Sequence[Finding], policy: Policy, *, now: datetime) -> list[Finding]:
@@ -64,10 +87,9 @@ class Executor:
                 groups.setdefault((f.region, f.action), []).append(f)
         results: dict[tuple[str, ActionKind], ActionResult] = {}
         for (region, kind), group in groups.items():
-            ec2 = self._ec2(region)
-            ids = [f.resource_id for f in group]
-            for start in range(0, len(ids), BATCH):
-                for result in self._run(ec2, kind, region, ids[start:start + BATCH], policy, now):
+            api_client = self._client(EXECUTORS[kind].service, region)
+            for start in range(0, len(group), BATCH):
+                for result in self._run(api_client, kind, region, group[start:start + BATCH], policy, now):
                     results[(result.resource_id, kind)] = result
         out = []
         for f in findings:
@@ -80,28 +102,34 @@ class Executor:
             out.append(done)
         return out
 
-    def _run(self, ec2: Any, kind: ActionKind, region: str, ids: list[str], policy: Policy,
+    def _run(self, api_client: Any, kind: ActionKind, region: str, group: list[Finding], policy: Policy,
              now: datetime) -> list[ActionResult]:
         """Try the batch in one call; if it fails, try each resource alone so one bad apple fails alone."""
-        outcome = self._call(ec2, kind, ids, policy, now)
-        if outcome is None or len(ids) == 1:
-            return [self._result(kind, region, i, outcome) for i in ids]
-        return [self._result(kind, region, i, self._call(ec2, kind, [i], policy, now)) for i in ids]
+        if self.dry_run and not EXECUTORS[kind].dry_run_supported:
+            return [self._result(kind, region, f.resource_id, None) for f in group]  # planned, logged by audit
+        outcome = self._call(api_client, kind, group, policy, now)
+        if outcome is None or len(group) == 1:
+            return [self._result(kind, region, f.resource_id, outcome) for f in group]
+        return [self._result(kind, region, f.resource_id, self._call(api_client, kind, [f], policy, now))
+                for f in group]
 
-    def _call(self, ec2: Any, kind: ActionKind, ids: list[str], policy: Policy, now: datetime) -> ClientError | None:
+    def _call(self, api_client: Any, kind: ActionKind, group: list[Finding], policy: Policy,
+              now: datetime) -> ClientError | None:
+        def api(method: Callable[..., Any], **kwargs: Any) -> Any:
+            """EC2 calls go out with DryRun; in dry-run, EC2's DryRunOperation means 'would succeed'."""
+            try:
+                return method(DryRun=self.dry_run, **kwargs) if EXECUTORS[kind].dry_run_supported else \
+                    method(**kwargs)
+            except ClientError as exc:
+                if not (self.dry_run and exc.response["Error"]["Code"] == "DryRunOperation"):
+                    raise
+            return None
+
         try:
-            EXECUTORS[kind].run(ec2, self._api, ids, policy, now)
+            EXECUTORS[kind].run(api_client, api, group, policy, now)
         except ClientError as exc:
             return exc
         return None
-
-    def _api(self, method: Callable[..., Any], **kwargs: Any) -> None:
-        """Every mutating call goes out with DryRun; in dry-run, EC2's DryRunOperation means 'would succeed'."""
-        try:
-            method(DryRun=self.dry_run, **kwargs)
-        except ClientError as exc:
-            if not (self.dry_run and exc.response["Error"]["Code"] == "DryRunOperation"):
-                raise
 
     def _result(self, kind: ActionKind, region: str, resource_id: str, error: ClientError | None) -> ActionResult:
         if error is None:

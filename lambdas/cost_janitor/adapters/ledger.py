@@ -40,6 +40,12 @@ class Ledger:
             ExpressionAttributeValues={":pk": {"S": resource_id}})
         return [_plain(i) for page in pages for i in page.get("Items", [])]
 
+    def entries(self, kind: str) -> list[dict[str, Any]]:
+        """Every entry of one finding kind (a filtered scan: the ledger is small; a GSI is the next step)."""
+        pages = self._ddb.get_paginator("scan").paginate(
+            TableName=self._table, FilterExpression="kind = :k", ExpressionAttributeValues={":k": {"S": kind}})
+        return [_plain(i) for page in pages for i in page.get("Items", [])]
+
     @staticmethod
     def _item(f: Finding, actor: str) -> dict[str, Any]:
         expires = int((f.observed_at + timedelta(days=RETENTION_DAYS)).timestamp())

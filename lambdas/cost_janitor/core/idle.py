@@ -190,6 +190,9 @@ def _action(
     idle_tag = policy.exemptions.idle_since_tag
     marked_raw = instance.tags.get(idle_tag)
     if verdict == Verdict.GPU_METRICS_MISSING:
+        tagged = instance.tags.get(policy.agent.tag_key, "").lower() == "true"
+        if policy.agent.install_on_gpu_families and not tagged:
+            return ActionKind.TAG_GPU_AGENT, None  # the State Manager association installs the agent
         return Ask.INSTALL_GPU_AGENT, None
     if verdict == Verdict.NOT_STOPPABLE:
         return Ask.REVIEW, None

@@ -20,6 +20,9 @@ class Verdict(StrEnum):
     EXEMPT = "exempt"
     NOT_STOPPABLE = "not-stoppable"
     NOT_EVALUATED = "not-evaluated"
+    INTERRUPTION_WARNING = "interruption-warning"
+    REBALANCE_RECOMMENDED = "rebalance-recommended"
+    GONE = "gone"
 
 
 class ActionKind(StrEnum):
@@ -29,6 +32,8 @@ class ActionKind(StrEnum):
     UNMARK_IDLE = "unmark-idle"
     STOP = "stop"
     HIBERNATE = "hibernate"
+    TAG_GPU_AGENT = "tag-gpu-agent"
+    CHECKPOINT = "checkpoint"
 
 
 class Ask(StrEnum):
@@ -57,6 +62,8 @@ class Instance(_Frozen):
     root_device_type: Literal["ebs", "instance-store"] = "ebs"
     asg_name: str | None = None
     hibernation_configured: bool = False
+    availability_zone: str | None = None
+    state: str = "running"
 
     @property
     def family(self) -> str:
@@ -146,5 +153,5 @@ class Finding(_Frozen):
     @property
     def publishable(self) -> bool:
         """Worth telling someone: a verdict with something to do, or an exemption that needs fixing."""
-        return self.action is not None or bool(self.notes) or self.verdict in (
-            Verdict.IDLE, Verdict.GPU_METRICS_MISSING, Verdict.NOT_STOPPABLE, Verdict.NOT_EVALUATED)
+        quiet = (Verdict.BUSY, Verdict.EXEMPT, Verdict.INSUFFICIENT_DATA)
+        return self.action is not None or bool(self.notes) or self.verdict not in quiet

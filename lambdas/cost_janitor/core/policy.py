@@ -252,6 +252,35 @@ class SlackPolicy(_Strict):
         description="Where the 'gpu-metrics-missing' button sends people.")
 
 
+class SpotPolicy(_Strict):
+    """What happens on a spot interruption warning."""
+
+    checkpoint_tag: str = Field("cost-janitor:checkpoint-command",
+                                description="Instance tag holding its own checkpoint shell command.")
+    checkpoint_command: str = Field(
+        "kill -USR1 $(cat /run/cost-janitor/spot-watch.pid)",
+        description="Default checkpoint command: signals agent/spot_watch.py, which tells the training process.")
+    diversify_after: int = Field(3, ge=1, description="Interruptions of one type in 30 days that suggest diversifying.")
+
+    @field_validator("checkpoint_tag")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return _check_tag_key(v)
+
+
+class AgentPolicy(_Strict):
+    """Where the CloudWatch agent with GPU metrics is installed (by an SSM State Manager association)."""
+
+    tag_key: str = Field("cost-janitor:gpu-agent", description="Instances tagged <key>=true get the agent.")
+    install_on_gpu_families: bool = Field(
+        False, description="Tag GPU instances reported as gpu-metrics-missing, so the association installs it.")
+
+    @field_validator("tag_key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return _check_tag_key(v)
+
+
 class Policy(_Strict):
     """Everything that tunes the janitor. Defaults are what a careful platform team would choose."""
 
@@ -265,6 +294,8 @@ class Policy(_Strict):
     tagging: TaggingPolicy = Field(default_factory=TaggingPolicy)
     lifecycle: LifecyclePolicy = Field(default_factory=LifecyclePolicy)
     slack: SlackPolicy = Field(default_factory=SlackPolicy)
+    spot: SpotPolicy = Field(default_factory=SpotPolicy)
+    agent: AgentPolicy = Field(default_factory=AgentPolicy)
 
     @field_validator("regions")
     @classmethod

@@ -81,6 +81,12 @@ def _what_happens(f: Finding) -> str:
             str(f.action_status), f"{verb} ({f.action_status}).")
     elif f.action == Ask.JUSTIFY:
         text = "Production is never stopped. Please say why it is needed, or snooze, or tell us it is not yours."
+    elif f.action == ActionKind.TAG_GPU_AGENT:
+        text = ("Tagged for the CloudWatch agent: SSM State Manager installs it with GPU metrics, then "
+                "cost-janitor can see whether its GPUs work.")
+    elif f.action == ActionKind.CHECKPOINT:
+        text = f"Checkpoint command sent through SSM: {f.action_status}" + (
+            f" ({f.action_error})" if f.action_error else "")
     elif f.action == Ask.INSTALL_GPU_AGENT:
         text = "Install the CloudWatch agent with GPU metrics so cost-janitor can see whether its GPUs work."
     elif f.action == Ask.REVIEW:

@@ -68,7 +68,7 @@ def sweep(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry
             continue
         report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
         report.findings += classify_instances(instances, usage, policy, now=now, run_id=run_id)
-    report.findings = Executor(lambda r: client("ec2", r), dry_run=dry_run).execute(report.findings, policy, now=now)
+    report.findings = Executor(client, dry_run=dry_run).execute(report.findings, policy, now=now)
     report.messages_published = deliver(report.findings, settings, run_id=run_id)
     logger.info("sweep finished", extra=report.summary())
     return report

@@ -204,7 +204,7 @@ def _stop_now(ctx: Ctx, finding: Finding, *, user: str) -> str:
         return f":no_entry: <@{user}> asked to stop it; {env} instances are never stopped by cost-janitor."
     dry_run = ctx.policy.dry_run if ctx.settings.dry_run_override is None else ctx.settings.dry_run_override
     planned = finding.model_copy(update={"action": ActionKind.STOP, "action_status": "planned"})
-    [done] = Executor(lambda r: client("ec2", r), dry_run=dry_run).execute([planned], ctx.policy, now=ctx.now)
+    [done] = Executor(client, dry_run=dry_run).execute([planned], ctx.policy, now=ctx.now)
     ctx.state.record_answer(finding.resource_id, answer="stop-requested", actor=user, at=ctx.now,
                             detail=f"{done.action_status} {done.action_error or ''}".strip())
     if done.action_status == "failed":

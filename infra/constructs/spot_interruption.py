@@ -1,0 +1,52 @@
+"""Spot interruption: EventBridge rules for the 2-minute warning and rebalance recommendations → Lambda → SSM."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+if TYPE_CHECKING:
+    from infra.stack import JanitorStack
+
+_INSTANCES = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*"
+
+
+class SpotInterruption(Construct):
+    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+        super().__init__(scope, id)
+        self.fn = stack.function(
+            "Function", scope=self, service="spot-interruption", timeout=Duration.seconds(30),
+            handler="cost_janitor.handlers.spot_interruption.lambda_handler",
+            environment={"FINDINGS_TOPIC_ARN": stack.findings_topic.topic_arn,
+                         "LEDGER_TABLE": stack.ledger.table_name})
+        role = self.fn.role
+        stack.findings_topic.grant_publish(role)
+        stack.ledger.grant_write_data(role)
+        this = Stack.of(self)
+        role.add_to_policy(iam.PolicyStatement(sid="ReadInstance", actions=["ec2:DescribeInstances"],
+                                               resources=["*"]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="CheckpointThroughRunShellScriptOnly", actions=["ssm:SendCommand"],
+            resources=[this.format_arn(service="ssm", account="", resource="document",
+                                       resource_name="AWS-RunShellScript"),
+                       this.format_arn(service="ec2", resource="instance", resource_name="*")]))
+        Validations.of(role).acknowledge(
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                           reason="ec2:DescribeInstances and X-Ray writes have no resource-level permissions"),
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                           reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"),
+            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_INSTANCES}]",
+                           reason="any spot instance in the account may get a warning; SendCommand is limited to "
+                                  "the AWS-RunShellScript document"))
+        self.rule = events.Rule(self, "Warnings", description="cost-janitor: spot interruption and rebalance",
+                                event_pattern=events.EventPattern(source=["aws.ec2"], detail_type=[
+                                    "EC2 Spot Instance Interruption Warning",
+                                    "EC2 Instance Rebalance Recommendation"]))
+        # two minutes of warning: a retry later than that is useless
+        self.rule.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=stack.dlq,
+                                                    retry_attempts=2, max_event_age=Duration.minutes(2)))
