@@ -24,6 +24,7 @@ from cost_janitor.core.policy import Policy, load_policy
 
 CAPABILITIES = {
     "idle_sweep": "cost_janitor.handlers.idle_sweep",
+    "spot_interruption": "cost_janitor.handlers.spot_interruption",
     "notifier": "cost_janitor.handlers.notifier",
     "slack_interactivity": "cost_janitor.handlers.slack_interactivity",
 }
@@ -161,6 +162,30 @@ def policy_reference() -> str:
     return "\n".join(rows)
 
 
+def cmd_spot(args: argparse.Namespace) -> int:
+    from cost_janitor.adapters.clients import client
+    from cost_janitor.adapters.ledger import Ledger
+    from cost_janitor.core.spot import KIND, interruption_stats
+    from cost_janitor.settings import Settings
+
+    settings = Settings.from_env(require=("ledger_table",))
+    policy = load_policy_file(args.policy) if args.policy else Policy()
+    entries = Ledger(client("dynamodb", settings.region), str(settings.ledger_table)).entries(KIND)
+    events = [(str(e["resource_type"]), str(json.loads(str(e["evidence"])).get("availability_zone") or "?"),
+               datetime.fromisoformat(str(e["at"]))) for e in entries if e.get("action") == "checkpoint"]
+    report = interruption_stats(events, policy, now=datetime.now(UTC), days=args.days)
+    if args.json:
+        print(json.dumps({"by_type_and_az": [s.__dict__ for s in report.by_type_and_az],
+                          "suggestions": report.suggestions}, indent=2))
+        return 0
+    print(f"spot interruption warnings in the last {args.days} days")
+    for s in report.by_type_and_az:
+        print(f"  {s.instance_type:<16} {s.availability_zone:<12} {s.interruptions}")
+    for line in report.suggestions or ["(no instance type was interrupted often enough to suggest a change)"]:
+        print(f"  → {line}")
+    return 0
+
+
 def format_findings(findings: Sequence[Finding], *, show_busy: bool = False,
                     names: dict[str, str] | None = None) -> str:
     """A table a person reads: one line per instance (or its `names` entry), most expensive first."""
@@ -206,6 +231,12 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
     sweep.set_defaults(func=cmd_sweep)
+
+    spot = sub.add_parser("spot", help="spot interruption statistics from the ledger")
+    spot.add_argument("--days", type=int, default=30)
+    spot.add_argument("--policy", help="policy JSON or cdk.json (default: the defaults)")
+    spot.add_argument("--json", action="store_true")
+    spot.set_defaults(func=cmd_spot)
 
     policy = sub.add_parser("policy", help="validate and print a policy, or print its reference")
     policy.add_argument("file", nargs="?", help="policy JSON or cdk.json to validate (default: the defaults)")

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Fallback GPU metrics pusher for instances where the CloudWatch agent cannot run.
+
+Reads `nvidia-smi --query-gpu=... --format=csv` and publishes the same metric names and dimensions as the
+agent's nvidia_gpu plugin with agent/cloudwatch-agent.json (namespace CWAgent, nvidia_smi_<measurement>,
+dimensions index, name, host, InstanceId), so the idle sweep reads either the same way. stdlib + boto3.
+
+    python3 gpu_metrics.py                # every 60 s, forever
+    python3 gpu_metrics.py --once --print # one sample, printed instead of sent
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+NAMESPACE = "CWAgent"
+# nvidia-smi query field → the agent's measurement name (metric: nvidia_smi_<measurement>) and unit
+FIELDS = {
+    "utilization.gpu": ("utilization_gpu", "Percent"),
+    "utilization.memory": ("utilization_memory", "Percent"),
+    "memory.used": ("memory_used", "Megabytes"),
+    "memory.total": ("memory_total", "Megabytes"),
+    "power.draw": ("power_draw", "None"),
+    "temperature.gpu": ("temperature_gpu", "None"),
+}
+QUERY = ["index", "name", *FIELDS]
+IMDS = "http://169.254.169.254"
+MAX_PER_CALL = 1000
+
+
+def parse_csv(text: str) -> list[dict[str, Any]]:
+    """One dict per GPU from nvidia-smi CSV, with or without header and units; [N/A] values are left out."""
+    rows = [[cell.strip() for cell in line.split(",")] for line in text.strip().splitlines() if line.strip()]
+    if rows and rows[0] and rows[0][0].lower().startswith("index"):
+        rows = rows[1:]
+    gpus = []
+    for row in rows:
+        if len(row) != len(QUERY):
+            raise ValueError(f"expected {len(QUERY)} columns ({','.join(QUERY)}), got {len(row)}: {row}")
+        gpu: dict[str, Any] = {"index": row[0], "name": row[1]}
+        for field, raw in zip(FIELDS, row[2:], strict=True):
+            value = _number(raw)
+            if value is not None:
+                gpu[FIELDS[field][0]] = value
+        gpus.append(gpu)
+    return gpus
+
+
+def _number(raw: str) -> float | None:
+    text = raw.strip()
+    if not text or text.startswith("[") or text.upper() in ("N/A", "[N/A]"):
+        return None
+    for unit in (" %", "%", " MiB", "MiB", " W", "W", " C"):
+        if text.endswith(unit):
+            text = text[: -len(unit)]
+            break
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def metric_data(gpus: Iterable[dict[str, Any]], *, instance_id: str, host: str,
+                timestamp: datetime) -> list[dict[str, Any]]:
+    data = []
+    for gpu in gpus:
+        dims = [{"Name": "InstanceId", "Value": instance_id}, {"Name": "index", "Value": str(gpu["index"])},
+                {"Name": "name", "Value": gpu["name"]}, {"Name": "host", "Value": host}]
+        for measurement, unit in FIELDS.values():
+            if measurement in gpu:
+                data.append({"MetricName": f"nvidia_smi_{measurement}", "Dimensions": dims, "Unit": unit,
+                             "Value": gpu[measurement], "Timestamp": timestamp})
+    return data
+
+
+def publish(cloudwatch: Any, data: list[dict[str, Any]]) -> int:
+    """PutMetricData in batches; returns the number of calls."""
+    calls = 0
+    for start in range(0, len(data), MAX_PER_CALL):
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + MAX_PER_CALL])
+        calls += 1
+    return calls
+
+
+def instance_id(imds: str = IMDS) -> str:
+    """The instance id from IMDSv2 (token first)."""
+    token_request = urllib.request.Request(f"{imds}/latest/api/token", method="PUT",
+                                           headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"})
+    with urllib.request.urlopen(token_request, timeout=2) as response:
+        token = response.read().decode()
+    request = urllib.request.Request(f"{imds}/latest/meta-data/instance-id",
+                                     headers={"X-aws-ec2-metadata-token": token})
+    with urllib.request.urlopen(request, timeout=2) as response:
+        return str(response.read().decode())
+
+
+def sample() -> str:
+    return subprocess.run(["nvidia-smi", f"--query-gpu={','.join(QUERY)}", "--format=csv,noheader,nounits"],
+                          check=True, capture_output=True, text=True, timeout=20).stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--interval", type=int, default=60)
+    parser.add_argument("--once", action="store_true")
+    parser.add_argument("--print", action="store_true", help="print the metric data instead of sending it")
+    args = parser.parse_args(argv)
+    iid, host = (instance_id() if not args.print else "i-local"), socket.gethostname()
+    cloudwatch = None
+    while True:
+        data = metric_data(parse_csv(sample()), instance_id=iid, host=host, timestamp=datetime.now(UTC))
+        if args.print:
+            print(json.dumps(data, default=str, indent=2))
+        else:
+            if cloudwatch is None:
+                import boto3
+
+                cloudwatch = boto3.client("cloudwatch")
+            publish(cloudwatch, data)
+        if args.once:
+            return 0
+        time.sleep(args.interval)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The fallback GPU pusher reads real nvidia-smi CSV shapes and writes what the CloudWatch agent would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.gpu_metrics import metric_data, parse_csv
+
+DATA = Path(__file__).parent / "data"
+AT = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("sample, gpus, first", [
+    ("nvidia_smi_8xA100_units.csv", 8, {"index": "0", "name": "NVIDIA A100-SXM4-40GB", "utilization_gpu": 97.0,
+                                        "utilization_memory": 61.0, "memory_used": 38112.0, "memory_total": 40960.0,
+                                        "power_draw": 389.12, "temperature_gpu": 71.0}),
+    ("nvidia_smi_1xA10G_noheader_nounits.csv", 1, {"index": "0", "name": "NVIDIA A10G", "utilization_gpu": 3.0,
+                                                   "utilization_memory": 1.0, "memory_used": 512.0,
+                                                   "memory_total": 23028.0, "power_draw": 58.13,
+                                                   "temperature_gpu": 29.0}),
+    ("nvidia_smi_4xT4_na.csv", 4, {"index": "0", "name": "Tesla T4", "utilization_gpu": 12.0,
+                                   "utilization_memory": 4.0, "memory_used": 1200.0, "memory_total": 15360.0,
+                                   "temperature_gpu": 45.0}),
+], ids=["8-gpus-with-header-and-units", "1-gpu-bare", "4-gpus-with-na"])
+def test_nvidia_smi_csv_is_parsed_per_gpu(sample: str, gpus: int, first: dict[str, object]) -> None:
+    parsed = parse_csv((DATA / sample).read_text())
+    assert len(parsed) == gpus and parsed[0] == first
+
+
+def test_na_values_are_left_out_not_zeroed() -> None:
+    parsed = parse_csv((DATA / "nvidia_smi_4xT4_na.csv").read_text())
+    assert "utilization_gpu" not in parsed[1] and "power_draw" not in parsed[1]
+    data = metric_data(parsed[1:2], instance_id="i-1", host="h", timestamp=AT)
+    assert {d["MetricName"] for d in data} == {"nvidia_smi_memory_used", "nvidia_smi_memory_total",
+                                              "nvidia_smi_temperature_gpu"}
+
+
+def test_metrics_carry_the_agents_names_and_dimensions() -> None:
+    data = metric_data(parse_csv((DATA / "nvidia_smi_8xA100_units.csv").read_text()), instance_id="i-0abc",
+                       host="ip-10-0-0-1", timestamp=AT)
+    assert len(data) == 8 * 6
+    util = [d for d in data if d["MetricName"] == "nvidia_smi_utilization_gpu"]
+    assert {tuple(sorted((x["Name"], x["Value"]) for x in d["Dimensions"])) for d in util[:1]} == {
+        (("InstanceId", "i-0abc"), ("host", "ip-10-0-0-1"), ("index", "0"), ("name", "NVIDIA A100-SXM4-40GB"))}
+
+
+def test_a_csv_with_other_columns_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="expected 8 columns"):
+        parse_csv("0, NVIDIA A10G, 3\n")
