@@ -133,6 +133,9 @@ def main() -> int:
                 print(f"  {names[i['InstanceId']]:<22} {i['State']['Name']:<8} {note}")
         print("\nProd is never stopped (its owner is asked to justify it); GPU boxes without agent data are never "
               "called idle.")
+
+        _title("6. Spot: the 2-minute interruption warning for a fine-tuning run")
+        _spot_scene(aws, policy, settings)
     aws.stop()
     return 0
 
@@ -214,6 +217,39 @@ def _print_blocks(blocks: list[dict[str, Any]]) -> None:
             print("     " + " ".join(e["text"] for e in block["elements"]).replace("\n", "\n     "))
         elif block["type"] == "actions":
             print("   [" + "] [".join(e["text"]["text"] for e in block["elements"]) + "]")
+
+
+def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
+    from pathlib import Path
+
+    from cost_janitor.adapters.ledger import Ledger
+    from cost_janitor.core.spot import KIND, interruption_stats
+    from cost_janitor.emulator import launch
+    from cost_janitor.events import SpotEvent
+    from cost_janitor.handlers.spot_interruption import handle
+
+    ec2 = aws.client("ec2")
+    iid = launch(ec2, "g5.12xlarge", {**DEV, "Name": "llm-finetune", "owner": "ana@example.com",
+                                      "cost-janitor:checkpoint-command": "systemctl kill -s USR1 finetune"},
+                 InstanceMarketOptions={"MarketType": "spot"}, Placement={"AvailabilityZone": "us-east-1b"})
+    sample = Path(__file__).resolve().parents[2] / "events" / "eventbridge" / "spot_interruption_warning.json"
+    event = json.loads(sample.read_text())
+    event["detail"]["instance-id"] = iid
+    now = datetime.now(UTC)
+    with contextlib.redirect_stdout(io.StringIO()):
+        finding = handle(SpotEvent.model_validate(event), policy, settings, dry_run=False, now=now)
+    print(f"EventBridge: {event['detail-type']} for {iid} (g5.12xlarge spot, us-east-1b)")
+    print(f"  verdict: {finding.verdict}; {finding.reason}")
+    [command] = aws.client("ssm").list_commands()["Commands"]
+    print(f"  SSM Run Command {command['DocumentName']} on {command['InstanceIds']}: "
+          f"{command['Parameters']['commands']} → {finding.action_status}")
+    entries = Ledger(aws.client("dynamodb"), os.environ["LEDGER_TABLE"]).entries(KIND)
+    events = [(str(e["resource_type"]), str(json.loads(str(e["evidence"]))["availability_zone"]),
+               datetime.fromisoformat(str(e["at"]))) for e in entries]
+    stats = interruption_stats(events, policy, now=now)
+    print("  ledger → interruptions by type and AZ (30 days): " + ", ".join(
+        f"{s.instance_type}/{s.availability_zone}: {s.interruptions}" for s in stats.by_type_and_az))
+    print("  on the instance, agent/spot_watch.py wraps the training command and passes the signal on once.")
 
 
 def _event_text() -> str:
