@@ -14,6 +14,8 @@ def test_every_action_kind_has_an_executor_with_declared_permissions(kind: Actio
     assert EXECUTORS[kind].permissions and all(":" in p for p in EXECUTORS[kind].permissions)
 
 
-def test_no_executor_can_terminate_or_delete() -> None:
+def test_nothing_can_terminate_and_the_only_delete_is_the_opt_in_volume_delete() -> None:
     granted = permissions(list(ActionKind))
-    assert not [p for p in granted if "Terminate" in p or ("Delete" in p and p != "ec2:DeleteTags")]
+    assert not [p for p in granted if "Terminate" in p]
+    assert [p for p in granted if "Delete" in p] == ["ec2:DeleteTags", "ec2:DeleteVolume"]
+    assert permissions([ActionKind.DELETE_VOLUME]) == ["ec2:DeleteVolume"]

@@ -3,7 +3,7 @@ the planned call where it does not; one failure never stops the batch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,11 +19,31 @@ Api = Callable[..., Any]
 
 
 @dataclass(frozen=True)
+class Run:
+    """What an executor function may use besides its client: the policy, the time, and per-resource data."""
+
+    policy: Policy
+    now: datetime
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class _Call:
     service: str
     permissions: tuple[str, ...]
-    run: Callable[[Any, Api, list[Finding], Policy, datetime], None]
-    dry_run_supported: bool = True  # False: in dry-run the call is logged as planned, not made
+    run: Callable[[Any, Api, list[Finding], Run], None]
+    dry_run_supported: bool = True  # the API has DryRun; False: in dry-run the call is logged as planned, not made
+    batch: bool = True  # False: one resource per call (APIs without multi-resource requests)
+
+
+def _each(call: Callable[[Any, Api, Finding, Run], Any]) -> Callable[[Any, Api, list[Finding], Run], None]:
+    """An executor function for APIs that take one resource per call."""
+
+    def run(client: Any, api: Api, findings: list[Finding], r: Run) -> None:
+        for f in findings:
+            call(client, api, f, r)
+
+    return run
 
 
 def _ids(findings: list[Finding]) -> list[str]:
@@ -49,23 +69,46 @@ def _checkpoint(ssm: Any, api: Api, findings: list[Finding], policy: Policy) -> 
             Parameters={"commands": [command], "executionTimeout": ["100"]})
 
 
+def _snapshot(ec2: Any, api: Api, f: Finding, run: Run) -> None:
+    """Snapshot first (deleted only on a later run, once the snapshot is complete); the volume names its snapshot."""
+    snapshot = api(ec2.create_snapshot, VolumeId=f.resource_id,
+                   Description=f"cost-janitor: before deleting unattached volume {f.resource_id}",
+                   TagSpecifications=[{"ResourceType": "snapshot", "Tags": [
+                       {"Key": "cost-janitor:from-volume", "Value": f.resource_id}]}])
+    if snapshot:  # not in dry-run
+        api(ec2.create_tags, Resources=[f.resource_id],
+            Tags=[{"Key": run.policy.storage.snapshot_tag, "Value": snapshot["SnapshotId"]}])
+
 # Adding an action: one ActionKind member, one entry here (its calls and the IAM actions they need), a test.
 EXECUTORS: dict[ActionKind, _Call] = {
-    ActionKind.MARK_IDLE: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, policy, now: api(
+    ActionKind.MARK_IDLE: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
         ec2.create_tags, Resources=_ids(fs),
-        Tags=[{"Key": policy.exemptions.idle_since_tag, "Value": now.isoformat(timespec="seconds")}])),
-    ActionKind.UNMARK_IDLE: _Call("ec2", ("ec2:DeleteTags",), lambda ec2, api, fs, policy, now: api(
-        ec2.delete_tags, Resources=_ids(fs), Tags=[{"Key": policy.exemptions.idle_since_tag}])),
+        Tags=[{"Key": r.policy.exemptions.idle_since_tag, "Value": r.now.isoformat(timespec="seconds")}])),
+    ActionKind.UNMARK_IDLE: _Call("ec2", ("ec2:DeleteTags",), lambda ec2, api, fs, r: api(
+        ec2.delete_tags, Resources=_ids(fs), Tags=[{"Key": r.policy.exemptions.idle_since_tag}])),
     ActionKind.STOP: _Call("ec2", ("ec2:DeleteTags", "ec2:StopInstances"),
-                           lambda ec2, api, fs, policy, now: _stop(ec2, api, fs, policy, hibernate=False)),
+                           lambda ec2, api, fs, r: _stop(ec2, api, fs, r.policy, hibernate=False)),
     ActionKind.HIBERNATE: _Call("ec2", ("ec2:DeleteTags", "ec2:StopInstances"),
-                                lambda ec2, api, fs, policy, now: _stop(ec2, api, fs, policy, hibernate=True)),
-    ActionKind.TAG_GPU_AGENT: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, policy, now: api(
-        ec2.create_tags, Resources=_ids(fs), Tags=[{"Key": policy.agent.tag_key, "Value": "true"}])),
+                                lambda ec2, api, fs, r: _stop(ec2, api, fs, r.policy, hibernate=True)),
+    ActionKind.TAG_GPU_AGENT: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
+        ec2.create_tags, Resources=_ids(fs), Tags=[{"Key": r.policy.agent.tag_key, "Value": "true"}])),
     ActionKind.CHECKPOINT: _Call("ssm", ("ssm:SendCommand",),
-                                 lambda ssm, api, fs, policy, now: _checkpoint(ssm, api, fs, policy),
-                                 dry_run_supported=False),
+                                 lambda ssm, api, fs, r: _checkpoint(ssm, api, fs, r.policy), dry_run_supported=False),
+    ActionKind.PUT_LIFECYCLE: _Call("s3", ("s3:PutLifecycleConfiguration",), _each(lambda s3, api, f, r: api(
+        s3.put_bucket_lifecycle_configuration, Bucket=f.resource_id,
+        LifecycleConfiguration={"Rules": r.payload[f.resource_id]})), dry_run_supported=False, batch=False),
+    ActionKind.MARK_UNATTACHED: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
+        ec2.create_tags, Resources=_ids(fs),
+        Tags=[{"Key": r.policy.storage.unattached_since_tag, "Value": r.now.isoformat(timespec="seconds")}])),
+    ActionKind.SNAPSHOT_VOLUME: _Call("ec2", ("ec2:CreateSnapshot", "ec2:CreateTags"), _each(_snapshot),
+                                      batch=False),
+    ActionKind.DELETE_VOLUME: _Call("ec2", ("ec2:DeleteVolume",), _each(lambda ec2, api, f, r: api(
+        ec2.delete_volume, VolumeId=f.resource_id)), batch=False),
+    ActionKind.SET_LOG_RETENTION: _Call("logs", ("logs:PutRetentionPolicy",), _each(lambda logs, api, f, r: api(
+        logs.put_retention_policy, logGroupName=f.resource_id,
+        retentionInDays=r.policy.storage.log_retention_days)), dry_run_supported=False, batch=False),
 }
+
 
 
 def permissions(kinds: Sequence[ActionKind]) -> list[str]:
@@ -79,8 +122,11 @@ class Executor:
         self._client = client_for
         self.dry_run = dry_run
 
-    def execute(self, findings: Sequence[Finding], policy: Policy, *, now: datetime) -> list[Finding]:
-        """Carry out every planned action; return the findings with their action's outcome filled in."""
+    def execute(self, findings: Sequence[Finding], policy: Policy, *, now: datetime,
+                payload: Mapping[str, Any] | None = None) -> list[Finding]:
+        """Carry out every planned action; return the findings with their action's outcome filled in.
+        `payload` carries per-resource data an action needs (a bucket's merged lifecycle rules)."""
+        run = Run(policy, now, payload or {})
         groups: dict[tuple[str, ActionKind], list[Finding]] = {}
         for f in findings:
             if isinstance(f.action, ActionKind) and f.action_status == "planned":
@@ -88,8 +134,9 @@ class Executor:
         results: dict[tuple[str, ActionKind], ActionResult] = {}
         for (region, kind), group in groups.items():
             api_client = self._client(EXECUTORS[kind].service, region)
-            for start in range(0, len(group), BATCH):
-                for result in self._run(api_client, kind, region, group[start:start + BATCH], policy, now):
+            size = BATCH if EXECUTORS[kind].batch else 1
+            for start in range(0, len(group), size):
+                for result in self._run(api_client, kind, region, group[start:start + size], run):
                     results[(result.resource_id, kind)] = result
         out = []
         for f in findings:
@@ -102,19 +149,17 @@ class Executor:
             out.append(done)
         return out
 
-    def _run(self, api_client: Any, kind: ActionKind, region: str, group: list[Finding], policy: Policy,
-             now: datetime) -> list[ActionResult]:
+    def _run(self, api_client: Any, kind: ActionKind, region: str, group: list[Finding],
+             run: Run) -> list[ActionResult]:
         """Try the batch in one call; if it fails, try each resource alone so one bad apple fails alone."""
         if self.dry_run and not EXECUTORS[kind].dry_run_supported:
             return [self._result(kind, region, f.resource_id, None) for f in group]  # planned, logged by audit
-        outcome = self._call(api_client, kind, group, policy, now)
+        outcome = self._call(api_client, kind, group, run)
         if outcome is None or len(group) == 1:
             return [self._result(kind, region, f.resource_id, outcome) for f in group]
-        return [self._result(kind, region, f.resource_id, self._call(api_client, kind, [f], policy, now))
-                for f in group]
+        return [self._result(kind, region, f.resource_id, self._call(api_client, kind, [f], run)) for f in group]
 
-    def _call(self, api_client: Any, kind: ActionKind, group: list[Finding], policy: Policy,
-              now: datetime) -> ClientError | None:
+    def _call(self, api_client: Any, kind: ActionKind, group: list[Finding], run: Run) -> ClientError | None:
         def api(method: Callable[..., Any], **kwargs: Any) -> Any:
             """EC2 calls go out with DryRun; in dry-run, EC2's DryRunOperation means 'would succeed'."""
             try:
@@ -126,7 +171,7 @@ class Executor:
             return None
 
         try:
-            EXECUTORS[kind].run(api_client, api, group, policy, now)
+            EXECUTORS[kind].run(api_client, api, group, run)
         except ClientError as exc:
             return exc
         return None

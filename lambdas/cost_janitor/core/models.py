@@ -23,6 +23,12 @@ class Verdict(StrEnum):
     INTERRUPTION_WARNING = "interruption-warning"
     REBALANCE_RECOMMENDED = "rebalance-recommended"
     GONE = "gone"
+    CHANGE_PROPOSED = "change-proposed"
+    CONFLICT = "conflict"
+    COMPLIANT = "compliant"
+    UNATTACHED = "unattached"
+    UNUSED = "unused"
+    NO_RETENTION = "no-retention"
 
 
 class ActionKind(StrEnum):
@@ -34,6 +40,11 @@ class ActionKind(StrEnum):
     HIBERNATE = "hibernate"
     TAG_GPU_AGENT = "tag-gpu-agent"
     CHECKPOINT = "checkpoint"
+    PUT_LIFECYCLE = "put-lifecycle"
+    MARK_UNATTACHED = "mark-unattached"
+    SNAPSHOT_VOLUME = "snapshot-volume"
+    DELETE_VOLUME = "delete-volume"
+    SET_LOG_RETENTION = "set-log-retention"
 
 
 class Ask(StrEnum):
@@ -153,5 +164,5 @@ class Finding(_Frozen):
     @property
     def publishable(self) -> bool:
         """Worth telling someone: a verdict with something to do, or an exemption that needs fixing."""
-        quiet = (Verdict.BUSY, Verdict.EXEMPT, Verdict.INSUFFICIENT_DATA)
+        quiet = (Verdict.BUSY, Verdict.EXEMPT, Verdict.INSUFFICIENT_DATA, Verdict.COMPLIANT)
         return self.action is not None or bool(self.notes) or self.verdict not in quiet

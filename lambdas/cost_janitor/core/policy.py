@@ -281,6 +281,35 @@ class AgentPolicy(_Strict):
         return _check_tag_key(v)
 
 
+class StoragePolicy(_Strict):
+    """Storage waste besides lifecycle rules; every destructive action is off unless turned on here."""
+
+    unattached_since_tag: str = Field("cost-janitor:unattached-since",
+                                      description="Written on an unattached volume when first seen.")
+    snapshot_tag: str = Field("cost-janitor:snapshot-id",
+                              description="Written on a volume with the id of the snapshot taken before deleting it.")
+    unattached_volume_days: int = Field(14, ge=1, description="Report volumes unattached for this many days.")
+    delete_unattached_volumes: bool = Field(
+        False, description="Opt-in: snapshot, then delete, old unattached volumes in environments that may stop.")
+    snapshot_max_age_days: int = Field(180, ge=1, description="Report snapshots older than this that no AMI uses.")
+    log_retention_days: int = Field(90, ge=1, description="Longest CloudWatch Logs retention the policy accepts.")
+    set_log_retention: bool = Field(False, description="Opt-in: set retention on log groups without one (or longer).")
+
+    @field_validator("unattached_since_tag")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return _check_tag_key(v)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        allowed = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                   3288, 3653)
+        if v not in allowed:
+            raise ValueError(f"CloudWatch Logs accepts only {allowed}")
+        return v
+
+
 class Policy(_Strict):
     """Everything that tunes the janitor. Defaults are what a careful platform team would choose."""
 
@@ -295,6 +324,7 @@ class Policy(_Strict):
     lifecycle: LifecyclePolicy = Field(default_factory=LifecyclePolicy)
     slack: SlackPolicy = Field(default_factory=SlackPolicy)
     spot: SpotPolicy = Field(default_factory=SpotPolicy)
+    storage: StoragePolicy = Field(default_factory=StoragePolicy)
     agent: AgentPolicy = Field(default_factory=AgentPolicy)
 
     @field_validator("regions")

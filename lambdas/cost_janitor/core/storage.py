@@ -1,0 +1,177 @@
+"""Storage decisions: merge the janitor's lifecycle rules into a bucket's configuration without ever dropping or
+changing a user's rule, estimate what tiering saves, and judge unattached volumes, old snapshots and log groups."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cost_janitor.core.policy import LifecycleProfile, LifecycleRule, Policy
+
+RULE_ID_PREFIX = "cost-janitor:"
+MAX_RULES = 1000
+GB = 1024 ** 3
+
+# S3 storage, USD per GB-month, us-east-1 list prices (first 50 TB tier for STANDARD).
+S3_PRICE_DATE = "2025-05-01"
+S3_PRICES = {"STANDARD": 0.023, "STANDARD_IA": 0.0125, "ONEZONE_IA": 0.01, "INTELLIGENT_TIERING": 0.023,
+             "GLACIER_IR": 0.004, "GLACIER": 0.0036, "DEEP_ARCHIVE": 0.00099}
+EBS_SNAPSHOT_PRICE = 0.05  # USD per GB-month, standard tier
+EBS_PRICES = {"gp3": 0.08, "gp2": 0.10, "io1": 0.125, "io2": 0.125, "st1": 0.045, "sc1": 0.015, "standard": 0.05}
+LOGS_STORAGE_PRICE = 0.03  # USD per GB-month, compressed
+
+
+def janitor_rule_id(profile: str, rule: LifecycleRule) -> str:
+    return f"{RULE_ID_PREFIX}{profile}:{rule.prefix or '*'}"
+
+
+def is_janitor_rule(rule: dict[str, Any]) -> bool:
+    return str(rule.get("ID", "")).startswith(RULE_ID_PREFIX)
+
+
+def rule_prefix(rule: dict[str, Any]) -> str:
+    """The key prefix a rule applies to, whatever its filter shape (Prefix, And, Tag, size, legacy Prefix)."""
+    if "Prefix" in rule and "Filter" not in rule:
+        return str(rule["Prefix"])
+    flt = rule.get("Filter") or {}
+    if "Prefix" in flt:
+        return str(flt["Prefix"])
+    return str((flt.get("And") or {}).get("Prefix", ""))
+
+
+def _categories(rule: dict[str, Any]) -> set[str]:
+    """What a rule does to objects: current-version tiering/expiry, noncurrent versions, multipart uploads."""
+    cats = set()
+    if rule.get("Transitions") or rule.get("Expiration"):
+        cats.add("current")
+    if rule.get("NoncurrentVersionTransitions") or rule.get("NoncurrentVersionExpiration"):
+        cats.add("noncurrent")
+    if rule.get("AbortIncompleteMultipartUpload"):
+        cats.add("multipart")
+    return cats
+
+
+def desired_rules(profile_name: str, profile: LifecycleProfile, *, versioned: bool) -> tuple[list[dict[str, Any]],
+                                                                                             list[str]]:
+    """The profile as S3 rules; noncurrent-version rules only where versioning is or was enabled."""
+    rules, notes = [], []
+    for r in profile.rules:
+        rule: dict[str, Any] = {"ID": janitor_rule_id(profile_name, r), "Filter": {"Prefix": r.prefix},
+                                "Status": "Enabled"}
+        if r.transitions:
+            rule["Transitions"] = [{"Days": t.days, "StorageClass": t.storage_class} for t in r.transitions]
+        if r.expire_days:
+            rule["Expiration"] = {"Days": r.expire_days}
+        if r.noncurrent_expire_days:
+            if versioned:
+                rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": r.noncurrent_expire_days}
+            else:
+                notes.append(f"versioning was never enabled: no noncurrent-version rule for '{r.prefix}'")
+        if r.abort_multipart_days:
+            rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": r.abort_multipart_days}
+        if len(rule) > 3:  # it does something
+            rules.append(rule)
+    return rules, notes
+
+
+@dataclass
+class MergePlan:
+    rules: list[dict[str, Any]]
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    changed: bool = False
+
+
+def merge(existing: list[dict[str, Any]], desired: list[dict[str, Any]]) -> MergePlan:
+    """User rules first, untouched and in their order; then the janitor's, added, updated or removed by ID.
+    A janitor rule whose prefix and kind of action a user rule already covers is not written: it is reported."""
+    users = [r for r in existing if not is_janitor_rule(r)]
+    ours = {r["ID"]: r for r in existing if is_janitor_rule(r)}
+    plan = MergePlan(rules=[copy.deepcopy(r) for r in users])
+    for rule in desired:
+        clash = [u for u in users if rule_prefix(u) == rule_prefix(rule) and _categories(u) & _categories(rule)]
+        if clash:  # the user's rule wins; ours (if we wrote it before) goes, so the two never both apply
+            plan.conflicts.append(f"{rule['ID']}: user rule {clash[0].get('ID', '(no ID)')!r} already manages "
+                                  f"prefix '{rule_prefix(rule)}'; left to it")
+            continue
+        before = ours.get(rule["ID"])
+        (plan.unchanged if before == rule else plan.updated if before else plan.added).append(rule["ID"])
+        plan.rules.append(rule)
+    written = {r.get("ID") for r in plan.rules}
+    plan.removed = [rid for rid in ours if rid not in written]
+    if len(plan.rules) > MAX_RULES:
+        plan.conflicts.append(f"the merged configuration would have {len(plan.rules)} rules; S3 allows {MAX_RULES}")
+        plan.rules = [copy.deepcopy(r) for r in existing]
+        plan.added, plan.updated, plan.removed = [], [], []
+    plan.changed = plan.rules != existing
+    return plan
+
+
+def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """The exact before/after of a bucket's configuration, as a unified diff of its JSON."""
+    import difflib
+
+    a = json.dumps({"Rules": before}, indent=2, sort_keys=True, default=str).splitlines()
+    b = json.dumps({"Rules": after}, indent=2, sort_keys=True, default=str).splitlines()
+    return "\n".join(difflib.unified_diff(a, b, "current", "proposed", lineterm=""))
+
+
+@dataclass(frozen=True)
+class Savings:
+    monthly_usd: float
+    explanation: str
+
+
+def tiering_savings(profile: LifecycleProfile, standard_bytes: float | None) -> Savings | None:
+    """An upper bound: every Standard byte ends in the profile's coldest transition class."""
+    if standard_bytes is None:
+        return None
+    coldest = [t for r in profile.rules for t in r.transitions]
+    if not coldest or standard_bytes <= 0:
+        return Savings(0.0, "no Standard bytes to move" if coldest else "the profile has no transitions")
+    target = min(coldest, key=lambda t: S3_PRICES[t.storage_class])
+    gb = standard_bytes / GB
+    usd = round(gb * (S3_PRICES["STANDARD"] - S3_PRICES[target.storage_class]), 2)
+    return Savings(usd, f"≈ ${usd:,.0f}/month if all {gb / 1024:,.1f} TB in Standard moved to "
+                        f"{target.storage_class} (upper bound: assumes every object is older than {target.days} days "
+                        f"and under the profile's prefixes; S3 list prices, us-east-1, {S3_PRICE_DATE})")
+
+
+@dataclass(frozen=True)
+class VolumeVerdict:
+    unattached_since: datetime | None
+    mark: bool  # first sighting: tag it with the time
+    old_enough: bool
+    may_delete: bool
+    monthly_usd: float | None
+    reason: str
+
+
+def judge_volume(*, size_gb: int, volume_type: str, tags: dict[str, str], policy: Policy,
+                 now: datetime) -> VolumeVerdict:
+    """An available (unattached) volume: marked on first sight; after N days reported, and — opt-in, dev only —
+    snapshotted then deleted."""
+    from cost_janitor.core.exemptions import evaluate_exemption, parse_instant
+
+    price = EBS_PRICES.get(volume_type)
+    monthly = round(size_gb * price, 2) if price is not None else None
+    raw = tags.get(policy.storage.unattached_since_tag)
+    since = parse_instant(raw) if raw else None
+    if since is None:
+        return VolumeVerdict(None, True, False, False, monthly, "unattached; first seen now")
+    days = (now - since).days
+    old = now - since >= timedelta(days=policy.storage.unattached_volume_days)
+    env = policy.environments.class_of(tags.get(policy.environments.tag_key))
+    exempt = evaluate_exemption(tags, policy.exemptions, now=now).exempt
+    may_delete = (old and policy.storage.delete_unattached_volumes and not exempt
+                  and policy.environments.classes[env].on_idle == "stop")
+    reason = f"unattached for {days} days ({size_gb} GiB {volume_type})"
+    if exempt:
+        reason += "; exempt"
+    return VolumeVerdict(since, False, old, may_delete, monthly, reason)
