@@ -174,3 +174,28 @@ def test_unattached_volume(tags: dict[str, str], opt_in: bool, env: str, mark: b
                            now=NOW)
     assert (verdict.mark, verdict.may_delete) == (mark, delete)
     assert verdict.monthly_usd == 40.0
+
+
+def test_old_snapshots_no_ami_uses_are_reported_never_acted_on() -> None:
+    from datetime import timedelta
+
+    from cost_janitor.core.storage import plan_snapshot
+
+    old = {"id": "snap-1", "size_gb": 100, "start_time": NOW - timedelta(days=400), "tags": {}}
+    finding = plan_snapshot(snapshot=old, used_by_ami=False, account="1", region="us-east-1", policy=POLICY, now=NOW,
+                            run_id="r")
+    assert finding is not None and finding.verdict == "unused" and finding.action is None
+    assert finding.monthly_usd == 5.0 and "upper bound" in str(finding.price_source)
+    assert plan_snapshot(snapshot=old, used_by_ami=True, account="1", region="us-east-1", policy=POLICY, now=NOW,
+                         run_id="r") is None
+    young = {**old, "start_time": NOW - timedelta(days=10)}
+    assert plan_snapshot(snapshot=young, used_by_ami=False, account="1", region="us-east-1", policy=POLICY,
+                         now=NOW, run_id="r") is None
+
+
+def test_a_bucket_tagged_with_an_unknown_profile_is_reported_not_guessed() -> None:
+    from cost_janitor.core.storage import plan_bucket
+
+    plan = plan_bucket(bucket="b", region="us-east-1", account="1", tags={"cost-janitor:lifecycle-profile": "mll"},
+                       versioned=False, existing=[], standard_bytes=None, policy=POLICY, now=NOW, run_id="r")
+    assert plan.rules is None and plan.finding is not None and "unknown lifecycle profile 'mll'" in plan.finding.reason

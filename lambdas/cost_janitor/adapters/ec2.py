@@ -99,3 +99,35 @@ class Ec2Tags:
     def write(self, instance_id: str, tags: dict[str, str]) -> None:
         self._ec2.create_tags(Resources=[instance_id],
                               Tags=[{"Key": k, "Value": v[:256]} for k, v in tags.items()])
+
+
+class Ebs:
+    """Unattached volumes, snapshots and the snapshots AMIs use."""
+
+    def __init__(self, client: Any) -> None:
+        self._ec2 = client
+
+    def unattached_volumes(self) -> list[dict[str, Any]]:
+        pages = self._ec2.get_paginator("describe_volumes").paginate(
+            Filters=[{"Name": "status", "Values": ["available"]}])
+        return [{"id": v["VolumeId"], "size_gb": v["Size"], "type": v.get("VolumeType", "gp2"),
+                 "az": v.get("AvailabilityZone"), "tags": {t["Key"]: t["Value"] for t in v.get("Tags", [])}}
+                for page in pages for v in page.get("Volumes", [])]
+
+    def snapshot_states(self, snapshot_ids: list[str]) -> dict[str, str]:
+        if not snapshot_ids:
+            return {}
+        pages = self._ec2.get_paginator("describe_snapshots").paginate(
+            Filters=[{"Name": "snapshot-id", "Values": snapshot_ids}])
+        return {s["SnapshotId"]: s["State"] for page in pages for s in page.get("Snapshots", [])}
+
+    def own_snapshots(self) -> list[dict[str, Any]]:
+        pages = self._ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"])
+        return [{"id": s["SnapshotId"], "size_gb": s.get("VolumeSize", 0), "start_time": s["StartTime"],
+                 "tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])}}
+                for page in pages for s in page.get("Snapshots", [])]
+
+    def ami_snapshot_ids(self) -> set[str]:
+        images = self._ec2.describe_images(Owners=["self"]).get("Images", [])
+        return {m["Ebs"]["SnapshotId"] for i in images for m in i.get("BlockDeviceMappings", [])
+                if m.get("Ebs", {}).get("SnapshotId")}

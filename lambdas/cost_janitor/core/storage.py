@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cost_janitor.core.models import ActionKind, Finding, Verdict
 from cost_janitor.core.policy import LifecycleProfile, LifecycleRule, Policy
 
 RULE_ID_PREFIX = "cost-janitor:"
@@ -175,3 +176,118 @@ def judge_volume(*, size_gb: int, volume_type: str, tags: dict[str, str], policy
     if exempt:
         reason += "; exempt"
     return VolumeVerdict(since, False, old, may_delete, monthly, reason)
+
+
+@dataclass(frozen=True)
+class BucketPlan:
+    finding: Finding | None  # None: the bucket has no profile (not the janitor's business)
+    rules: list[dict[str, Any]] | None  # the merged configuration to write, when something changes
+    diff: str
+
+
+def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str], versioned: bool,
+                existing: list[dict[str, Any]], standard_bytes: float | None, policy: Policy, now: datetime,
+                run_id: str) -> BucketPlan:
+    """Which profile applies (policy list first, then the bucket's tag), the merge, and what it would save."""
+    profile_name = policy.lifecycle.buckets.get(bucket) or tags.get(policy.lifecycle.profile_tag)
+    if not profile_name:
+        return BucketPlan(None, None, "")
+    base = {"kind": "lifecycle", "resource_id": bucket, "resource_arn": f"arn:aws:s3:::{bucket}",
+            "resource_type": "s3-bucket", "name": bucket, "account": account, "region": region,
+            "owner": tags.get(policy.tagging.owner_tag), "team": tags.get("team"),
+            "environment": policy.environments.class_of(tags.get(policy.environments.tag_key)),
+            "run_id": run_id, "observed_at": now}
+    profile = policy.lifecycle.profiles.get(profile_name)
+    if profile is None:
+        return BucketPlan(Finding(**base, verdict=Verdict.CONFLICT, severity="low",
+                                  reason=f"tagged with unknown lifecycle profile {profile_name!r}; known: "
+                                         f"{sorted(policy.lifecycle.profiles)}"), None, "")
+    desired, notes = desired_rules(profile_name, profile, versioned=versioned)
+    plan = merge(existing, desired)
+    evidence: dict[str, float | int | str | None] = {
+        "profile": profile_name, "versioned": str(versioned).lower(), "rules_before": len(existing),
+        "rules_after": len(plan.rules), "added": len(plan.added), "updated": len(plan.updated),
+        "removed": len(plan.removed), "user_rules_kept": len([r for r in existing if not is_janitor_rule(r)])}
+    all_notes = tuple(notes + plan.conflicts)
+    if not plan.changed:
+        verdict = Verdict.CONFLICT if plan.conflicts else Verdict.COMPLIANT
+        return BucketPlan(Finding(**base, verdict=verdict, evidence=evidence, notes=all_notes,
+                                  reason=f"lifecycle profile {profile_name!r} already in place"
+                                  + (" except where a user rule manages the same prefix" if plan.conflicts else "")),
+                          None, "")
+    savings = tiering_savings(profile, standard_bytes)
+    reason = (f"lifecycle profile {profile_name!r}: add {len(plan.added)}, update {len(plan.updated)}, remove "
+              f"{len(plan.removed)} of the janitor's rules; {evidence['user_rules_kept']} user rule(s) kept as is")
+    return BucketPlan(Finding(**base, verdict=Verdict.CHANGE_PROPOSED, evidence=evidence, notes=all_notes,
+                              reason=reason, action=ActionKind.PUT_LIFECYCLE, action_status="planned",
+                              monthly_usd=savings.monthly_usd if savings else None,
+                              price_source=savings.explanation if savings else "no S3 storage metrics yet",
+                              severity="medium" if savings and savings.monthly_usd >= 50 else "low"),
+                      plan.rules, diff(existing, plan.rules))
+
+
+def plan_volume(*, volume: dict[str, Any], snapshot_state: str | None, account: str, region: str, policy: Policy,
+                now: datetime, run_id: str) -> Finding:
+    """Mark on first sight; after N days report; opt-in (dev only): snapshot, then — once complete — delete."""
+    tags = volume["tags"]
+    verdict = judge_volume(size_gb=volume["size_gb"], volume_type=volume["type"], tags=tags, policy=policy, now=now)
+    action: ActionKind | None = None
+    reason = verdict.reason
+    if verdict.mark:
+        action = ActionKind.MARK_UNATTACHED
+    elif verdict.may_delete:
+        if snapshot_state is None:
+            action, reason = ActionKind.SNAPSHOT_VOLUME, reason + "; snapshot first, delete on a later run"
+        elif snapshot_state == "completed":
+            action = ActionKind.DELETE_VOLUME
+            reason += f"; snapshot {tags.get(policy.storage.snapshot_tag)} is complete, so the volume goes"
+        else:
+            reason += f"; waiting for snapshot {tags.get(policy.storage.snapshot_tag)} ({snapshot_state})"
+    return Finding(
+        kind="unattached-volume", resource_id=volume["id"], resource_type=f"ebs-{volume['type']}",
+        resource_arn=f"arn:aws:ec2:{region}:{account}:volume/{volume['id']}", name=tags.get("Name"),
+        account=account, region=region, owner=tags.get(policy.tagging.owner_tag), team=tags.get("team"),
+        environment=policy.environments.class_of(tags.get(policy.environments.tag_key)),
+        verdict=Verdict.UNATTACHED if verdict.old_enough else Verdict.COMPLIANT,
+        reason=reason, monthly_usd=verdict.monthly_usd if verdict.old_enough else None,
+        price_source=f"EBS list price us-east-1 ({S3_PRICE_DATE})" if verdict.old_enough else None,
+        evidence={"size_gb": volume["size_gb"], "snapshot": tags.get(policy.storage.snapshot_tag),
+                  "snapshot_state": snapshot_state},
+        action=action, action_status="planned" if action else None, run_id=run_id, observed_at=now,
+        severity="medium" if verdict.old_enough else "info")
+
+
+def plan_snapshot(*, snapshot: dict[str, Any], used_by_ami: bool, account: str, region: str, policy: Policy,
+                  now: datetime, run_id: str) -> Finding | None:
+    """Old snapshots no AMI uses are reported (never deleted): size × price is an upper bound (incremental)."""
+    age = (now - snapshot["start_time"]).days
+    if used_by_ami or age < policy.storage.snapshot_max_age_days:
+        return None
+    monthly = round(snapshot["size_gb"] * EBS_SNAPSHOT_PRICE, 2)
+    return Finding(
+        kind="old-snapshot", resource_id=snapshot["id"], resource_type="ebs-snapshot",
+        resource_arn=f"arn:aws:ec2:{region}::snapshot/{snapshot['id']}", account=account, region=region,
+        owner=snapshot["tags"].get(policy.tagging.owner_tag), team=snapshot["tags"].get("team"),
+        environment=policy.environments.class_of(snapshot["tags"].get(policy.environments.tag_key)),
+        verdict=Verdict.UNUSED, reason=f"{age} days old, used by no AMI ({snapshot['size_gb']} GiB volume)",
+        monthly_usd=monthly, price_source="upper bound: snapshots are incremental; standard tier list price",
+        evidence={"age_days": age, "size_gb": snapshot["size_gb"]}, run_id=run_id, observed_at=now,
+        severity="low")
+
+
+def plan_log_group(*, group: dict[str, Any], account: str, region: str, policy: Policy, now: datetime,
+                   run_id: str) -> Finding | None:
+    retention = group.get("retention_days")
+    if retention is not None and retention <= policy.storage.log_retention_days:
+        return None
+    gb = group["stored_bytes"] / GB
+    action = ActionKind.SET_LOG_RETENTION if policy.storage.set_log_retention else None
+    return Finding(
+        kind="log-retention", resource_id=group["name"], resource_type="log-group",
+        resource_arn=group.get("arn") or f"arn:aws:logs:{region}:{account}:log-group:{group['name']}",
+        account=account, region=region, environment=policy.environments.default, verdict=Verdict.NO_RETENTION,
+        reason=(f"retention {'never expires' if retention is None else f'{retention} days'}; policy maximum "
+                f"{policy.storage.log_retention_days} days; {gb:,.1f} GB stored"),
+        monthly_usd=round(gb * LOGS_STORAGE_PRICE, 2), price_source="stored bytes × CloudWatch Logs storage price",
+        evidence={"retention_days": retention, "stored_gb": round(gb, 2)}, action=action,
+        action_status="planned" if action else None, run_id=run_id, observed_at=now, severity="low")

@@ -1,0 +1,210 @@
+"""The storage run against the moto server: lifecycle merges that keep every user rule, conflicts reported,
+no write when nothing changes, one bad bucket not stopping the rest, and volumes/snapshots/log groups."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import botocore.client
+import pytest
+from botocore.exceptions import ClientError
+
+from cost_janitor.core.models import ActionKind, Verdict
+from cost_janitor.core.policy import Policy
+from cost_janitor.emulator import LocalAws
+from cost_janitor.handlers.storage_lifecycle import storage_run
+from cost_janitor.settings import Settings
+
+ACCOUNT = "123456789012"
+USER_RULES = [
+    {"ID": "logs-expire", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 30}},
+    {"ID": "tagged", "Filter": {"Tag": {"Key": "tier", "Value": "cold"}}, "Status": "Enabled",
+     "Transitions": [{"Days": 0, "StorageClass": "GLACIER"}]},
+    {"ID": "and", "Filter": {"And": {"Prefix": "raw/", "Tags": [{"Key": "a", "Value": "b"}]}}, "Status": "Disabled",
+     "Expiration": {"Days": 10}},
+    {"ID": "legacy", "Prefix": "tmp/", "Status": "Enabled", "Expiration": {"Days": 1}},
+]
+ML_TAG = {"Key": "cost-janitor:lifecycle-profile", "Value": "ml"}
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every AWS API call the janitor makes, by operation (a botocore-level hook)."""
+    counted: Counter[str] = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: Any) -> Any:
+        counted[operation] += 1
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return counted
+
+
+@pytest.fixture
+def buckets(aws: LocalAws, janitor: Any) -> dict[str, Any]:
+    janitor()
+    s3 = aws.client("s3")
+    for name, versioned, rules in (("ml-training", True, USER_RULES), ("ml-scratch", False, []),
+                                   ("ml-conflict", True, [{"ID": "team-tiering", "Filter": {
+                                       "Prefix": "training-data/"}, "Status": "Enabled",
+                                       "Transitions": [{"Days": 60, "StorageClass": "GLACIER_IR"}]}]),
+                                   ("web-assets", False, [USER_RULES[0]])):
+        s3.create_bucket(Bucket=name)
+        if versioned:
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        if rules:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+        if name.startswith("ml-"):
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [ML_TAG, {"Key": "owner", "Value": "ana@x.io"}]})
+    before = {n: _rules(aws, n) for n in ("ml-training", "ml-conflict", "web-assets")}
+    return {"s3": s3, "before": before}
+
+
+def _rules(aws: LocalAws, bucket: str) -> list[dict[str, Any]]:
+    try:
+        rules: list[dict[str, Any]] = aws.client("s3").get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    except ClientError:
+        return []
+    return rules
+
+
+def _run(dry_run: bool = False, policy: Policy | None = None, now: datetime | None = None) -> Any:
+    return storage_run(policy or Policy(), Settings.from_env(), now=now or datetime.now(UTC), run_id="w1",
+                       dry_run=dry_run, account=ACCOUNT)
+
+
+def _by_id(report: Any) -> dict[str, Any]:
+    return {f.resource_id: f for f in report.findings}
+
+
+def test_profiles_are_merged_and_every_user_rule_survives_byte_for_byte(aws: LocalAws,
+                                                                       buckets: dict[str, Any]) -> None:
+    report = _run()
+    found = _by_id(report)
+    assert (found["ml-training"].verdict, found["ml-training"].action_status) == (Verdict.CHANGE_PROPOSED, "done")
+    after = _rules(aws, "ml-training")
+    assert after[: len(USER_RULES)] == buckets["before"]["ml-training"]
+    assert {r["ID"] for r in after[len(USER_RULES):]} == {"cost-janitor:ml:training-data/",
+                                                          "cost-janitor:ml:experiments/",
+                                                          "cost-janitor:ml:checkpoints/", "cost-janitor:ml:*"}
+    assert "web-assets" not in found and _rules(aws, "web-assets") == buckets["before"]["web-assets"]
+
+
+def test_unversioned_bucket_gets_no_noncurrent_rule_and_says_so(aws: LocalAws, buckets: dict[str, Any]) -> None:
+    found = _by_id(_run())
+    assert "cost-janitor:ml:checkpoints/" not in {r["ID"] for r in _rules(aws, "ml-scratch")}
+    assert any("versioning was never enabled" in n for n in found["ml-scratch"].notes)
+
+
+def test_a_user_rule_on_the_same_prefix_is_reported_and_left_alone(aws: LocalAws,
+                                                                   buckets: dict[str, Any]) -> None:
+    found = _by_id(_run())
+    rules = _rules(aws, "ml-conflict")
+    assert rules[0] == buckets["before"]["ml-conflict"][0]
+    assert "cost-janitor:ml:training-data/" not in {r["ID"] for r in rules}
+    assert any("team-tiering" in n for n in found["ml-conflict"].notes)
+
+
+def test_nothing_is_written_when_nothing_changes(aws: LocalAws, buckets: dict[str, Any], calls: Counter[str]) -> None:
+    _run()
+    assert calls["PutBucketLifecycleConfiguration"] == 3
+    calls.clear()
+    again = _by_id(_run())
+    assert calls["PutBucketLifecycleConfiguration"] == 0
+    assert {again[b].verdict for b in ("ml-training", "ml-scratch")} == {Verdict.COMPLIANT}
+
+
+def test_dry_run_shows_the_exact_diff_and_writes_nothing(aws: LocalAws, buckets: dict[str, Any],
+                                                         calls: Counter[str]) -> None:
+    report = _run(dry_run=True)
+    assert calls["PutBucketLifecycleConfiguration"] == 0
+    assert _rules(aws, "ml-training") == buckets["before"]["ml-training"]
+    assert '+      "ID": "cost-janitor:ml:experiments/",' in report.diffs["ml-training"]
+    assert _by_id(report)["ml-training"].action_status == "dry-run"
+
+
+def test_a_failure_on_one_bucket_does_not_stop_the_rest(aws: LocalAws, buckets: dict[str, Any],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    original = botocore.client.BaseClient._make_api_call
+
+    def deny_one(self: Any, operation: str, params: Any) -> Any:
+        if operation == "GetBucketLifecycleConfiguration" and params.get("Bucket") == "ml-conflict":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", deny_one)
+    report = _run()
+    assert report.failed == {"ml-conflict": "AccessDenied"}
+    assert _by_id(report)["ml-training"].action_status == "done"
+
+
+def test_savings_come_from_s3_storage_metrics_and_say_what_they_assume(aws: LocalAws,
+                                                                      buckets: dict[str, Any]) -> None:
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    dims = [{"Name": "BucketName", "Value": "ml-training"}, {"Name": "StorageType", "Value": "StandardStorage"}]
+    aws.client("cloudwatch").put_metric_data(Namespace="AWS/S3", MetricData=[{
+        "MetricName": "BucketSizeBytes", "Value": 10 * 1024 ** 4, "Unit": "Bytes",
+        "Timestamp": today - timedelta(hours=20), "Dimensions": dims}])
+    finding = _by_id(_run(dry_run=True))["ml-training"]
+    assert finding.monthly_usd == round(10 * 1024 * (0.023 - 0.0036), 2)
+    assert "10.0 TB in Standard moved to GLACIER" in str(finding.price_source)
+
+
+@pytest.fixture
+def volumes(aws: LocalAws, janitor: Any) -> dict[str, str]:
+    janitor()
+    ec2 = aws.client("ec2")
+    out = {}
+    for name, env in (("scratch", "dev"), ("prod-data", "prod")):
+        tags = [{"Key": "environment", "Value": env}, {"Key": "Name", "Value": name}]
+        out[name] = ec2.create_volume(AvailabilityZone="us-east-1a", Size=500, VolumeType="gp3",
+                                      TagSpecifications=[{"ResourceType": "volume", "Tags": tags}])["VolumeId"]
+    return out
+
+
+def test_unattached_dev_volume_is_marked_then_snapshotted_then_deleted_never_lost(aws: LocalAws,
+                                                                                 volumes: dict[str, str]) -> None:
+    opt_in = Policy.model_validate({"storage": {"delete_unattached_volumes": True}})
+    now = datetime.now(UTC)
+    first = _by_id(_run(policy=opt_in, now=now))
+    assert first[volumes["scratch"]].action == ActionKind.MARK_UNATTACHED
+    later = now + timedelta(days=15)
+    second = _by_id(_run(policy=opt_in, now=later))
+    assert (second[volumes["scratch"]].action, second[volumes["scratch"]].action_status) == (
+        ActionKind.SNAPSHOT_VOLUME, "done")
+    assert second[volumes["prod-data"]].action is None and second[volumes["prod-data"]].verdict == Verdict.UNATTACHED
+    ec2 = aws.client("ec2")
+    [snapshot] = ec2.describe_snapshots(Filters=[{"Name": "tag:cost-janitor:from-volume",
+                                                  "Values": [volumes["scratch"]]}])["Snapshots"]
+    third = _by_id(_run(policy=opt_in, now=later + timedelta(days=1)))
+    assert (third[volumes["scratch"]].action, third[volumes["scratch"]].action_status) == (
+        ActionKind.DELETE_VOLUME, "done")
+    remaining = {v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]}
+    assert volumes["scratch"] not in remaining and volumes["prod-data"] in remaining
+    assert ec2.describe_snapshots(SnapshotIds=[snapshot["SnapshotId"]])["Snapshots"][0]["State"] == "completed"
+
+
+def test_without_the_opt_in_an_old_volume_is_only_reported(aws: LocalAws, volumes: dict[str, str]) -> None:
+    now = datetime.now(UTC)
+    _run(now=now)
+    found = _by_id(_run(now=now + timedelta(days=15)))
+    assert found[volumes["scratch"]].verdict == Verdict.UNATTACHED and found[volumes["scratch"]].action is None
+    assert found[volumes["scratch"]].monthly_usd == 40.0
+
+
+def test_log_groups_that_never_expire_are_reported_and_fixed_only_when_opted_in(aws: LocalAws,
+                                                                              janitor: Any) -> None:
+    janitor()
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName="/ml/training-jobs")
+    logs.create_log_group(logGroupName="/ml/short")
+    logs.put_retention_policy(logGroupName="/ml/short", retentionInDays=14)
+    found = _by_id(_run())
+    assert found["/ml/training-jobs"].verdict == Verdict.NO_RETENTION and "/ml/short" not in found
+    assert found["/ml/training-jobs"].action is None
+    _run(policy=Policy.model_validate({"storage": {"set_log_retention": True}}))
+    [group] = [g for g in logs.describe_log_groups()["logGroups"] if g["logGroupName"] == "/ml/training-jobs"]
+    assert group["retentionInDays"] == 90
