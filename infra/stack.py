@@ -22,6 +22,7 @@ from infra.constructs.idle_sweep import IdleSweep
 from infra.constructs.notifier import Notifier
 from infra.constructs.slack_interactivity import SlackInteractivity
 from infra.constructs.spot_interruption import SpotInterruption
+from infra.constructs.storage_lifecycle import StorageLifecycle
 from infra.janitor_function import JanitorFunction, SharedCode
 from infra.settings import DEPS_LAYER, StackSettings, policy_json
 
@@ -95,6 +96,7 @@ class JanitorStack(Stack):
         self.slack_interactivity = SlackInteractivity(self, "SlackInteractivity", stack=self)
         self.spot_interruption = SpotInterruption(self, "SpotInterruption", stack=self)
         self.gpu_agent = GpuAgent(self, "GpuAgent", stack=self)
+        self.storage_lifecycle = StorageLifecycle(self, "StorageLifecycle", stack=self)
         self._alarms()
         for name, value_ in (("FindingsTopicArn", self.findings_topic.topic_arn),
                              ("LedgerTableName", self.ledger.table_name),

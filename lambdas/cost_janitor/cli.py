@@ -25,6 +25,7 @@ from cost_janitor.core.policy import Policy, load_policy
 CAPABILITIES = {
     "idle_sweep": "cost_janitor.handlers.idle_sweep",
     "spot_interruption": "cost_janitor.handlers.spot_interruption",
+    "storage_lifecycle": "cost_janitor.handlers.storage_lifecycle",
     "notifier": "cost_janitor.handlers.notifier",
     "slack_interactivity": "cost_janitor.handlers.slack_interactivity",
 }
@@ -162,6 +163,36 @@ def policy_reference() -> str:
     return "\n".join(rows)
 
 
+def cmd_storage(args: argparse.Namespace) -> int:
+    from cost_janitor.adapters.clients import client
+    from cost_janitor.handlers.storage_lifecycle import storage_run
+    from cost_janitor.runtime import load_policy_for
+    from cost_janitor.settings import Settings
+
+    os.environ["POWERTOOLS_SERVICE_NAME"] = "storage-lifecycle"
+    _quiet_powertools(args.verbose)
+    settings = Settings.from_env()
+    policy = (load_policy_file(args.policy) if args.policy else
+              load_policy_for(settings) if settings.policy_parameter else Policy())
+    account = client("sts", settings.region).get_caller_identity()["Account"]
+    now = datetime.now(UTC)
+    with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
+        report = storage_run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}", dry_run=not args.apply,
+                             account=account, buckets=args.bucket or None, regions=args.region or None)
+    if args.json:
+        print(json.dumps({"summary": report.summary(), "diffs": report.diffs,
+                          "findings": [f.model_dump(mode="json", by_alias=True) for f in report.findings]}, indent=2))
+        return 0
+    for bucket, text in report.diffs.items():
+        print(f"--- {bucket}: lifecycle configuration {'(dry-run: not written)' if not args.apply else ''}")
+        print(text)
+        print()
+    print(format_findings(report.findings))
+    print()
+    print(_plain(report.summary()))
+    return 0
+
+
 def cmd_spot(args: argparse.Namespace) -> int:
     from cost_janitor.adapters.clients import client
     from cost_janitor.adapters.ledger import Ledger
@@ -191,7 +222,7 @@ def format_findings(findings: Sequence[Finding], *, show_busy: bool = False,
     """A table a person reads: one line per instance (or its `names` entry), most expensive first."""
     rows = [f for f in findings if show_busy or f.verdict != Verdict.BUSY]
     rows.sort(key=lambda f: (-(f.monthly_usd or 0), str(f.verdict), f.resource_id))
-    lines = [f"{'instance':<21} {'type':<15} {'env':<5} {'verdict':<19} {'action':<28} {'$/month':>10}  reason"]
+    lines = [f"{'resource':<21} {'type':<15} {'env':<5} {'verdict':<19} {'action':<28} {'$/month':>10}  reason"]
     for f in rows:
         action = f"{f.action}" + (f" [{f.action_status}]" if f.action_status else "") if f.action else "-"
         dollars = f"{f.monthly_usd:,.2f}" if f.monthly_usd is not None else ("unknown" if f.price_source else "-")
@@ -231,6 +262,14 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
     sweep.set_defaults(func=cmd_sweep)
+
+    storage = sub.add_parser("storage", help="the weekly storage run, now: lifecycle, volumes, snapshots, logs")
+    storage.add_argument("--bucket", action="append", help="only this bucket (repeatable)")
+    storage.add_argument("--region", action="append", help="region for volumes, snapshots, logs (repeatable)")
+    storage.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
+    storage.add_argument("--apply", action="store_true", help="act for real (default: dry-run, diffs printed)")
+    storage.add_argument("--json", action="store_true")
+    storage.set_defaults(func=cmd_storage)
 
     spot = sub.add_parser("spot", help="spot interruption statistics from the ledger")
     spot.add_argument("--days", type=int, default=30)

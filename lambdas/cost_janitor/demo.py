@@ -18,6 +18,7 @@ from typing import Any
 from cost_janitor.core.policy import Policy
 from cost_janitor.observability import logger
 
+ACCOUNT = "123456789012"
 DEV = {"environment": "dev", "team": "vision", "project": "detector", "cost-center": "cc-1001"}
 PROD = {"environment": "prod", "team": "search", "project": "ranker", "cost-center": "cc-2002"}
 
@@ -56,11 +57,26 @@ def seed_account(aws: Any, end: datetime) -> dict[str, str]:
         seed_instance_metrics(seeder, ids[name], end=end, hours=usage.pop("hours", week), **usage)
     seeder.flush()
     s3 = aws.client("s3")
-    for bucket, profile in (("acme-ml-training-data", "ml"), ("acme-ml-experiments", "ml")):
+    cloudwatch = aws.client("cloudwatch")
+    day = end.replace(hour=0) - timedelta(hours=12)
+    for bucket, terabytes in (("acme-ml-training-data", 10), ("acme-ml-experiments", 2)):
         s3.create_bucket(Bucket=bucket)
         s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [
-            {"Key": "cost-janitor:lifecycle-profile", "Value": profile}, *({"Key": k, "Value": v}
-                                                                            for k, v in DEV.items())]})
+            {"Key": "cost-janitor:lifecycle-profile", "Value": "ml"}, {"Key": "owner", "Value": "ana@example.com"},
+            *({"Key": k, "Value": v} for k, v in DEV.items())]})
+        dims = [{"Name": "BucketName", "Value": bucket}, {"Name": "StorageType", "Value": "StandardStorage"}]
+        cloudwatch.put_metric_data(Namespace="AWS/S3", MetricData=[{
+            "MetricName": "BucketSizeBytes", "Value": terabytes * 1024 ** 4, "Unit": "Bytes", "Timestamp": day,
+            "Dimensions": dims}])
+    s3.put_bucket_versioning(Bucket="acme-ml-training-data", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_lifecycle_configuration(Bucket="acme-ml-training-data", LifecycleConfiguration={"Rules": [
+        {"ID": "team-logs-30d", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 30}},
+        {"ID": "team-experiments", "Filter": {"Prefix": "experiments/"}, "Status": "Enabled",
+         "Expiration": {"Days": 365}}]})
+    ec2.create_volume(AvailabilityZone="us-east-1a", Size=2000, VolumeType="gp3", TagSpecifications=[
+        {"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "old-dataset-cache"},
+                                            {"Key": "environment", "Value": "dev"}]}])
+    aws.client("logs").create_log_group(logGroupName="/ml/training-jobs")
     return ids
 
 
@@ -136,6 +152,9 @@ def main() -> int:
 
         _title("6. Spot: the 2-minute interruption warning for a fine-tuning run")
         _spot_scene(aws, policy, settings)
+
+        _title("7. Storage: lifecycle profiles merged into the ML buckets (dry-run, then applied)")
+        _storage_scene(aws, policy, settings)
     aws.stop()
     return 0
 
@@ -250,6 +269,27 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
     print("  ledger → interruptions by type and AZ (30 days): " + ", ".join(
         f"{s.instance_type}/{s.availability_zone}: {s.interruptions}" for s in stats.by_type_and_az))
     print("  on the instance, agent/spot_watch.py wraps the training command and passes the signal on once.")
+
+
+def _storage_scene(aws: Any, policy: Policy, settings: Any) -> None:
+    from cost_janitor.cli import format_findings
+    from cost_janitor.handlers.storage_lifecycle import storage_run
+
+    s3 = aws.client("s3")
+    before = s3.get_bucket_lifecycle_configuration(Bucket="acme-ml-training-data")["Rules"]
+    now = datetime.now(UTC)
+    with contextlib.redirect_stdout(io.StringIO()):
+        dry = storage_run(policy, settings, now=now, run_id="demo-storage-dry", dry_run=True, account=ACCOUNT)
+    print("acme-ml-training-data has 2 team rules; the dry-run diff of its configuration:")
+    print("   " + dry.diffs["acme-ml-training-data"].replace("\n", "\n   "))
+    print()
+    print(format_findings(dry.findings))
+    with contextlib.redirect_stdout(io.StringIO()):
+        storage_run(policy, settings, now=now, run_id="demo-storage", dry_run=False, account=ACCOUNT)
+    after = s3.get_bucket_lifecycle_configuration(Bucket="acme-ml-training-data")["Rules"]
+    kept = [r for r in after if not r["ID"].startswith("cost-janitor:")]
+    print(f"\napplied: acme-ml-training-data now has {len(after)} rules; the team's {len(kept)} rules are "
+          f"byte-for-byte what they were: {kept == before}")
 
 
 def _event_text() -> str:

@@ -26,12 +26,27 @@ class Synth:
         return {k: v for k, v in self.raw["Resources"].items() if v["Type"] == type_}
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    app = App(context=load_cdk_json_context(), outdir=str(outdir))
+def _synth(outdir: Path, overrides: dict[str, Any] | None = None) -> Synth:
+    context = load_cdk_json_context()
+    if overrides:
+        context["policy_overrides"] = json.dumps(overrides)
+    app = App(context=context, outdir=str(outdir))
     [stack] = build(app)
     app.synth()  # cdk-nag violations and CloudFormation validation errors raise here
     raw = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
     report = json.loads((outdir / "validation-report.json").read_text())
     return Synth(outdir, Template.from_json(raw), raw, report)
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return _synth(tmp_path_factory.mktemp("cdk.out"))
+
+
+OPT_INS = {"storage": {"delete_unattached_volumes": True, "set_log_retention": True}}
+
+
+@pytest.fixture(scope="session")
+def synth_opt_in(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack with every destructive opt-in turned on (a second synth, for the grants that depend on them)."""
+    return _synth(tmp_path_factory.mktemp("cdk.out.opt-in"), OPT_INS)

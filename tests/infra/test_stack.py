@@ -105,20 +105,40 @@ ACTIONS_BY_FUNCTION = {
                   ActionKind.TAG_GPU_AGENT],
     "SlackInteractivity": [ActionKind.STOP],
     "SpotInterruption": [ActionKind.CHECKPOINT],
+    "StorageLifecycle": [ActionKind.PUT_LIFECYCLE, ActionKind.MARK_UNATTACHED],
 }
+OPT_IN_ACTIONS = {"StorageLifecycle": [ActionKind.SNAPSHOT_VOLUME, ActionKind.DELETE_VOLUME,
+                                       ActionKind.SET_LOG_RETENTION]}
+
+
+def _allowed(synth: Synth, construct: str) -> set[str]:
+    allowed: set[str] = set()
+    for s in _statements(synth, construct):
+        if s["Effect"] == "Allow":
+            allowed |= set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])  # type: ignore[arg-type]
+    return allowed
 
 
 def test_every_action_kind_is_run_by_some_function() -> None:
-    assert {k for kinds in ACTIONS_BY_FUNCTION.values() for k in kinds} == set(ActionKind)
+    kinds = {k for table in (ACTIONS_BY_FUNCTION, OPT_IN_ACTIONS) for ks in table.values() for k in ks}
+    assert kinds == set(ActionKind)
 
 
 @pytest.mark.parametrize("construct", sorted(ACTIONS_BY_FUNCTION))
 def test_each_role_grants_what_its_executor_actions_declare(synth: Synth, construct: str) -> None:
-    allowed = set()
-    for s in _statements(synth, construct):
-        if s["Effect"] == "Allow":
-            allowed |= set(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])  # type: ignore[arg-type]
-    assert set(permissions(ACTIONS_BY_FUNCTION[construct])) <= allowed
+    assert set(permissions(ACTIONS_BY_FUNCTION[construct])) <= _allowed(synth, construct)
+
+
+def test_destructive_storage_actions_are_granted_only_with_their_opt_in(synth: Synth, synth_opt_in: Synth) -> None:
+    destructive = {"ec2:DeleteVolume", "ec2:CreateSnapshot", "logs:PutRetentionPolicy"}
+    everything = {a for k in synth.resources("AWS::IAM::Policy") for a in _allowed(synth, k.split("Role")[0])}
+    assert not destructive & everything
+    granted = _allowed(synth_opt_in, "StorageLifecycle")
+    assert set(permissions(OPT_IN_ACTIONS["StorageLifecycle"])) <= granted
+    [delete] = [s for s in _statements(synth_opt_in, "StorageLifecycle") if s.get("Sid") == "DeleteDevVolumesOptIn"]
+    assert "prod" not in json.dumps(delete["Condition"]) and "dev" in json.dumps(delete["Condition"])
+    [nag] = [p for p in synth_opt_in.report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
+    assert nag["violations"] == []
 
 
 def test_idle_sweep_runs_on_the_policy_schedule(synth: Synth) -> None:

@@ -165,7 +165,8 @@ def judge_volume(*, size_gb: int, volume_type: str, tags: dict[str, str], policy
     raw = tags.get(policy.storage.unattached_since_tag)
     since = parse_instant(raw) if raw else None
     if since is None:
-        return VolumeVerdict(None, True, False, False, monthly, "unattached; first seen now")
+        return VolumeVerdict(None, True, False, False, monthly, f"unattached; first seen now (reported after "
+                                                                f"{policy.storage.unattached_volume_days} days)")
     days = (now - since).days
     old = now - since >= timedelta(days=policy.storage.unattached_volume_days)
     env = policy.environments.class_of(tags.get(policy.environments.tag_key))
@@ -227,10 +228,13 @@ def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str],
 
 
 def plan_volume(*, volume: dict[str, Any], snapshot_state: str | None, account: str, region: str, policy: Policy,
-                now: datetime, run_id: str) -> Finding:
-    """Mark on first sight; after N days report; opt-in (dev only): snapshot, then — once complete — delete."""
+                now: datetime, run_id: str) -> Finding | None:
+    """Mark on first sight; after N days report; opt-in (dev only): snapshot, then — once complete — delete.
+    None while a marked volume is still within its N days (nothing to say yet)."""
     tags = volume["tags"]
     verdict = judge_volume(size_gb=volume["size_gb"], volume_type=volume["type"], tags=tags, policy=policy, now=now)
+    if not verdict.mark and not verdict.old_enough:
+        return None
     action: ActionKind | None = None
     reason = verdict.reason
     if verdict.mark:
@@ -248,7 +252,7 @@ def plan_volume(*, volume: dict[str, Any], snapshot_state: str | None, account: 
         resource_arn=f"arn:aws:ec2:{region}:{account}:volume/{volume['id']}", name=tags.get("Name"),
         account=account, region=region, owner=tags.get(policy.tagging.owner_tag), team=tags.get("team"),
         environment=policy.environments.class_of(tags.get(policy.environments.tag_key)),
-        verdict=Verdict.UNATTACHED if verdict.old_enough else Verdict.COMPLIANT,
+        verdict=Verdict.UNATTACHED,
         reason=reason, monthly_usd=verdict.monthly_usd if verdict.old_enough else None,
         price_source=f"EBS list price us-east-1 ({S3_PRICE_DATE})" if verdict.old_enough else None,
         evidence={"size_gb": volume["size_gb"], "snapshot": tags.get(policy.storage.snapshot_tag),

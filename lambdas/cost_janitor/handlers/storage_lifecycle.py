@@ -17,7 +17,7 @@ from cost_janitor.adapters.ec2 import Ebs
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.logs import LogGroups
 from cost_janitor.adapters.s3 import S3Buckets
-from cost_janitor.core.models import Finding, Verdict
+from cost_janitor.core.models import Finding
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.storage import BucketPlan, plan_bucket, plan_log_group, plan_snapshot, plan_volume
 from cost_janitor.events import ScheduledEvent
@@ -108,15 +108,16 @@ def _region_findings(policy: Policy, region: str, *, account: str, now: datetime
     volumes = ebs.unattached_volumes()
     states = ebs.snapshot_states([v["tags"][policy.storage.snapshot_tag] for v in volumes
                                   if policy.storage.snapshot_tag in v["tags"]])
-    findings = [plan_volume(volume=v, snapshot_state=states.get(v["tags"].get(policy.storage.snapshot_tag, "")),
-                            account=account, region=region, policy=policy, now=now, run_id=run_id) for v in volumes]
+    findings = [f for v in volumes if (f := plan_volume(
+        volume=v, snapshot_state=states.get(v["tags"].get(policy.storage.snapshot_tag, "")), account=account,
+        region=region, policy=policy, now=now, run_id=run_id))]
     used = ebs.ami_snapshot_ids()
     findings += [f for s in ebs.own_snapshots() if (f := plan_snapshot(
         snapshot=s, used_by_ami=s["id"] in used, account=account, region=region, policy=policy, now=now,
         run_id=run_id))]
     findings += [f for g in LogGroups(client("logs", region)).groups() if (f := plan_log_group(
         group=g, account=account, region=region, policy=policy, now=now, run_id=run_id))]
-    return [f for f in findings if f.verdict != Verdict.COMPLIANT or f.action]
+    return findings
 
 
 @janitor_handler(ScheduledEvent)

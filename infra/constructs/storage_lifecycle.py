@@ -1,0 +1,82 @@
+"""Storage lifecycle: weekly schedule → Lambda. Lifecycle writes on any bucket (the merge never drops a user rule);
+volume snapshots/deletes and log retention are granted only when the policy opts in at deploy time."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+if TYPE_CHECKING:
+    from infra.stack import JanitorStack
+
+
+class StorageLifecycle(Construct):
+    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+        super().__init__(scope, id)
+        policy = stack.settings.policy
+        self.fn = stack.function(
+            "Function", scope=self, service="storage-lifecycle", timeout=Duration.minutes(15), memory_size=1024,
+            handler="cost_janitor.handlers.storage_lifecycle.lambda_handler",
+            environment={"FINDINGS_TOPIC_ARN": stack.findings_topic.topic_arn,
+                         "LEDGER_TABLE": stack.ledger.table_name})
+        role = self.fn.role
+        stack.findings_topic.grant_publish(role)
+        stack.ledger.grant_write_data(role)
+        this = Stack.of(self)
+        volumes = this.format_arn(service="ec2", region="*", resource="volume", resource_name="*")
+        snapshots = this.format_arn(service="ec2", region="*", account="", resource="snapshot", resource_name="*")
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ReadStorage", resources=["*"],
+            actions=["s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:GetBucketVersioning",
+                     "s3:GetLifecycleConfiguration", "cloudwatch:GetMetricData", "ec2:DescribeVolumes",
+                     "ec2:DescribeSnapshots", "ec2:DescribeImages", "logs:DescribeLogGroups"]))
+        role.add_to_policy(iam.PolicyStatement(sid="MergeLifecycleRules", actions=["s3:PutLifecycleConfiguration"],
+                                               resources=["arn:aws:s3:::*"]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="MarkVolumesOnly", actions=["ec2:CreateTags"], resources=[volumes],
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [policy.storage.unattached_since_tag,
+                                                                      policy.storage.snapshot_tag]}}))
+        if policy.storage.delete_unattached_volumes:
+            dev = {"StringEqualsIgnoreCase": {f"aws:ResourceTag/{policy.environments.tag_key}":
+                                              policy.environments.stop_values()}}
+            role.add_to_policy(iam.PolicyStatement(sid="SnapshotDevVolumes", actions=["ec2:CreateSnapshot"],
+                                                   resources=[volumes], conditions=dev))
+            role.add_to_policy(iam.PolicyStatement(sid="TaggedSnapshots", actions=["ec2:CreateSnapshot",
+                                                                                   "ec2:CreateTags"],
+                                                   resources=[snapshots]))
+            role.add_to_policy(iam.PolicyStatement(sid="DeleteDevVolumesOptIn", actions=["ec2:DeleteVolume"],
+                                                   resources=[volumes], conditions=dev))
+        if policy.storage.set_log_retention:
+            role.add_to_policy(iam.PolicyStatement(sid="SetLogRetentionOptIn", actions=["logs:PutRetentionPolicy"],
+                                                   resources=[this.format_arn(service="logs", resource="log-group",
+                                                                              resource_name="*",
+                                                                              arn_format=ArnFormat.COLON_RESOURCE_NAME)]))
+        Validations.of(role).acknowledge(
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                           reason="List/Describe/Get calls and X-Ray writes over every bucket, volume and log group "
+                                  "have no narrower resource"),
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::*]",
+                           reason="lifecycle profiles apply to any bucket tagged with a profile, known only at run "
+                                  "time; the merge keeps every user rule (property-tested)"),
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                           reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"),
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:"
+                              "<AWS::AccountId>:volume/*]",
+                           reason="any unattached volume in the policy's regions; tag writes limited to the "
+                                  "janitor's keys, deletes (opt-in) to dev-tagged volumes"),
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*::snapshot/*]",
+                           reason="opt-in only: the snapshot taken of a dev volume before it is deleted, whose id "
+                                  "is not known before it exists"),
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
+                              "<AWS::AccountId>:log-group:*]",
+                           reason="opt-in only: retention on log groups that have none, found at run time"))
+        self.rule = events.Rule(self, "Weekly", schedule=events.Schedule.expression(policy.lifecycle.schedule),
+                                description="cost-janitor weekly storage run")
+        self.rule.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=stack.dlq,
+                                                    retry_attempts=2, max_event_age=Duration.hours(2)))
+
