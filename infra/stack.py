@@ -23,6 +23,7 @@ from infra.constructs.notifier import Notifier
 from infra.constructs.slack_interactivity import SlackInteractivity
 from infra.constructs.spot_interruption import SpotInterruption
 from infra.constructs.storage_lifecycle import StorageLifecycle
+from infra.constructs.tag_compliance import TagCompliance
 from infra.janitor_function import JanitorFunction, SharedCode
 from infra.settings import DEPS_LAYER, StackSettings, policy_json
 
@@ -97,6 +98,7 @@ class JanitorStack(Stack):
         self.spot_interruption = SpotInterruption(self, "SpotInterruption", stack=self)
         self.gpu_agent = GpuAgent(self, "GpuAgent", stack=self)
         self.storage_lifecycle = StorageLifecycle(self, "StorageLifecycle", stack=self)
+        self.tag_compliance = TagCompliance(self, "TagCompliance", stack=self)
         self._alarms()
         for name, value_ in (("FindingsTopicArn", self.findings_topic.topic_arn),
                              ("LedgerTableName", self.ledger.table_name),

@@ -35,6 +35,10 @@ class SlackInteractivity(Construct):
             sid="WriteOnlyAnswerTags", actions=["ec2:CreateTags"], resources=[instances],
             conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [
                 ex.keep_until_tag, ex.reason_tag, ex.by_tag, policy.tagging.owner_tag]}}))
+        from infra.constructs.tag_compliance import tag_statements
+
+        for statement in tag_statements("FixTags", sorted(policy.tagging.required)):
+            role.add_to_policy(statement)
         role.add_to_policy(iam.PolicyStatement(
             sid="StopNowOnlyDevInstances", actions=["ec2:StopInstances"], resources=[instances],
             conditions={"StringEqualsIgnoreCase": {
@@ -46,7 +50,11 @@ class SlackInteractivity(Construct):
                                                actions=["ec2:TerminateInstances"], resources=["*"]))
         Validations.of(role).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-                           reason="ec2:DescribeInstances and X-Ray writes have no resource-level permissions"),
+                           reason="ec2:DescribeInstances, X-Ray writes and tag:TagResources have no resource "
+                                  "scope; service tag writes are limited to the required cost-tag keys"),
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::*]",
+                           reason="the Fix-tags form may tag any new bucket its creator owns; S3 bucket tagging has "
+                                  "no tag-key condition"),
             Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_INSTANCES}]",
                            reason="answers apply to any instance the clicker owns (checked in the handler); tag "
                                   "writes are limited to the answer tag keys, stops to dev-tagged instances"))

@@ -26,6 +26,7 @@ CAPABILITIES = {
     "idle_sweep": "cost_janitor.handlers.idle_sweep",
     "spot_interruption": "cost_janitor.handlers.spot_interruption",
     "storage_lifecycle": "cost_janitor.handlers.storage_lifecycle",
+    "tag_compliance": "cost_janitor.handlers.tag_compliance",
     "notifier": "cost_janitor.handlers.notifier",
     "slack_interactivity": "cost_janitor.handlers.slack_interactivity",
 }
@@ -193,6 +194,42 @@ def cmd_storage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tags(args: argparse.Namespace) -> int:
+    from cost_janitor.events import CloudTrailApiCall, parse_event
+    from cost_janitor.handlers.tag_compliance import check, report
+    from cost_janitor.runtime import load_policy_for
+    from cost_janitor.settings import Settings
+
+    os.environ["POWERTOOLS_SERVICE_NAME"] = "tag-compliance"
+    _quiet_powertools(args.verbose)
+    settings = Settings.from_env()
+    policy = (load_policy_file(args.policy) if args.policy else
+              load_policy_for(settings) if settings.policy_parameter else Policy())
+    if args.report:
+        with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
+            result = report(policy, settings, regions=args.region or None)
+        if args.json:
+            print(json.dumps(result.__dict__, indent=2))
+            return 0
+        print(f"tag coverage over {result.resources} resources")
+        for title, table in (("by required key", result.by_key), ("by team (all keys)", result.by_team),
+                             ("by resource type (all keys)", result.by_type)):
+            print(f"  {title}: " + ", ".join(f"{k} {v}%" for k, v in table.items()))
+        for arn, missing, usd in result.top_untagged:
+            print(f"  {arn}  missing {missing}" + (f"  ≈ ${usd:,.2f}/month" if usd else ""))
+        return 0
+    if not args.event:
+        raise SystemExit("cost-janitor tags: give --event FILE or --report")
+    event = parse_event(CloudTrailApiCall, json.loads(Path(args.event).read_text()))
+    with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
+        findings = check(event, policy, settings, dry_run=not args.apply, now=datetime.now(UTC))
+    if args.json:
+        print(json.dumps([f.model_dump(mode="json", by_alias=True) for f in findings], indent=2))
+    else:
+        print(format_findings(findings, show_busy=True) if findings else "nothing created, or nothing to check")
+    return 0
+
+
 def cmd_spot(args: argparse.Namespace) -> int:
     from cost_janitor.adapters.clients import client
     from cost_janitor.adapters.ledger import Ledger
@@ -270,6 +307,15 @@ def parser() -> argparse.ArgumentParser:
     storage.add_argument("--apply", action="store_true", help="act for real (default: dry-run, diffs printed)")
     storage.add_argument("--json", action="store_true")
     storage.set_defaults(func=cmd_storage)
+
+    tags = sub.add_parser("tags", help="check a creation event's resources now, or report tag coverage")
+    tags.add_argument("--event", help="an 'AWS API Call via CloudTrail' event file (see events/cloudtrail/)")
+    tags.add_argument("--report", action="store_true", help="tag coverage per key, team and resource type")
+    tags.add_argument("--region", action="append", help="region for --report (repeatable)")
+    tags.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
+    tags.add_argument("--apply", action="store_true", help="write the created-by tag (default: dry-run)")
+    tags.add_argument("--json", action="store_true")
+    tags.set_defaults(func=cmd_tags)
 
     spot = sub.add_parser("spot", help="spot interruption statistics from the ledger")
     spot.add_argument("--days", type=int, default=30)

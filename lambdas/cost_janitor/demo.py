@@ -155,6 +155,9 @@ def main() -> int:
 
         _title("7. Storage: lifecycle profiles merged into the ML buckets (dry-run, then applied)")
         _storage_scene(aws, policy, settings)
+
+        _title("8. Tag compliance: a GPU box launched with only a team tag, checked minutes later")
+        _tags_scene(aws, policy, settings)
     aws.stop()
     return 0
 
@@ -290,6 +293,31 @@ def _storage_scene(aws: Any, policy: Policy, settings: Any) -> None:
     kept = [r for r in after if not r["ID"].startswith("cost-janitor:")]
     print(f"\napplied: acme-ml-training-data now has {len(after)} rules; the team's {len(kept)} rules are "
           f"byte-for-byte what they were: {kept == before}")
+
+
+def _tags_scene(aws: Any, policy: Policy, settings: Any) -> None:
+    from pathlib import Path
+
+    from cost_janitor.emulator import launch
+    from cost_janitor.events import CloudTrailApiCall
+    from cost_janitor.handlers.tag_compliance import check, report
+
+    iid = launch(aws.client("ec2"), "g5.xlarge", {"team": "vision", "Name": "ana-experiment"})
+    samples = Path(__file__).resolve().parents[2] / "events" / "cloudtrail"
+    event = json.loads((samples / "run_instances_assumed_role_partial_tags.json").read_text())
+    event["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] = iid
+    with contextlib.redirect_stdout(io.StringIO()):
+        [finding] = check(CloudTrailApiCall.model_validate(event), policy, settings, dry_run=False,
+                          now=datetime.now(UTC))
+    print(f"CloudTrail RunInstances by {finding.evidence['created_by']} (an SSO session) → {iid}")
+    print(f"  {finding.verdict}: {finding.reason}")
+    print(f"  {finding.action} → {finding.action_status}; the creator gets a Slack message with a [Fix tags] form")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coverage = report(policy, settings)
+    print(f"nightly coverage over {coverage.resources} resources: "
+          + ", ".join(f"{k} {v}%" for k, v in coverage.by_key.items()))
+    for arn, missing, usd in coverage.top_untagged[:3]:
+        print(f"  {arn.rsplit('/', 1)[-1]:<22} missing {missing}" + (f"  ≈ ${usd:,.0f}/month" if usd else ""))
 
 
 def _event_text() -> str:

@@ -57,6 +57,33 @@ class SpotEvent(RootModel[Annotated[SpotInterruptionWarning | RebalanceRecommend
     """Either spot event the spot_interruption Lambda receives."""
 
 
+class CloudTrailDetail(BaseModel):
+    """The CloudTrail record inside an "AWS API Call via CloudTrail" event (only the fields the janitor reads)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    event_id: str = Field(alias="eventID")
+    event_source: str = Field(alias="eventSource")
+    event_name: str = Field(alias="eventName")
+    aws_region: str = Field(alias="awsRegion")
+    user_identity: dict[str, Any] = Field(alias="userIdentity")
+    request_parameters: dict[str, Any] | None = Field(None, alias="requestParameters")
+    response_elements: dict[str, Any] | None = Field(None, alias="responseElements")
+    error_code: str | None = Field(None, alias="errorCode")
+    recipient_account_id: str | None = Field(None, alias="recipientAccountId")
+
+
+class CloudTrailApiCall(EventBridgeModel):
+    """EventBridge "AWS API Call via CloudTrail" (creation calls, for tag compliance)."""
+
+    detail_type: Literal["AWS API Call via CloudTrail"] = Field(alias="detail-type")
+    detail: CloudTrailDetail
+
+
+class CreationQueueEvent(SqsModel):
+    """SQS (the delay queue) → Lambda batch; each body is a CloudTrailApiCall, parsed one by one."""
+
+
 class FindingsDocument(BaseModel):
     """One findings message from the topic (the SQS body, raw delivery): the versioned contract."""
 
@@ -99,7 +126,7 @@ class SlackBlockActions(BaseModel):
 
 class SlackView(BaseModel):
     id: str
-    callback_id: Literal["keep", "reassign"]
+    callback_id: Literal["keep", "reassign", "fix_tags"]
     private_metadata: str
     state: dict[str, Any]
 

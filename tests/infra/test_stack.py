@@ -106,6 +106,7 @@ ACTIONS_BY_FUNCTION = {
     "SlackInteractivity": [ActionKind.STOP],
     "SpotInterruption": [ActionKind.CHECKPOINT],
     "StorageLifecycle": [ActionKind.PUT_LIFECYCLE, ActionKind.MARK_UNATTACHED],
+    "TagCompliance": [ActionKind.TAG_CREATED_BY],
 }
 OPT_IN_ACTIONS = {"StorageLifecycle": [ActionKind.SNAPSHOT_VOLUME, ActionKind.DELETE_VOLUME,
                                        ActionKind.SET_LOG_RETENTION]}
@@ -228,3 +229,23 @@ def test_gpu_agent_config_is_deployed_where_the_agent_may_read_it(synth: Synth) 
                                                                 "AmazonCloudWatch-ManageAgent"}
     for a in associations:
         assert a["Properties"]["Targets"] == [{"Key": "tag:cost-janitor:gpu-agent", "Values": ["true"]}]
+
+
+def test_creation_calls_reach_tag_compliance_after_a_delay(synth: Synth) -> None:
+    [queue_id] = [k for k in synth.resources("AWS::SQS::Queue") if k.startswith("TagComplianceCreations")]
+    queue = synth.resources("AWS::SQS::Queue")[queue_id]["Properties"]
+    assert queue["DelaySeconds"] == 180
+    [rule] = [r["Properties"] for r in synth.resources("AWS::Events::Rule").values()
+              if "EventPattern" in r["Properties"]
+              and r["Properties"]["EventPattern"].get("detail-type") == ["AWS API Call via CloudTrail"]]
+    assert {"RunInstances", "CreateBucket", "CreateEndpoint"} <= set(rule["EventPattern"]["detail"]["eventName"])
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+
+@pytest.mark.parametrize("construct, keys", [
+    ("TagCompliance", ["created-by"]),
+    ("SlackInteractivity", ["cost-center", "environment", "project", "team"]),
+])
+def test_tag_writes_are_limited_to_their_keys(synth: Synth, construct: str, keys: list[str]) -> None:
+    [only] = [s for s in _statements(synth, construct) if str(s.get("Sid", "")).endswith("OnlyTheseKeys")]
+    assert only["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": keys}}

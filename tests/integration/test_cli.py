@@ -70,3 +70,30 @@ def test_invoke_with_missing_wiring_names_the_variable(idle_box: Fleet) -> None:
 def test_unknown_capability_is_a_clear_error() -> None:
     result = _cli("invoke", "terminator", str(EVENTS / "eventbridge/scheduled_nightly_sweep.json"))
     assert result.returncode != 0 and "unknown capability 'terminator'" in result.stderr
+
+
+def test_tags_checks_an_event_file_in_dry_run_and_reports_coverage(aws: LocalAws, janitor: Any) -> None:
+    janitor()
+    aws.client("s3").create_bucket(Bucket="acme-ml-new-features")
+    result = _cli("tags", "--event", str(EVENTS / "cloudtrail/create_bucket.json"), "--json")
+    assert result.returncode == 0, result.stderr
+    [finding] = json.loads(result.stdout)
+    assert (finding["verdict"], finding["action"], finding["action_status"]) == (
+        "non-compliant", "tag-created-by", "dry-run")
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError, match="NoSuchTagSet"):  # dry-run: nothing was written
+        aws.client("s3").get_bucket_tagging(Bucket="acme-ml-new-features")
+    report = _cli("tags", "--report")
+    assert report.returncode == 0 and "tag coverage over" in report.stdout
+
+
+def test_storage_prints_the_lifecycle_diff(aws: LocalAws, janitor: Any) -> None:
+    janitor()
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="ml-raw")
+    s3.put_bucket_tagging(Bucket="ml-raw", Tagging={"TagSet": [{"Key": "cost-janitor:lifecycle-profile",
+                                                                "Value": "ml"}]})
+    result = _cli("storage", "--bucket", "ml-raw")
+    assert result.returncode == 0, result.stderr
+    assert "--- ml-raw: lifecycle configuration (dry-run: not written)" in result.stdout
+    assert '+      "ID": "cost-janitor:ml:training-data/",' in result.stdout

@@ -238,3 +238,43 @@ def test_slack_rate_limit_is_honoured_and_errors_are_not_retried_forever(world: 
     result = _night(world, END + timedelta(days=1, minutes=5))
     assert result == {"batchItemFailures": []}
     assert len(slack.calls) - calls_before < 20  # each failure recorded once, not retried in a loop
+
+
+def test_the_creator_fixes_missing_tags_with_the_slack_form(aws: LocalAws, janitor: Any, slack: SlackStandIn,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = Policy.model_validate({"tagging": {"required": {
+        "team": [], "project": [], "environment": ["dev", "prod"], "cost-center": []}}})
+    janitor(policy)
+    monkeypatch.setenv("COST_JANITOR_DRY_RUN", "false")
+    from cost_janitor.emulator import launch
+    from cost_janitor.handlers.tag_compliance import lambda_handler as tag_handler
+    ec2 = aws.client("ec2")
+    iid = launch(ec2, "g5.xlarge", {"team": "vision"})
+    tap = subscribe_queue(aws, os.environ["FINDINGS_TOPIC_ARN"], name="notifier-input")
+    event = load_event("cloudtrail/run_instances_assumed_role_partial_tags.json")
+    event["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] = iid
+    record = load_event("sqs/findings_batch.json")["Records"][0]
+    tag_handler({"Records": [{**record, "body": json.dumps(event)}]}, Ctx())
+    [message] = aws.client("sqs").receive_message(QueueUrl=tap)["Messages"]
+    notifier.lambda_handler({"Records": [{**record, "messageId": message["MessageId"],
+                                          "body": message["Body"]}]}, Ctx())
+    [post] = slack.of("chat.postMessage")
+    assert post.args["channel"] == ANA and '"fix_tags"' in json.dumps(post.args["blocks"])
+    channel, ts = _message_to(slack, ANA)
+    _act(click("fix_tags", resource=iid, user=ANA, channel=channel, ts=ts, response_url=slack.response_url()))
+    [view] = slack.of("views.open")
+    fields = {b["block_id"]: b["element"]["type"] for b in view.args["view"]["blocks"] if b["type"] == "input"}
+    assert fields == {"tag:project": "plain_text_input", "tag:environment": "static_select",
+                      "tag:cost-center": "plain_text_input"}
+    payload = submit_keep(resource=iid, user=ANA, channel=channel, ts=ts, reason="-", view_id="V0TAGS0001")
+    payload["view"]["callback_id"] = "fix_tags"
+    payload["view"]["state"] = {"values": {
+        "tag:project": {"value": {"type": "plain_text_input", "value": "detector"}},
+        "tag:environment": {"value": {"type": "static_select", "selected_option": {"value": "dev"}}},
+        "tag:cost-center": {"value": {"type": "plain_text_input", "value": "cc-1001"}}}}
+    assert json.loads(_act(payload)["body"]) == {"response_action": "clear"}
+    tags = {t["Key"]: t["Value"] for t in ec2.describe_tags(
+        Filters=[{"Name": "resource-id", "Values": [iid]}])["Tags"]}
+    assert tags == {"team": "vision", "created-by": "ana@example.com", "project": "detector", "environment": "dev",
+                    "cost-center": "cc-1001"}
+    assert "Tagged by <@U0ANA0001>" in json.dumps(slack.of("chat.update")[-1].args["blocks"])

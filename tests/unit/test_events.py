@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from cost_janitor.errors import BadEventError
 from cost_janitor.events import (
+    CloudTrailApiCall,
     FindingsDocument,
     FindingsQueueEvent,
     ScheduledEvent,
@@ -27,6 +28,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "sqs/findings_*.json": FindingsQueueEvent,
     "slack/*.json": SlackInteraction,
     "function_url/slack_*.json": LambdaFunctionUrlModel,
+    "cloudtrail/*.json": CloudTrailApiCall,
 }
 
 

@@ -107,8 +107,20 @@ EXECUTORS: dict[ActionKind, _Call] = {
     ActionKind.SET_LOG_RETENTION: _Call("logs", ("logs:PutRetentionPolicy",), _each(lambda logs, api, f, r: api(
         logs.put_retention_policy, logGroupName=f.resource_id,
         retentionInDays=r.policy.storage.log_retention_days)), dry_run_supported=False, batch=False),
+    ActionKind.TAG_CREATED_BY: _Call("resourcegroupstaggingapi", ("tag:TagResources",),
+                                     _each(lambda tagging, api, f, r: _tag(tagging, api, f.resource_arn, {
+                                         r.policy.tagging.created_by_tag: str(f.evidence.get("created_by"))})),
+                                     dry_run_supported=False, batch=False),
 }
 
+
+def _tag(tagging: Any, api: Api, arn: str, tags: dict[str, str]) -> None:
+    """The Resource Groups Tagging API adds tags (it never replaces a resource's other tags) on any service;
+    it reports per-resource failures in a map, which become errors here."""
+    failed = (api(tagging.tag_resources, ResourceARNList=[arn], Tags=tags) or {}).get("FailedResourcesMap") or {}
+    if arn in failed:
+        raise ClientError({"Error": {"Code": str(failed[arn].get("ErrorCode", "TagFailed")),
+                                     "Message": str(failed[arn].get("ErrorMessage", ""))}}, "TagResources")
 
 
 def permissions(kinds: Sequence[ActionKind]) -> list[str]:

@@ -29,6 +29,7 @@ class Verdict(StrEnum):
     UNATTACHED = "unattached"
     UNUSED = "unused"
     NO_RETENTION = "no-retention"
+    NON_COMPLIANT = "non-compliant"
 
 
 class ActionKind(StrEnum):
@@ -45,6 +46,7 @@ class ActionKind(StrEnum):
     SNAPSHOT_VOLUME = "snapshot-volume"
     DELETE_VOLUME = "delete-volume"
     SET_LOG_RETENTION = "set-log-retention"
+    TAG_CREATED_BY = "tag-created-by"
 
 
 class Ask(StrEnum):
@@ -53,6 +55,7 @@ class Ask(StrEnum):
     JUSTIFY = "ask-justification"
     INSTALL_GPU_AGENT = "install-gpu-agent"
     REVIEW = "review"
+    FIX_TAGS = "fix-tags"
 
 
 class _Frozen(BaseModel):

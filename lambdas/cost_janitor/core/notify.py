@@ -54,6 +54,8 @@ def team_channel(finding: Finding, policy: Policy) -> str:
 
 def plan_notice(finding: Finding, history: NoticeHistory, policy: Policy, *, now: datetime) -> NoticePlan:
     """Actions are always told (one message per owner per run); requests are re-asked and escalated on a clock."""
+    if finding.verdict == Verdict.COMPLIANT and finding.action_status != "failed":
+        return NoticePlan(False, False, "compliant; routine bookkeeping only")
     if isinstance(finding.action, ActionKind):
         if finding.action == ActionKind.UNMARK_IDLE and finding.action_status != "failed":
             return NoticePlan(False, False, "no longer idle; nothing to ask")

@@ -155,6 +155,23 @@ class TaggingPolicy(_Strict):
     )
     owner_tag: str = Field("owner", description="Tag naming the owner (email or Slack user id).")
     created_by_tag: str = Field("created-by", description="Tag the janitor writes with the creator's identity.")
+    check_delay_seconds: int = Field(180, ge=0, le=900,
+                                     description="Wait this long after creation before checking tags (SQS delay).")
+    report_schedule: str = Field("cron(30 2 * * ? *)", description="EventBridge schedule of the coverage report.")
+    watched_events: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "ec2.amazonaws.com": ["RunInstances", "CreateVolume", "CreateSnapshot"],
+            "s3.amazonaws.com": ["CreateBucket"],
+            "sagemaker.amazonaws.com": ["CreateNotebookInstance", "CreateEndpoint", "CreateTrainingJob"],
+            "rds.amazonaws.com": ["CreateDBInstance"],
+            "eks.amazonaws.com": ["CreateNodegroup"],
+        },
+        description="CloudTrail creation calls checked, by event source.")
+
+    @field_validator("report_schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        return _check_schedule(v)
 
     @field_validator("required")
     @classmethod

@@ -50,6 +50,9 @@ def buttons_for(finding: Finding, *, docs_url: str) -> list[ButtonElement]:
     value = button_value(finding)
     keep = ButtonElement(text="Keep — justify", action_id="keep", value=value, style="primary")
     not_mine = ButtonElement(text="Not mine", action_id="not_mine", value=value)
+    if finding.kind == "tag-compliance":
+        return [ButtonElement(text="Fix tags", action_id="fix_tags", value=value, style="primary")] \
+            if finding.verdict == Verdict.NON_COMPLIANT else []
     if finding.action == Ask.JUSTIFY:
         return [keep, ButtonElement(text="Snooze 1 day", action_id="snooze", value=value), not_mine]
     if finding.action in (ActionKind.MARK_IDLE,) or (finding.verdict == Verdict.IDLE and finding.action is None
@@ -72,7 +75,12 @@ def _headline(f: Finding) -> str:
 
 def _what_happens(f: Finding) -> str:
     when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
-    if f.action == ActionKind.MARK_IDLE:
+    if f.kind == "tag-compliance":
+        text = ("Cost reports cannot attribute it until its cost tags are set: the button opens a form."
+                if f.verdict == Verdict.NON_COMPLIANT else "All cost tags are present. Thank you.")
+        if f.action == ActionKind.TAG_CREATED_BY:
+            text += f" Tagged created-by={f.evidence.get('created_by')} ({f.action_status})."
+    elif f.action == ActionKind.MARK_IDLE:
         text = f"Marked idle. It will be stopped after {when} unless you keep it." if when else "Marked idle."
     elif f.action in (ActionKind.STOP, ActionKind.HIBERNATE):
         verb = "Stopped" if f.action == ActionKind.STOP else "Hibernated"
@@ -156,6 +164,21 @@ def keep_modal(*, resource_id: str, max_days: int, metadata: Mapping[str, str]) 
                     InputBlock(block_id="days", label="Keep for", element=StaticSelectElement(
                         action_id="days", options=options, initial_option=initial)),
                 ])
+    return view.to_dict()
+
+
+def fix_tags_modal(*, resource_id: str, keys: Sequence[str], allowed: Mapping[str, list[str]],
+                   metadata: Mapping[str, str]) -> dict[str, Any]:
+    """One field per missing (or invalid) cost tag: a choice where the policy lists allowed values."""
+    blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(
+        text=f"Set the cost-allocation tags of `{resource_id}`; they are written to the resource as you submit."))]
+    for key in keys:
+        values = allowed.get(key) or []
+        element: Any = (StaticSelectElement(action_id="value", options=[Option(value=v, text=v) for v in values[:100]])
+                        if values else PlainTextInputElement(action_id="value", min_length=1, max_length=256))
+        blocks.append(InputBlock(block_id=f"tag:{key}", label=_clip(key, 2000), element=element))
+    view = View(type="modal", callback_id="fix_tags", title="Fix cost tags", submit="Save tags", close="Cancel",
+                private_metadata=json.dumps(dict(metadata)), blocks=blocks)
     return view.to_dict()
 
 

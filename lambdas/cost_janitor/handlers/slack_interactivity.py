@@ -22,7 +22,7 @@ from cost_janitor.adapters.slack_state import SlackState
 from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.notify import keep_until, may_act, may_stop_now, recipient_for
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.slack_blocks import keep_modal, reassign_modal, render
+from cost_janitor.core.slack_blocks import fix_tags_modal, keep_modal, reassign_modal, render
 from cost_janitor.events import SlackBlockActions, SlackInteraction, SlackViewSubmission
 from cost_janitor.observability import logger, metrics, tracer
 from cost_janitor.runtime import idempotent_call, load_policy_for
@@ -142,6 +142,12 @@ def on_click(ctx: Ctx, click: SlackBlockActions) -> dict[str, Any]:
     if action.action_id == "not_mine":
         ctx.slack.open_view(click.trigger_id, reassign_modal(resource_id=resource, metadata=meta))
         return {"status": "modal"}
+    if action.action_id == "fix_tags":
+        keys = [k for k in f"{finding.evidence.get('missing') or ''},{finding.evidence.get('invalid') or ''}"
+                .split(",") if k]
+        ctx.slack.open_view(click.trigger_id, fix_tags_modal(resource_id=resource, keys=keys, metadata=meta,
+                                                             allowed=ctx.policy.tagging.required))
+        return {"status": "modal"}
     if action.action_id == "snooze":
         outcome = _keep(ctx, finding, user=user, until=(ctx.now + timedelta(days=1)).isoformat(timespec="minutes"),
                         reason="snoozed for a day", answer="snoozed")
@@ -161,10 +167,17 @@ def on_submit(ctx: Ctx, submission: SlackViewSubmission) -> dict[str, Any]:
     user = submission.user.id
     message, finding = _finding(ctx, meta["channel"], meta["ts"], meta["resource"])
     if finding is None or not may_act(user, _owner_id(ctx, finding), ctx.policy):
-        return {"response_action": "errors", "errors": {"reason" if submission.view.callback_id == "keep"
-                                                        else "owner": "You can no longer answer for this resource."}}
+        field = {"keep": "reason", "reassign": "owner"}.get(submission.view.callback_id, "tag:team")
+        return {"response_action": "errors", "errors": {field: "You can no longer answer for this resource."}}
     values = submission.view.state.get("values", {})
-    if submission.view.callback_id == "keep":
+    if submission.view.callback_id == "fix_tags":
+        tags = {block[4:]: str(v.get("value", {}).get("value") or (v.get("value", {}).get("selected_option") or {})
+                               .get("value") or "").strip() for block, v in values.items() if block.startswith("tag:")}
+        empty = [k for k, v in tags.items() if not v]
+        if empty or not tags:
+            return {"response_action": "errors", "errors": {f"tag:{k}": "Required." for k in empty or ["team"]}}
+        outcome = _fix_tags(ctx, finding, user=user, tags=tags)
+    elif submission.view.callback_id == "keep":
         reason = (values.get("reason", {}).get("reason", {}).get("value") or "").strip()
         if len(reason) < 10:
             return {"response_action": "errors", "errors": {"reason": "Please give a reason (10+ characters)."}}
@@ -211,6 +224,16 @@ def _stop_now(ctx: Ctx, finding: Finding, *, user: str) -> str:
         return f":warning: <@{user}> asked to stop it; the stop failed ({done.action_error})."
     suffix = " (dry-run: nothing was changed)" if done.action_status == "dry-run" else ""
     return f":octagonal_sign: Stopped at the request of <@{user}>{suffix}."
+
+
+def _fix_tags(ctx: Ctx, finding: Finding, *, user: str, tags: dict[str, str]) -> str:
+    """The creator's tags, through the tagging API (adds; never removes the resource's other tags)."""
+    from cost_janitor.adapters.tagging import ResourceTags
+
+    ResourceTags(client("resourcegroupstaggingapi", finding.region)).add(finding.resource_arn, tags)
+    ctx.state.record_answer(finding.resource_id, answer="tagged", actor=user, at=ctx.now,
+                            detail=", ".join(f"{k}={v}" for k, v in sorted(tags.items())))
+    return f":label: Tagged by <@{user}>: " + ", ".join(f"`{k}={v}`" for k, v in sorted(tags.items()))
 
 
 def _reassign(ctx: Ctx, finding: Finding, *, user: str, new_owner: str) -> str:
