@@ -23,7 +23,9 @@ from infra.constructs.notifier import Notifier
 from infra.constructs.slack_interactivity import SlackInteractivity
 from infra.constructs.spot_interruption import SpotInterruption
 from infra.constructs.storage_lifecycle import StorageLifecycle
+from infra.constructs.report import Report
 from infra.constructs.tag_compliance import TagCompliance
+from infra.dashboard import JanitorDashboard
 from infra.janitor_function import JanitorFunction, SharedCode
 from infra.settings import DEPS_LAYER, StackSettings, policy_json
 
@@ -99,6 +101,8 @@ class JanitorStack(Stack):
         self.gpu_agent = GpuAgent(self, "GpuAgent", stack=self)
         self.storage_lifecycle = StorageLifecycle(self, "StorageLifecycle", stack=self)
         self.tag_compliance = TagCompliance(self, "TagCompliance", stack=self)
+        self.report = Report(self, "Report", stack=self)
+        self.dashboard = JanitorDashboard(self, "Dashboard", stack=self)
         self._alarms()
         for name, value_ in (("FindingsTopicArn", self.findings_topic.topic_arn),
                              ("LedgerTableName", self.ledger.table_name),

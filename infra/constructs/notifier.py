@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -21,7 +22,9 @@ class Notifier(Construct):
             self, "Findings", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED,
             visibility_timeout=Duration.minutes(6),
             dead_letter_queue=sqs.DeadLetterQueue(queue=stack.dlq, max_receive_count=3))
-        stack.findings_topic.add_subscription(subscriptions.SqsSubscription(self.queue, raw_message_delivery=True))
+        stack.findings_topic.add_subscription(subscriptions.SqsSubscription(
+            self.queue, raw_message_delivery=True,  # the weekly digest is for people and other subscribers, not us
+            filter_policy={"kind": sns.SubscriptionFilter.string_filter(denylist=["weekly-digest"])}))
         self.fn = stack.function(
             "Function", scope=self, service="notifier", handler="cost_janitor.handlers.notifier.lambda_handler",
             timeout=Duration.minutes(1),

@@ -27,6 +27,7 @@ CAPABILITIES = {
     "spot_interruption": "cost_janitor.handlers.spot_interruption",
     "storage_lifecycle": "cost_janitor.handlers.storage_lifecycle",
     "tag_compliance": "cost_janitor.handlers.tag_compliance",
+    "report": "cost_janitor.handlers.report",
     "notifier": "cost_janitor.handlers.notifier",
     "slack_interactivity": "cost_janitor.handlers.slack_interactivity",
 }
@@ -230,6 +231,31 @@ def cmd_tags(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from cost_janitor.core.slack_blocks import digest_message
+    from cost_janitor.handlers.report import build
+    from cost_janitor.runtime import load_policy_for
+    from cost_janitor.settings import Settings
+
+    os.environ["POWERTOOLS_SERVICE_NAME"] = "report"
+    _quiet_powertools(args.verbose)
+    settings = Settings.from_env(require=("ledger_table",))
+    policy = (load_policy_file(args.policy) if args.policy else
+              load_policy_for(settings) if settings.policy_parameter else Policy())
+    with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
+        digest = build(policy, settings, now=datetime.now(UTC), weeks=args.weeks)
+    if args.json:
+        print(json.dumps(digest.document(), indent=2, default=str))
+        return 0
+    print(digest_text(digest_message(digest.document(), team=None)))
+    return 0
+
+
+def digest_text(message: dict[str, Any]) -> str:
+    """A Slack message's header and sections as plain text (the CLI and the demo print digests this way)."""
+    return "\n\n".join(b["text"]["text"] for b in message["blocks"] if b["type"] in ("header", "section"))
+
+
 def cmd_spot(args: argparse.Namespace) -> int:
     from cost_janitor.adapters.clients import client
     from cost_janitor.adapters.ledger import Ledger
@@ -316,6 +342,12 @@ def parser() -> argparse.ArgumentParser:
     tags.add_argument("--apply", action="store_true", help="write the created-by tag (default: dry-run)")
     tags.add_argument("--json", action="store_true")
     tags.set_defaults(func=cmd_tags)
+
+    report = sub.add_parser("report", help="the weekly digest, now: realized savings and the rest")
+    report.add_argument("--weeks", type=int, default=None, help="weeks of savings (default: the policy's)")
+    report.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
+    report.add_argument("--json", action="store_true")
+    report.set_defaults(func=cmd_report)
 
     spot = sub.add_parser("spot", help="spot interruption statistics from the ledger")
     spot.add_argument("--days", type=int, default=30)

@@ -158,6 +158,15 @@ def main() -> int:
 
         _title("8. Tag compliance: a GPU box launched with only a team tag, checked minutes later")
         _tags_scene(aws, policy, settings)
+
+        _title("9. The weekly digest for this account (cost-janitor report)")
+        from cost_janitor.cli import digest_text
+        from cost_janitor.core.slack_blocks import digest_message
+        from cost_janitor.handlers.report import build
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            digest = build(policy, settings, now=end + timedelta(days=3))
+        print(digest_text(digest_message(digest.document(), team=None)))
     aws.stop()
     return 0
 

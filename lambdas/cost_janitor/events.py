@@ -84,6 +84,23 @@ class CreationQueueEvent(SqsModel):
     """SQS (the delay queue) → Lambda batch; each body is a CloudTrailApiCall, parsed one by one."""
 
 
+class StateChangeDetail(BaseModel):
+    instance_id: str = Field(alias="instance-id", pattern=r"^i-[0-9a-f]{8,17}$")
+    state: str
+
+
+class Ec2StateChange(EventBridgeModel):
+    """EC2 Instance State-change Notification (a stopped box started again ends its savings)."""
+
+    source: Literal["aws.ec2"]
+    detail_type: Literal["EC2 Instance State-change Notification"] = Field(alias="detail-type")
+    detail: StateChangeDetail
+
+
+class ReportEvent(RootModel[Annotated[ScheduledEvent | Ec2StateChange, Field(discriminator="detail_type")]]):
+    """What the report Lambda receives: its weekly schedule, or instance state changes."""
+
+
 class FindingsDocument(BaseModel):
     """One findings message from the topic (the SQS body, raw delivery): the versioned contract."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from cost_janitor.core.models import ActionResult, Finding
 
@@ -19,6 +19,16 @@ METRIC_ACTIONS = "Actions"
 METRIC_ACTION_FAILURES = "ActionFailures"
 METRIC_NOT_EVALUATED = "ResourcesNotEvaluated"
 METRIC_ESTIMATED_SAVINGS = "EstimatedMonthlySavingsUSD"
+METRIC_FINDINGS_BY_KIND = "FindingsByKind"
+METRIC_ACTIONS_BY_STATUS = "ActionsByStatus"
+METRIC_REALIZED_SAVINGS = "RealizedSavingsUSD"
+METRIC_GPU_CANDIDATES = "GpuRightSizingCandidates"
+
+
+def count_by(name: str, dimension: str, value: str, count: float = 1) -> None:
+    """A metric with one dimension of its own (kind, status), for the dashboard's breakdowns."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=count, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name=dimension, value=value)
 
 
 def audit(result: ActionResult, finding: Finding | None, *, dry_run: bool) -> None:
@@ -41,5 +51,6 @@ def audit(result: ActionResult, finding: Finding | None, *, dry_run: bool) -> No
         },
     )
     metrics.add_metric(name=METRIC_ACTIONS, unit=MetricUnit.Count, value=1)
+    count_by(METRIC_ACTIONS_BY_STATUS, "status", result.status)
     if result.status == "failed":
         metrics.add_metric(name=METRIC_ACTION_FAILURES, unit=MetricUnit.Count, value=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -27,7 +28,15 @@ from cost_janitor.core.models import Finding
 from cost_janitor.core.policy import Policy
 from cost_janitor.errors import BadEventError, ConfigError
 from cost_janitor.events import parse_event
-from cost_janitor.observability import METRIC_ESTIMATED_SAVINGS, METRIC_FINDINGS, logger, metrics, tracer
+from cost_janitor.observability import (
+    METRIC_ESTIMATED_SAVINGS,
+    METRIC_FINDINGS,
+    METRIC_FINDINGS_BY_KIND,
+    count_by,
+    logger,
+    metrics,
+    tracer,
+)
 from cost_janitor.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -128,6 +137,8 @@ def deliver(findings: Sequence[Finding], settings: Settings, *, run_id: str) -> 
         Ledger(client("dynamodb", settings.region), settings.ledger_table).record(findings)
     publishable = [f for f in findings if f.publishable]
     metrics.add_metric(name=METRIC_FINDINGS, unit=MetricUnit.Count, value=len(publishable))
+    for kind, n in Counter(f.kind for f in publishable).items():
+        count_by(METRIC_FINDINGS_BY_KIND, "kind", kind, n)
     metrics.add_metric(name=METRIC_ESTIMATED_SAVINGS, unit=MetricUnit.Count,
                        value=round(sum(f.monthly_usd or 0 for f in publishable), 2))
     if not settings.findings_topic_arn or not publishable:

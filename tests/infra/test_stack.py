@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -206,7 +207,7 @@ def test_only_the_slack_functions_can_read_the_slack_secret(synth: Synth) -> Non
     [secret] = list(synth.resources("AWS::SecretsManager::Secret"))
     readers = {k.split("Role")[0] for k, p in synth.resources("AWS::IAM::Policy").items()
                if secret in json.dumps(p) and "secretsmanager:GetSecretValue" in json.dumps(p)}
-    assert readers == {"NotifierFunction", "SlackInteractivityFunction"}
+    assert readers == {"NotifierFunction", "SlackInteractivityFunction", "ReportFunction"}
 
 
 def test_spot_warnings_and_rebalance_recommendations_reach_the_spot_function(synth: Synth) -> None:
@@ -249,3 +250,41 @@ def test_creation_calls_reach_tag_compliance_after_a_delay(synth: Synth) -> None
 def test_tag_writes_are_limited_to_their_keys(synth: Synth, construct: str, keys: list[str]) -> None:
     [only] = [s for s in _statements(synth, construct) if str(s.get("Sid", "")).endswith("OnlyTheseKeys")]
     assert only["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": keys}}
+
+
+def _emitted_metric_names() -> set[str]:
+    """Metric names the Lambda code emits: add_metric(name=...) and count_by(...) calls, constants resolved."""
+    import ast
+
+    from cost_janitor import observability
+
+    constants = {k: v for k, v in vars(observability).items() if k.startswith("METRIC_") and isinstance(v, str)}
+    names: set[str] = set()
+    for path in (ROOT / "lambdas" / "cost_janitor").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name))):
+                continue
+            func = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            args = [kw.value for kw in node.keywords if kw.arg == "name"] if func == "add_metric" else \
+                node.args[:1] if func == "count_by" else []
+            for arg in args:
+                if isinstance(arg, ast.Constant):
+                    names.add(str(arg.value))
+                elif isinstance(arg, ast.Name) and arg.id in constants:
+                    names.add(constants[arg.id])
+    return names
+
+
+def test_the_dashboard_shows_only_metrics_the_handlers_emit(synth: Synth) -> None:
+    [dashboard] = synth.resources("AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    shown = set(re.findall(r'\\"CostJanitor\\",\\"([A-Za-z]+)\\"', body))
+    assert {"RealizedSavingsUSD", "FindingsByKind", "ActionsByStatus", "GpuRightSizingCandidates"} <= shown
+    assert shown <= _emitted_metric_names()
+    assert "AWS/Lambda" in body and "ApproximateNumberOfMessagesVisible" in body
+
+
+def test_the_notifier_does_not_receive_the_weekly_digest(synth: Synth) -> None:
+    subs = [s["Properties"] for s in synth.resources("AWS::SNS::Subscription").values()]
+    [notifier] = [s for s in subs if s["Protocol"] == "sqs"]
+    assert notifier["FilterPolicy"] == {"kind": [{"anything-but": ["weekly-digest"]}]}

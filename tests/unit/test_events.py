@@ -15,6 +15,7 @@ from cost_janitor.events import (
     CloudTrailApiCall,
     FindingsDocument,
     FindingsQueueEvent,
+    ReportEvent,
     ScheduledEvent,
     SlackInteraction,
     SpotEvent,
@@ -25,6 +26,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 MODELS: dict[str, type[BaseModel]] = {
     "eventbridge/scheduled_*.json": ScheduledEvent,
     "eventbridge/spot_*.json": SpotEvent,
+    "eventbridge/ec2_state_change_*.json": ReportEvent,
     "sqs/findings_*.json": FindingsQueueEvent,
     "slack/*.json": SlackInteraction,
     "function_url/slack_*.json": LambdaFunctionUrlModel,

@@ -180,3 +180,34 @@ def _ec2_query(instance_id: str, name: str, stat: str) -> MetricQuery:
 def _exempt_without_metrics(instance: Instance, policy: Policy, now: datetime) -> bool:
     """An exempt instance's verdict needs no metrics, so none are read for it."""
     return not needs_detail(instance, Usage(), policy, now=now)
+
+
+def daily_sums(cloudwatch: Any, queries: Sequence[MetricQuery], *, start: datetime,
+               end: datetime) -> dict[Hashable, dict[str, float]]:
+    """Per query, the Sum for each day, grouped by month ("YYYY-MM" → total): predictions per month."""
+    out: dict[Hashable, dict[str, float]] = {q.key: {} for q in queries}
+    for first in range(0, len(queries), MAX_QUERIES):
+        chunk = queries[first:first + MAX_QUERIES]
+        request: dict[str, Any] = {"StartTime": start, "EndTime": end, "MetricDataQueries": [{
+            "Id": f"q{n}", "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": q.namespace, "MetricName": q.name,
+                           "Dimensions": [{"Name": k, "Value": v} for k, v in q.dimensions]},
+                "Period": 86400, "Stat": "Sum"}} for n, q in enumerate(chunk)]}
+        while True:
+            page = cloudwatch.get_metric_data(**request)
+            for result in page.get("MetricDataResults", []):
+                months = out[chunk[int(result["Id"][1:])].key]
+                for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=True):
+                    months[ts.strftime("%Y-%m")] = months.get(ts.strftime("%Y-%m"), 0.0) + value
+            if not page.get("NextToken"):
+                break
+            request["NextToken"] = page["NextToken"]
+    return out
+
+
+def dimension_sets(cloudwatch: Any, namespace: str, name: str, match: dict[str, str]) -> list[Dimensions]:
+    """Every dimension set of a metric whose dimensions include `match` (e.g. an endpoint's variants)."""
+    pages = cloudwatch.get_paginator("list_metrics").paginate(
+        Namespace=namespace, MetricName=name, Dimensions=[{"Name": k, "Value": v} for k, v in match.items()])
+    return sorted({tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"]))
+                   for page in pages for m in page.get("Metrics", [])})

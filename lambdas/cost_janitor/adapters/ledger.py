@@ -40,6 +40,22 @@ class Ledger:
             ExpressionAttributeValues={":pk": {"S": resource_id}})
         return [_plain(i) for page in pages for i in page.get("Items", [])]
 
+    def since(self, since: str) -> list[dict[str, Any]]:
+        """Every entry recorded at or after an ISO time (a filtered scan; fine for a weekly report)."""
+        pages = self._ddb.get_paginator("scan").paginate(
+            TableName=self._table, FilterExpression="#at >= :since", ExpressionAttributeNames={"#at": "at"},
+            ExpressionAttributeValues={":since": {"S": since}})
+        return [_plain(i) for page in pages for i in page.get("Items", [])]
+
+    def record_started(self, instance_id: str, *, at: str, source: str) -> None:
+        """An instance the janitor stopped is running again (ends its realized-savings clock)."""
+        from datetime import datetime
+
+        expires = int((datetime.fromisoformat(at) + timedelta(days=RETENTION_DAYS)).timestamp())
+        self._ddb.put_item(TableName=self._table, Item={
+            "pk": {"S": instance_id}, "sk": {"S": f"{at}#started"}, "action": {"S": "started"},
+            "status": {"S": "done"}, "at": {"S": at}, "actor": {"S": source}, "expires_at": {"N": str(expires)}})
+
     def entries(self, kind: str) -> list[dict[str, Any]]:
         """Every entry of one finding kind (a filtered scan: the ledger is small; a GSI is the next step)."""
         pages = self._ddb.get_paginator("scan").paginate(

@@ -327,6 +327,38 @@ class StoragePolicy(_Strict):
         return v
 
 
+class PredictionCost(_Strict):
+    """One model's cost per prediction: its cost by project tag, its predictions from a CloudWatch metric."""
+
+    name: str
+    project: str = Field(description="Value of the project tag whose Cost Explorer cost is counted.")
+    endpoint_name: str | None = Field(None, description="SageMaker endpoint: Invocations (all variants) count.")
+    metric_namespace: str | None = None
+    metric_name: str | None = None
+    metric_dimensions: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PredictionCost:
+        if bool(self.endpoint_name) == bool(self.metric_namespace and self.metric_name):
+            raise ValueError(f"{self.name}: give either endpoint_name or metric_namespace + metric_name")
+        return self
+
+
+class ReportPolicy(_Strict):
+    """The weekly digest."""
+
+    schedule: str = Field("cron(0 8 ? * MON *)", description="EventBridge schedule of the weekly digest (UTC).")
+    weeks: int = Field(4, ge=1, le=12, description="Weeks of realized savings in the digest.")
+    project_tag: str = Field("project", description="Cost allocation tag that groups cost per model/project.")
+    cost_per_prediction: list[PredictionCost] = Field(default_factory=list,
+                                                      description="Models whose cost per prediction is tracked.")
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        return _check_schedule(v)
+
+
 class Policy(_Strict):
     """Everything that tunes the janitor. Defaults are what a careful platform team would choose."""
 
@@ -342,6 +374,7 @@ class Policy(_Strict):
     slack: SlackPolicy = Field(default_factory=SlackPolicy)
     spot: SpotPolicy = Field(default_factory=SpotPolicy)
     storage: StoragePolicy = Field(default_factory=StoragePolicy)
+    report: ReportPolicy = Field(default_factory=ReportPolicy)
     agent: AgentPolicy = Field(default_factory=AgentPolicy)
 
     @field_validator("regions")

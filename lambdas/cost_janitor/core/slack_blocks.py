@@ -190,3 +190,57 @@ def reassign_modal(*, resource_id: str, metadata: Mapping[str, str]) -> dict[str
                     InputBlock(block_id="owner", label="Owner", element=UserSelectElement(action_id="user")),
                 ])
     return view.to_dict()
+
+
+def digest_message(doc: Mapping[str, Any], *, team: str | None) -> dict[str, Any]:
+    """The weekly digest as one Slack message: the whole account, or one team's share of it."""
+    weeks = doc.get("weeks") or []
+    this = weeks[-1] if weeks else {"realized_usd": 0.0, "estimated_usd": 0.0}
+    title = f"cost-janitor weekly digest{f' for {team}' if team else ''}"
+    lines = []
+    if team:
+        lines.append(f"*Realized savings this week:* ${doc.get('by_team', {}).get(team, 0.0):,.2f}")
+    else:
+        lines.append(f"*Realized savings this week:* ${this['realized_usd']:,.2f} "
+                     f"(estimated ${this['estimated_usd']:,.2f} had every stop lasted the week)")
+        trend = " → ".join(f"${w['realized_usd']:,.0f}" for w in weeks)
+        lines.append(f"*Last {len(weeks)} weeks:* {trend}")
+        if doc.get("by_action"):
+            lines.append("*By action:* " + ", ".join(f"{k} ${v:,.2f}" for k, v in doc["by_action"].items()))
+    blocks: list[Any] = [HeaderBlock(text=PlainTextObject(text=_clip(title, MAX_PLAIN_TEXT))),
+                         SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines), MAX_SECTION_TEXT)))]
+    sections = []
+    if doc.get("open_requests"):
+        sections.append("*Open justification requests:* " + ", ".join(
+            f"`{r}` {days} d" + (f" (${usd:,.0f}/mo)" if usd else "") for r, days, usd in doc["open_requests"][:10]))
+    if doc.get("top_idle") and not team:
+        sections.append("*Costliest idle:* " + ", ".join(f"`{r}` ${usd:,.0f}/mo ({a})" for r, a, usd
+                                                          in doc["top_idle"][:5]))
+    coverage = doc.get("tag_coverage") or {}
+    if coverage:
+        if team:
+            sections.append(f"*Tag coverage (all keys):* {coverage.get('by_team', {}).get(team, 0.0)}%")
+        else:
+            sections.append("*Tag coverage:* " + ", ".join(f"{k} {v}%" for k, v in coverage["by_key"].items()))
+    spot = doc.get("spot") or {}
+    if spot.get("by_type_and_az") and not team:
+        sections.append("*Spot interruptions (30 d):* " + ", ".join(
+            f"{s['instance_type']}/{s['availability_zone']} {s['interruptions']}" for s in spot["by_type_and_az"][:5])
+            + "".join(f"\n→ {s}" for s in spot.get("suggestions", [])))
+    if doc.get("gpu_bands") and not team:
+        sections.append("*GPU utilisation (7-day average per instance):* " + ", ".join(
+            f"{band}: {n}" for band, n in doc["gpu_bands"].items())
+            + (f"\n{len(doc['gpu_candidates'])} right-sizing candidate(s) under 50 % (smaller type, MIG or sharing)"
+               if doc.get("gpu_candidates") else ""))
+    for model in (doc.get("cost_per_prediction") or []) if not team else []:
+        trend = ", ".join(f"{m}: ${per:,.4f}/1k" if per is not None else f"{m}: no predictions"
+                          for m, _cost, _n, per in model["months"])
+        sections.append(f"*Cost per 1,000 predictions, {model['name']}:* {trend}")
+    if doc.get("egress") and not team:
+        sections.append("*Top data transfer (30 d):* " + ", ".join(f"{u} ${usd:,.2f}" for u, usd in doc["egress"]))
+    if doc.get("unavailable"):
+        sections.append("_Not available this week: " + ", ".join(f"{k} ({v})" for k, v in doc["unavailable"].items())
+                        + "_")
+    for text in sections:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(text, MAX_SECTION_TEXT))))
+    return {"text": _clip(title, MAX_PLAIN_TEXT), "blocks": [b.to_dict() for b in blocks[:MAX_BLOCKS]]}

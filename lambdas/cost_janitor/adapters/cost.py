@@ -1,0 +1,45 @@
+"""Cost Explorer reads for the digest: monthly cost by a cost-allocation tag, and data-transfer lines."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+
+def month_start(day: date, back: int = 0) -> date:
+    y, m = day.year, day.month - back
+    while m <= 0:
+        y, m = y - 1, m + 12
+    return date(y, m, 1)
+
+
+class CostExplorer:
+    def __init__(self, client: Any) -> None:
+        self._ce = client
+
+    def monthly_by_tag(self, tag_key: str, *, now: datetime, months: int = 3) -> dict[str, dict[str, float]]:
+        """{tag value: {"YYYY-MM": unblended USD}} for the last `months` whole months and this one so far."""
+        start, end = month_start(now.date(), months), now.date() + timedelta(days=1)
+        out: dict[str, dict[str, float]] = {}
+        token = None
+        while True:
+            page = self._ce.get_cost_and_usage(
+                TimePeriod={"Start": start.isoformat(), "End": end.isoformat()}, Granularity="MONTHLY",
+                Metrics=["UnblendedCost"], GroupBy=[{"Type": "TAG", "Key": tag_key}],
+                **({"NextPageToken": token} if token else {}))
+            for period in page.get("ResultsByTime", []):
+                month = period["TimePeriod"]["Start"][:7]
+                for group in period.get("Groups", []):
+                    value = group["Keys"][0].split("$", 1)[-1]
+                    out.setdefault(value, {})[month] = float(group["Metrics"]["UnblendedCost"]["Amount"])
+            token = page.get("NextPageToken")
+            if not token:
+                return out
+
+    def usage_type_costs(self, *, now: datetime, days: int = 30) -> list[dict[str, Any]]:
+        """Cost by usage type over the last `days` (the digest keeps the data-transfer lines)."""
+        start = (now - timedelta(days=days)).date()
+        page = self._ce.get_cost_and_usage(
+            TimePeriod={"Start": start.isoformat(), "End": now.date().isoformat()}, Granularity="MONTHLY",
+            Metrics=["UnblendedCost"], GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}])
+        return [g for period in page.get("ResultsByTime", []) for g in period.get("Groups", [])]

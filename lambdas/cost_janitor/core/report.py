@@ -1,0 +1,158 @@
+"""The dollars: realized savings from the ledger, what the findings estimated, cost per prediction, egress lines,
+the fleet's GPU utilisation — pure functions a digest, the CLI and the dashboard share."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+HOURS_PER_MONTH = 730.0
+STOP_KINDS = ("stop", "hibernate")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger record, as the report needs it."""
+
+    resource_id: str
+    action: str
+    status: str
+    at: datetime
+    monthly_usd: float | None = None
+    team: str | None = None
+    kind: str = ""
+    reason: str = ""
+    region: str = ""
+    resource_type: str = ""
+    evidence: str = ""  # the finding's evidence, JSON
+
+
+@dataclass
+class Savings:
+    realized_usd: float = 0.0
+    estimated_usd: float = 0.0
+    by_team: dict[str, float] = field(default_factory=dict)
+    by_action: dict[str, float] = field(default_factory=dict)
+
+
+def _overlap_hours(a: datetime, b: datetime, start: datetime, end: datetime) -> float:
+    lo, hi = max(a, start), min(b, end)
+    return max(0.0, (hi - lo).total_seconds() / 3600)
+
+
+def realized_savings(entries: list[Entry], *, start: datetime, end: datetime,
+                     lifecycle_monthly: dict[str, tuple[str | None, float]] | None = None) -> Savings:
+    """Within [start, end): each stop saves its hourly price until the instance is started again (a 'started'
+    entry) or the window ends; a deleted volume saves its price from deletion on; buckets whose lifecycle the
+    janitor wrote save their measured monthly rate. `estimated` assumes every stop lasted the whole window."""
+    out = Savings()
+    team_total: dict[str, float] = defaultdict(float)
+    action_total: dict[str, float] = defaultdict(float)
+    by_resource: dict[str, list[Entry]] = defaultdict(list)
+    for e in entries:
+        by_resource[e.resource_id].append(e)
+    for events in by_resource.values():
+        events.sort(key=lambda e: e.at)
+        for n, e in enumerate(events):
+            if e.status != "done" or e.monthly_usd is None or e.at >= end:
+                continue
+            hourly = e.monthly_usd / HOURS_PER_MONTH
+            if e.action in STOP_KINDS:
+                restart = next((x.at for x in events[n + 1:] if x.action == "started"), end)
+                hours = _overlap_hours(e.at, restart, start, end)
+                out.estimated_usd += hourly * _overlap_hours(e.at, end, start, end)
+            elif e.action == "delete-volume":
+                hours = _overlap_hours(e.at, end, start, end)
+                out.estimated_usd += hourly * hours
+            else:
+                continue
+            usd = hourly * hours
+            out.realized_usd += usd
+            team_total[e.team or "(no team)"] += usd
+            action_total[e.action] += usd
+    for _bucket, (team, monthly) in (lifecycle_monthly or {}).items():
+        usd = monthly / HOURS_PER_MONTH * _overlap_hours(start, end, start, end)
+        out.realized_usd += usd
+        out.estimated_usd += usd
+        team_total[team or "(no team)"] += usd
+        action_total["put-lifecycle"] += usd
+    out.realized_usd = round(out.realized_usd, 2)
+    out.estimated_usd = round(out.estimated_usd, 2)
+    out.by_team = {k: round(v, 2) for k, v in sorted(team_total.items(), key=lambda kv: -kv[1])}
+    out.by_action = {k: round(v, 2) for k, v in sorted(action_total.items(), key=lambda kv: -kv[1])}
+    return out
+
+
+def weekly(entries: list[Entry], *, now: datetime, weeks: int,
+           lifecycle_monthly: dict[str, tuple[str | None, float]] | None = None) -> list[tuple[datetime, Savings]]:
+    """Savings for each of the last `weeks` seven-day windows ending at `now`, oldest first."""
+    return [(now - timedelta(days=7 * (k + 1)),
+             realized_savings(entries, start=now - timedelta(days=7 * (k + 1)), end=now - timedelta(days=7 * k),
+                              lifecycle_monthly=lifecycle_monthly)) for k in reversed(range(weeks))]
+
+
+def open_requests(entries: list[Entry], *, now: datetime) -> list[tuple[str, int, float | None]]:
+    """Prod boxes asked to justify and not answered since: (resource, days open, $/month), oldest first."""
+    out = []
+    by_resource: dict[str, list[Entry]] = defaultdict(list)
+    for e in entries:
+        by_resource[e.resource_id].append(e)
+    for resource, events in by_resource.items():
+        events.sort(key=lambda e: e.at)
+        last_answer = max((e.at for e in events if e.action in ("justified", "snoozed", "reassigned")),
+                          default=None)
+        asks = [e for e in events if e.action == "ask-justification" and (last_answer is None or e.at > last_answer)]
+        if asks and now - asks[-1].at <= timedelta(days=2):  # still being asked: the sweep re-asks nightly
+            out.append((resource, (now - asks[0].at).days, asks[-1].monthly_usd))
+    return sorted(out, key=lambda r: -r[1])
+
+
+def top_idle(entries: list[Entry], *, now: datetime, top: int = 10) -> list[tuple[str, str, float]]:
+    """The costliest resources found idle in the last week (any action), most expensive first."""
+    latest: dict[str, Entry] = {}
+    for e in entries:
+        recent_idle = e.kind == "idle-instance" and e.monthly_usd and now - e.at <= timedelta(days=7)
+        if recent_idle and (e.resource_id not in latest or e.at > latest[e.resource_id].at):
+            latest[e.resource_id] = e
+    ranked = sorted(latest.values(), key=lambda e: -(e.monthly_usd or 0))[:top]
+    return [(e.resource_id, e.action, float(e.monthly_usd or 0)) for e in ranked]
+
+
+@dataclass(frozen=True)
+class CostPerPrediction:
+    name: str
+    months: list[tuple[str, float, float, float | None]]  # (month, cost USD, predictions, USD per 1,000)
+
+
+def cost_per_prediction(name: str, costs: dict[str, float], predictions: dict[str, float]) -> CostPerPrediction:
+    """Monthly cost ÷ predictions, per 1,000 predictions, month over month."""
+    months = []
+    for month in sorted(costs):
+        n = predictions.get(month, 0.0)
+        months.append((month, round(costs[month], 2), n, round(costs[month] / n * 1000, 4) if n else None))
+    return CostPerPrediction(name, months)
+
+
+def gpu_distribution(averages: dict[str, float]) -> tuple[dict[str, int], list[tuple[str, float]]]:
+    """How many GPU instances average in each utilisation band; those under 50 % are right-sizing candidates
+    (a smaller type, MIG or sharing)."""
+    bands = {"0-10%": 0, "10-25%": 0, "25-50%": 0, "50-75%": 0, "75-100%": 0}
+    for avg in averages.values():
+        key = "0-10%" if avg < 10 else "10-25%" if avg < 25 else "25-50%" if avg < 50 else \
+            "50-75%" if avg < 75 else "75-100%"
+        bands[key] += 1
+    candidates = sorted(((i, round(a, 1)) for i, a in averages.items() if a < 50), key=lambda x: x[1])
+    return bands, candidates
+
+
+def egress_lines(groups: list[dict[str, Any]], *, top: int = 5) -> list[tuple[str, float]]:
+    """Data-transfer usage types by cost (out to the internet, inter-region, NAT), most expensive first."""
+    wanted = ("DataTransfer-Out", "DataTransfer-Regional", "NatGateway-Bytes", "DataTransfer-xAZ", "AWS-Out-Bytes")
+    lines: dict[str, float] = defaultdict(float)
+    for g in groups:
+        usage = g["Keys"][0]
+        if any(w in usage for w in wanted):
+            lines[usage] += float(g["Metrics"]["UnblendedCost"]["Amount"])
+    return sorted(((k, round(v, 2)) for k, v in lines.items()), key=lambda kv: -kv[1])[:top]

@@ -1,0 +1,150 @@
+"""The weekly digest against the moto server: realized savings a test recomputes by hand from a seeded ledger,
+cost per prediction from Cost Explorer's canned answers, the stand-in receiving the digest, and start events."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cost_janitor.adapters.ledger import Ledger
+from cost_janitor.core.idle import classify_instances
+from cost_janitor.core.models import ActionKind
+from cost_janitor.core.policy import Policy
+from cost_janitor.emulator import LocalAws, MetricSeeder, gpu_dimensions, subscribe_queue
+from cost_janitor.handlers.report import build, record_start, send
+from cost_janitor.settings import Settings
+from cost_janitor.slack_standin import SlackStandIn
+from tests.builders import make_instance, make_usage
+from tests.conftest import load_event
+
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+POLICY = Policy.model_validate({
+    "slack": {"team_channels": {"vision": "#vision"}},
+    "report": {"weeks": 3, "cost_per_prediction": [{"name": "ranker", "project": "ranker",
+                                                     "endpoint_name": "ranker-prod"}]}})
+
+
+def _stop(ledger: Ledger, iid: str, at: datetime, instance_type: str = "g5.xlarge") -> None:
+    inst = make_instance(instance_id=iid, instance_type=instance_type,
+                         tags={"environment": "dev", "team": "vision",
+                               "cost-janitor:idle-since": (at - timedelta(days=2)).isoformat()})
+    [f] = classify_instances([inst], {iid: make_usage(cpu=1, gpus=[0.0])}, POLICY, now=at, run_id="r")
+    assert f.action == ActionKind.STOP
+    ledger.record([f.model_copy(update={"action_status": "done"})])
+
+
+def _canned_cost_explorer(aws: LocalAws, results: list[dict[str, Any]]) -> None:
+    request = urllib.request.Request(f"{aws.endpoint}/moto-api/static/ce/cost-and-usage-results", method="POST",
+                                     data=json.dumps({"results": results}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).close()
+
+
+@pytest.fixture
+def seeded(aws: LocalAws, janitor: Any) -> dict[str, Any]:
+    janitor(POLICY)
+    ledger = Ledger(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+    # i-a: stopped 10 days ago, never started → saving the whole of the last 10 days
+    _stop(ledger, "i-0aaaaaaaaaaaaaaaa", NOW - timedelta(days=10))
+    # i-b: stopped 4 days ago, started again 1 day later → 24 h saved
+    _stop(ledger, "i-0bbbbbbbbbbbbbbbb", NOW - timedelta(days=4), instance_type="m5.xlarge")
+    ledger.record_started("i-0bbbbbbbbbbbbbbbb", at=(NOW - timedelta(days=3)).isoformat(), source="test")
+    # invocations of the ranker endpoint, two months
+    seeder = MetricSeeder(aws.client("cloudwatch"))
+    this_month = NOW.replace(day=1, hour=12)
+    last_month = (this_month - timedelta(days=1)).replace(day=1, hour=12)
+    for month, calls in ((last_month, 12_000_000.0), (this_month, 3_000_000.0)):
+        seeder.series("AWS/SageMaker", "Invocations", {"EndpointName": "ranker-prod", "VariantName": "AllTraffic"},
+                      [calls], end=month + timedelta(hours=1), period=3600)
+    # a GPU box averaging 4 % over the week: a right-sizing candidate
+    seeder.series("CWAgent", "nvidia_smi_utilization_gpu", gpu_dimensions("i-0ccccccccccccccccc"[:19], 0, "A10G"),
+                  [4.0] * 160, end=NOW)
+    seeder.flush()
+    month = lambda d: d.strftime("%Y-%m-%d")  # noqa: E731
+    _canned_cost_explorer(aws, [
+        {"ResultsByTime": [
+            {"TimePeriod": {"Start": month(last_month.replace(day=1)), "End": month(this_month.replace(day=1))},
+             "Groups": [{"Keys": ["project$ranker"], "Metrics": {"UnblendedCost": {"Amount": "4200", "Unit": "USD"}}}],
+             "Total": {}, "Estimated": False},
+            {"TimePeriod": {"Start": month(this_month.replace(day=1)), "End": month(NOW)},
+             "Groups": [{"Keys": ["project$ranker"], "Metrics": {"UnblendedCost": {"Amount": "900", "Unit": "USD"}}}],
+             "Total": {}, "Estimated": True}]},
+        {"ResultsByTime": [{"TimePeriod": {"Start": month(NOW - timedelta(days=30)), "End": month(NOW)},
+                            "Groups": [{"Keys": ["USE1-DataTransfer-Out-Bytes"],
+                                        "Metrics": {"UnblendedCost": {"Amount": "812.5", "Unit": "USD"}}},
+                                       {"Keys": ["USE1-BoxUsage:g5.xlarge"],
+                                        "Metrics": {"UnblendedCost": {"Amount": "9000", "Unit": "USD"}}}],
+                            "Total": {}, "Estimated": True}]},
+    ])
+    return {"aws": aws, "ledger": ledger, "last_month": last_month.strftime("%Y-%m"),
+            "this_month": this_month.strftime("%Y-%m")}
+
+
+def test_realized_savings_are_what_a_person_computes_from_the_ledger(seeded: dict[str, Any]) -> None:
+    digest = build(POLICY, Settings.from_env(), now=NOW)
+    g5, m5 = 1.006, 0.192  # $/hour
+    this_week = [w["realized_usd"] for w in digest.weeks]
+    # week 3 (last 7 days): i-a all 168 h; i-b stopped 4 days ago, started 3 days ago: 24 h
+    # week 2 (7-14 days ago): i-a stopped 10 days ago: 72 h; week 1: nothing
+    assert this_week == [0.0, round(g5 * 72, 2), round(g5 * 168 + m5 * 24, 2)]
+    assert digest.by_team == {"vision": this_week[-1]} and digest.actions_last_week == {"stop:done": 1}
+
+
+def test_cost_per_prediction_and_egress_come_from_cost_explorer(seeded: dict[str, Any]) -> None:
+    digest = build(POLICY, Settings.from_env(), now=NOW)
+    [ranker] = digest.cost_per_prediction
+    assert ranker["months"] == [(seeded["last_month"], 4200.0, 12_000_000.0, 0.35),
+                                (seeded["this_month"], 900.0, 3_000_000.0, 0.3)]
+    assert digest.egress == [("USE1-DataTransfer-Out-Bytes", 812.5)]
+    assert digest.gpu_candidates and digest.gpu_candidates[0][1] == 4.0
+
+
+def test_the_digest_reaches_slack_channels_and_sns(seeded: dict[str, Any]) -> None:
+    standin = SlackStandIn()
+    try:
+        from cost_janitor.adapters.slack import SlackGateway
+        tap = subscribe_queue(seeded["aws"], os.environ["FINDINGS_TOPIC_ARN"], name="digest-tap")
+        digest = build(POLICY, Settings.from_env(), now=NOW)
+        sent = send(digest, POLICY, Settings.from_env(), slack=SlackGateway("xoxb", base_url=standin.api_url))
+        assert sent == {"sns": 1, "slack": 2}
+        channels = [c.args["channel"] for c in standin.of("chat.postMessage")]
+        assert channels == ["#ml-cost", "#vision"]
+        summary = json.dumps(standin.of("chat.postMessage")[0].args["blocks"])
+        assert f"${digest.weeks[-1]['realized_usd']:,.2f}" in summary and "Cost per 1,000 predictions" in summary
+        [message] = seeded["aws"].client("sqs").receive_message(QueueUrl=tap)["Messages"]
+        assert json.loads(message["Body"])["schema"] == "cost-janitor/digest/v1"
+    finally:
+        standin.stop()
+
+
+def test_a_stopped_box_started_again_ends_its_savings_once(seeded: dict[str, Any]) -> None:
+    event = load_event("eventbridge/ec2_state_change_running.json")
+    event["detail"]["instance-id"] = "i-0aaaaaaaaaaaaaaaa"
+    from cost_janitor.events import Ec2StateChange
+    parsed = Ec2StateChange.model_validate(event)
+    assert record_start(parsed, Settings.from_env()) == {"recorded": True}
+    assert record_start(parsed, Settings.from_env()) == {"recorded": False}  # already recorded
+    unknown = parsed.model_copy(update={"detail": parsed.detail.model_copy(update={"instance_id": "i-0dddddddd"})})
+    assert record_start(unknown, Settings.from_env()) == {"recorded": False}  # never stopped by the janitor
+
+
+def test_a_section_that_fails_is_reported_not_fatal(seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.client
+    from botocore.exceptions import ClientError
+    original = botocore.client.BaseClient._make_api_call
+
+    def no_cost_explorer(self: Any, operation: str, params: Any) -> Any:
+        if operation == "GetCostAndUsage":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "Cost Explorer off"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", no_cost_explorer)
+    digest = build(POLICY, Settings.from_env(), now=NOW)
+    assert digest.unavailable == {"cost_per_prediction": "AccessDeniedException", "egress": "AccessDeniedException"}
+    assert digest.weeks[-1]["realized_usd"] > 0
+
