@@ -20,10 +20,10 @@ from cost_janitor.observability import METRIC_ACTION_FAILURES, METRIC_NOT_EVALUA
 from infra.constructs.gpu_agent import GpuAgent
 from infra.constructs.idle_sweep import IdleSweep
 from infra.constructs.notifier import Notifier
+from infra.constructs.report import Report
 from infra.constructs.slack_interactivity import SlackInteractivity
 from infra.constructs.spot_interruption import SpotInterruption
 from infra.constructs.storage_lifecycle import StorageLifecycle
-from infra.constructs.report import Report
 from infra.constructs.tag_compliance import TagCompliance
 from infra.dashboard import JanitorDashboard
 from infra.janitor_function import JanitorFunction, SharedCode
