@@ -58,7 +58,8 @@ lint: synth
 	$(VENV)/bin/mypy lambdas/cost_janitor
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json
 
-bench: deps
+bench: synth
+	$(PY) bench/cold_start.py
 	$(PY) bench/sweep.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.

@@ -1,0 +1,113 @@
+"""A dry-run of every capability, with every AWS call recorded at the botocore layer: nothing in the account is
+changed — EC2 calls carry DryRun=True, other mutations are only planned; the janitor writes only its own ledger,
+idempotency records and findings topic."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import botocore.client
+import pytest
+
+from cost_janitor.core.policy import Policy
+from cost_janitor.emulator import LocalAws, launch
+from cost_janitor.settings import Settings
+from tests.conftest import load_event
+from tests.integration.fleet import DEV, PROD, Fleet
+from tests.integration.test_idle_sweep import FakeContext
+
+MUTATING = re.compile(r"^(Create|Put|Delete|Stop|Start|Terminate|Modify|Tag|Untag|Send|Update|Attach|Detach|Run|"
+                      r"Reboot|Associate|Disassociate|Add|Remove|Publish|BatchWrite|Restore|Copy|Enable|Disable)")
+OWN = ("cost-janitor-ledger", "cost-janitor-idempotency")
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    calls: list[tuple[str, dict[str, Any]]] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def record(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        calls.append((operation, params))
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    return calls
+
+
+def _changes(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Every call that would change the account, other than the janitor's own bookkeeping."""
+    out = []
+    for op, params in calls:
+        if not MUTATING.match(op) or params.get("DryRun") is True:
+            continue
+        own_batch = op == "BatchWriteItem" and set(params.get("RequestItems", {})) <= set(OWN)
+        if params.get("TableName") in OWN or own_batch:
+            continue
+        if op == "Publish" and params.get("TopicArn") == os.environ.get("FINDINGS_TOPIC_ARN"):
+            continue
+        out.append(op)
+    return out
+
+
+@pytest.fixture
+def world(aws: LocalAws, janitor: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    janitor(Policy.model_validate({"storage": {"delete_unattached_volumes": True, "set_log_retention": True},
+                                   "agent": {"install_on_gpu_families": True}}))
+    monkeypatch.setenv("COST_JANITOR_DRY_RUN", "true")
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    fleet = Fleet(aws, end)
+    fleet.add("idle-dev", "m5.large", {**DEV, "cost-janitor:idle-since": (end - timedelta(days=3)).isoformat()},
+              cpu=1.0)
+    fleet.add("idle-prod", "m5.large", PROD, cpu=1.0)
+    fleet.add("gpu-no-agent", "g5.xlarge", DEV, cpu=1.0)
+    fleet.done()
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="ml-data")
+    s3.put_bucket_tagging(Bucket="ml-data", Tagging={"TagSet": [{"Key": "cost-janitor:lifecycle-profile",
+                                                                 "Value": "ml"}]})
+    ec2 = aws.client("ec2")
+    ec2.create_volume(AvailabilityZone="us-east-1a", Size=10, TagSpecifications=[{"ResourceType": "volume", "Tags": [
+        {"Key": "environment", "Value": "dev"}, {"Key": "cost-janitor:unattached-since",
+                                                  "Value": "2026-01-01T00:00:00+00:00"}]}])
+    aws.client("logs").create_log_group(logGroupName="/ml/forever")
+    spot = launch(ec2, "g5.xlarge", {"owner": "a@b.co"}, InstanceMarketOptions={"MarketType": "spot"})
+    return {"fleet": fleet, "spot": spot}
+
+
+def test_every_capability_in_dry_run_changes_nothing(world: dict[str, Any],
+                                                     recorded: list[tuple[str, dict[str, Any]]]) -> None:
+    from cost_janitor.handlers import idle_sweep, report, spot_interruption, storage_lifecycle, tag_compliance
+
+    settings = Settings.from_env()
+    nightly = load_event("eventbridge/scheduled_nightly_sweep.json")
+    sweep = idle_sweep.lambda_handler(nightly, FakeContext())
+    assert {"stop:dry-run", "tag-gpu-agent:dry-run"} <= set(sweep["actions"])
+    storage = storage_lifecycle.lambda_handler({**nightly, "id": "storage-1"}, FakeContext())
+    assert {"put-lifecycle:dry-run", "snapshot-volume:dry-run", "set-log-retention:dry-run"} <= set(
+        storage["actions"])
+    warning = load_event("eventbridge/spot_interruption_warning.json")
+    warning["detail"]["instance-id"] = world["spot"]
+    assert spot_interruption.lambda_handler(warning, FakeContext())["action_status"] == "dry-run"
+    creation = load_event("cloudtrail/run_instances_three_by_iam_user.json")
+    ids = world["fleet"].ids
+    for item, iid in zip(creation["detail"]["responseElements"]["instancesSet"]["items"], ids.values(), strict=True):
+        item["instanceId"] = iid
+    record = load_event("sqs/findings_batch.json")["Records"][0]
+    tag_compliance.lambda_handler({"Records": [{**record, "body": json.dumps(creation)}]}, FakeContext())
+    report.send(report.build(Policy(), settings, now=datetime.now(UTC)), Policy(), settings, slack=None)
+
+    operations = {op for op, _ in recorded}
+    assert {"StopInstances", "DescribeInstances", "GetMetricData"} <= operations  # the real path ran
+    assert _changes(recorded) == []
+    assert world["fleet"].state("idle-dev") == "running"
+
+
+def test_the_check_itself_catches_a_real_change() -> None:
+    calls = [("StopInstances", {"InstanceIds": ["i-1"], "DryRun": True}), ("PutItem", {"TableName": OWN[0]}),
+             ("PutBucketLifecycleConfiguration", {"Bucket": "b"}), ("StopInstances", {"InstanceIds": ["i-1"]}),
+             ("DescribeInstances", {})]
+    assert _changes(calls) == ["PutBucketLifecycleConfiguration", "StopInstances"]

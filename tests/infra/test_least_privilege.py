@@ -1,0 +1,83 @@
+"""Least privilege, proven against the synthesized template: each function's actions are on a reviewed
+allow-list derived from what its adapters call, no wildcard actions, every mutating EC2 or tagging call is
+conditioned, terminate is denied wherever stopping is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import Synth
+
+SHARED = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+          "ssm:DescribeParameters", "ssm:GetParameter", "ssm:GetParameterHistory", "ssm:GetParameters",
+          "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage",  # the DLQ (bad events parked there)
+          "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
+          "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+          "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"}  # ledger + idempotency
+PUBLISH = {"sns:Publish", "kms:Decrypt", "kms:GenerateDataKey*"}
+SLACK = {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
+QUEUE = {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"}
+TAGGING = {"tag:TagResources", "ec2:CreateTags", "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource",
+           "s3:GetBucketTagging", "s3:PutBucketTagging"}
+ALLOWED: dict[str, set[str]] = {
+    "IdleSweep": SHARED | PUBLISH | {"ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
+                                    "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "ec2:StopInstances",
+                                    "ec2:CreateTags", "ec2:DeleteTags"},
+    "NotifierFunction": SHARED | SLACK | QUEUE,
+    "SlackInteractivityFunction": SHARED | SLACK | TAGGING | {"ec2:DescribeInstances", "ec2:StopInstances",
+                                                               "ec2:DeleteTags"},
+    "SpotInterruptionFunction": SHARED | PUBLISH | {"ec2:DescribeInstances", "ssm:SendCommand"},
+    "StorageLifecycleFunction": SHARED | PUBLISH | {
+        "s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:GetBucketVersioning",
+        "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "cloudwatch:GetMetricData",
+        "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeImages", "logs:DescribeLogGroups",
+        "ec2:CreateTags"},
+    "TagComplianceFunction": SHARED | PUBLISH | QUEUE | TAGGING | {"tag:GetResources", "ec2:DescribeInstances"},
+    "ReportFunction": SHARED | PUBLISH | SLACK | {"ce:GetCostAndUsage", "cloudwatch:GetMetricData",
+                                                  "cloudwatch:ListMetrics", "tag:GetResources",
+                                                  "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests"},
+}
+MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteVolume",
+                           "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource"}
+
+
+def _roles(synth: Synth) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key, policy in synth.resources("AWS::IAM::Policy").items():
+        out.setdefault(key.split("Role")[0], []).extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return out
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_every_function_role_is_on_the_allow_list(synth: Synth) -> None:
+    assert set(_roles(synth)) == set(ALLOWED)
+
+
+@pytest.mark.parametrize("function", sorted(ALLOWED))
+def test_a_function_may_do_only_what_its_adapters_call(synth: Synth, function: str) -> None:
+    granted = {a for s in _roles(synth)[function] if s["Effect"] == "Allow" for a in _actions(s)}
+    assert granted <= ALLOWED[function], f"not on the allow-list: {sorted(granted - ALLOWED[function])}"
+
+
+def test_no_wildcard_actions_anywhere(synth: Synth) -> None:
+    wildcards = {a for statements in _roles(synth).values() for s in statements for a in _actions(s)
+                 if "*" in a and a != "kms:GenerateDataKey*"}  # CDK's topic grant; scoped to the topic's own key
+    assert wildcards == set()
+
+
+def test_every_mutating_ec2_or_tagging_call_is_conditioned(synth: Synth) -> None:
+    for function, statements in _roles(synth).items():
+        for s in statements:
+            if s["Effect"] == "Allow" and MUTATING_RESOURCE_CALLS & set(_actions(s)):
+                assert s.get("Condition"), f"{function}: {_actions(s)} without a condition"
+
+
+@pytest.mark.parametrize("function", ["IdleSweep", "SlackInteractivityFunction"])
+def test_whoever_may_stop_is_denied_terminate(synth: Synth, function: str) -> None:
+    denies = [s for s in _roles(synth)[function] if s["Effect"] == "Deny"]
+    assert {"Sid": "NeverTerminate", "Effect": "Deny", "Action": "ec2:TerminateInstances", "Resource": "*"} in denies
