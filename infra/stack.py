@@ -16,7 +16,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from cost_janitor import resources
-from cost_janitor.observability import METRIC_ACTION_FAILURES, METRIC_NOT_EVALUATED, NAMESPACE
+from cost_janitor.observability import METRIC_ACTION_FAILURES, METRIC_NOT_EVALUATED, METRIC_PUBLISH_FAILURES, NAMESPACE
 from infra.constructs.gpu_agent import GpuAgent
 from infra.constructs.idle_sweep import IdleSweep
 from infra.constructs.notifier import Notifier
@@ -144,7 +144,8 @@ class JanitorStack(Stack):
                 evaluation_periods=1, alarm_description=f"cost-janitor {fn.service}: the function failed",
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING))
             for metric_name, what in ((METRIC_ACTION_FAILURES, "actions failed"),
-                                      (METRIC_NOT_EVALUATED, "resources or regions could not be evaluated")):
+                                      (METRIC_NOT_EVALUATED, "resources or regions could not be evaluated"),
+                                      (METRIC_PUBLISH_FAILURES, "findings could not be published (kept)")):
                 alarms.append(cloudwatch.Alarm(
                     fn, f"{metric_name}Alarm", threshold=1, evaluation_periods=1,
                     metric=cloudwatch.Metric(namespace=NAMESPACE, metric_name=metric_name, statistic="Sum",

@@ -23,6 +23,7 @@ METRIC_FINDINGS_BY_KIND = "FindingsByKind"
 METRIC_ACTIONS_BY_STATUS = "ActionsByStatus"
 METRIC_REALIZED_SAVINGS = "RealizedSavingsUSD"
 METRIC_GPU_CANDIDATES = "GpuRightSizingCandidates"
+METRIC_PUBLISH_FAILURES = "PublishFailures"
 
 
 def count_by(name: str, dimension: str, value: str, count: float = 1) -> None:

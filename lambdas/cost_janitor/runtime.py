@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from cost_janitor.adapters.clients import client
@@ -32,6 +33,7 @@ from cost_janitor.observability import (
     METRIC_ESTIMATED_SAVINGS,
     METRIC_FINDINGS,
     METRIC_FINDINGS_BY_KIND,
+    METRIC_PUBLISH_FAILURES,
     count_by,
     logger,
     metrics,
@@ -132,16 +134,33 @@ def idempotent_call(fn: Callable[[], dict[str, Any]], *, key: str, settings: Set
 
 
 def deliver(findings: Sequence[Finding], settings: Settings, *, run_id: str) -> int:
-    """Record actions in the ledger and publish what people should hear about; returns SNS messages sent."""
-    if settings.ledger_table:
-        Ledger(client("dynamodb", settings.region), settings.ledger_table).record(findings)
+    """Record actions in the ledger and publish what people should hear about; returns SNS messages sent.
+    If SNS refuses, the findings wait in the ledger's outbox and go out with the next run (of any capability):
+    the actions are done, so failing the run (and re-running them) would be worse."""
+    ledger = Ledger(client("dynamodb", settings.region), settings.ledger_table) if settings.ledger_table else None
+    if ledger:
+        ledger.record(findings)
     publishable = [f for f in findings if f.publishable]
     metrics.add_metric(name=METRIC_FINDINGS, unit=MetricUnit.Count, value=len(publishable))
     for kind, n in Counter(f.kind for f in publishable).items():
         count_by(METRIC_FINDINGS_BY_KIND, "kind", kind, n)
     metrics.add_metric(name=METRIC_ESTIMATED_SAVINGS, unit=MetricUnit.Count,
                        value=round(sum(f.monthly_usd or 0 for f in publishable), 2))
-    if not settings.findings_topic_arn or not publishable:
+    if not settings.findings_topic_arn:
         return 0
-    return FindingsPublisher(client("sns", settings.region), settings.findings_topic_arn).publish(
-        publishable, run_id=run_id)
+    publisher = FindingsPublisher(client("sns", settings.region), settings.findings_topic_arn)
+    sent = 0
+    try:
+        for key, old_run, waiting in ledger.outbox() if ledger else []:
+            sent += publisher.publish(waiting, run_id=old_run)
+            ledger.drop_outbox(key)  # type: ignore[union-attr]
+        if publishable:
+            sent += publisher.publish(publishable, run_id=run_id)
+    except ClientError as exc:
+        metrics.add_metric(name=METRIC_PUBLISH_FAILURES, unit=MetricUnit.Count, value=1)
+        logger.error("findings not published; kept for the next run",
+                     extra={"error_code": exc.response["Error"]["Code"], "findings": len(publishable)})
+        if not ledger:
+            raise
+        ledger.save_outbox(run_id, publishable)
+    return sent

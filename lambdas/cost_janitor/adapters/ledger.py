@@ -40,6 +40,32 @@ class Ledger:
             ExpressionAttributeValues={":pk": {"S": resource_id}})
         return [_plain(i) for page in pages for i in page.get("Items", [])]
 
+    OUTBOX = "outbox"
+
+    def save_outbox(self, run_id: str, findings: Sequence[Finding]) -> None:
+        """Findings SNS would not take: kept (in ≤ 300 KB items) for the next run to publish."""
+        docs = [f.model_dump_json(by_alias=True) for f in findings]
+        chunk: list[str] = []
+        for n, doc in enumerate([*docs, None]):
+            if doc is not None and sum(len(d) for d in chunk) + len(doc) < 300_000:
+                chunk.append(doc)
+                continue
+            if chunk:
+                self._ddb.put_item(TableName=self._table, Item={
+                    "pk": {"S": self.OUTBOX}, "sk": {"S": f"{run_id}#{n}"}, "run_id": {"S": run_id},
+                    "findings": {"S": "[" + ",".join(chunk) + "]"}})
+            chunk = [doc] if doc is not None else []
+
+    def outbox(self) -> list[tuple[str, str, list[Finding]]]:
+        """(key, run id, findings) of every unpublished batch, oldest first."""
+        items = self._ddb.query(TableName=self._table, KeyConditionExpression="pk = :pk",
+                                ExpressionAttributeValues={":pk": {"S": self.OUTBOX}}).get("Items", [])
+        return [(i["sk"]["S"], i["run_id"]["S"], [Finding.model_validate(f) for f in json.loads(i["findings"]["S"])])
+                for i in items]
+
+    def drop_outbox(self, key: str) -> None:
+        self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": self.OUTBOX}, "sk": {"S": key}})
+
     def since(self, since: str) -> list[dict[str, Any]]:
         """Every entry recorded at or after an ISO time (a filtered scan; fine for a weekly report)."""
         pages = self._ddb.get_paginator("scan").paginate(

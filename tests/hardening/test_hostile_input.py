@@ -1,0 +1,75 @@
+"""Hostile and odd input: whatever arrives, the models refuse it with their own error — never a crash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from cost_janitor.core.policy import PolicyError, load_policy
+from cost_janitor.errors import BadEventError
+from cost_janitor.events import (
+    CloudTrailApiCall,
+    CreationQueueEvent,
+    FindingsQueueEvent,
+    ReportEvent,
+    ScheduledEvent,
+    SlackInteraction,
+    SpotEvent,
+    parse_event,
+)
+from tests.conftest import load_event
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=25)
+MODELS: list[type[BaseModel]] = [ScheduledEvent, SpotEvent, ReportEvent, CloudTrailApiCall, FindingsQueueEvent,
+                                 CreationQueueEvent, SlackInteraction]
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+@settings(max_examples=150, deadline=None)
+@given(event=json_values)
+def test_any_json_is_parsed_or_refused_with_a_bad_event_error(model: type[BaseModel], event: Any) -> None:
+    try:
+        parse_event(model, event)
+    except BadEventError as exc:
+        assert model.__name__ in str(exc)
+
+
+SAMPLE = load_event("eventbridge/scheduled_nightly_sweep.json")
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.sampled_from(sorted(SAMPLE)), value=json_values)
+def test_a_real_event_with_one_field_broken_is_refused_or_accepted_never_crashes(key: str, value: Any) -> None:
+    try:
+        parsed = parse_event(ScheduledEvent, {**SAMPLE, key: value})
+    except BadEventError as exc:
+        assert key in str(exc) or "ScheduledEvent" in str(exc)
+    else:
+        assert isinstance(parsed, ScheduledEvent) and parsed.detail_type == "Scheduled Event"
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(st.sampled_from(["idle", "environments", "regions", "dry_run", "grace", "tagging",
+                                             "lifecycle", "storage", "report", "slack", "spot", "x"]),
+                            json_values, max_size=4))
+def test_any_policy_is_loaded_or_refused_naming_fields(data: dict[str, Any]) -> None:
+    try:
+        load_policy(data)
+    except PolicyError as exc:
+        assert "policy." in str(exc)
+
+
+@pytest.mark.parametrize("value", ["ü" * 256, "🚀 GPU box", "a" * 300, "", "  "], ids=["unicode-256", "emoji",
+                                                                                     "too-long", "empty", "blank"])
+def test_odd_tag_values_never_break_the_tag_check(value: str) -> None:
+    from cost_janitor.core.tagging import check_tags
+
+    result = check_tags({"team": value, "Team": value, "TEAM": "x"}, load_policy({}))
+    assert isinstance(result.compliant, bool)
