@@ -73,3 +73,23 @@ def test_odd_tag_values_never_break_the_tag_check(value: str) -> None:
 
     result = check_tags({"team": value, "Team": value, "TEAM": "x"}, load_policy({}))
     assert isinstance(result.compliant, bool)
+
+
+@pytest.mark.parametrize("region, expected", [
+    ("us-east-1", "arn:aws:ec2:us-east-1:111122223333:instance/i-1"),
+    ("cn-north-1", "arn:aws-cn:ec2:cn-north-1:111122223333:instance/i-1"),
+    ("us-gov-west-1", "arn:aws-us-gov:ec2:us-gov-west-1:111122223333:instance/i-1"),
+], ids=["aws", "china", "govcloud"])
+def test_arns_are_built_in_the_regions_partition(region: str, expected: str) -> None:
+    from cost_janitor.core.models import arn
+
+    assert arn("ec2", region, "111122223333", "instance/i-1") == expected
+    assert arn("s3", region, "", "bucket").startswith(expected.split(":ec2:")[0] + ":s3:::bucket")
+
+
+def test_a_created_bucket_in_china_gets_a_china_arn() -> None:
+    from cost_janitor.core.tagging import created_resources
+
+    [bucket] = created_resources("CreateBucket", "s3.amazonaws.com", "cn-north-1", "111122223333",
+                                 {"bucketName": "ml-data"}, None)
+    assert bucket.arn == "arn:aws-cn:s3:::ml-data"

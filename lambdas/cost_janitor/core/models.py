@@ -49,6 +49,16 @@ class ActionKind(StrEnum):
     TAG_CREATED_BY = "tag-created-by"
 
 
+def partition(region: str) -> str:
+    """The ARN partition of a region: aws-cn for China, aws-us-gov for GovCloud, aws otherwise."""
+    return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+
+
+def arn(service: str, region: str, account: str, resource: str) -> str:
+    """An ARN in the region's partition (S3 buckets: region and account empty)."""
+    return f"arn:{partition(region)}:{service}:{'' if service == 's3' else region}:{account}:{resource}"
+
+
 class Ask(StrEnum):
     """Things only a person can do; carried by a finding to the notifier."""
 
@@ -85,8 +95,7 @@ class Instance(_Frozen):
 
     @property
     def arn(self) -> str:
-        partition = "aws-cn" if self.region.startswith("cn-") else "aws-us-gov" if "-gov-" in self.region else "aws"
-        return f"arn:{partition}:ec2:{self.region}:{self.account}:instance/{self.instance_id}"
+        return arn("ec2", self.region, self.account, f"instance/{self.instance_id}")
 
 
 class Series(_Frozen):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from cost_janitor.core.models import ActionKind, Finding, Instance, Verdict
+from cost_janitor.core.models import ActionKind, Finding, Instance, Verdict, arn
 from cost_janitor.core.policy import Policy
 
 KIND = "spot-interruption"
@@ -28,7 +28,7 @@ def interruption_finding(
         "availability_zone": instance.availability_zone if instance else None,
     }
     base = {"kind": KIND, "resource_id": instance_id, "account": account, "region": region,
-            "resource_arn": f"arn:aws:ec2:{region}:{account}:instance/{instance_id}",
+            "resource_arn": arn("ec2", region, account, f"instance/{instance_id}"),
             "resource_type": instance.instance_type if instance else "unknown", "name": tags.get("Name"),
             "owner": tags.get(policy.tagging.owner_tag), "team": tags.get("team"), "environment": env,
             "run_id": run_id, "observed_at": now}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cost_janitor.core.models import ActionKind, Finding, Verdict
+from cost_janitor.core.models import ActionKind, Finding, Verdict, arn
 from cost_janitor.core.policy import LifecycleProfile, LifecycleRule, Policy
 
 RULE_ID_PREFIX = "cost-janitor:"
@@ -193,7 +193,7 @@ def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str],
     profile_name = policy.lifecycle.buckets.get(bucket) or tags.get(policy.lifecycle.profile_tag)
     if not profile_name:
         return BucketPlan(None, None, "")
-    base = {"kind": "lifecycle", "resource_id": bucket, "resource_arn": f"arn:aws:s3:::{bucket}",
+    base = {"kind": "lifecycle", "resource_id": bucket, "resource_arn": arn("s3", region, "", bucket),
             "resource_type": "s3-bucket", "name": bucket, "account": account, "region": region,
             "owner": tags.get(policy.tagging.owner_tag), "team": tags.get("team"),
             "environment": policy.environments.class_of(tags.get(policy.environments.tag_key)),
@@ -249,7 +249,7 @@ def plan_volume(*, volume: dict[str, Any], snapshot_state: str | None, account: 
             reason += f"; waiting for snapshot {tags.get(policy.storage.snapshot_tag)} ({snapshot_state})"
     return Finding(
         kind="unattached-volume", resource_id=volume["id"], resource_type=f"ebs-{volume['type']}",
-        resource_arn=f"arn:aws:ec2:{region}:{account}:volume/{volume['id']}", name=tags.get("Name"),
+        resource_arn=arn("ec2", region, account, f"volume/{volume['id']}"), name=tags.get("Name"),
         account=account, region=region, owner=tags.get(policy.tagging.owner_tag), team=tags.get("team"),
         environment=policy.environments.class_of(tags.get(policy.environments.tag_key)),
         verdict=Verdict.UNATTACHED,
@@ -270,7 +270,7 @@ def plan_snapshot(*, snapshot: dict[str, Any], used_by_ami: bool, account: str, 
     monthly = round(snapshot["size_gb"] * EBS_SNAPSHOT_PRICE, 2)
     return Finding(
         kind="old-snapshot", resource_id=snapshot["id"], resource_type="ebs-snapshot",
-        resource_arn=f"arn:aws:ec2:{region}::snapshot/{snapshot['id']}", account=account, region=region,
+        resource_arn=arn("ec2", region, "", f"snapshot/{snapshot['id']}"), account=account, region=region,
         owner=snapshot["tags"].get(policy.tagging.owner_tag), team=snapshot["tags"].get("team"),
         environment=policy.environments.class_of(snapshot["tags"].get(policy.environments.tag_key)),
         verdict=Verdict.UNUSED, reason=f"{age} days old, used by no AMI ({snapshot['size_gb']} GiB volume)",
@@ -288,7 +288,7 @@ def plan_log_group(*, group: dict[str, Any], account: str, region: str, policy: 
     action = ActionKind.SET_LOG_RETENTION if policy.storage.set_log_retention else None
     return Finding(
         kind="log-retention", resource_id=group["name"], resource_type="log-group",
-        resource_arn=group.get("arn") or f"arn:aws:logs:{region}:{account}:log-group:{group['name']}",
+        resource_arn=group.get("arn") or arn("logs", region, account, f"log-group:{group['name']}"),
         account=account, region=region, environment=policy.environments.default, verdict=Verdict.NO_RETENTION,
         reason=(f"retention {'never expires' if retention is None else f'{retention} days'}; policy maximum "
                 f"{policy.storage.log_retention_days} days; {gb:,.1f} GB stored"),

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from cost_janitor.core.models import ActionKind, Ask, Finding, Verdict
+from cost_janitor.core.models import arn as make_arn
 from cost_janitor.core.policy import Policy
 
 KIND = "tag-compliance"
@@ -31,26 +32,22 @@ class Creator:
     on_behalf_of: str | None = None
 
 
-def _arn(service: str, region: str, account: str, resource: str) -> str:
-    return f"arn:aws:{service}:{region}:{account}:{resource}"
-
-
 def created_resources(event_name: str, event_source: str, region: str, account: str,
                       request: dict[str, Any] | None, response: dict[str, Any] | None) -> list[Created]:
     """Every resource a successful creation call made (RunInstances can launch many). Unknown calls: none."""
     req, resp = request or {}, response or {}
     if event_name == "RunInstances":
         items = ((resp.get("instancesSet") or {}).get("items")) or []
-        return [Created(_arn("ec2", region, account, f"instance/{i['instanceId']}"), i["instanceId"], "ec2:instance",
-                        region) for i in items if i.get("instanceId")]
+        return [Created(make_arn("ec2", region, account, f"instance/{i['instanceId']}"), i["instanceId"],
+                        "ec2:instance", region) for i in items if i.get("instanceId")]
     if event_name == "CreateVolume" and resp.get("volumeId"):
-        return [Created(_arn("ec2", region, account, f"volume/{resp['volumeId']}"), resp["volumeId"], "ec2:volume",
+        return [Created(make_arn("ec2", region, account, f"volume/{resp['volumeId']}"), resp["volumeId"], "ec2:volume",
                         region)]
     if event_name == "CreateSnapshot" and resp.get("snapshotId"):
-        return [Created(f"arn:aws:ec2:{region}::snapshot/{resp['snapshotId']}", resp["snapshotId"], "ec2:snapshot",
-                        region)]
+        return [Created(make_arn("ec2", region, "", f"snapshot/{resp['snapshotId']}"), resp["snapshotId"],
+                        "ec2:snapshot", region)]
     if event_name == "CreateBucket" and req.get("bucketName"):
-        return [Created(f"arn:aws:s3:::{req['bucketName']}", req["bucketName"], "s3:bucket", region)]
+        return [Created(make_arn("s3", region, "", req["bucketName"]), req["bucketName"], "s3:bucket", region)]
     arn_keys = {"CreateNotebookInstance": ("notebookInstanceArn", "sagemaker:notebook-instance"),
                 "CreateEndpoint": ("endpointArn", "sagemaker:endpoint"),
                 "CreateTrainingJob": ("trainingJobArn", "sagemaker:training-job"),
