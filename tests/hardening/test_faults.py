@@ -12,7 +12,6 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
-from cost_janitor.adapters.clients import RETRY_CONFIG
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.models import Verdict
 from cost_janitor.core.policy import Policy
@@ -48,9 +47,12 @@ def _run(policy: Policy | None = None, run_id: str = "r1") -> Any:
     return sweep(policy or Policy(), Settings.from_env(), now=NOW, run_id=run_id, dry_run=True)
 
 
-def test_clients_retry_throttling_with_backoff_in_adaptive_mode() -> None:
-    assert RETRY_CONFIG.retries["mode"] == "adaptive"
-    assert RETRY_CONFIG.retries["total_max_attempts"] == 9  # botocore counts the first try: 8 retries
+def test_clients_retry_throttling_with_backoff_in_adaptive_mode(aws: LocalAws) -> None:
+    from cost_janitor.adapters.clients import client
+
+    retries = client("cloudwatch", "us-east-1").meta.config.retries
+    assert retries["mode"] == "adaptive"
+    assert retries["total_max_attempts"] == 9  # botocore counts the first try: 8 retries
 
 
 def test_findings_sns_refuses_wait_in_the_outbox_and_go_out_next_run(fleet: Fleet, aws: LocalAws,
@@ -87,3 +89,16 @@ def test_a_region_denying_access_does_not_stop_the_others(fleet: Fleet, monkeypa
     assert report.failed_regions == {"us-west-2": "UnauthorizedOperation"}
     assert sorted(f.resource_id for f in report.findings) == sorted(fleet.ids.values())
     assert report.summary()["failed_regions"] == {"us-west-2": "UnauthorizedOperation"}
+
+
+def test_a_sweep_short_of_time_stops_starting_regions_and_the_next_run_starts_with_them(fleet: Fleet) -> None:
+    policy = Policy.model_validate({"regions": ["us-east-1", "us-west-2", "eu-west-1"]})
+    clock = iter([600_000, 90_000, 80_000])  # ms left before each region: the 2nd and 3rd are too close to the end
+    report = sweep(policy, Settings.from_env(), now=NOW, run_id="short", dry_run=True,
+                   remaining_ms=lambda: next(clock))
+    assert report.not_reached == ["us-west-2", "eu-west-1"]
+    assert sorted(f.resource_id for f in report.findings) == sorted(fleet.ids.values())  # us-east-1 was done
+    assert report.summary()["not_reached"] == ["us-west-2", "eu-west-1"]
+    following = sweep(policy, Settings.from_env(), now=NOW, run_id="next", dry_run=True,
+                      remaining_ms=lambda: 600_000)
+    assert following.regions == ["us-west-2", "eu-west-1", "us-east-1"] and following.not_reached == []

@@ -41,6 +41,15 @@ class Ledger:
         return [_plain(i) for page in pages for i in page.get("Items", [])]
 
     OUTBOX = "outbox"
+    BACKLOG = {"pk": {"S": "sweep-state"}, "sk": {"S": "not-reached"}}
+
+    def sweep_backlog(self) -> list[str]:
+        """Regions the last sweep ran out of time for (the next one starts with them)."""
+        item = self._ddb.get_item(TableName=self._table, Key=self.BACKLOG).get("Item")
+        return json.loads(item["regions"]["S"]) if item else []
+
+    def set_sweep_backlog(self, regions: list[str]) -> None:
+        self._ddb.put_item(TableName=self._table, Item={**self.BACKLOG, "regions": {"S": json.dumps(regions)}})
 
     def save_outbox(self, run_id: str, findings: Sequence[Finding]) -> None:
         """Findings SNS would not take: kept (in ≤ 300 KB items) for the next run to publish."""

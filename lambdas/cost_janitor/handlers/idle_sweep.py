@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
+from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.idle import classify_instances
 from cost_janitor.core.models import Finding
 from cost_janitor.core.policy import Policy
@@ -24,6 +26,7 @@ from cost_janitor.runtime import deliver, idempotent_run, janitor_handler, load_
 from cost_janitor.settings import Settings
 
 REQUIRED = ("findings_topic_arn", "ledger_table", "idempotency_table", "policy_parameter")
+RESERVE_MS = 120_000  # time kept for acting on, recording and publishing what was read
 
 
 @dataclass
@@ -33,6 +36,7 @@ class SweepReport:
     regions: list[str]
     findings: list[Finding]
     failed_regions: dict[str, str] = field(default_factory=dict)
+    not_reached: list[str] = field(default_factory=list)
     messages_published: int = 0
     api_calls: Counter[str] = field(default_factory=Counter)
 
@@ -45,17 +49,26 @@ class SweepReport:
             "actions": dict(Counter(f"{f.action}:{f.action_status}" if f.action_status else str(f.action)
                                     for f in self.findings if f.action)),
             "estimated_monthly_usd": round(sum(f.monthly_usd or 0 for f in idle), 2),
-            "failed_regions": self.failed_regions, "messages_published": self.messages_published,
+            "failed_regions": self.failed_regions, "not_reached": self.not_reached,
+            "messages_published": self.messages_published,
             "api_calls": dict(self.api_calls),
         }
 
 
 @tracer.capture_method
 def sweep(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_run: bool,
-          regions: list[str] | None = None) -> SweepReport:
-    """The whole sweep; the Lambda, the CLI and the demo all call this."""
-    report = SweepReport(run_id, dry_run, regions or policy.regions or [settings.region], [])
+          regions: list[str] | None = None, remaining_ms: Callable[[], int] | None = None) -> SweepReport:
+    """The whole sweep; the Lambda, the CLI and the demo all call this. With `remaining_ms` (the Lambda's clock)
+    it starts no region once less than RESERVE_MS is left, reports the regions it did not reach, and the next run
+    starts with them."""
+    ledger = Ledger(client("dynamodb", settings.region), settings.ledger_table) if settings.ledger_table else None
+    wanted = regions or policy.regions or [settings.region]
+    behind = [r for r in (ledger.sweep_backlog() if ledger else []) if r in wanted]
+    report = SweepReport(run_id, dry_run, behind + [r for r in wanted if r not in behind], [])
     for region in report.regions:
+        if remaining_ms is not None and remaining_ms() < RESERVE_MS:
+            report.not_reached.append(region)
+            continue
         try:
             inventory = Ec2Inventory(client("ec2", region), region)
             instances = inventory.running_instances()
@@ -68,6 +81,11 @@ def sweep(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry
             continue
         report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
         report.findings += classify_instances(instances, usage, policy, now=now, run_id=run_id)
+    if report.not_reached:
+        logger.warning("time ran short; regions left for the next run", extra={"regions": report.not_reached})
+        metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=len(report.not_reached))
+    if ledger:
+        ledger.set_sweep_backlog(report.not_reached)
     report.findings = Executor(client, dry_run=dry_run).execute(report.findings, policy, now=now)
     report.messages_published = deliver(report.findings, settings, run_id=run_id)
     logger.info("sweep finished", extra=report.summary())
@@ -82,7 +100,7 @@ def lambda_handler(event: ScheduledEvent, context: LambdaContext) -> dict[str, A
     def run(event: ScheduledEvent) -> dict[str, Any]:
         dry_run = policy.dry_run if settings.dry_run_override is None else settings.dry_run_override
         report = sweep(policy, settings, now=datetime.now(UTC), run_id=event.id, dry_run=dry_run,
-                       regions=event.detail.regions or None)
+                       regions=event.detail.regions or None, remaining_ms=context.get_remaining_time_in_millis)
         return report.summary()
 
     return idempotent_run(run, event, settings, context)
