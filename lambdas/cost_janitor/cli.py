@@ -93,19 +93,12 @@ def load_policy_file(path: str) -> Policy:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from cost_janitor.handlers.idle_sweep import sweep
-    from cost_janitor.runtime import load_policy_for
     from cost_janitor.settings import Settings
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "idle-sweep"
     _quiet_powertools(args.verbose)
     settings = Settings.from_env()
-    if args.policy:
-        policy = load_policy_file(args.policy)
-    elif settings.policy_parameter:
-        policy = load_policy_for(settings)
-    else:
-        print("cost-janitor: no --policy and no POLICY_PARAMETER: using the default policy", file=sys.stderr)
-        policy = Policy()
+    policy = _policy(args, settings)
     for missing, what in ((settings.findings_topic_arn, "FINDINGS_TOPIC_ARN: findings are not published"),
                           (settings.ledger_table, "LEDGER_TABLE: actions are not recorded in the ledger")):
         if not missing:
@@ -165,17 +158,27 @@ def policy_reference() -> str:
     return "\n".join(rows)
 
 
+def _policy(args: argparse.Namespace, settings: Any) -> Policy:
+    """--policy FILE, else the deployed parameter (POLICY_PARAMETER), else the defaults (said on stderr)."""
+    from cost_janitor.runtime import load_policy_for
+
+    if args.policy:
+        return load_policy_file(args.policy)
+    if settings.policy_parameter:
+        return load_policy_for(settings)
+    print("cost-janitor: no --policy and no POLICY_PARAMETER: using the default policy", file=sys.stderr)
+    return Policy()
+
+
 def cmd_storage(args: argparse.Namespace) -> int:
     from cost_janitor.adapters.clients import client
     from cost_janitor.handlers.storage_lifecycle import storage_run
-    from cost_janitor.runtime import load_policy_for
     from cost_janitor.settings import Settings
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "storage-lifecycle"
     _quiet_powertools(args.verbose)
     settings = Settings.from_env()
-    policy = (load_policy_file(args.policy) if args.policy else
-              load_policy_for(settings) if settings.policy_parameter else Policy())
+    policy = _policy(args, settings)
     account = client("sts", settings.region).get_caller_identity()["Account"]
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
@@ -198,14 +201,12 @@ def cmd_storage(args: argparse.Namespace) -> int:
 def cmd_tags(args: argparse.Namespace) -> int:
     from cost_janitor.events import CloudTrailApiCall, parse_event
     from cost_janitor.handlers.tag_compliance import check, report
-    from cost_janitor.runtime import load_policy_for
     from cost_janitor.settings import Settings
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "tag-compliance"
     _quiet_powertools(args.verbose)
     settings = Settings.from_env()
-    policy = (load_policy_file(args.policy) if args.policy else
-              load_policy_for(settings) if settings.policy_parameter else Policy())
+    policy = _policy(args, settings)
     if args.report:
         with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
             result = report(policy, settings, regions=args.region or None)
@@ -234,14 +235,12 @@ def cmd_tags(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from cost_janitor.core.slack_blocks import digest_message
     from cost_janitor.handlers.report import build
-    from cost_janitor.runtime import load_policy_for
     from cost_janitor.settings import Settings
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "report"
     _quiet_powertools(args.verbose)
     settings = Settings.from_env(require=("ledger_table",))
-    policy = (load_policy_file(args.policy) if args.policy else
-              load_policy_for(settings) if settings.policy_parameter else Policy())
+    policy = _policy(args, settings)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
         digest = build(policy, settings, now=datetime.now(UTC), weeks=args.weeks)
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 from cost_janitor.errors import ConfigError
 
@@ -47,6 +48,10 @@ class Settings:
             dry = override.lower() == "true"
         kwargs = {f.name: values.get(f.name) for f in fields(cls) if f.name in _ENV}
         return cls(**kwargs, dry_run_override=dry)  # type: ignore[arg-type]
+
+    def dry_run(self, policy: Any) -> bool:
+        """The policy's dry_run, unless COST_JANITOR_DRY_RUN overrides it (the CLI sets it from --apply)."""
+        return bool(policy.dry_run) if self.dry_run_override is None else self.dry_run_override
 
     def require(self, *names: str) -> None:
         missing = [_ENV[n] for n in names if not getattr(self, n)]

@@ -85,16 +85,8 @@ class Ec2Tags:
 
     def tags(self, instance_id: str) -> dict[str, str] | None:
         """The instance's current tags, or None when it no longer exists."""
-        from botocore.exceptions import ClientError
-
-        try:
-            reservations = self._ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "InvalidInstanceID.NotFound":
-                return None
-            raise
-        instances = [i for r in reservations for i in r["Instances"]]
-        return {t["Key"]: t.get("Value", "") for t in instances[0].get("Tags", [])} if instances else None
+        instance = Ec2Inventory(self._ec2, self._ec2.meta.region_name).instance(instance_id)
+        return dict(instance.tags) if instance else None
 
     def write(self, instance_id: str, tags: dict[str, str]) -> None:
         self._ec2.create_tags(Resources=[instance_id],

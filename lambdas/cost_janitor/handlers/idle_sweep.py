@@ -98,7 +98,7 @@ def lambda_handler(event: ScheduledEvent, context: LambdaContext) -> dict[str, A
     policy = load_policy_for(settings)
 
     def run(event: ScheduledEvent) -> dict[str, Any]:
-        dry_run = policy.dry_run if settings.dry_run_override is None else settings.dry_run_override
+        dry_run = settings.dry_run(policy)
         report = sweep(policy, settings, now=datetime.now(UTC), run_id=event.id, dry_run=dry_run,
                        regions=event.detail.regions or None, remaining_ms=context.get_remaining_time_in_millis)
         return report.summary()

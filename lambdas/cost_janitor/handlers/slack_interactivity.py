@@ -215,7 +215,7 @@ def _stop_now(ctx: Ctx, finding: Finding, *, user: str) -> str:
     env = ctx.policy.environments.class_of(tags.get(ctx.policy.environments.tag_key))
     if not may_stop_now(env, ctx.policy):
         return f":no_entry: <@{user}> asked to stop it; {env} instances are never stopped by cost-janitor."
-    dry_run = ctx.policy.dry_run if ctx.settings.dry_run_override is None else ctx.settings.dry_run_override
+    dry_run = ctx.settings.dry_run(ctx.policy)
     planned = finding.model_copy(update={"action": ActionKind.STOP, "action_status": "planned"})
     [done] = Executor(client, dry_run=dry_run).execute([planned], ctx.policy, now=ctx.now)
     ctx.state.record_answer(finding.resource_id, answer="stop-requested", actor=user, at=ctx.now,

@@ -40,7 +40,7 @@ def lambda_handler(event: SpotEvent, context: LambdaContext) -> dict[str, Any]:
     policy = load_policy_for(settings)
 
     def run(event: SpotEvent) -> dict[str, Any]:
-        dry_run = policy.dry_run if settings.dry_run_override is None else settings.dry_run_override
+        dry_run = settings.dry_run(policy)
         finding = handle(event, policy, settings, dry_run=dry_run, now=datetime.now(UTC))
         return finding.model_dump(mode="json", by_alias=True, include={
             "resource_id", "verdict", "reason", "action", "action_status", "action_error"})

@@ -72,7 +72,7 @@ def report(policy: Policy, settings: Settings, *, regions: list[str] | None = No
 def _on_creations(event: CreationQueueEvent, context: LambdaContext) -> dict[str, Any]:
     settings = Settings.from_env(require=REQUIRED)
     policy = load_policy_for(settings)
-    dry_run = policy.dry_run if settings.dry_run_override is None else settings.dry_run_override
+    dry_run = settings.dry_run(policy)
     failures = []
     for record in event.Records:
         try:
