@@ -114,19 +114,26 @@ class JanitorStack(Stack):
 
     def function(self, id: str, *, service: str, handler: str, scope: Construct,
                  environment: dict[str, str] | None = None, timeout: Duration = Duration.minutes(5),
-                 memory_size: int = 512) -> JanitorFunction:
-        """A JanitorFunction wired to the shared resources every capability needs (DLQ, policy, idempotency)."""
+                 memory_size: int = 512, publishes: bool = False) -> JanitorFunction:
+        """A JanitorFunction wired to the shared resources every capability needs (DLQ, policy, idempotency);
+        `publishes`: it also records in the ledger and publishes findings (runtime.deliver)."""
+        wiring = {"POLICY_PARAMETER": self.policy_parameter.parameter_name,
+                  "IDEMPOTENCY_TABLE": self.idempotency.table_name}
+        if publishes:
+            wiring |= {"FINDINGS_TOPIC_ARN": self.findings_topic.topic_arn, "LEDGER_TABLE": self.ledger.table_name}
         fn = JanitorFunction(
             scope, id, service=service, handler=handler, shared=self.shared, dlq=self.dlq,
             log_retention_days=self.settings.log_retention_days, timeout=timeout, memory_size=memory_size,
-            environment={
-                "POLICY_PARAMETER": self.policy_parameter.parameter_name,
-                "IDEMPOTENCY_TABLE": self.idempotency.table_name,
-                **(environment or {}),
-            })
+            environment={**wiring, **(environment or {})})
         self.policy_parameter.grant_read(fn.role)
         self.idempotency.grant_read_write_data(fn.role)
         self.dlq.grant_send_messages(fn.role)
+        if publishes:
+            self.findings_topic.grant_publish(fn.role)
+            self.ledger.grant_write_data(fn.role)
+            Validations.of(fn.role).acknowledge(Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+                reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"))
         self.functions.append(fn)
         return fn
 

@@ -23,11 +23,8 @@ class IdleSweep(Construct):
         self.fn = stack.function(
             "Sweep", scope=self, service="idle-sweep", handler="cost_janitor.handlers.idle_sweep.lambda_handler",
             timeout=Duration.minutes(15), memory_size=1024,
-            environment={"FINDINGS_TOPIC_ARN": stack.findings_topic.topic_arn,
-                         "LEDGER_TABLE": stack.ledger.table_name})
+            publishes=True)
         role = self.fn.role
-        stack.findings_topic.grant_publish(role)
-        stack.ledger.grant_write_data(role)
 
         instances = Stack.of(self).format_arn(service="ec2", region="*", resource="instance", resource_name="*")
         env_tag = f"aws:ResourceTag/{policy.environments.tag_key}"
@@ -59,8 +56,6 @@ class IdleSweep(Construct):
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="ec2:Describe*, cloudwatch:GetMetricData/ListMetrics and X-Ray writes have no "
                                   "resource-level permissions"),
-            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                           reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"),
             Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_INSTANCES_IN_ANY_REGION}]",
                            reason="the sweep covers the policy's regions; stop and tag writes are conditioned on "
                                   "the dev environment tag and the idle-since tag key"))

@@ -21,10 +21,8 @@ class Report(Construct):
         self.fn = stack.function(
             "Function", scope=self, service="report", timeout=Duration.minutes(5), memory_size=1024,
             handler="cost_janitor.handlers.report.lambda_handler",
-            environment={"FINDINGS_TOPIC_ARN": stack.findings_topic.topic_arn, "LEDGER_TABLE": stack.ledger.table_name,
-                         "SLACK_SECRET_ARN": stack.slack_secret.secret_arn})
+            publishes=True, environment={"SLACK_SECRET_ARN": stack.slack_secret.secret_arn})
         role = self.fn.role
-        stack.findings_topic.grant_publish(role)
         stack.ledger.grant_read_write_data(role)
         stack.slack_secret.grant_read(role)
         role.add_to_policy(iam.PolicyStatement(
@@ -34,9 +32,7 @@ class Report(Construct):
         Validations.of(role).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="read-only: Cost Explorer, CloudWatch metrics, the tagging API, DescribeInstances "
-                                  "and X-Ray have no resource-level permissions"),
-            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                           reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"))
+                                  "and X-Ray have no resource-level permissions"))
         self.weekly = events.Rule(self, "Weekly", schedule=events.Schedule.expression(policy.report.schedule),
                                   description="cost-janitor weekly digest")
         self.started = events.Rule(self, "Started", description="cost-janitor: instances starting (ends savings)",

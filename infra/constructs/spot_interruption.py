@@ -22,11 +22,8 @@ class SpotInterruption(Construct):
         self.fn = stack.function(
             "Function", scope=self, service="spot-interruption", timeout=Duration.seconds(30),
             handler="cost_janitor.handlers.spot_interruption.lambda_handler",
-            environment={"FINDINGS_TOPIC_ARN": stack.findings_topic.topic_arn,
-                         "LEDGER_TABLE": stack.ledger.table_name})
+            publishes=True)
         role = self.fn.role
-        stack.findings_topic.grant_publish(role)
-        stack.ledger.grant_write_data(role)
         this = Stack.of(self)
         role.add_to_policy(iam.PolicyStatement(sid="ReadInstance", actions=["ec2:DescribeInstances"],
                                                resources=["*"]))
@@ -38,8 +35,6 @@ class SpotInterruption(Construct):
         Validations.of(role).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="ec2:DescribeInstances and X-Ray writes have no resource-level permissions"),
-            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                           reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"),
             Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_INSTANCES}]",
                            reason="any spot instance in the account may get a warning; SendCommand is limited to "
                                   "the AWS-RunShellScript document"))

@@ -22,11 +22,8 @@ class StorageLifecycle(Construct):
         self.fn = stack.function(
             "Function", scope=self, service="storage-lifecycle", timeout=Duration.minutes(15), memory_size=1024,
             handler="cost_janitor.handlers.storage_lifecycle.lambda_handler",
-            environment={"FINDINGS_TOPIC_ARN": stack.findings_topic.topic_arn,
-                         "LEDGER_TABLE": stack.ledger.table_name})
+            publishes=True)
         role = self.fn.role
-        stack.findings_topic.grant_publish(role)
-        stack.ledger.grant_write_data(role)
         this = Stack.of(self)
         volumes = this.format_arn(service="ec2", region="*", resource="volume", resource_name="*")
         snapshots = this.format_arn(service="ec2", region="*", account="", resource="snapshot", resource_name="*")
@@ -63,8 +60,6 @@ class StorageLifecycle(Construct):
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::*]",
                            reason="lifecycle profiles apply to any bucket tagged with a profile, known only at run "
                                   "time; the merge keeps every user rule (property-tested)"),
-            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                           reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"),
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:"
                               "<AWS::AccountId>:volume/*]",
                            reason="any unattached volume in the policy's regions; tag writes limited to the "

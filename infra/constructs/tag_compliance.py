@@ -39,13 +39,10 @@ class TagCompliance(Construct):
         self.fn = stack.function(
             "Function", scope=self, service="tag-compliance", timeout=Duration.minutes(2),
             handler="cost_janitor.handlers.tag_compliance.lambda_handler",
-            environment={"FINDINGS_TOPIC_ARN": stack.findings_topic.topic_arn,
-                         "LEDGER_TABLE": stack.ledger.table_name})
+            publishes=True)
         self.fn.function.add_event_source(sources.SqsEventSource(self.queue, batch_size=10,
                                                                  report_batch_item_failures=True))
         role = self.fn.role
-        stack.findings_topic.grant_publish(role)
-        stack.ledger.grant_write_data(role)
         role.add_to_policy(iam.PolicyStatement(sid="ReadTags", actions=["tag:GetResources", "ec2:DescribeInstances"],
                                                resources=["*"]))
         for statement in tag_statements("TagCreatedBy", [tagging.created_by_tag]):
@@ -56,9 +53,7 @@ class TagCompliance(Construct):
                                   "key, tag:GetResources/DescribeInstances and X-Ray have no resource scope"),
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::*]",
                            reason="any new bucket; S3 bucket tagging has no tag-key condition, so the handler adds "
-                                  "through the tagging API, which keeps the bucket's other tags"),
-            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                           reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"))
+                                  "through the tagging API, which keeps the bucket's other tags"))
         sources_ = sorted(tagging.watched_events)
         self.rule = events.Rule(
             self, "CreationCalls", description="cost-janitor: resources created (checked after a delay)",
