@@ -22,7 +22,7 @@ from cost_janitor.slack_standin import SlackStandIn
 from tests.builders import make_instance, make_usage
 from tests.conftest import load_event
 
-NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+NOW = datetime(2026, 11, 17, 12, tzinfo=UTC)  # mid-month: both months of invocations are in the past
 POLICY = Policy.model_validate({
     "slack": {"team_channels": {"vision": "#vision"}},
     "report": {"weeks": 3, "cost_per_prediction": [{"name": "ranker", "project": "ranker",
