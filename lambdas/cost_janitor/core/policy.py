@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 OnIdle = Literal["stop", "ask"]
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
@@ -34,6 +34,10 @@ def _check_schedule(value: str) -> str:
     return value
 
 
+TagKey = Annotated[str, AfterValidator(_check_tag_key)]
+Schedule = Annotated[str, AfterValidator(_check_schedule)]
+
+
 class EnvironmentClass(_Strict):
     """A class of environments (dev, prod, ...) and what an idle resource in it may suffer."""
 
@@ -44,7 +48,7 @@ class EnvironmentClass(_Strict):
 class Environments(_Strict):
     """How the environment of a resource is read from its tags."""
 
-    tag_key: str = Field("environment", description="Tag key that names the environment.")
+    tag_key: TagKey = Field("environment", description="Tag key that names the environment.")
     classes: dict[str, EnvironmentClass] = Field(
         default_factory=lambda: {
             "dev": EnvironmentClass(values=["dev", "development", "sandbox", "test", "experiment"], on_idle="stop"),
@@ -54,10 +58,6 @@ class Environments(_Strict):
     )
     default: str = Field("prod", description="Class for a resource whose tag is missing or unknown (never 'stop').")
 
-    @field_validator("tag_key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        return _check_tag_key(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> Environments:
@@ -91,7 +91,7 @@ class Environments(_Strict):
 class IdlePolicy(_Strict):
     """When an instance counts as idle. Idle needs every signal below its threshold with enough data."""
 
-    schedule: str = Field("cron(0 2 * * ? *)", description="EventBridge schedule of the nightly sweep (UTC).")
+    schedule: Schedule = Field("cron(0 2 * * ? *)", description="EventBridge schedule of the nightly sweep (UTC).")
     lookback_days: int = Field(7, ge=1, le=14, description="Window of metrics read (CloudWatch keeps 1h data 15 days).")
     period_seconds: Literal[300, 900, 1800, 3600, 21600] = Field(3600, description="Granularity of the datapoints.")
     min_coverage: float = Field(0.8, gt=0, le=1, description="Share of the window's periods that must have data.")
@@ -106,10 +106,6 @@ class IdlePolicy(_Strict):
     )
     hibernate: bool = Field(False, description="Hibernate instead of stop where the instance supports it.")
 
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, v: str) -> str:
-        return _check_schedule(v)
 
 
 class GracePolicy(_Strict):
@@ -131,19 +127,15 @@ class GracePolicy(_Strict):
 class ExemptionPolicy(_Strict):
     """Tags that exempt a resource; written by the Slack flow or by hand."""
 
-    keep_until_tag: str = Field("cost-janitor:keep-until",
+    keep_until_tag: TagKey = Field("cost-janitor:keep-until",
                                 description="ISO date (or datetime) until which the resource is kept.")
-    reason_tag: str = Field("cost-janitor:keep-reason", description="Why it is kept.")
-    by_tag: str = Field("cost-janitor:keep-by", description="Who kept it.")
-    opt_out_tag: str = Field("cost-janitor:opt-out", description="'true' exempts the resource indefinitely.")
-    idle_since_tag: str = Field("cost-janitor:idle-since",
+    reason_tag: TagKey = Field("cost-janitor:keep-reason", description="Why it is kept.")
+    by_tag: TagKey = Field("cost-janitor:keep-by", description="Who kept it.")
+    opt_out_tag: TagKey = Field("cost-janitor:opt-out", description="'true' exempts the resource indefinitely.")
+    idle_since_tag: TagKey = Field("cost-janitor:idle-since",
                                 description="Written when an idle dev resource is first marked.")
     max_keep_days: int = Field(90, ge=1, le=365, description="Longest keep a justification may ask for.")
 
-    @field_validator("keep_until_tag", "reason_tag", "by_tag", "opt_out_tag", "idle_since_tag")
-    @classmethod
-    def _keys(cls, v: str) -> str:
-        return _check_tag_key(v)
 
 
 class TaggingPolicy(_Strict):
@@ -153,11 +145,11 @@ class TaggingPolicy(_Strict):
         default_factory=lambda: {key: list[str]() for key in ("team", "project", "environment", "cost-center")},
         description="Required tag keys and their allowed values (empty list: any non-empty value).",
     )
-    owner_tag: str = Field("owner", description="Tag naming the owner (email or Slack user id).")
-    created_by_tag: str = Field("created-by", description="Tag the janitor writes with the creator's identity.")
+    owner_tag: TagKey = Field("owner", description="Tag naming the owner (email or Slack user id).")
+    created_by_tag: TagKey = Field("created-by", description="Tag the janitor writes with the creator's identity.")
     check_delay_seconds: int = Field(180, ge=0, le=900,
                                      description="Wait this long after creation before checking tags (SQS delay).")
-    report_schedule: str = Field("cron(30 2 * * ? *)", description="EventBridge schedule of the coverage report.")
+    report_schedule: Schedule = Field("cron(30 2 * * ? *)", description="EventBridge schedule of the coverage report.")
     watched_events: dict[str, list[str]] = Field(
         default_factory=lambda: {
             "ec2.amazonaws.com": ["RunInstances", "CreateVolume", "CreateSnapshot"],
@@ -168,10 +160,6 @@ class TaggingPolicy(_Strict):
         },
         description="CloudTrail creation calls checked, by event source.")
 
-    @field_validator("report_schedule")
-    @classmethod
-    def _schedule(cls, v: str) -> str:
-        return _check_schedule(v)
 
     @field_validator("required")
     @classmethod
@@ -180,10 +168,6 @@ class TaggingPolicy(_Strict):
             _check_tag_key(key)
         return v
 
-    @field_validator("owner_tag", "created_by_tag")
-    @classmethod
-    def _keys(cls, v: str) -> str:
-        return _check_tag_key(v)
 
 
 class Transition(_Strict):
@@ -234,21 +218,13 @@ def _default_ml_profile() -> LifecycleProfile:
 class LifecyclePolicy(_Strict):
     """Which lifecycle profile applies to which bucket."""
 
-    schedule: str = Field("cron(0 3 ? * SUN *)", description="EventBridge schedule of the lifecycle run (UTC).")
-    profile_tag: str = Field("cost-janitor:lifecycle-profile", description="Bucket tag naming its profile.")
+    schedule: Schedule = Field("cron(0 3 ? * SUN *)", description="EventBridge schedule of the lifecycle run (UTC).")
+    profile_tag: TagKey = Field("cost-janitor:lifecycle-profile", description="Bucket tag naming its profile.")
     profiles: dict[str, LifecycleProfile] = Field(default_factory=lambda: {"ml": _default_ml_profile()},
                                                   description="Named sets of janitor-owned lifecycle rules.")
     buckets: dict[str, str] = Field(default_factory=dict, description="Bucket name → profile name, besides tags.")
 
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, v: str) -> str:
-        return _check_schedule(v)
 
-    @field_validator("profile_tag")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        return _check_tag_key(v)
 
     @model_validator(mode="after")
     def _known_profiles(self) -> LifecyclePolicy:
@@ -272,38 +248,30 @@ class SlackPolicy(_Strict):
 class SpotPolicy(_Strict):
     """What happens on a spot interruption warning."""
 
-    checkpoint_tag: str = Field("cost-janitor:checkpoint-command",
+    checkpoint_tag: TagKey = Field("cost-janitor:checkpoint-command",
                                 description="Instance tag holding its own checkpoint shell command.")
     checkpoint_command: str = Field(
         "kill -USR1 $(cat /run/cost-janitor/spot-watch.pid)",
         description="Default checkpoint command: signals agent/spot_watch.py, which tells the training process.")
     diversify_after: int = Field(3, ge=1, description="Interruptions of one type in 30 days that suggest diversifying.")
 
-    @field_validator("checkpoint_tag")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        return _check_tag_key(v)
 
 
 class AgentPolicy(_Strict):
     """Where the CloudWatch agent with GPU metrics is installed (by an SSM State Manager association)."""
 
-    tag_key: str = Field("cost-janitor:gpu-agent", description="Instances tagged <key>=true get the agent.")
+    tag_key: TagKey = Field("cost-janitor:gpu-agent", description="Instances tagged <key>=true get the agent.")
     install_on_gpu_families: bool = Field(
         False, description="Tag GPU instances reported as gpu-metrics-missing, so the association installs it.")
 
-    @field_validator("tag_key")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        return _check_tag_key(v)
 
 
 class StoragePolicy(_Strict):
     """Storage waste besides lifecycle rules; every destructive action is off unless turned on here."""
 
-    unattached_since_tag: str = Field("cost-janitor:unattached-since",
+    unattached_since_tag: TagKey = Field("cost-janitor:unattached-since",
                                       description="Written on an unattached volume when first seen.")
-    snapshot_tag: str = Field("cost-janitor:snapshot-id",
+    snapshot_tag: TagKey = Field("cost-janitor:snapshot-id",
                               description="Written on a volume with the id of the snapshot taken before deleting it.")
     unattached_volume_days: int = Field(14, ge=1, description="Report volumes unattached for this many days.")
     delete_unattached_volumes: bool = Field(
@@ -312,10 +280,6 @@ class StoragePolicy(_Strict):
     log_retention_days: int = Field(90, ge=1, description="Longest CloudWatch Logs retention the policy accepts.")
     set_log_retention: bool = Field(False, description="Opt-in: set retention on log groups without one (or longer).")
 
-    @field_validator("unattached_since_tag")
-    @classmethod
-    def _key(cls, v: str) -> str:
-        return _check_tag_key(v)
 
     @field_validator("log_retention_days")
     @classmethod
@@ -347,16 +311,12 @@ class PredictionCost(_Strict):
 class ReportPolicy(_Strict):
     """The weekly digest."""
 
-    schedule: str = Field("cron(0 8 ? * MON *)", description="EventBridge schedule of the weekly digest (UTC).")
+    schedule: Schedule = Field("cron(0 8 ? * MON *)", description="EventBridge schedule of the weekly digest (UTC).")
     weeks: int = Field(4, ge=1, le=12, description="Weeks of realized savings in the digest.")
     project_tag: str = Field("project", description="Cost allocation tag that groups cost per model/project.")
     cost_per_prediction: list[PredictionCost] = Field(default_factory=list,
                                                       description="Models whose cost per prediction is tracked.")
 
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, v: str) -> str:
-        return _check_schedule(v)
 
 
 class Policy(_Strict):
