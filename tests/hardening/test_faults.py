@@ -4,14 +4,24 @@ denies access — the run completes, nothing is silently dropped, nothing unread
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import botocore.client
+import botocore.endpoint
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.endpoint import Endpoint
 from botocore.exceptions import ClientError
+from botocore.retries import bucket
 
+from cost_janitor.adapters import clients
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.models import Verdict
 from cost_janitor.core.policy import Policy
@@ -102,3 +112,92 @@ def test_a_sweep_short_of_time_stops_starting_regions_and_the_next_run_starts_wi
     following = sweep(policy, Settings.from_env(), now=NOW, run_id="next", dry_run=True,
                       remaining_ms=lambda: 600_000)
     assert following.regions == ["us-west-2", "eu-west-1", "us-east-1"] and following.not_reached == []
+
+
+# --- Throttling at the HTTP layer: the response AWS sends, parsed and retried by botocore's own retry loop. ---
+
+EC2_LIMIT = (503, {}, b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded."
+                      b"</Message></Error></Errors><RequestID>injected</RequestID></Response>")
+
+
+# CloudWatch over its JSON protocol (the one this botocore picks), query-compatible as AWS sends it.
+CW_THROTTLED = (400, {"Content-Type": "application/x-amz-json-1.0", "x-amzn-query-error": "Throttling;Sender"},
+                b'{"__type": "com.amazonaws.cloudwatch#ThrottlingException", "message": "Rate exceeded"}')
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self.body
+
+
+@dataclass
+class HttpThrottle:
+    """Every HTTP attempt of the throttled operations, the backoff botocore slept between retries, and the time
+    adaptive mode's token bucket held requests back. Both run on a virtual clock: the test measures, never waits."""
+
+    attempts: Counter[str] = field(default_factory=Counter)
+    sleeps: list[float] = field(default_factory=list)
+    held_back: list[float] = field(default_factory=list)
+    skew: float = 0.0
+
+    def advance(self, seconds: float, into: list[float]) -> None:
+        into.append(seconds)
+        self.skew += seconds
+
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+def throttle_http(monkeypatch: pytest.MonkeyPatch, rules: dict[str, tuple[int | None, Reply]]) -> HttpThrottle:
+    """rules: operation → (how many first attempts get the response, None = all of them; the response)."""
+    seen = HttpThrottle()
+    original = Endpoint._send
+
+    def send(self: Endpoint, request: AWSPreparedRequest) -> Any:
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target if isinstance(target, bytes) else target.encode()
+        for operation, (times, (status, headers, payload)) in rules.items():
+            if target.endswith(f".{operation}".encode()) or body.startswith(f"Action={operation}&".encode()):
+                seen.attempts[operation] += 1
+                if times is None or seen.attempts[operation] <= times:
+                    return AWSResponse(request.url, status, headers, _Raw(payload))
+        return original(self, request)
+
+    class HeldBack(threading.Condition):
+        def wait(self, timeout: float | None = None) -> bool:
+            seen.advance(timeout or 0.0, seen.held_back)
+            return False
+
+    monkeypatch.setattr(Endpoint, "_send", send)
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=lambda s: seen.advance(s, seen.sleeps)))
+    monkeypatch.setattr(bucket.Clock, "current_time", lambda self: time.time() + seen.skew)
+    monkeypatch.setattr(bucket, "threading", SimpleNamespace(Lock=threading.Lock, Condition=HeldBack))
+    clients.reset()  # clients built from here on get the virtual clock in their token bucket
+    return seen
+
+
+def test_botocore_retries_throttled_http_responses_with_backoff_and_the_sweep_still_decides(
+        fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    unthrottled = {f.resource_id: (f.verdict, f.action) for f in _run(run_id="calm").findings}
+    seen = throttle_http(monkeypatch, {"DescribeInstances": (3, EC2_LIMIT), "GetMetricData": (2, CW_THROTTLED)})
+    report = _run(run_id="throttled")
+    # 3 refusals + 1 success; GetMetricData: the CPU call 2 refusals + 1 success, then the network call at once
+    assert seen.attempts["DescribeInstances"] == 4 and seen.attempts["GetMetricData"] == 4
+    assert len(seen.sleeps) == 5 and all(0 <= s <= 20 for s in seen.sleeps) and sum(seen.sleeps) > 0
+    assert {f.resource_id: (f.verdict, f.action) for f in report.findings} == unthrottled
+    assert {v for v, _ in unthrottled.values()} == {Verdict.IDLE}
+
+
+def test_throttling_that_outlasts_botocores_nine_attempts_leaves_instances_not_evaluated(
+        fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = throttle_http(monkeypatch, {"GetMetricData": (None, CW_THROTTLED)})
+    report = _run()
+    assert seen.attempts["GetMetricData"] % 9 == 0 and seen.attempts["GetMetricData"] >= 9  # 9 tries per call
+    assert len(seen.sleeps) == seen.attempts["GetMetricData"] - seen.attempts["GetMetricData"] // 9
+    assert sum(seen.held_back) > 0  # adaptive mode also slowed the client down on its own
+    assert {f.verdict for f in report.findings} == {Verdict.NOT_EVALUATED}
+    assert all(f.action is None for f in report.findings)
