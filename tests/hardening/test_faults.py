@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,9 +23,10 @@ from botocore.retries import bucket
 
 from cost_janitor.adapters import clients
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.models import Verdict
+from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.emulator import LocalAws, subscribe_queue
+from cost_janitor.handlers import idle_sweep
 from cost_janitor.handlers.idle_sweep import sweep
 from cost_janitor.settings import Settings
 from tests.integration.fleet import DEV, Fleet
@@ -201,3 +202,52 @@ def test_throttling_that_outlasts_botocores_nine_attempts_leaves_instances_not_e
     assert sum(seen.held_back) > 0  # adaptive mode also slowed the client down on its own
     assert {f.verdict for f in report.findings} == {Verdict.NOT_EVALUATED}
     assert all(f.action is None for f in report.findings)
+
+
+# --- Resources changing between read and act ---
+
+MARKED = {**DEV, "cost-janitor:idle-since": (NOW - timedelta(hours=30)).isoformat()}
+
+
+@pytest.fixture
+def due(aws: LocalAws, janitor: Any) -> Fleet:
+    """Four dev boxes idle and marked 30 hours ago: every one is due to be stopped tonight."""
+    janitor()
+    f = Fleet(aws, NOW)
+    for name in ("untouched", "terminated", "owner-stopped", "now-prod"):
+        f.add(name, "m5.large", MARKED, cpu=1.0)
+    return f.done()
+
+
+def test_instances_that_change_between_read_and_act_are_not_stopped_on_stale_information(
+        due: Fleet, aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    ec2, original = aws.client("ec2"), idle_sweep.classify_instances
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        decided = original(*args, **kwargs)  # the stops are decided; the world moves on before they are made
+        ec2.terminate_instances(InstanceIds=[due.ids["terminated"]])
+        ec2.stop_instances(InstanceIds=[due.ids["owner-stopped"]])
+        ec2.create_tags(Resources=[due.ids["now-prod"]], Tags=[{"Key": "environment", "Value": "prod"}])
+        return decided
+
+    monkeypatch.setattr(idle_sweep, "classify_instances", meanwhile)
+    report = sweep(Policy(), Settings.from_env(), now=NOW, run_id="moving", dry_run=False)
+    names = {v: k for k, v in due.ids.items()}
+    found = {names[f.resource_id]: (f.action, f.action_status, f.action_error) for f in report.findings}
+    assert found == {
+        "untouched": (ActionKind.STOP, "done", None),
+        "terminated": (ActionKind.STOP, "skipped", "instance-terminated"),
+        "owner-stopped": (ActionKind.STOP, "skipped", "instance-stopped"),
+        "now-prod": (Ask.JUSTIFY, None, None),
+    }
+    assert (due.state("untouched"), due.state("now-prod")) == ("stopped", "running")
+    assert report.api_calls["DescribeInstances (re-check)"] == 1
+
+
+def test_stops_that_cannot_be_rechecked_are_not_made(due: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    fail(monkeypatch, lambda c, op, p: op == "DescribeInstances" and "instance-id" in str(p.get("Filters")),
+         "RequestLimitExceeded")
+    report = sweep(Policy(), Settings.from_env(), now=NOW, run_id="blind", dry_run=False)
+    assert {(f.action, f.action_status, f.action_error) for f in report.findings} == {
+        (ActionKind.STOP, "skipped", "RequestLimitExceeded")}
+    assert {due.state(name) for name in due.ids} == {"running"}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cost_janitor.core.idle import classify_instances, needs_detail
+from cost_janitor.core.idle import classify_instances, needs_detail, recheck
 from cost_janitor.core.models import ActionKind, Ask, Usage, Verdict
 from cost_janitor.core.policy import Policy
 from tests.builders import NOW, make_instance, make_usage, series
@@ -115,6 +115,42 @@ def test_hibernate_only_where_enabled_and_configured() -> None:
     inst = make_instance(tags={**DEV, **MARKED_30H_AGO}, hibernation_configured=False)
     [f] = classify_instances([inst], {inst.instance_id: make_usage(cpu=1)}, policy, now=NOW)
     assert f.action == ActionKind.STOP
+
+
+DUE = {**DEV, **MARKED_30H_AGO}
+# What the instance turned out to be just before the stop: (current instance or None, status, action, error).
+RECHECKS: list[tuple[str, Any, str | None, ActionKind | Ask | None, str | None]] = [
+    ("unchanged_box_is_stopped", {"tags": DUE}, "planned", ActionKind.STOP, None),
+    ("terminated_in_between_is_skipped", None, "skipped", ActionKind.STOP, "instance-gone"),
+    ("stopped_by_its_owner_is_skipped", {"tags": DUE, "state": "stopped"}, "skipped", ActionKind.STOP,
+     "instance-stopped"),
+    ("stopping_already_is_skipped", {"tags": DUE, "state": "stopping"}, "skipped", ActionKind.STOP,
+     "instance-stopping"),
+    ("retagged_prod_is_asked_not_stopped", {"tags": {**PROD, **MARKED_30H_AGO}}, None, Ask.JUSTIFY, None),
+    ("kept_in_between_is_unmarked_not_stopped",
+     {"tags": {**DUE, "cost-janitor:keep-until": "2026-12-20"}}, "planned", ActionKind.UNMARK_IDLE, None),
+    ("mark_removed_in_between_is_marked_again", {"tags": DEV}, "planned", ActionKind.MARK_IDLE, None),
+    ("joined_an_asg_in_between_is_not_stopped", {"tags": DUE, "asg_name": "workers"}, None, Ask.REVIEW, None),
+]
+
+
+@pytest.mark.parametrize("current, status, action, error", [c[1:] for c in RECHECKS], ids=[c[0] for c in RECHECKS])
+def test_a_stop_is_redecided_on_the_instance_as_it_is_just_before_acting(
+        current: dict[str, Any] | None, status: str | None, action: ActionKind | Ask | None, error: str | None) -> None:
+    usage = make_usage(cpu=1)
+    [planned] = classify_instances([make_instance(tags=DUE)], {"i-0123456789abcdef0": usage}, POLICY, now=NOW,
+                                   run_id="r1")
+    assert planned.action == ActionKind.STOP
+    after = recheck(planned, make_instance(**current) if current is not None else None, usage, POLICY, now=NOW)
+    assert (after.action_status, after.action, after.action_error) == (status, action, error)
+    assert after.run_id == "r1" and after.resource_id == planned.resource_id
+    if after != planned:
+        assert any("not stopped" in n or "changed between read and act" in n for n in after.notes)
+
+
+def test_recheck_leaves_everything_but_stops_alone() -> None:
+    [marking] = classify_instances([make_instance()], {"i-0123456789abcdef0": make_usage(cpu=1)}, POLICY, now=NOW)
+    assert recheck(marking, None, Usage(), POLICY, now=NOW) is marking
 
 
 def test_gpu_box_without_agent_is_tagged_for_the_agent_when_the_policy_says_so() -> None:

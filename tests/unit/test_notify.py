@@ -121,3 +121,15 @@ def test_keep_modal_requires_a_reason_and_offers_no_more_than_the_policy_allows(
 def test_verdicts_needing_no_answer_are_not_sent() -> None:
     busy = _finding().model_copy(update={"verdict": Verdict.BUSY, "action": None, "notes": ()})
     assert not plan_notice(busy, NoticeHistory(), POLICY, now=NOW).notify_owner
+
+
+@pytest.mark.parametrize("status, error, says", [
+    ("done", None, "Stopped: idle past the grace period"),
+    ("failed", "OperationNotPermitted", "Could not be stopped (OperationNotPermitted); it is still running."),
+    ("skipped", "instance-terminated", "Not stopped: it changed before the janitor acted (instance-terminated)."),
+])
+def test_the_owner_is_told_what_became_of_a_stop(status: str, error: str | None, says: str) -> None:
+    f = _finding(environment="dev").model_copy(update={"action": ActionKind.STOP, "action_status": status,
+                                                       "action_error": error})
+    [message] = owner_messages([f], docs_url="https://docs.example")
+    assert says in json.dumps(message["blocks"])

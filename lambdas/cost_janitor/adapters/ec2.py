@@ -17,11 +17,21 @@ class Ec2Inventory:
 
     def running_instances(self) -> list[Instance]:
         """Every running instance in the region (paginated), with spot request types resolved in bulk."""
+        return self._describe([{"Name": "instance-state-name", "Values": ["running"]}])
+
+    def current(self, instance_ids: list[str]) -> dict[str, Instance]:
+        """These instances as they are now, in any state. An id EC2 no longer knows is simply absent: they are
+        asked for with a filter, not InstanceIds, so one vanished instance does not fail the call."""
+        found: dict[str, Instance] = {}
+        for start in range(0, len(instance_ids), 200):
+            found.update((i.instance_id, i) for i in self._describe(
+                [{"Name": "instance-id", "Values": instance_ids[start:start + 200]}]))
+        return found
+
+    def _describe(self, filters: list[dict[str, Any]]) -> list[Instance]:
         raw: list[tuple[str, dict[str, Any]]] = []
         pages = self._ec2.get_paginator("describe_instances").paginate(
-            Filters=[{"Name": "instance-state-name", "Values": ["running"]}],
-            PaginationConfig={"PageSize": 1000},
-        )
+            Filters=filters, PaginationConfig={"PageSize": 1000})
         for page in pages:
             self.calls += 1
             for reservation in page.get("Reservations", []):

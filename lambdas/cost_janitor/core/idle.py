@@ -147,6 +147,27 @@ def classify_instances(
     return [_finding(i, usage.get(i.instance_id, Usage()), policy, now, run_id) for i in instances]
 
 
+STOPS = (ActionKind.STOP, ActionKind.HIBERNATE)
+
+
+def recheck(planned: Finding, current: Instance | None, usage: Usage, policy: Policy, *, now: datetime) -> Finding:
+    """A stop decided on what was read minutes ago, checked against the instance as it is just before acting.
+    Gone, stopped by someone else, or re-tagged (prod, a keep tag, the mark removed) between read and act: the
+    stop is not made, and the finding says why. The metrics are not read again; only the instance is."""
+    if planned.action not in STOPS:
+        return planned
+    if current is None or current.state != "running":
+        state = "gone" if current is None else current.state
+        return planned.model_copy(update={
+            "action_status": "skipped", "action_error": f"instance-{state}",
+            "notes": (*planned.notes, f"not stopped: the instance was {state} by the time the janitor acted")})
+    fresh = _finding(current, usage, policy, now, planned.run_id)
+    if fresh.action == planned.action:
+        return planned
+    return fresh.model_copy(update={"notes": (*fresh.notes, f"changed between read and act: {planned.action} "
+                                              f"was planned, its tags now call for {fresh.action or 'nothing'}")})
+
+
 def _finding(instance: Instance, usage: Usage, policy: Policy, now: datetime, run_id: str) -> Finding:
     outcome = _verdict(instance, usage, policy, now) or _Outcome(
         Verdict.NOT_EVALUATED, "metrics could not be read this run; not judged idle", {})

@@ -85,7 +85,8 @@ def _what_happens(f: Finding) -> str:
     elif f.action in (ActionKind.STOP, ActionKind.HIBERNATE):
         verb = "Stopped" if f.action == ActionKind.STOP else "Hibernated"
         text = {"done": f"{verb}: idle past the grace period after a fresh look at its metrics.",
-                "failed": f"Could not be {verb.lower()} ({f.action_error}); it is still running."}.get(
+                "failed": f"Could not be {verb.lower()} ({f.action_error}); it is still running.",
+                "skipped": f"Not {verb.lower()}: it changed before the janitor acted ({f.action_error})."}.get(
             str(f.action_status), f"{verb} ({f.action_status}).")
     elif f.action == Ask.JUSTIFY:
         text = "Production is never stopped. Please say why it is needed, or snooze, or tell us it is not yours."

@@ -17,8 +17,8 @@ from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.idle import classify_instances
-from cost_janitor.core.models import Finding
+from cost_janitor.core.idle import STOPS, classify_instances, recheck
+from cost_janitor.core.models import Finding, Instance, Usage
 from cost_janitor.core.policy import Policy
 from cost_janitor.events import ScheduledEvent
 from cost_janitor.observability import METRIC_NOT_EVALUATED, logger, metrics, tracer
@@ -65,6 +65,7 @@ def sweep(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry
     wanted = regions or policy.regions or [settings.region]
     behind = [r for r in (ledger.sweep_backlog() if ledger else []) if r in wanted]
     report = SweepReport(run_id, dry_run, behind + [r for r in wanted if r not in behind], [])
+    usage: dict[str, Usage] = {}
     for region in report.regions:
         if remaining_ms is not None and remaining_ms() < RESERVE_MS:
             report.not_reached.append(region)
@@ -73,23 +74,54 @@ def sweep(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry
             inventory = Ec2Inventory(client("ec2", region), region)
             instances = inventory.running_instances()
             cloudwatch = CloudWatchReader(client("cloudwatch", region))
-            usage = UsageReader(cloudwatch).read(instances, policy, now=now)
+            read = UsageReader(cloudwatch).read(instances, policy, now=now)
         except ClientError as exc:  # one region denied or down: the others still run; coverage is reported
             report.failed_regions[region] = exc.response["Error"]["Code"]
             logger.error("region not swept", extra={"region": region, "error_code": report.failed_regions[region]})
             metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=1)
             continue
         report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
-        report.findings += classify_instances(instances, usage, policy, now=now, run_id=run_id)
+        usage.update(read)
+        report.findings += classify_instances(instances, read, policy, now=now, run_id=run_id)
     if report.not_reached:
         logger.warning("time ran short; regions left for the next run", extra={"regions": report.not_reached})
         metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=len(report.not_reached))
     if ledger:
         ledger.set_sweep_backlog(report.not_reached)
+    report.findings = _recheck_stops(report, usage, policy, now=now)
     report.findings = Executor(client, dry_run=dry_run).execute(report.findings, policy, now=now)
     report.messages_published = deliver(report.findings, settings, run_id=run_id)
     logger.info("sweep finished", extra=report.summary())
     return report
+
+
+def _recheck_stops(report: SweepReport, usage: dict[str, Usage], policy: Policy, *, now: datetime) -> list[Finding]:
+    """Minutes pass between reading a region and acting: each instance about to be stopped is described again
+    (one call per 200) and its stop re-decided on what it is now (core.idle.recheck). A region where that look
+    fails stops nothing this run: nothing is stopped on stale information."""
+    due: dict[str, list[str]] = {}
+    for f in report.findings:
+        if f.action in STOPS:
+            due.setdefault(f.region, []).append(f.resource_id)
+    current: dict[str, Instance] = {}
+    unchecked: dict[str, str] = {}
+    for region, ids in due.items():
+        inventory = Ec2Inventory(client("ec2", region), region)
+        try:
+            current.update(inventory.current(ids))
+        except ClientError as exc:
+            unchecked[region] = exc.response["Error"]["Code"]
+            logger.error("stops not re-checked, so not made", extra={"region": region, "error_code": unchecked[region]})
+        report.api_calls["DescribeInstances (re-check)"] += inventory.calls
+    out = []
+    for f in report.findings:
+        if f.action in STOPS and f.region in unchecked:
+            f = f.model_copy(update={"action_status": "skipped", "action_error": unchecked[f.region],
+                                     "notes": (*f.notes, "not stopped: it could not be looked at again before acting")})
+        elif f.action in STOPS:
+            f = recheck(f, current.get(f.resource_id), usage.get(f.resource_id, Usage()), policy, now=now)
+        out.append(f)
+    return out
 
 
 @janitor_handler(ScheduledEvent)
