@@ -15,6 +15,7 @@ from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.idle import classify_instances
 from cost_janitor.core.models import ActionKind
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.slack_blocks import digest_message
 from cost_janitor.emulator import LocalAws, MetricSeeder, gpu_dimensions, subscribe_queue
 from cost_janitor.handlers.report import build, record_start, send
 from cost_janitor.settings import Settings
@@ -148,3 +149,15 @@ def test_a_section_that_fails_is_reported_not_fatal(seeded: dict[str, Any], monk
     assert digest.unavailable == {"cost_per_prediction": "AccessDeniedException", "egress": "AccessDeniedException"}
     assert digest.weeks[-1]["realized_usd"] > 0
 
+
+
+def test_a_digest_short_of_time_skips_the_sections_it_cannot_finish_and_says_so(seeded: dict[str, Any]) -> None:
+    full = build(POLICY, Settings.from_env(), now=NOW)
+    clock = iter([200_000, 200_000, 59_000, 59_000, 59_000])  # ms left before each section
+    digest = build(POLICY, Settings.from_env(), now=NOW, remaining_ms=lambda: next(clock))
+    assert digest.unavailable == {"gpu": "time-budget", "cost_per_prediction": "time-budget",
+                                  "egress": "time-budget"}
+    assert digest.weeks == full.weeks and digest.tag_coverage == full.tag_coverage  # what was read is all there
+    assert (sum(digest.gpu_bands.values()), digest.cost_per_prediction, digest.egress) == (0, [], [])
+    assert full.cost_per_prediction and sum(full.gpu_bands.values()) > 0 and full.unavailable == {}
+    assert "gpu (time-budget)" in json.dumps(digest_message(digest.document(), team=None))

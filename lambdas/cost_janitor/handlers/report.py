@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,6 +47,7 @@ from cost_janitor.settings import Settings
 
 REQUIRED = ("findings_topic_arn", "ledger_table", "policy_parameter")
 DIGEST_SCHEMA = "cost-janitor/digest/v1"
+SECTION_RESERVE_MS = 60_000  # kept for the sections already read to reach Slack and SNS
 STORAGE_TYPES = {"StandardIAStorage": "STANDARD_IA", "OneZoneIAStorage": "ONEZONE_IA",
                  "GlacierInstantRetrievalStorage": "GLACIER_IR", "GlacierStorage": "GLACIER",
                  "DeepArchiveStorage": "DEEP_ARCHIVE"}
@@ -83,14 +85,16 @@ def _entries(ledger: Ledger, since: datetime) -> list[Entry]:
     return out
 
 
-def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | None = None) -> Digest:
-    """The digest's content; the Lambda, the CLI and the demo call it."""
+def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | None = None,
+          remaining_ms: Callable[[], int] | None = None) -> Digest:
+    """The digest's content; the Lambda, the CLI and the demo call it. With `remaining_ms` (the Lambda's clock) a
+    section is not started with less than SECTION_RESERVE_MS left: the digest goes out without it and says so."""
     weeks = weeks or policy.report.weeks
     ledger = Ledger(client("dynamodb", settings.region), str(settings.ledger_table))
     entries = _entries(ledger, now - timedelta(days=7 * weeks + 30))
     digest = Digest(generated_at=now.isoformat(), weeks=[], by_team={}, by_action={}, actions_last_week={},
                     open_requests=open_requests(entries, now=now), top_idle=top_idle(entries, now=now))
-    lifecycle = _section(digest, "lifecycle", lambda: _lifecycle_rates(entries, now), {})
+    lifecycle = _section(digest, "lifecycle", remaining_ms, lambda: _lifecycle_rates(entries, now), {})
     for start, s in weekly(entries, now=now, weeks=weeks, lifecycle_monthly=lifecycle):
         digest.weeks.append({"week_of": start.date().isoformat(), "realized_usd": s.realized_usd,
                              "estimated_usd": s.estimated_usd})
@@ -99,15 +103,16 @@ def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | Non
     digest.actions_last_week = dict(Counter(f"{e.action}:{e.status}" for e in entries
                                             if now - e.at <= timedelta(days=7) and e.action in janitor_actions
                                             and e.status in ("done", "failed")))
-    digest.tag_coverage = _section(digest, "tag_coverage", lambda: _coverage(policy, settings), None)
+    digest.tag_coverage = _section(digest, "tag_coverage", remaining_ms, lambda: _coverage(policy, settings), None)
     spot = interruption_stats([(e.resource_type, str(json.loads(e.evidence or "{}").get("availability_zone") or "?"),
                                 e.at) for e in entries if e.kind == SPOT_KIND and e.action == "checkpoint"],
                               policy, now=now)
     digest.spot = {"by_type_and_az": [asdict(s) for s in spot.by_type_and_az], "suggestions": spot.suggestions}
-    bands = _section(digest, "gpu", lambda: _gpu_averages(policy, settings, now), {})
+    bands = _section(digest, "gpu", remaining_ms, lambda: _gpu_averages(policy, settings, now), {})
     digest.gpu_bands, digest.gpu_candidates = gpu_distribution(bands)
-    digest.cost_per_prediction = _section(digest, "cost_per_prediction", lambda: _cpp(policy, settings, now), [])
-    digest.egress = _section(digest, "egress", lambda: egress_lines(
+    digest.cost_per_prediction = _section(digest, "cost_per_prediction", remaining_ms,
+                                          lambda: _cpp(policy, settings, now), [])
+    digest.egress = _section(digest, "egress", remaining_ms, lambda: egress_lines(
         CostExplorer(client("ce", "us-east-1")).usage_type_costs(now=now)), [])
     if digest.weeks:
         metrics.add_metric(name=METRIC_REALIZED_SAVINGS, unit=MetricUnit.Count, value=digest.weeks[-1]["realized_usd"])
@@ -115,8 +120,13 @@ def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | Non
     return digest
 
 
-def _section(digest: Digest, name: str, read: Any, empty: Any) -> Any:
-    """One section failing (Cost Explorer not enabled, access denied) leaves the others; the digest says so."""
+def _section(digest: Digest, name: str, remaining_ms: Callable[[], int] | None, read: Any, empty: Any) -> Any:
+    """One section failing (Cost Explorer not enabled, access denied) or not started for lack of time leaves the
+    others; the digest says so."""
+    if remaining_ms is not None and remaining_ms() < SECTION_RESERVE_MS:
+        digest.unavailable[name] = "time-budget"
+        logger.warning("digest section skipped: time ran short", extra={"section": name})
+        return empty
     try:
         return read()
     except ClientError as exc:
@@ -234,7 +244,7 @@ def lambda_handler(event: ReportEvent, context: LambdaContext) -> dict[str, Any]
     if isinstance(event.root, Ec2StateChange):
         return record_start(event.root, settings)
     policy = load_policy_for(settings)
-    digest = build(policy, settings, now=datetime.now(UTC))
+    digest = build(policy, settings, now=datetime.now(UTC), remaining_ms=context.get_remaining_time_in_millis)
     slack = None
     if settings.slack_secret_arn:
         from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
