@@ -11,6 +11,7 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
+from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.models import ActionKind, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.emulator import LocalAws
@@ -139,6 +140,35 @@ def test_a_failure_on_one_bucket_does_not_stop_the_rest(aws: LocalAws, buckets: 
     report = _run()
     assert report.failed == {"ml-conflict": "AccessDenied"}
     assert _by_id(report)["ml-training"].action_status == "done"
+
+
+def test_a_run_short_of_time_stops_starting_buckets_and_the_next_run_starts_where_it_stopped(
+        aws: LocalAws, buckets: dict[str, Any]) -> None:
+    settings = Settings.from_env()
+    ledger = Ledger(aws.client("dynamodb"), str(settings.ledger_table))
+    clock = iter([600_000, 600_000, 600_000, 90_000])  # ms left: the region, ml-conflict, ml-scratch, then too little
+    first = storage_run(Policy(), settings, now=datetime.now(UTC), run_id="w1", dry_run=True, account=ACCOUNT,
+                        remaining_ms=lambda: next(clock))
+    assert first.not_reached_buckets == ["ml-training", "web-assets"] and first.not_reached_regions == []
+    assert [f.resource_id for f in first.findings if f.kind == "lifecycle"] == ["ml-conflict", "ml-scratch"]
+    assert first.summary()["not_reached_buckets"] == 2 and ledger.cursor("storage-buckets") == "ml-scratch"
+    second = storage_run(Policy(), settings, now=datetime.now(UTC), run_id="w2", dry_run=True, account=ACCOUNT,
+                         remaining_ms=lambda: 600_000)
+    assert [f.resource_id for f in second.findings if f.kind == "lifecycle"] == [
+        "ml-training", "ml-conflict", "ml-scratch"]  # behind the cursor first, then round to the rest
+    assert second.not_reached_buckets == [] and ledger.cursor("storage-buckets") is None
+
+
+def test_a_run_with_no_time_at_all_reaches_nothing_and_keeps_the_cursor(aws: LocalAws,
+                                                                       buckets: dict[str, Any]) -> None:
+    settings = Settings.from_env()
+    ledger = Ledger(aws.client("dynamodb"), str(settings.ledger_table))
+    ledger.set_cursor("storage-buckets", "ml-conflict")
+    report = storage_run(Policy(), settings, now=datetime.now(UTC), run_id="w1", dry_run=True, account=ACCOUNT,
+                         remaining_ms=lambda: 60_000)
+    assert report.not_reached_regions == ["us-east-1"] and report.findings == []
+    assert report.not_reached_buckets == ["ml-scratch", "ml-training", "web-assets", "ml-conflict"]
+    assert ledger.cursor("storage-buckets") == "ml-conflict"
 
 
 def test_savings_come_from_s3_storage_metrics_and_say_what_they_assume(aws: LocalAws,

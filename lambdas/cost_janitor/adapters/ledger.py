@@ -51,6 +51,22 @@ class Ledger:
     def set_sweep_backlog(self, regions: list[str]) -> None:
         self._ddb.put_item(TableName=self._table, Item={**self.BACKLOG, "regions": {"S": json.dumps(regions)}})
 
+    def cursor(self, name: str) -> str | None:
+        """Where a run that ran out of time stopped (the storage run: the last bucket it looked at)."""
+        item = self._ddb.get_item(TableName=self._table, Key=self._cursor_key(name)).get("Item")
+        return item["after"]["S"] if item else None
+
+    def set_cursor(self, name: str, after: str | None) -> None:
+        """None: the last run finished; the next starts from the beginning."""
+        if after is None:
+            self._ddb.delete_item(TableName=self._table, Key=self._cursor_key(name))
+        else:
+            self._ddb.put_item(TableName=self._table, Item={**self._cursor_key(name), "after": {"S": after}})
+
+    @staticmethod
+    def _cursor_key(name: str) -> dict[str, Any]:
+        return {"pk": {"S": "cursor"}, "sk": {"S": name}}
+
     def save_outbox(self, run_id: str, findings: Sequence[Finding]) -> None:
         """Findings SNS would not take: kept (in ≤ 300 KB items) for the next run to publish."""
         docs = [f.model_dump_json(by_alias=True) for f in findings]
