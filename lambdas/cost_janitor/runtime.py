@@ -133,6 +133,22 @@ def idempotent_call(fn: Callable[[], dict[str, Any]], *, key: str, settings: Set
     return result
 
 
+def _drain_outbox(ledger: Ledger, publisher: FindingsPublisher) -> int:
+    """Publish what earlier runs could not. Each waiting batch is taken (a conditional delete) before it is
+    published, so two runs draining at once never publish it twice; one SNS refuses again goes back."""
+    sent = 0
+    for key, _, _ in ledger.outbox():
+        taken = ledger.take_outbox(key)
+        if taken is None:
+            continue  # another run took it first and publishes it
+        try:
+            sent += publisher.publish(taken[1], run_id=taken[0])
+        except ClientError:
+            ledger.return_outbox(key, *taken)
+            raise
+    return sent
+
+
 def deliver(findings: Sequence[Finding], settings: Settings, *, run_id: str) -> int:
     """Record actions in the ledger and publish what people should hear about; returns SNS messages sent.
     If SNS refuses, the findings wait in the ledger's outbox and go out with the next run (of any capability):
@@ -151,9 +167,8 @@ def deliver(findings: Sequence[Finding], settings: Settings, *, run_id: str) -> 
     publisher = FindingsPublisher(client("sns", settings.region), settings.findings_topic_arn)
     sent = 0
     try:
-        for key, old_run, waiting in ledger.outbox() if ledger else []:
-            sent += publisher.publish(waiting, run_id=old_run)
-            ledger.drop_outbox(key)  # type: ignore[union-attr]
+        if ledger:
+            sent += _drain_outbox(ledger, publisher)
         if publishable:
             sent += publisher.publish(publishable, run_id=run_id)
     except ClientError as exc:

@@ -84,6 +84,35 @@ def test_findings_sns_refuses_wait_in_the_outbox_and_go_out_next_run(fleet: Flee
     assert sorted(b["run_id"] for b in bodies) == ["night-1", "night-2"]
 
 
+def test_two_runs_draining_the_outbox_at_once_publish_each_waiting_batch_once(
+        fleet: Fleet, aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings.from_env()
+    tap = subscribe_queue(aws, str(settings.findings_topic_arn))
+    with monkeypatch.context() as m:
+        fail(m, lambda c, op, p: op == "Publish", "InternalError")
+        _run(run_id="night-1")
+    ledger = Ledger(aws.client("dynamodb"), str(settings.ledger_table))
+    seen_by_both = ledger.outbox()  # both runs list the outbox before either has drained it
+    monkeypatch.setattr(Ledger, "outbox", lambda self: seen_by_both)
+    _run(run_id="night-2")
+    _run(run_id="night-3")
+    bodies = [json.loads(m["Body"]) for m in aws.client("sqs").receive_message(
+        QueueUrl=tap, MaxNumberOfMessages=10)["Messages"]]
+    assert sorted(b["run_id"] for b in bodies) == ["night-1", "night-2", "night-3"]  # night-1 once, not twice
+    [(key, _, _)] = seen_by_both
+    assert ledger.take_outbox(key) is None
+
+
+def test_a_waiting_batch_sns_refuses_again_goes_back_to_the_outbox(fleet: Fleet, aws: LocalAws,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings.from_env()
+    ledger = Ledger(aws.client("dynamodb"), str(settings.ledger_table))
+    fail(monkeypatch, lambda c, op, p: op == "Publish", "InternalError")
+    _run(run_id="night-1")
+    _run(run_id="night-2")
+    assert sorted(run_id for _, run_id, _ in ledger.outbox()) == ["night-1", "night-2"]
+
+
 def test_persistent_throttling_leaves_instances_not_evaluated_never_idle(fleet: Fleet,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     fail(monkeypatch, lambda c, op, p: op == "GetMetricData", "ThrottlingException")

@@ -8,6 +8,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from cost_janitor.core.models import Finding
 from cost_janitor.errors import JanitorError
 
@@ -76,10 +78,12 @@ class Ledger:
                 chunk.append(doc)
                 continue
             if chunk:
-                self._ddb.put_item(TableName=self._table, Item={
-                    "pk": {"S": self.OUTBOX}, "sk": {"S": f"{run_id}#{n}"}, "run_id": {"S": run_id},
-                    "findings": {"S": "[" + ",".join(chunk) + "]"}})
+                self._ddb.put_item(TableName=self._table, Item=self._outbox_item(f"{run_id}#{n}", run_id,
+                                                                                "[" + ",".join(chunk) + "]"))
             chunk = [doc] if doc is not None else []
+
+    def _outbox_item(self, key: str, run_id: str, findings: str) -> dict[str, Any]:
+        return {"pk": {"S": self.OUTBOX}, "sk": {"S": key}, "run_id": {"S": run_id}, "findings": {"S": findings}}
 
     def outbox(self) -> list[tuple[str, str, list[Finding]]]:
         """(key, run id, findings) of every unpublished batch, oldest first."""
@@ -88,8 +92,23 @@ class Ledger:
         return [(i["sk"]["S"], i["run_id"]["S"], [Finding.model_validate(f) for f in json.loads(i["findings"]["S"])])
                 for i in items]
 
-    def drop_outbox(self, key: str) -> None:
-        self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": self.OUTBOX}, "sk": {"S": key}})
+    def take_outbox(self, key: str) -> tuple[str, list[Finding]] | None:
+        """Take one waiting batch out of the outbox to publish it: a conditional delete, so when two runs drain
+        the outbox at once each batch goes to exactly one of them (the other gets None)."""
+        try:
+            item = self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": self.OUTBOX}, "sk": {"S": key}},
+                                         ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_OLD")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return None
+            raise
+        old = item["Attributes"]
+        return old["run_id"]["S"], [Finding.model_validate(f) for f in json.loads(old["findings"]["S"])]
+
+    def return_outbox(self, key: str, run_id: str, findings: Sequence[Finding]) -> None:
+        """Put a taken batch back (SNS refused it again): it waits for the next run under the same key."""
+        self._ddb.put_item(TableName=self._table, Item=self._outbox_item(
+            key, run_id, "[" + ",".join(f.model_dump_json(by_alias=True) for f in findings) + "]"))
 
     def since(self, since: str) -> list[dict[str, Any]]:
         """Every entry recorded at or after an ISO time (a filtered scan; fine for a weekly report)."""
