@@ -1,7 +1,7 @@
 """A local stand-in for Slack's Web API (the few methods cost-janitor uses), for tests and the demo.
 
 An HTTP server on loopback: records every call, answers like Slack, and can be told to answer 429 (with
-Retry-After) or 500 for the next calls. Also accepts response_url posts. Not part of the Lambda asset.
+Retry-After) or 500 for the next calls, or to answer a method slowly. Also accepts response_url posts. Not part of the Lambda asset.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +28,7 @@ class SlackStandIn:
     calls: list[Call] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # HTTP statuses for the next calls (429, 500, ...)
     retry_after: int = 1
+    delays: dict[str, float] = field(default_factory=dict)  # method → seconds to wait before answering it
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -43,7 +45,9 @@ class SlackStandIn:
                     args = json.loads(raw or "{}")
                 else:
                     args = {k: v[0] for k, v in parse_qs(raw).items()}
-                status, body, headers = standin._answer(urlparse(self.path).path, args)
+                path = urlparse(self.path).path
+                time.sleep(standin.delays.get(path.rsplit("/", 1)[-1], 0.0))
+                status, body, headers = standin._answer(path, args)
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)

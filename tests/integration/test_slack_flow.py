@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from cost_janitor.adapters.slack import SlackGateway
+from cost_janitor.adapters.slack_state import SlackState
 from cost_janitor.core.policy import Policy
 from cost_janitor.emulator import LocalAws, subscribe_queue
 from cost_janitor.handlers import notifier, slack_interactivity
@@ -65,6 +68,12 @@ def world(aws: LocalAws, janitor: Any, slack: SlackStandIn, monkeypatch: pytest.
 
 def _night(world: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Sweep, then hand what SNS delivered to the notifier queue to the notifier Lambda."""
+    result: dict[str, Any] = notifier.lambda_handler({"Records": _swept(world, now)}, Ctx())
+    return result
+
+
+def _swept(world: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Sweep; the SQS records SNS delivered to the notifier's queue."""
     sweep(POLICY, Settings.from_env(), now=now, run_id=f"run-{now:%m%d}", dry_run=False)
     sqs = world["aws"].client("sqs")
     records = []
@@ -77,8 +86,7 @@ def _night(world: dict[str, Any], now: datetime) -> dict[str, Any]:
             record = json.loads(json.dumps(load_event("sqs/findings_batch.json")["Records"][0]))
             record.update({"messageId": m["MessageId"], "body": m["Body"]})
             records.append(record)
-    result: dict[str, Any] = notifier.lambda_handler({"Records": records}, Ctx())
-    return result
+    return records
 
 
 def _posts(slack: SlackStandIn) -> dict[str, list[dict[str, Any]]]:
@@ -278,3 +286,45 @@ def test_the_creator_fixes_missing_tags_with_the_slack_form(aws: LocalAws, janit
     assert tags == {"team": "vision", "created-by": "ana@example.com", "project": "detector", "environment": "dev",
                     "cost-center": "cc-1001"}
     assert "Tagged by <@U0ANA0001>" in json.dumps(slack.of("chat.update")[-1].args["blocks"])
+
+
+def test_a_recipient_another_notifier_is_writing_to_is_handed_back_to_sqs_not_posted_twice(
+        world: dict[str, Any], slack: SlackStandIn) -> None:
+    now = END + timedelta(minutes=5)
+    records = _swept(world, now)
+    state = SlackState(world["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
+    assert state.claim(f"run-{now:%m%d}", ANA, holder="the-other-notifier")
+    first = notifier.lambda_handler({"Records": records}, Ctx())
+    assert first["batchItemFailures"] == [{"itemIdentifier": r["messageId"]} for r in records
+                                          if "ana@example.com" in r["body"]] != []
+    assert ANA not in _posts(slack) and len(_posts(slack)) == 3  # everyone else got theirs
+    state.release(f"run-{now:%m%d}", ANA, holder="the-other-notifier")
+    redelivered = [r for r in records if {"itemIdentifier": r["messageId"]} in first["batchItemFailures"]]
+    assert notifier.lambda_handler({"Records": redelivered}, Ctx()) == {"batchItemFailures": []}
+    posts = _posts(slack)
+    assert len(posts[ANA]) == 1 and all(len(v) == 1 for v in posts.values())
+
+
+def test_two_notifiers_writing_one_runs_findings_to_one_owner_at_once_post_one_message(
+        world: dict[str, Any], slack: SlackStandIn) -> None:
+    now = END + timedelta(minutes=5)
+    report = sweep(POLICY, Settings.from_env(), now=now, run_id="run-race", dry_run=False)
+    ana = [f for f in report.findings if f.owner == "ana@example.com" and f.publishable]
+    assert len(ana) == 2
+    slack.delays["chat.postMessage"] = 0.5  # the first post is in flight while the second notifier arrives
+    start = threading.Barrier(2)
+    reports: list[Any] = []
+
+    def notifier_instance(findings: list[Any]) -> None:
+        gateway = SlackGateway("xoxb-test", base_url=slack.api_url)
+        state = SlackState(world["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
+        start.wait()
+        reports.append(notifier.notify(findings, POLICY, gateway, state))
+
+    threads = [threading.Thread(target=notifier_instance, args=([f],)) for f in ana]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(_posts(slack)[ANA]) == 1  # without the lease both found no message and both posted
+    assert sorted(len(r.busy) for r in reports) == [0, 1]

@@ -4,9 +4,12 @@ the audit trail), and each message's findings and outcomes (so any update re-ren
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from cost_janitor.adapters.ledger import RETENTION_DAYS
 from cost_janitor.core.models import Finding
@@ -21,6 +24,9 @@ class MessageState:
     recipient: str
     findings: list[Finding]
     outcomes: dict[str, str] = field(default_factory=dict)
+
+
+LEASE_SECONDS = 120  # longer than the notifier's 1-minute timeout, shorter than its queue's 6-minute visibility
 
 
 class SlackState:
@@ -85,6 +91,34 @@ class SlackState:
         item = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"slack-run#{run_id}"},
                                                               "sk": {"S": recipient}}).get("Item")
         return [tuple(m) for m in json.loads(item["messages"]["S"])] if item else []  # type: ignore[misc]
+
+    def claim(self, run_id: str, recipient: str, *, holder: str, seconds: int = LEASE_SECONDS) -> bool:
+        """The right to post or update one run's messages to one recipient, for a while. A conditional put: two
+        notifiers handling batches of the same run at once would otherwise both find no message and both post
+        (and the one saved last would orphan the other). A holder that dies lets the lease run out."""
+        now = int(time.time())
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": f"slack-lease#{run_id}"}, "sk": {"S": recipient}, "holder": {"S": holder},
+                      "until": {"N": str(now + seconds)}, "expires_at": {"N": str(now + 86_400)}},
+                ConditionExpression="attribute_not_exists(pk) OR #until < :now",
+                ExpressionAttributeNames={"#until": "until"}, ExpressionAttributeValues={":now": {"N": str(now)}})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release(self, run_id: str, recipient: str, *, holder: str) -> None:
+        """Give the lease back, only if it is still ours (it may have run out and been taken)."""
+        try:
+            self._ddb.delete_item(
+                TableName=self._table, Key={"pk": {"S": f"slack-lease#{run_id}"}, "sk": {"S": recipient}},
+                ConditionExpression="holder = :me", ExpressionAttributeValues={":me": {"S": holder}})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def save_run_messages(self, run_id: str, recipient: str, messages: list[tuple[str, str]], at: datetime) -> None:
         self._ddb.put_item(TableName=self._table, Item={

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,12 +33,20 @@ class NotifyReport:
     escalations: int = 0
     skipped: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # recipient → error code (recorded, not retried forever)
+    busy: list[str] = field(default_factory=list)  # resources another notifier was writing to the same recipient
 
 
-def notify(findings: list[Finding], policy: Policy, slack: SlackGateway, state: SlackState) -> NotifyReport:
+class Busy(Exception):
+    """Another notifier holds this run's messages to this recipient; SQS hands the findings back later."""
+
+
+def notify(findings: list[Finding], policy: Policy, slack: SlackGateway, state: SlackState, *,
+           holder: str | None = None) -> NotifyReport:
     """The notifier's recipe; the Lambda and the demo call it. Its clock is each finding's observation time, so a
-    late or replayed delivery is judged as of its run."""
+    late or replayed delivery is judged as of its run. Groups whose messages another notifier is writing right
+    now are left alone and listed in `busy` (the Lambda hands their SQS messages back)."""
     report = NotifyReport()
+    holder = holder or uuid.uuid4().hex
     owners: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     escalations: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for f in {f.resource_id: f for f in findings}.values():  # a redelivered message holds the same resources
@@ -59,7 +68,12 @@ def notify(findings: list[Finding], policy: Policy, slack: SlackGateway, state: 
             title = (f"cost-janitor: {len(group)} request(s) unanswered for {policy.grace.escalate_after_days}+ days"
                      if escalated else None)
             try:
-                posted, updated = _deliver(slack, state, run_id, channel, group, policy, title=title)
+                posted, updated = _deliver(slack, state, run_id, channel, group, policy, title=title, holder=holder)
+            except Busy:
+                report.busy += [f.resource_id for f in group]
+                logger.info("another notifier is writing to this recipient; left for redelivery",
+                            extra={"channel": channel, "run_id": run_id, "findings": len(group)})
+                continue
             except Exception as exc:
                 report.failed[channel] = error_code(exc)
                 logger.warning("slack delivery failed", extra={"channel": channel, "error": error_code(exc)})
@@ -73,9 +87,20 @@ def notify(findings: list[Finding], policy: Policy, slack: SlackGateway, state: 
 
 
 def _deliver(slack: SlackGateway, state: SlackState, run_id: str, channel: str, group: list[Finding],
-             policy: Policy, *, title: str | None) -> tuple[int, int]:
-    """Post, or — when this run already wrote to this recipient — merge and update those same messages."""
+             policy: Policy, *, title: str | None, holder: str) -> tuple[int, int]:
+    """Post, or — when this run already wrote to this recipient — merge and update those same messages; under a
+    lease, so two notifiers never write one run's messages to one recipient at once."""
     key = f"{channel}#escalation" if title else channel
+    if not state.claim(run_id, key, holder=holder):
+        raise Busy(key)
+    try:
+        return _write(slack, state, run_id, channel, key, group, policy, title=title)
+    finally:
+        state.release(run_id, key, holder=holder)
+
+
+def _write(slack: SlackGateway, state: SlackState, run_id: str, channel: str, key: str, group: list[Finding],
+           policy: Policy, *, title: str | None) -> tuple[int, int]:
     sent = state.run_messages(run_id, key)
     merged: dict[str, Finding] = {}
     outcomes: dict[str, str] = {}
@@ -111,15 +136,21 @@ def lambda_handler(event: FindingsQueueEvent, context: LambdaContext) -> dict[st
     settings = Settings.from_env(require=REQUIRED)
     policy = load_policy_for(settings)
     findings, failures = [], []
+    origin: dict[str, list[str]] = defaultdict(list)  # resource → the SQS messages that carried it
     for record in event.Records:
         try:
-            findings += FindingsDocument.model_validate_json(str(record.body)).findings
+            document = FindingsDocument.model_validate_json(str(record.body))
         except ValidationError as exc:
             logger.error("bad findings message", extra={"message_id": record.messageId, "errors": exc.error_count()})
             failures.append({"itemIdentifier": record.messageId})  # SQS retries it, then its redrive DLQ
+            continue
+        findings += document.findings
+        for f in document.findings:
+            origin[f.resource_id].append(record.messageId)
     secrets = load_secrets(client("secretsmanager", settings.region), str(settings.slack_secret_arn))
     slack = SlackGateway(secrets.bot_token, base_url=settings.slack_api_url or SLACK_API)
     state = SlackState(client("dynamodb", settings.region), str(settings.ledger_table))
-    report = notify(findings, policy, slack, state)
+    report = notify(findings, policy, slack, state, holder=context.aws_request_id)
     logger.info("notified", extra={**report.__dict__, "failed": json.dumps(report.failed)})
-    return {"batchItemFailures": failures}
+    handed_back = sorted({m for r in report.busy for m in origin[r]})  # redelivered after the visibility timeout
+    return {"batchItemFailures": failures + [{"itemIdentifier": m} for m in handed_back]}
