@@ -1,7 +1,8 @@
 """A local stand-in for Slack's Web API (the few methods cost-janitor uses), for tests and the demo.
 
 An HTTP server on loopback: records every call, answers like Slack, and can be told to answer 429 (with
-Retry-After) or 500 for the next calls, or to answer a method slowly. Also accepts response_url posts. Not part of the Lambda asset.
+Retry-After) or 500 for the next calls, or to answer a method slowly. Also accepts response_url posts.
+Not part of the Lambda asset.
 """
 
 from __future__ import annotations
