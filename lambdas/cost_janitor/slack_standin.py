@@ -30,6 +30,7 @@ class SlackStandIn:
     fail_next: list[int] = field(default_factory=list)  # HTTP statuses for the next calls (429, 500, ...)
     retry_after: int = 1
     delays: dict[str, float] = field(default_factory=dict)  # method → seconds to wait before answering it
+    arrived: list[str] = field(default_factory=list)  # methods as requests arrive (before any delay)
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
@@ -40,6 +41,12 @@ class SlackStandIn:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def handle(self) -> None:
+                try:
+                    super().handle()
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (timeout tests)
+                    pass
+
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 if self.headers.get("Content-Type", "").startswith("application/json"):
@@ -47,6 +54,7 @@ class SlackStandIn:
                 else:
                     args = {k: v[0] for k, v in parse_qs(raw).items()}
                 path = urlparse(self.path).path
+                standin.arrived.append(path.rsplit("/", 1)[-1])
                 time.sleep(standin.delays.get(path.rsplit("/", 1)[-1], 0.0))
                 status, body, headers = standin._answer(path, args)
                 self.send_response(status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -328,3 +329,17 @@ def test_two_notifiers_writing_one_runs_findings_to_one_owner_at_once_post_one_m
         t.join(timeout=30)
     assert len(_posts(slack)[ANA]) == 1  # without the lease both found no message and both posted
     assert sorted(len(r.busy) for r in reports) == [0, 1]
+
+
+def test_slack_too_slow_to_answer_is_a_recorded_failure_not_a_hang_or_a_retry_loop(
+        world: dict[str, Any], slack: SlackStandIn) -> None:
+    report = sweep(POLICY, Settings.from_env(), now=END + timedelta(minutes=5), run_id="run-slow", dry_run=False)
+    ana = [f for f in report.findings if f.owner == "ana@example.com" and f.publishable]
+    slack.delays["chat.postMessage"] = 6.0  # the gateway waits 5 s
+    state = SlackState(world["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
+    started = time.monotonic()
+    result = notifier.notify(ana, POLICY, SlackGateway("xoxb-test", base_url=slack.api_url), state)
+    assert time.monotonic() - started < 8
+    assert result.failed == {ANA: "TimeoutError"} and result.messages_posted == 0
+    assert slack.arrived.count("chat.postMessage") == 1  # one try, no retry loop; the next run tells them
+    assert state.claim("run-slow", ANA, holder="next")  # the lease was given back
