@@ -15,6 +15,7 @@ from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.models import ActionKind, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.emulator import LocalAws
+from cost_janitor.handlers import storage_lifecycle
 from cost_janitor.handlers.storage_lifecycle import storage_run
 from cost_janitor.settings import Settings
 
@@ -137,9 +138,13 @@ def test_a_failure_on_one_bucket_does_not_stop_the_rest(aws: LocalAws, buckets: 
         return original(self, operation, params)
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", deny_one)
+    emitted: list[tuple[str, float]] = []
+    monkeypatch.setattr(storage_lifecycle.metrics, "add_metric",
+                        lambda name, unit, value: emitted.append((name, value)))
     report = _run()
     assert report.failed == {"ml-conflict": "AccessDenied"}
     assert _by_id(report)["ml-training"].action_status == "done"
+    assert ("ResourcesNotEvaluated", 1) in emitted  # partial coverage reaches the alarm
 
 
 def test_a_run_short_of_time_stops_starting_buckets_and_the_next_run_starts_where_it_stopped(

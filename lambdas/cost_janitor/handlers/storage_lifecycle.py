@@ -83,6 +83,9 @@ def storage_run(policy: Policy, settings: Settings, *, now: datetime, run_id: st
         if plan.rules is not None:
             payload[plan.finding.resource_id] = plan.rules
             report.diffs[plan.finding.resource_id] = plan.diff
+    if report.failed:  # a bucket or region denied or gone: partial coverage, which the alarm watches
+        logger.error("not evaluated", extra={"failed": report.failed})
+        metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=len(report.failed))
     if report.not_reached_regions or report.not_reached_buckets:
         logger.warning("time ran short; left for the next run", extra={
             "regions": report.not_reached_regions, "buckets": len(report.not_reached_buckets),
