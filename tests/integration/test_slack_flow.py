@@ -343,3 +343,20 @@ def test_slack_too_slow_to_answer_is_a_recorded_failure_not_a_hang_or_a_retry_lo
     assert result.failed == {ANA: "TimeoutError"} and result.messages_posted == 0
     assert slack.arrived.count("chat.postMessage") == 1  # one try, no retry loop; the next run tells them
     assert state.claim("run-slow", ANA, holder="next")  # the lease was given back
+
+
+def test_requests_are_logged_without_secrets_or_signatures(world: dict[str, Any], slack: SlackStandIn,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    _night(world, END + timedelta(minutes=5))
+    fleet: Fleet = world["fleet"]
+    channel, ts = _message_to(slack, BO)
+    payload = click("snooze", resource=fleet.ids["bo-prod"], user=BO, channel=channel, ts=ts,
+                    response_url=slack.response_url())
+    caplog.clear()
+    statuses = [_act(payload, **args)["statusCode"] for args in (
+        {"secret": "not-the-secret"}, {"timestamp": "tomorrow"}, {"method": "GET"}, {"path": "/elsewhere"}, {})]
+    assert statuses[0] == 401 and statuses[1] == 401 and statuses[-1] == 200
+    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)  # message and every extra
+    assert "slack request rejected" in logged  # the refusals are logged...
+    for secret in ("local-signing-secret", "xoxb-local-test-token", "v0=", "not-the-secret"):
+        assert secret not in logged  # ...without the secrets, the signatures or the forged secret
