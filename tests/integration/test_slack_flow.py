@@ -328,7 +328,9 @@ def test_two_notifiers_writing_one_runs_findings_to_one_owner_at_once_post_one_m
     for t in threads:
         t.join(timeout=30)
     assert len(_posts(slack)[ANA]) == 1  # without the lease both found no message and both posted
-    assert sorted(len(r.busy) for r in reports) == [0, 1]
+    # the other one found the lease held (and hands its findings back), or — on a slow machine — came after the
+    # first had finished and merged into its message
+    assert sum(len(r.busy) + r.messages_updated for r in reports) == 1 and len(reports) == 2
 
 
 def test_slack_too_slow_to_answer_is_a_recorded_failure_not_a_hang_or_a_retry_loop(
