@@ -24,23 +24,12 @@ from cost_janitor.settings import Settings
 from cost_janitor.slack_standin import SlackStandIn
 from tests.hardening.test_hostile_input import json_values
 from tests.integration.fleet import Fleet
-from tests.integration.slack_helpers import click, signed_request, submit_keep, submit_reassign
+from tests.integration.slack_helpers import Ctx, click, signed_request, submit_keep, submit_reassign
 
 ANA, STRANGER = "U0ANA0001", "U0ZED0001"
 CHANNEL, TS = "D0ANA0001", "1764300000.000001"
 POLICY = Policy.model_validate({"slack": {"admins": ["U0ADMIN01"]}})
 END = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-class Ctx:
-    function_name = "cost-janitor-slack"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cost-janitor-slack"
-    aws_request_id = "req"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
 
 
 @pytest.fixture

@@ -14,6 +14,19 @@ from tests.conftest import load_event
 SIGNING_SECRET = "local-signing-secret"  # what emulator.deploy_janitor_resources puts in the Slack secret
 
 
+class Ctx:
+    """The Lambda context the Slack-facing handlers get."""
+
+    function_name = "cost-janitor-slack"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cost-janitor-slack"
+    aws_request_id = "req"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
 def signed_request(payload: dict[str, Any] | None = None, *, body: str | None = None, secret: str = SIGNING_SECRET,
                    timestamp: str | None = None, b64: bool = True, headers: dict[str, str] | None = None,
                    method: str = "POST", path: str = "/slack/actions") -> dict[str, Any]:
