@@ -161,3 +161,33 @@ def test_a_digest_short_of_time_skips_the_sections_it_cannot_finish_and_says_so(
     assert (sum(digest.gpu_bands.values()), digest.cost_per_prediction, digest.egress) == (0, [], [])
     assert full.cost_per_prediction and sum(full.gpu_bands.values()) > 0 and full.unavailable == {}
     assert "gpu (time-budget)" in json.dumps(digest_message(digest.document(), team=None))
+
+
+def test_a_channel_slack_refuses_does_not_keep_the_digest_from_the_others(seeded: dict[str, Any]) -> None:
+    standin = SlackStandIn()
+    try:
+        from cost_janitor.adapters.slack import SlackGateway
+        standin.fail_next = [500]  # the first post (the summary) fails
+        digest = build(POLICY, Settings.from_env(), now=NOW)
+        sent = send(digest, POLICY, Settings.from_env(), slack=SlackGateway("xoxb", base_url=standin.api_url))
+        assert sent == {"sns": 1, "slack": 1, "slack_failed": {"#ml-cost": "internal_error"}}
+        assert [c.args["channel"] for c in standin.of("chat.postMessage")] == ["#ml-cost", "#vision"]
+    finally:
+        standin.stop()
+
+
+def test_the_weekly_run_delivered_twice_sends_the_digest_once(seeded: dict[str, Any],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from cost_janitor.handlers import report
+    from tests.integration.slack_helpers import Ctx
+
+    standin = SlackStandIn()
+    monkeypatch.setenv("SLACK_API_URL", standin.api_url)
+    try:
+        event = {**load_event("eventbridge/scheduled_nightly_sweep.json"), "id": "weekly-digest-2026-47"}
+        first = report.lambda_handler(event, Ctx())
+        again = report.lambda_handler(event, Ctx())  # EventBridge delivers at least once
+        assert first == again and first["sns"] == 1 and first["slack"] == 2
+        assert len(standin.of("chat.postMessage")) == 2
+    finally:
+        standin.stop()

@@ -40,9 +40,9 @@ from cost_janitor.core.report import (
 from cost_janitor.core.spot import KIND as SPOT_KIND
 from cost_janitor.core.spot import interruption_stats
 from cost_janitor.core.storage import GB, S3_PRICES
-from cost_janitor.events import Ec2StateChange, ReportEvent
+from cost_janitor.events import Ec2StateChange, ReportEvent, ScheduledEvent
 from cost_janitor.observability import METRIC_GPU_CANDIDATES, METRIC_REALIZED_SAVINGS, logger, metrics
-from cost_janitor.runtime import janitor_handler, load_policy_for
+from cost_janitor.runtime import idempotent_run, janitor_handler, load_policy_for
 from cost_janitor.settings import Settings
 
 REQUIRED = ("findings_topic_arn", "ledger_table", "policy_parameter")
@@ -202,8 +202,10 @@ def _cpp(policy: Policy, settings: Settings, now: datetime) -> list[dict[str, An
     return out
 
 
-def send(digest: Digest, policy: Policy, settings: Settings, *, slack: Any | None) -> dict[str, int]:
-    """SNS (one message, attribute kind=weekly-digest) and Slack: a summary and one message per team channel."""
+def send(digest: Digest, policy: Policy, settings: Settings, *, slack: Any | None) -> dict[str, Any]:
+    """SNS (one message, attribute kind=weekly-digest) and Slack: a summary and one message per team channel.
+    A channel Slack refuses (the app not invited, Slack down) is recorded and the others still get theirs:
+    failing the run would make the schedule retry it and send everyone else the digest again."""
     from cost_janitor.core.slack_blocks import digest_message
 
     doc = digest.document()
@@ -213,14 +215,24 @@ def send(digest: Digest, policy: Policy, settings: Settings, *, slack: Any | Non
         TopicArn=str(settings.findings_topic_arn), Subject="cost-janitor: weekly digest",
         Message=json.dumps({"default": json.dumps(doc, default=str), "email": email}),
         MessageStructure="json", MessageAttributes={"kind": {"DataType": "String", "StringValue": "weekly-digest"}})
-    sent = {"sns": 1, "slack": 0}
-    if slack is not None:
-        slack.post(policy.slack.default_channel, summary)
-        sent["slack"] += 1
-        for team, channel in policy.slack.team_channels.items():
-            if team in digest.by_team or (digest.tag_coverage or {}).get("by_team", {}).get(team) is not None:
-                slack.post(channel, digest_message(doc, team=team))
-                sent["slack"] += 1
+    sent: dict[str, Any] = {"sns": 1, "slack": 0}
+    if slack is None:
+        return sent
+    from cost_janitor.adapters.slack import error_code
+
+    messages = [(policy.slack.default_channel, summary)] + [
+        (channel, digest_message(doc, team=team)) for team, channel in policy.slack.team_channels.items()
+        if team in digest.by_team or (digest.tag_coverage or {}).get("by_team", {}).get(team) is not None]
+    failed: dict[str, str] = {}
+    for channel, message in messages:
+        try:
+            slack.post(channel, message)
+            sent["slack"] += 1
+        except Exception as exc:  # recorded, reported, not retried: the next week's digest goes out as usual
+            failed[channel] = error_code(exc)
+            logger.warning("digest not delivered to a channel", extra={"channel": channel, "error": failed[channel]})
+    if failed:
+        sent["slack_failed"] = failed
     return sent
 
 
@@ -244,11 +256,16 @@ def lambda_handler(event: ReportEvent, context: LambdaContext) -> dict[str, Any]
     if isinstance(event.root, Ec2StateChange):
         return record_start(event.root, settings)
     policy = load_policy_for(settings)
-    digest = build(policy, settings, now=datetime.now(UTC), remaining_ms=context.get_remaining_time_in_millis)
-    slack = None
-    if settings.slack_secret_arn:
-        from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
 
-        secrets = load_secrets(client("secretsmanager", settings.region), settings.slack_secret_arn)
-        slack = SlackGateway(secrets.bot_token, base_url=settings.slack_api_url or SLACK_API)
-    return {"weeks": digest.weeks, "unavailable": digest.unavailable, **send(digest, policy, settings, slack=slack)}
+    def run(event: ScheduledEvent) -> dict[str, Any]:
+        digest = build(policy, settings, now=datetime.now(UTC), remaining_ms=context.get_remaining_time_in_millis)
+        slack = None
+        if settings.slack_secret_arn:
+            from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
+
+            secrets = load_secrets(client("secretsmanager", settings.region), settings.slack_secret_arn)
+            slack = SlackGateway(secrets.bot_token, base_url=settings.slack_api_url or SLACK_API)
+        return {"weeks": digest.weeks, "unavailable": digest.unavailable,
+                **send(digest, policy, settings, slack=slack)}
+
+    return idempotent_run(run, event.root, settings, context)  # a repeated delivery does not send it again
