@@ -346,7 +346,11 @@ def test_requests_are_logged_without_secrets_or_signatures(world: dict[str, Any]
     caplog.clear()
     statuses = [_act(payload, **args)["statusCode"] for args in (
         {"secret": "not-the-secret"}, {"timestamp": "tomorrow"}, {"method": "GET"}, {"path": "/elsewhere"}, {})]
-    assert statuses[0] == 401 and statuses[1] == 401 and statuses[-1] == 200
+    unsigned = signed_request(payload)
+    for header in [h for h in unsigned["headers"] if h.lower().startswith("x-slack-")]:
+        del unsigned["headers"][header]
+    statuses.insert(0, slack_interactivity.lambda_handler(unsigned, Ctx())["statusCode"])
+    assert statuses == [401, 401, 401, 404, 404, 200]  # unsigned, forged, bad timestamp, GET, wrong path, good
     logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)  # message and every extra
     assert "slack request rejected" in logged  # the refusals are logged...
     for secret in ("local-signing-secret", "xoxb-local-test-token", "v0=", "not-the-secret"):
