@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from cost_janitor.adapters import clients
 from cost_janitor.core.policy import Policy
 from cost_janitor.emulator import LocalAws, deploy_janitor_resources, start_moto
+
+# Property tests draw the same examples on every `make test` (CI must not go red on a new random draw);
+# `HYPOTHESIS_PROFILE=explore make test` draws new ones each run — do that when changing a parser.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

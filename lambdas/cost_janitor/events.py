@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsModel
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Json, RootModel, ValidationError
 
 from cost_janitor.core.models import Finding
 from cost_janitor.errors import BadEventError
@@ -124,10 +124,24 @@ class SlackContainer(BaseModel):
     message_ts: str
 
 
+class SlackButtonValue(BaseModel):
+    """The JSON the janitor put in a button's value."""
+
+    resource: str = Field(max_length=2048)
+    region: str = Field("", max_length=64)
+
+
+class SlackViewMetadata(SlackButtonValue):
+    """The JSON the janitor put in a modal's private_metadata: the resource and the message it came from."""
+
+    channel: str = Field(max_length=64)
+    ts: str = Field(max_length=64)
+
+
 class SlackAction(BaseModel):
     action_id: str
     action_ts: str
-    value: str | None = None
+    value: Json[SlackButtonValue] | None = None  # a link button carries none
 
 
 class SlackBlockActions(BaseModel):
@@ -136,7 +150,7 @@ class SlackBlockActions(BaseModel):
     type: Literal["block_actions"]
     user: SlackUser
     trigger_id: str
-    response_url: str
+    response_url: str = Field(pattern=r"^https?://[^\s]+$")
     container: SlackContainer
     actions: list[SlackAction] = Field(min_length=1)
 
@@ -144,7 +158,7 @@ class SlackBlockActions(BaseModel):
 class SlackView(BaseModel):
     id: str
     callback_id: Literal["keep", "reassign", "fix_tags"]
-    private_metadata: str
+    private_metadata: Json[SlackViewMetadata]
     state: dict[str, Any]
 
 

@@ -11,6 +11,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from cost_janitor.core.notify import Recipient
 from cost_janitor.errors import ConfigError
+from cost_janitor.observability import logger
 
 SLACK_API = "https://slack.com/api/"
 
@@ -85,16 +86,22 @@ class SlackGateway:
 
     def respond_ephemeral(self, response_url: str, text: str) -> None:
         """A reply only the clicker sees; the original message stays as it is."""
-        from slack_sdk.webhook import WebhookClient
-
-        WebhookClient(response_url, timeout=5).send(text=text, response_type="ephemeral", replace_original=False)
+        self._reply(response_url, text=text, response_type="ephemeral", replace_original=False)
 
     def respond(self, response_url: str, message: dict[str, Any]) -> None:
         """Replace the original message through its response_url (Slack's in-place update for block actions)."""
+        self._reply(response_url, text=message["text"], blocks=message["blocks"], replace_original=True)
+
+    def _reply(self, response_url: str, **kwargs: Any) -> None:
+        """A reply that does not arrive is logged, not raised: the answer itself is already done and recorded,
+        and failing the request would make Slack show the clicker an error for something that worked."""
         from slack_sdk.webhook import WebhookClient
 
-        WebhookClient(response_url, timeout=5).send(text=message["text"], blocks=message["blocks"],
-                                                    replace_original=True)
+        self.calls["response_url"] = self.calls.get("response_url", 0) + 1
+        try:
+            WebhookClient(response_url, timeout=5).send(**kwargs)
+        except Exception as exc:
+            logger.warning("slack reply not delivered", extra={"error": type(exc).__name__})
 
 
 def error_code(exc: Exception) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -122,8 +123,7 @@ def _owner_id(ctx: Ctx, finding: Finding) -> str | None:
 
 def on_click(ctx: Ctx, click: SlackBlockActions) -> dict[str, Any]:
     action = click.actions[0]
-    value = json.loads(action.value or "{}")
-    resource, user = value.get("resource", ""), click.user.id
+    resource, user = action.value.resource if action.value else "", click.user.id
     message, finding = _finding(ctx, click.container.channel_id, click.container.message_ts, resource)
     if finding is None:
         ctx.slack.respond_ephemeral(click.response_url, "This message is no longer tracked by cost-janitor.")
@@ -163,29 +163,32 @@ def on_click(ctx: Ctx, click: SlackBlockActions) -> dict[str, Any]:
 
 
 def on_submit(ctx: Ctx, submission: SlackViewSubmission) -> dict[str, Any]:
-    meta = json.loads(submission.view.private_metadata)
+    meta = submission.view.private_metadata
     user = submission.user.id
-    message, finding = _finding(ctx, meta["channel"], meta["ts"], meta["resource"])
+    message, finding = _finding(ctx, meta.channel, meta.ts, meta.resource)
     if finding is None or not may_act(user, _owner_id(ctx, finding), ctx.policy):
         field = {"keep": "reason", "reassign": "owner"}.get(submission.view.callback_id, "tag:team")
         return {"response_action": "errors", "errors": {field: "You can no longer answer for this resource."}}
     values = submission.view.state.get("values", {})
     if submission.view.callback_id == "fix_tags":
-        tags = {block[4:]: str(v.get("value", {}).get("value") or (v.get("value", {}).get("selected_option") or {})
-                               .get("value") or "").strip() for block, v in values.items() if block.startswith("tag:")}
+        tags = {str(block)[4:]: _text(values, block, "value", "value") or _text(values, block, "value",
+                                                                                "selected_option", "value")
+                for block in (values if isinstance(values, dict) else {}) if str(block).startswith("tag:")}
         empty = [k for k, v in tags.items() if not v]
         if empty or not tags:
             return {"response_action": "errors", "errors": {f"tag:{k}": "Required." for k in empty or ["team"]}}
         outcome = _fix_tags(ctx, finding, user=user, tags=tags)
     elif submission.view.callback_id == "keep":
-        reason = (values.get("reason", {}).get("reason", {}).get("value") or "").strip()
+        reason = _text(values, "reason", "reason", "value")
         if len(reason) < 10:
             return {"response_action": "errors", "errors": {"reason": "Please give a reason (10+ characters)."}}
-        days = int(values.get("days", {}).get("days", {}).get("selected_option", {}).get("value") or 7)
-        outcome = _keep(ctx, finding, user=user, until=keep_until(ctx.now, days, ctx.policy), reason=reason,
+        days = _text(values, "days", "days", "selected_option", "value") or "7"
+        if not re.fullmatch(r"[0-9]{1,4}", days):
+            return {"response_action": "errors", "errors": {"days": "Choose how long to keep it."}}
+        outcome = _keep(ctx, finding, user=user, until=keep_until(ctx.now, int(days), ctx.policy), reason=reason,
                         answer="justified")
     else:
-        new_owner = values.get("owner", {}).get("user", {}).get("selected_user")
+        new_owner = _text(values, "owner", "user", "selected_user")
         if not new_owner:
             return {"response_action": "errors", "errors": {"owner": "Choose who owns it."}}
         outcome = _reassign(ctx, finding, user=user, new_owner=new_owner)
@@ -194,6 +197,14 @@ def on_submit(ctx: Ctx, submission: SlackViewSubmission) -> dict[str, Any]:
     ctx.slack.update(message.channel, message.ts, render(message.findings, outcomes=message.outcomes,
                                                          docs_url=ctx.policy.slack.gpu_agent_docs_url))
     return {"response_action": "clear"}
+
+
+def _text(values: Any, *path: str) -> str:
+    """One input's value from a modal's state, stripped; "" where the path is missing or not what Slack sends."""
+    node = values
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node.strip() if isinstance(node, str) else ""
 
 
 def _keep(ctx: Ctx, finding: Finding, *, user: str, until: str, reason: str, answer: str) -> str:
