@@ -93,3 +93,42 @@ def test_a_created_bucket_in_china_gets_a_china_arn() -> None:
     [bucket] = created_resources("CreateBucket", "s3.amazonaws.com", "cn-north-1", "111122223333",
                                  {"bucketName": "ml-data"}, None)
     assert bucket.arn == "arn:aws-cn:s3:::ml-data"
+
+
+CLOUDTRAIL = {name: load_event(f"cloudtrail/{name}.json")["detail"] for name in (
+    "run_instances_three_by_iam_user", "run_instances_assumed_role_partial_tags", "run_instances_by_auto_scaling",
+    "create_volume_iam_user_no_tags", "create_bucket", "sagemaker_create_endpoint")}
+
+
+def _spots(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    return [path] + [p for key, child in children for p in _spots(child, (*path, key))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_a_cloudtrail_record_of_another_shape_is_an_unexpected_shape_error_never_a_crash(data: Any) -> None:
+    """One value anywhere in a real record's requestParameters, responseElements or userIdentity replaced by any
+    JSON: the resources and the creator are found, or UnexpectedShape names the call — no other exception."""
+    import copy
+
+    from cost_janitor.core.tagging import UnexpectedShape, created_resources, creator_of
+
+    detail = copy.deepcopy(CLOUDTRAIL[data.draw(st.sampled_from(sorted(CLOUDTRAIL)))])
+    section = data.draw(st.sampled_from(["requestParameters", "responseElements", "userIdentity"]))
+    spots = _spots(detail.get(section))
+    path = data.draw(st.sampled_from(spots))
+    value = data.draw(json_values)
+    if path:
+        parent = detail[section]
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = value
+    else:
+        detail[section] = value
+    try:
+        created_resources(detail["eventName"], detail["eventSource"], "us-east-1", "123456789012",
+                          detail.get("requestParameters"), detail.get("responseElements"))
+        creator_of(detail["userIdentity"])
+    except UnexpectedShape as exc:
+        assert "CloudTrail" in str(exc)

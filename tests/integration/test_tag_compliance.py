@@ -133,3 +133,19 @@ def test_nightly_coverage_report(world: dict[str, Any]) -> None:
     assert result["resources"] == 3
     assert result["by_key"] == {"team": 100.0, "project": 33.3, "environment": 33.3, "cost-center": 33.3}
     assert result["top_untagged"][0][2] == round(3.06 * 730, 2)  # the p3.2xlarge, costliest first
+
+
+def test_a_record_of_another_shape_fails_alone_and_the_rest_of_the_batch_is_checked(world: dict[str, Any]) -> None:
+    [good] = [i["InstanceId"] for i in world["ec2"].run_instances(
+        ImageId="ami-0c55b159cbfafe1f0", InstanceType="m5.large", MinCount=1, MaxCount=1)["Instances"]]
+    event = load_event("cloudtrail/run_instances_assumed_role_partial_tags.json")
+    event["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] = good
+    odd = json.loads(json.dumps(event))
+    odd["id"] = "odd-shape"
+    odd["detail"]["eventID"] = "odd-shape"
+    odd["detail"]["responseElements"]["instancesSet"] = ["not", "an", "object"]
+    record = load_event("sqs/findings_batch.json")["Records"][0]
+    result = lambda_handler({"Records": [{**record, "messageId": "odd", "body": json.dumps(odd)},
+                                         {**record, "messageId": "good", "body": json.dumps(event)}]}, FakeContext())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "odd"}]}
+    assert "created-by" in _tags(world, good)  # the record after the odd one was checked and tagged

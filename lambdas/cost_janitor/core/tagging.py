@@ -32,10 +32,22 @@ class Creator:
     on_behalf_of: str | None = None
 
 
+class UnexpectedShape(ValueError):
+    """A CloudTrail record whose fields are not shaped the way CloudTrail writes them (a bad event, not a bug)."""
+
+
 def created_resources(event_name: str, event_source: str, region: str, account: str,
                       request: dict[str, Any] | None, response: dict[str, Any] | None) -> list[Created]:
-    """Every resource a successful creation call made (RunInstances can launch many). Unknown calls: none."""
-    req, resp = request or {}, response or {}
+    """Every resource a successful creation call made (RunInstances can launch many). Unknown calls: none.
+    Fields of another shape than CloudTrail's raise UnexpectedShape, naming the call."""
+    try:
+        return _created(event_name, region, account, request or {}, response or {})
+    except (AttributeError, TypeError, KeyError) as exc:
+        raise UnexpectedShape(f"{event_name}: requestParameters/responseElements are not shaped as CloudTrail "
+                              f"writes them ({type(exc).__name__}: {exc})") from None
+
+
+def _created(event_name: str, region: str, account: str, req: dict[str, Any], resp: dict[str, Any]) -> list[Created]:
     if event_name == "RunInstances":
         items = ((resp.get("instancesSet") or {}).get("items")) or []
         return [Created(make_arn("ec2", region, account, f"instance/{i['instanceId']}"), i["instanceId"],
@@ -64,6 +76,14 @@ def created_resources(event_name: str, event_source: str, region: str, account: 
 def creator_of(identity: dict[str, Any]) -> Creator:
     """IAM user → its name; assumed role → the session name (often an email); federated → its name; root;
     a service acting for someone (Auto Scaling) → the service, and the role it acted through."""
+    try:
+        return _creator(identity)
+    except (AttributeError, TypeError, KeyError) as exc:
+        raise UnexpectedShape(f"userIdentity is not shaped as CloudTrail writes it ({type(exc).__name__}: {exc})") \
+            from None
+
+
+def _creator(identity: dict[str, Any]) -> Creator:
     kind = str(identity.get("type", "Unknown"))
     issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer")) or {}
     invoked_by = identity.get("invokedBy")

@@ -88,7 +88,13 @@ def _on_creations(event: CreationQueueEvent, context: LambdaContext) -> dict[str
             return {"checked": [f.resource_id for f in found], "non_compliant": [
                 f.resource_id for f in found if f.verdict == "non-compliant"]}
 
-        idempotent_run(run, call, settings, context)
+        try:
+            idempotent_run(run, call, settings, context)
+        except Exception as exc:  # this record fails alone: SQS retries it (throttling passes), then parks it
+            logger.error("creation call not checked", extra={  # in the DLQ; the rest of the batch goes on
+                "message_id": record.messageId, "event_id": call.id, "error": type(exc).__name__,
+                "reason": str(exc)[:500]})
+            failures.append({"itemIdentifier": record.messageId})
     return {"batchItemFailures": failures}
 
 
