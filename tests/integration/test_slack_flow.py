@@ -355,3 +355,31 @@ def test_requests_are_logged_without_secrets_or_signatures(world: dict[str, Any]
     assert "slack request rejected" in logged  # the refusals are logged...
     for secret in ("local-signing-secret", "xoxb-local-test-token", "v0=", "not-the-secret"):
         assert secret not in logged  # ...without the secrets, the signatures or the forged secret
+
+
+def test_a_finding_whose_notice_history_cannot_be_read_waits_and_the_rest_are_told(
+        world: dict[str, Any], slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.client
+    from botocore.exceptions import ClientError
+
+    now = END + timedelta(minutes=5)
+    records = _swept(world, now)
+    unlucky = world["fleet"].ids["ana-gpu"]
+    original = botocore.client.BaseClient._make_api_call
+
+    def throttled(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "Query" and params.get("ExpressionAttributeValues", {}).get(":pk") == {"S": unlucky}:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, operation)
+        return original(self, operation, params)
+
+    with monkeypatch.context() as m:
+        m.setattr(botocore.client.BaseClient, "_make_api_call", throttled)
+        first = notifier.lambda_handler({"Records": records}, Ctx())
+    back = sorted(f["itemIdentifier"] for f in first["batchItemFailures"])
+    assert back == sorted(r["messageId"] for r in records if unlucky in r["body"]) != []
+    posts = _posts(slack)
+    assert len(posts) == 4 and "ana-cpu" in json.dumps(posts[ANA]) and "ana-gpu" not in json.dumps(posts[ANA])
+    redelivered = [r for r in records if r["messageId"] in back]
+    assert notifier.lambda_handler({"Records": redelivered}, Ctx()) == {"batchItemFailures": []}
+    assert len(_posts(slack)[ANA]) == 1  # merged into the message Ana already has, not a second one
+    assert "ana-gpu" in json.dumps(slack.of("chat.update")[-1].args["blocks"])

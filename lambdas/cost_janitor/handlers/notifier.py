@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from cost_janitor.adapters.clients import client
@@ -33,7 +34,9 @@ class NotifyReport:
     escalations: int = 0
     skipped: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # recipient → error code (recorded, not retried forever)
-    busy: list[str] = field(default_factory=list)  # resources another notifier was writing to the same recipient
+    # resources whose SQS messages go back to the queue: another notifier was writing to the same recipient, or
+    # their notice history could not be read (the rest of the batch goes on)
+    busy: list[str] = field(default_factory=list)
 
 
 class Busy(Exception):
@@ -44,13 +47,21 @@ def notify(findings: list[Finding], policy: Policy, slack: SlackGateway, state: 
            holder: str | None = None) -> NotifyReport:
     """The notifier's recipe; the Lambda and the demo call it. Its clock is each finding's observation time, so a
     late or replayed delivery is judged as of its run. Groups whose messages another notifier is writing right
-    now are left alone and listed in `busy` (the Lambda hands their SQS messages back)."""
+    now, and findings whose notice history cannot be read, are left alone and listed in `busy` (the Lambda hands
+    their SQS messages back)."""
     report = NotifyReport()
     holder = holder or uuid.uuid4().hex
     owners: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     escalations: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for f in {f.resource_id: f for f in findings}.values():  # a redelivered message holds the same resources
-        plan = plan_notice(f, state.history(f.resource_id), policy, now=f.observed_at)
+        try:
+            history = state.history(f.resource_id)
+        except ClientError as exc:  # its re-ask clock is unknown: it waits for the redelivery, the others go on
+            report.busy.append(f.resource_id)
+            logger.warning("notice history not readable; left for redelivery",
+                           extra={"resource": f.resource_id, "error_code": exc.response["Error"]["Code"]})
+            continue
+        plan = plan_notice(f, history, policy, now=f.observed_at)
         if plan.escalate:
             escalations[(f.run_id, team_channel(f, policy))].append(f)
         if not plan.notify_owner:
