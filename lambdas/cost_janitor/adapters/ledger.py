@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -14,6 +14,17 @@ from cost_janitor.core.models import Finding
 from cost_janitor.errors import JanitorError
 
 RETENTION_DAYS = 400
+
+
+def conditionally(call: Callable[..., Any], **request: Any) -> Any | None:
+    """A DynamoDB write with a ConditionExpression: its response, or None when the condition did not hold
+    (someone else got there first); any other error is raised."""
+    try:
+        return call(**request)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
 
 
 class Ledger:
@@ -78,37 +89,38 @@ class Ledger:
                 chunk.append(doc)
                 continue
             if chunk:
-                self._ddb.put_item(TableName=self._table, Item=self._outbox_item(f"{run_id}#{n}", run_id,
-                                                                                "[" + ",".join(chunk) + "]"))
+                self._ddb.put_item(TableName=self._table, Item=self._outbox_item(f"{run_id}#{n}", run_id, chunk))
             chunk = [doc] if doc is not None else []
 
-    def _outbox_item(self, key: str, run_id: str, findings: str) -> dict[str, Any]:
-        return {"pk": {"S": self.OUTBOX}, "sk": {"S": key}, "run_id": {"S": run_id}, "findings": {"S": findings}}
+    def _outbox_item(self, key: str, run_id: str, docs: Sequence[str]) -> dict[str, Any]:
+        """One waiting batch: the findings' JSON documents as one JSON array."""
+        return {"pk": {"S": self.OUTBOX}, "sk": {"S": key}, "run_id": {"S": run_id},
+                "findings": {"S": "[" + ",".join(docs) + "]"}}
+
+    @staticmethod
+    def _outbox_findings(item: dict[str, Any]) -> list[Finding]:
+        return [Finding.model_validate(f) for f in json.loads(item["findings"]["S"])]
 
     def outbox(self) -> list[tuple[str, str, list[Finding]]]:
         """(key, run id, findings) of every unpublished batch, oldest first."""
         items = self._ddb.query(TableName=self._table, KeyConditionExpression="pk = :pk",
                                 ExpressionAttributeValues={":pk": {"S": self.OUTBOX}}).get("Items", [])
-        return [(i["sk"]["S"], i["run_id"]["S"], [Finding.model_validate(f) for f in json.loads(i["findings"]["S"])])
-                for i in items]
+        return [(i["sk"]["S"], i["run_id"]["S"], self._outbox_findings(i)) for i in items]
 
     def take_outbox(self, key: str) -> tuple[str, list[Finding]] | None:
         """Take one waiting batch out of the outbox to publish it: a conditional delete, so when two runs drain
         the outbox at once each batch goes to exactly one of them (the other gets None)."""
-        try:
-            item = self._ddb.delete_item(TableName=self._table, Key={"pk": {"S": self.OUTBOX}, "sk": {"S": key}},
-                                         ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_OLD")
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return None
-            raise
-        old = item["Attributes"]
-        return old["run_id"]["S"], [Finding.model_validate(f) for f in json.loads(old["findings"]["S"])]
+        taken = conditionally(self._ddb.delete_item, TableName=self._table,
+                              Key={"pk": {"S": self.OUTBOX}, "sk": {"S": key}},
+                              ConditionExpression="attribute_exists(pk)", ReturnValues="ALL_OLD")
+        if taken is None:
+            return None
+        return taken["Attributes"]["run_id"]["S"], self._outbox_findings(taken["Attributes"])
 
     def return_outbox(self, key: str, run_id: str, findings: Sequence[Finding]) -> None:
         """Put a taken batch back (SNS refused it again): it waits for the next run under the same key."""
         self._ddb.put_item(TableName=self._table, Item=self._outbox_item(
-            key, run_id, "[" + ",".join(f.model_dump_json(by_alias=True) for f in findings) + "]"))
+            key, run_id, [f.model_dump_json(by_alias=True) for f in findings]))
 
     def since(self, since: str) -> list[dict[str, Any]]:
         """Every entry recorded at or after an ISO time (a filtered scan; fine for a weekly report)."""

@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from cost_janitor.adapters.ledger import RETENTION_DAYS
+from cost_janitor.adapters.ledger import RETENTION_DAYS, conditionally
 from cost_janitor.core.models import Finding
 from cost_janitor.core.notify import NoticeHistory
 
@@ -97,28 +95,22 @@ class SlackState:
         notifiers handling batches of the same run at once would otherwise both find no message and both post
         (and the one saved last would orphan the other). A holder that dies lets the lease run out."""
         now = int(time.time())
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item={"pk": {"S": f"slack-lease#{run_id}"}, "sk": {"S": recipient}, "holder": {"S": holder},
-                      "until": {"N": str(now + seconds)}, "expires_at": {"N": str(now + 86_400)}},
-                ConditionExpression="attribute_not_exists(pk) OR #until < :now",
-                ExpressionAttributeNames={"#until": "until"}, ExpressionAttributeValues={":now": {"N": str(now)}})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditionally(
+            self._ddb.put_item, TableName=self._table,
+            Item={**self._lease_key(run_id, recipient), "holder": {"S": holder},
+                  "until": {"N": str(now + seconds)}, "expires_at": {"N": str(now + 86_400)}},
+            ConditionExpression="attribute_not_exists(pk) OR #until < :now",
+            ExpressionAttributeNames={"#until": "until"}, ExpressionAttributeValues={":now": {"N": str(now)}},
+        ) is not None
 
     def release(self, run_id: str, recipient: str, *, holder: str) -> None:
         """Give the lease back, only if it is still ours (it may have run out and been taken)."""
-        try:
-            self._ddb.delete_item(
-                TableName=self._table, Key={"pk": {"S": f"slack-lease#{run_id}"}, "sk": {"S": recipient}},
-                ConditionExpression="holder = :me", ExpressionAttributeValues={":me": {"S": holder}})
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
+        conditionally(self._ddb.delete_item, TableName=self._table, Key=self._lease_key(run_id, recipient),
+                      ConditionExpression="holder = :me", ExpressionAttributeValues={":me": {"S": holder}})
+
+    @staticmethod
+    def _lease_key(run_id: str, recipient: str) -> dict[str, Any]:
+        return {"pk": {"S": f"slack-lease#{run_id}"}, "sk": {"S": recipient}}
 
     def save_run_messages(self, run_id: str, recipient: str, messages: list[tuple[str, str]], at: datetime) -> None:
         self._ddb.put_item(TableName=self._table, Item={

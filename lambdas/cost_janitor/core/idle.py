@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption, parse_instant
-from cost_janitor.core.models import ActionKind, Ask, Finding, Instance, Series, Usage, Verdict
+from cost_janitor.core.models import STOPS, ActionKind, Ask, Finding, Instance, Series, Usage, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import instance_price
 
@@ -145,9 +145,6 @@ def classify_instances(
 ) -> list[Finding]:
     """One finding per instance: verdict, reason, evidence, dollars and the action the policy calls for."""
     return [_finding(i, usage.get(i.instance_id, Usage()), policy, now, run_id) for i in instances]
-
-
-STOPS = (ActionKind.STOP, ActionKind.HIBERNATE)
 
 
 def recheck(planned: Finding, current: Instance | None, usage: Usage, policy: Policy, *, now: datetime) -> Finding:

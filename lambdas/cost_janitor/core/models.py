@@ -49,6 +49,9 @@ class ActionKind(StrEnum):
     TAG_CREATED_BY = "tag-created-by"
 
 
+STOPS = (ActionKind.STOP, ActionKind.HIBERNATE)  # the actions that take a machine away from its owner
+
+
 def partition(region: str) -> str:
     """The ARN partition of a region: aws-cn for China, aws-us-gov for GovCloud, aws otherwise."""
     return "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"

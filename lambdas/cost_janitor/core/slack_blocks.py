@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from cost_janitor.core.models import ActionKind, Ask, Finding, Verdict
+from cost_janitor.core.models import STOPS, ActionKind, Ask, Finding, Verdict
 
 MAX_BLOCKS = 50
 BLOCKS_PER_FINDING = 4  # section, context, actions, divider
@@ -82,7 +82,7 @@ def _what_happens(f: Finding) -> str:
             text += f" Tagged created-by={f.evidence.get('created_by')} ({f.action_status})."
     elif f.action == ActionKind.MARK_IDLE:
         text = f"Marked idle. It will be stopped after {when} unless you keep it." if when else "Marked idle."
-    elif f.action in (ActionKind.STOP, ActionKind.HIBERNATE):
+    elif f.action in STOPS:
         verb = "Stopped" if f.action == ActionKind.STOP else "Hibernated"
         text = {"done": f"{verb}: idle past the grace period after a fresh look at its metrics.",
                 "failed": f"Could not be {verb.lower()} ({f.action_error}); it is still running.",

@@ -17,8 +17,8 @@ from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.idle import STOPS, classify_instances, recheck
-from cost_janitor.core.models import Finding, Instance, Usage
+from cost_janitor.core.idle import classify_instances, recheck
+from cost_janitor.core.models import STOPS, Finding, Instance, Usage
 from cost_janitor.core.policy import Policy
 from cost_janitor.events import ScheduledEvent
 from cost_janitor.observability import METRIC_NOT_EVALUATED, logger, metrics, tracer
