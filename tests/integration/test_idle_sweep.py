@@ -7,7 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import botocore.client
 import pytest
+from botocore.exceptions import ClientError
 
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
@@ -81,8 +83,41 @@ def test_every_verdict_on_a_realistic_fleet(fleet: Fleet) -> None:
 def test_gpu_metrics_are_read_only_for_instances_cpu_could_not_rule_out(fleet: Fleet) -> None:
     report = _run(NIGHT1, dry_run=True)
     # 1 DescribeInstances; GetMetricData: CPU for the 8 non-exempt instances, then network + GPU utilisation for
-    # the 6 CPU could not rule out, then GPU memory for the 3 whose GPUs were idle; 1 ListMetrics page.
-    assert report.api_calls == {"DescribeInstances+Spot": 1, "GetMetricData": 3, "ListMetrics": 1}
+    # the 6 CPU could not rule out, then GPU memory for the 3 whose GPUs were idle; 1 ListMetrics page; stop
+    # protection for the 3 dev boxes about to be marked (not for the fleet).
+    assert report.api_calls == {"DescribeInstances+Spot": 1, "GetMetricData": 3, "ListMetrics": 1,
+                                "DescribeInstanceAttribute": 3}
+
+
+def test_a_stop_protected_idle_dev_box_is_not_stoppable_and_never_marked(aws: LocalAws, janitor: Any) -> None:
+    janitor()
+    f = Fleet(aws, END)
+    f.add("protected", "m5.large", DEV, cpu=1.0, DisableApiStop=True)
+    f.add("plain", "m5.large", DEV, cpu=1.0)
+    f.add("prod", "m5.large", PROD, cpu=1.0)
+    f.add("busy", "m5.large", DEV, cpu=60.0)
+    f.done()
+    report = _run(NIGHT1, dry_run=False)
+    found = _by_name(f, report)
+    assert (found["protected"].verdict, found["protected"].action) == (Verdict.NOT_STOPPABLE, Ask.REVIEW)
+    assert "DisableApiStop" in found["protected"].reason
+    assert "cost-janitor:idle-since" not in f.tags("protected")
+    assert (found["plain"].action, found["plain"].action_status) == (ActionKind.MARK_IDLE, "done")
+    assert report.api_calls["DescribeInstanceAttribute"] == 2  # the two dev candidates, never prod or busy boxes
+    _run(NIGHT2, dry_run=False)
+    assert (f.state("protected"), f.state("plain")) == ("running", "stopped")
+
+
+def test_accelerators_the_agent_cannot_measure_are_never_idle_and_never_nagged(aws: LocalAws, janitor: Any) -> None:
+    janitor()
+    f = Fleet(aws, END)
+    f.add("neuron", "inf2.xlarge", DEV, cpu=0.5)
+    f.add("amd", "g4ad.xlarge", DEV, cpu=0.5)
+    f.done()
+    found = _by_name(f, _run(NIGHT1, dry_run=False))
+    for name in ("neuron", "amd"):
+        assert (found[name].verdict, found[name].action) == (Verdict.ACCELERATOR_NOT_MEASURED, None)
+        assert "cost-janitor:idle-since" not in f.tags(name)
 
 
 def test_dry_run_plans_through_the_real_calls_and_changes_nothing(fleet: Fleet) -> None:
@@ -137,7 +172,18 @@ def test_one_failure_in_a_batch_of_stops_never_stops_the_rest(aws: LocalAws, jan
     fleet.add("protected", "m5.large", marked, cpu=1.0, DisableApiStop=True)
     fleet.add("c", "m5.large", marked, cpu=1.0)
     fleet.done()
-    found = _by_name(fleet, _run(NIGHT1, dry_run=False))
+    # Stop protection is read before acting, so for the stop to fail the read must miss it: the attribute could
+    # not be read (denied), as when protection is turned on after the janitor looked.
+    original = botocore.client.BaseClient._make_api_call
+
+    def protection_unreadable(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "DescribeInstanceAttribute" and params["InstanceId"] == fleet.ids["protected"]:
+            raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "denied"}}, operation)
+        return original(self, operation, params)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(botocore.client.BaseClient, "_make_api_call", protection_unreadable)
+        found = _by_name(fleet, _run(NIGHT1, dry_run=False))
     assert {n: (f.action_status, f.action_error) for n, f in found.items()} == {
         "a": ("done", None), "protected": ("failed", "OperationNotPermitted"), "c": ("done", None)}
     assert (fleet.state("a"), fleet.state("protected"), fleet.state("c")) == ("stopped", "running", "stopped")

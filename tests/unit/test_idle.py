@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cost_janitor.core.idle import classify_instances, needs_detail, recheck
+from cost_janitor.core.idle import classify_instances, needs_detail, recheck, stop_candidates
 from cost_janitor.core.models import ActionKind, Ask, Usage, Verdict
 from cost_janitor.core.policy import Policy
 from tests.builders import NOW, make_instance, make_usage, series
@@ -81,6 +81,22 @@ CASES: list[tuple[str, dict[str, Any], Usage, Verdict, ActionKind | Ask | None]]
      {"tags": {**DEV, "cost-janitor:idle-since": "tuesday"}}, make_usage(cpu=1), Verdict.IDLE,
      ActionKind.MARK_IDLE),
     ("unreadable_metrics_are_not_evaluated_never_idle", {}, Usage(), Verdict.NOT_EVALUATED, None),
+    ("stop_protected_idle_dev_box_is_not_stoppable_and_not_marked",
+     {"stop_protected": True}, make_usage(cpu=1), Verdict.NOT_STOPPABLE, Ask.REVIEW),
+    ("stop_protected_box_past_grace_is_not_stopped",
+     {"tags": {**DEV, **MARKED_30H_AGO}, "stop_protected": True}, make_usage(cpu=1), Verdict.NOT_STOPPABLE,
+     Ask.REVIEW),
+    ("unprotected_box_read_as_such_is_marked",
+     {"stop_protected": False}, make_usage(cpu=1), Verdict.IDLE, ActionKind.MARK_IDLE),
+    ("neuron_box_without_accelerator_metrics_is_not_measured_and_not_nagged",
+     {"instance_type": "inf2.xlarge"}, make_usage(cpu=0.5, gpus=[]), Verdict.ACCELERATOR_NOT_MEASURED, None),
+    ("amd_gpu_box_is_not_told_to_install_the_nvidia_agent",
+     {"instance_type": "g4ad.xlarge"}, make_usage(cpu=0.5, gpus=[]), Verdict.ACCELERATOR_NOT_MEASURED, None),
+    ("gaudi_box_idle_on_cpu_alone_is_never_idle",
+     {"instance_type": "dl1.24xlarge", "tags": {**DEV, **MARKED_30H_AGO}}, make_usage(cpu=0.1, gpus=[]),
+     Verdict.ACCELERATOR_NOT_MEASURED, None),
+    ("trainium_box_with_busy_cpu_is_busy",
+     {"instance_type": "trn1.2xlarge"}, make_usage(cpu=60, gpus=[]), Verdict.BUSY, None),
 ]
 
 
@@ -146,6 +162,23 @@ def test_a_stop_is_redecided_on_the_instance_as_it_is_just_before_acting(
     assert after.run_id == "r1" and after.resource_id == planned.resource_id
     if after != planned:
         assert any("not stopped" in n or "changed between read and act" in n for n in after.notes)
+
+
+def test_only_boxes_about_to_be_marked_or_stopped_are_stop_candidates() -> None:
+    instances = [make_instance(instance_id="i-mark"), make_instance(instance_id="i-stop", tags=DUE),
+                 make_instance(instance_id="i-prod", tags=PROD), make_instance(instance_id="i-busy"),
+                 make_instance(instance_id="i-wait", tags={**DEV, **MARKED_2H_AGO})]
+    usage = {i.instance_id: make_usage(cpu=50 if i.instance_id == "i-busy" else 1) for i in instances}
+    assert stop_candidates(classify_instances(instances, usage, POLICY, now=NOW)) == ["i-mark", "i-stop"]
+
+
+def test_an_unmeasured_accelerator_finding_says_why_and_is_not_sent_to_slack() -> None:
+    from cost_janitor.core.notify import NoticeHistory, plan_notice
+
+    inst = make_instance(instance_type="inf2.xlarge")
+    [f] = classify_instances([inst], {inst.instance_id: make_usage(cpu=0.5, gpus=[])}, POLICY, now=NOW)
+    assert "not measured for the inf2 family" in f.reason and f.monthly_usd is None and f.severity == "info"
+    assert not plan_notice(f, NoticeHistory(), POLICY, now=NOW).notify_owner
 
 
 def test_recheck_leaves_everything_but_stops_alone() -> None:

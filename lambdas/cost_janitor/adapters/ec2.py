@@ -72,6 +72,22 @@ class Ec2Inventory:
             state=raw.get("State", {}).get("Name", "running"),
         )
 
+    def stop_protection(self, instance_ids: list[str]) -> dict[str, bool]:
+        """DisableApiStop of each instance (one DescribeInstanceAttribute each: EC2 has no batch form, so only the
+        few the janitor is about to mark or stop are asked). One that cannot be read is left out (unknown): if it is
+        protected, the stop itself fails and is reported."""
+        from botocore.exceptions import ClientError
+
+        out: dict[str, bool] = {}
+        for instance_id in instance_ids:
+            self.calls += 1
+            try:
+                value = self._ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiStop")
+            except ClientError:
+                continue
+            out[instance_id] = bool(value.get("DisableApiStop", {}).get("Value"))
+        return out
+
     def instance(self, instance_id: str) -> Instance | None:
         """One instance in any state, or None when EC2 no longer knows it."""
         from botocore.exceptions import ClientError

@@ -95,6 +95,10 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
         gpu = merge_max(gpu_series)
         ev["gpu_count_seen"] = len(gpu_series)
         ev["gpu_points"] = gpu.points
+        if gpu.maximum is None and instance.family in th.unmeasured_families:
+            return _Outcome(Verdict.ACCELERATOR_NOT_MEASURED, f"accelerator utilisation is not measured for the "
+                            f"{instance.family} family (the CloudWatch agent's NVIDIA plugin cannot see it); CPU avg "
+                            f"{cpu}% and network {mb_per_day} MB/day alone do not make it idle", ev)
         if gpu.maximum is None:
             return _Outcome(Verdict.GPU_METRICS_MISSING, f"{instance.instance_type} is a GPU instance but no "
                             "CloudWatch agent GPU metrics were found; it cannot be judged idle", ev)
@@ -126,6 +130,8 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
 
 
 def _not_stoppable(instance: Instance) -> str | None:
+    if instance.stop_protected:
+        return "stop protection (DisableApiStop) is on; turn it off, or keep the instance with a justification"
     if instance.asg_name:
         return f"member of Auto Scaling group {instance.asg_name} (scale the group instead)"
     if instance.lifecycle == "spot" and instance.spot_request_type != "persistent":
@@ -138,6 +144,11 @@ def _not_stoppable(instance: Instance) -> str | None:
 def needs_detail(instance: Instance, usage: Usage, policy: Policy, *, now: datetime) -> bool:
     """True when the verdict needs network/GPU metrics that `usage` does not hold yet."""
     return _verdict(instance, usage, policy, now) is None
+
+
+def stop_candidates(findings: list[Finding]) -> list[str]:
+    """Instances the janitor is about to mark or stop: the only ones whose stop protection is worth a read."""
+    return [f.resource_id for f in findings if f.action == ActionKind.MARK_IDLE or f.action in STOPS]
 
 
 def classify_instances(

@@ -17,6 +17,7 @@ class Verdict(StrEnum):
     BUSY = "busy"
     INSUFFICIENT_DATA = "insufficient-data"
     GPU_METRICS_MISSING = "gpu-metrics-missing"
+    ACCELERATOR_NOT_MEASURED = "accelerator-not-measured"
     EXEMPT = "exempt"
     NOT_STOPPABLE = "not-stoppable"
     NOT_EVALUATED = "not-evaluated"
@@ -91,6 +92,7 @@ class Instance(_Frozen):
     hibernation_configured: bool = False
     availability_zone: str | None = None
     state: str = "running"
+    stop_protected: bool | None = None  # DisableApiStop; None: not read (it is read only for stop/mark candidates)
 
     @property
     def family(self) -> str:

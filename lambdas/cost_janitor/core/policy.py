@@ -104,6 +104,11 @@ class IdlePolicy(_Strict):
                                  "g5", "g5g", "g6", "g6e", "gr6", "trn1", "trn1n", "trn2", "inf1", "inf2", "dl1"],
         description="Instance families treated as GPU/accelerator instances (need agent GPU metrics).",
     )
+    unmeasured_families: list[str] = Field(
+        default_factory=lambda: ["g4ad", "inf1", "inf2", "trn1", "trn1n", "trn2", "dl1"],
+        description="Accelerator families the NVIDIA agent cannot measure (AMD, Neuron, Gaudi): never judged idle "
+                    "without accelerator metrics, and their owners are not told to install the agent.",
+    )
     hibernate: bool = Field(False, description="Hibernate instead of stop where the instance supports it.")
 
 

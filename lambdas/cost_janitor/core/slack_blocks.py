@@ -34,7 +34,7 @@ MAX_PLAIN_TEXT = 150
 KEEP_DAYS = (1, 3, 7, 14, 30, 60, 90)
 EMOJI = {Verdict.IDLE: ":zzz:", Verdict.GPU_METRICS_MISSING: ":grey_question:", Verdict.NOT_STOPPABLE: ":lock:",
          Verdict.NOT_EVALUATED: ":warning:", Verdict.BUSY: ":white_check_mark:", Verdict.EXEMPT: ":shield:",
-         Verdict.INSUFFICIENT_DATA: ":hourglass:"}
+         Verdict.INSUFFICIENT_DATA: ":hourglass:", Verdict.ACCELERATOR_NOT_MEASURED: ":grey_question:"}
 
 
 def _clip(text: str, limit: int) -> str:

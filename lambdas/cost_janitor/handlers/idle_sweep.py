@@ -17,7 +17,7 @@ from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.idle import classify_instances, recheck
+from cost_janitor.core.idle import classify_instances, recheck, stop_candidates
 from cost_janitor.core.models import STOPS, Finding, Instance, Usage
 from cost_janitor.core.policy import Policy
 from cost_janitor.events import ScheduledEvent
@@ -80,9 +80,11 @@ def sweep(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry
             logger.error("region not swept", extra={"region": region, "error_code": report.failed_regions[region]})
             metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=1)
             continue
+        findings = classify_instances(instances, read, policy, now=now, run_id=run_id)
         report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
         usage.update(read)
-        report.findings += classify_instances(instances, read, policy, now=now, run_id=run_id)
+        report.findings += _with_stop_protection(findings, instances, read, inventory, policy, now=now,
+                                                 run_id=run_id, calls=report.api_calls)
     if report.not_reached:
         logger.warning("time ran short; regions left for the next run", extra={"regions": report.not_reached})
         metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=len(report.not_reached))
@@ -93,6 +95,26 @@ def sweep(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry
     report.messages_published = deliver(report.findings, settings, run_id=run_id)
     logger.info("sweep finished", extra=report.summary())
     return report
+
+
+def _with_stop_protection(findings: list[Finding], instances: list[Instance], usage: dict[str, Usage],
+                          inventory: Ec2Inventory, policy: Policy, *, now: datetime, run_id: str,
+                          calls: Counter[str]) -> list[Finding]:
+    """A box with stop protection (DisableApiStop) would be marked and fail to stop every night: its attribute is
+    read for the mark/stop candidates only (one call each, never the whole fleet) and those protected are judged
+    again knowing it (not-stoppable)."""
+    candidates = stop_candidates(findings)
+    if not candidates:
+        return findings
+    before = inventory.calls
+    protected = {iid for iid, on in inventory.stop_protection(candidates).items() if on}
+    calls["DescribeInstanceAttribute"] += inventory.calls - before
+    if not protected:
+        return findings
+    again = {f.resource_id: f for f in classify_instances(
+        [i.model_copy(update={"stop_protected": True}) for i in instances if i.instance_id in protected],
+        usage, policy, now=now, run_id=run_id)}
+    return [again.get(f.resource_id, f) for f in findings]
 
 
 def _recheck_stops(report: SweepReport, usage: dict[str, Usage], policy: Policy, *, now: datetime) -> list[Finding]:
