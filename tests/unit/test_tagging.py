@@ -62,7 +62,8 @@ def test_bucket_and_instance_arns() -> None:
     ("run_instances_assumed_role_partial_tags", "ana@example.com", "AssumedRole", "AWSReservedSSO_MLEngineer_2f1c"),
     ("run_instances_three_by_iam_user", "bo", "IAMUser", None),
     ("run_instances_by_auto_scaling", "autoscaling.amazonaws.com", "AssumedRole", "AWSServiceRoleForAutoScaling"),
-], ids=["sso-session-email", "iam-user", "service-on-behalf"])
+    ("run_instances_root_by_auto_scaling", "autoscaling.amazonaws.com", "Root", "root"),
+], ids=["sso-session-email", "iam-user", "service-on-behalf", "service-on-behalf-of-root"])
 def test_creator_from_user_identity(sample: str, name: str, kind: str, behalf: str | None) -> None:
     creator = creator_of(_detail(sample).user_identity)
     assert (creator.name, creator.kind, creator.on_behalf_of) == (name, kind, behalf)

@@ -87,18 +87,20 @@ def _creator(identity: dict[str, Any]) -> Creator:
     kind = str(identity.get("type", "Unknown"))
     issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer")) or {}
     invoked_by = identity.get("invokedBy")
-    if kind == "IAMUser":
-        return Creator(str(identity.get("userName") or identity.get("arn", "unknown")), kind)
-    if kind == "Root":
-        return Creator("root", kind)
     if kind == "AWSService":
         return Creator(str(invoked_by or "aws-service"), kind)
-    if kind in ("AssumedRole", "FederatedUser"):
-        session = str(identity.get("principalId", "")).split(":", 1)[-1] or str(identity.get("arn", "unknown"))
-        if invoked_by and str(invoked_by).endswith(".amazonaws.com"):
-            return Creator(str(invoked_by), kind, on_behalf_of=str(issuer.get("userName") or session))
-        return Creator(session, kind, on_behalf_of=issuer.get("userName"))
-    return Creator(str(identity.get("arn") or identity.get("principalId") or "unknown"), kind)
+    if kind == "IAMUser":
+        principal, behalf = str(identity.get("userName") or identity.get("arn", "unknown")), None
+    elif kind == "Root":
+        principal, behalf = "root", None
+    elif kind in ("AssumedRole", "FederatedUser"):
+        principal = str(identity.get("principalId", "")).split(":", 1)[-1] or str(identity.get("arn", "unknown"))
+        behalf = issuer.get("userName")
+    else:
+        principal, behalf = str(identity.get("arn") or identity.get("principalId") or "unknown"), None
+    if invoked_by and str(invoked_by).endswith(".amazonaws.com"):  # a service acting for the principal
+        return Creator(str(invoked_by), kind, on_behalf_of=str(behalf or principal))
+    return Creator(principal, kind, on_behalf_of=behalf)
 
 
 @dataclass
