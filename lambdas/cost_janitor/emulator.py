@@ -6,7 +6,9 @@ multi-dimension series are compared wrongly (ListMetrics returns one entry per d
 de-duplicates in O(n²), and GetMetricData scans every datapoint for every query and period. The patches
 give AWS's semantics (exact dimension sets, as GetMetricData requires) over a per-series index that is
 rebuilt only when data is added; the statistics are still moto's own `Statistics`. SSM SendCommand without
-Targets is patched too (moto sends it to every instance in the account).
+Targets is patched too (moto sends it to every instance in the account). S3 lifecycle writes are made as strict as
+S3 (V1/V2 rules mixed, transitions S3 refuses, rule IDs over 255 characters) and keep the bucket's
+TransitionDefaultMinimumObjectSize (moto drops it and always answers all_storage_classes_128K).
 """
 
 from __future__ import annotations
@@ -131,6 +133,73 @@ def _patch_ssm() -> None:
     setattr(ssm.Command, "_get_instance_ids_from_targets", from_targets)  # noqa: B010
 
 
+S3_DEFAULT_MIN_OBJECT_SIZE = "all_storage_classes_128K"
+_S3_CLASS_ORDER = ("STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE")
+
+
+def _s3_lifecycle_problem(rules: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """(error code, message) S3 answers a PutBucketLifecycleConfiguration with, or None when S3 accepts it. Rules
+    as xmltodict parses the request body (values are strings; one Transition is a dict, several a list)."""
+    if any("Filter" in r for r in rules) and any("Prefix" in r for r in rules):
+        return "InvalidRequest", "Filter element can only be used in Lifecycle V2."
+    for rule in rules:
+        if len(rule.get("ID") or "") > 255:
+            return "InvalidArgument", "ID length should not exceed allowed limit of 255"
+        raw = rule.get("Transition") or []
+        steps = sorted((int(t["Days"]), str(t["StorageClass"])) for t in (raw if isinstance(raw, list) else [raw])
+                       if t.get("Days") is not None)
+        ia_days = None
+        for n, (days, storage_class) in enumerate(steps):
+            if storage_class in ("STANDARD_IA", "ONEZONE_IA"):
+                if days < 30:
+                    return "InvalidArgument", (f"'Days' in Transition action must be greater than or equal to 30 "
+                                               f"for storageClass '{storage_class}'")
+                ia_days = days if ia_days is None else ia_days
+            if storage_class in ("GLACIER", "DEEP_ARCHIVE") and ia_days is not None and days < ia_days + 30:
+                return "InvalidArgument", (f"'Days' in the Transition action for StorageClass '{storage_class}' "
+                                           "must be 30 days more than in the Transition action for the "
+                                           "Infrequent Access storage class")
+            if n and _S3_CLASS_ORDER.index(storage_class) <= _S3_CLASS_ORDER.index(steps[n - 1][1]):
+                return "InvalidArgument", (f"Transition to '{storage_class}' after '{steps[n - 1][1]}' is not "
+                                           "supported: transitions go to colder storage classes only")
+    return None
+
+
+def _patch_s3() -> None:
+    from moto.s3 import responses
+    from moto.s3.exceptions import S3ClientError
+
+    cls = responses.S3Response
+    if getattr(cls, "_cost_janitor_patched", False):
+        return
+    original_put, original_get = cls._bucket_response_put, cls.get_bucket_lifecycle
+
+    def put(self: Any, request: Any, bucket_name: str, querystring: dict[str, Any]) -> Any:
+        if "lifecycle" not in querystring:
+            return original_put(self, request, bucket_name, querystring)
+        import xmltodict  # type: ignore[import-untyped]
+
+        config = xmltodict.parse(self.body)["LifecycleConfiguration"] or {}
+        rules = config.get("Rule") or []
+        problem = _s3_lifecycle_problem(rules if isinstance(rules, list) else [rules])
+        if problem:
+            raise S3ClientError(*problem)
+        result = original_put(self, request, bucket_name, querystring)
+        self.backend.get_bucket(bucket_name).cost_janitor_min_object_size = request.headers.get(
+            "x-amz-transition-default-minimum-object-size") or S3_DEFAULT_MIN_OBJECT_SIZE
+        return result
+
+    def get(self: Any) -> Any:
+        status, headers, body = original_get(self)
+        headers["x-amz-transition-default-minimum-object-size"] = getattr(
+            self.backend.get_bucket(self.bucket_name), "cost_janitor_min_object_size", S3_DEFAULT_MIN_OBJECT_SIZE)
+        return status, headers, body
+
+    setattr(cls, "_bucket_response_put", put)  # noqa: B010
+    setattr(cls, "get_bucket_lifecycle", get)  # noqa: B010
+    setattr(cls, "_cost_janitor_patched", True)  # noqa: B010
+
+
 class LocalAws:
     """A running moto server; `env` holds what a process needs to talk to it."""
 
@@ -160,6 +229,7 @@ def start_moto() -> LocalAws:
 
     _patch_cloudwatch()
     _patch_ssm()
+    _patch_s3()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

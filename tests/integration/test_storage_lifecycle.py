@@ -26,8 +26,8 @@ USER_RULES = [
      "Transitions": [{"Days": 0, "StorageClass": "GLACIER"}]},
     {"ID": "and", "Filter": {"And": {"Prefix": "raw/", "Tags": [{"Key": "a", "Value": "b"}]}}, "Status": "Disabled",
      "Expiration": {"Days": 10}},
-    {"ID": "legacy", "Prefix": "tmp/", "Status": "Enabled", "Expiration": {"Days": 1}},
-]
+]  # (a legacy rule-level Prefix rule cannot sit beside these: S3 refuses the mix, and so does the emulator)
+LEGACY_RULES = [{"ID": "legacy", "Prefix": "tmp/", "Status": "Enabled", "Expiration": {"Days": 1}}]
 ML_TAG = {"Key": "cost-janitor:lifecycle-profile", "Value": "ml"}
 
 
@@ -93,6 +93,43 @@ def test_profiles_are_merged_and_every_user_rule_survives_byte_for_byte(aws: Loc
                                                           "cost-janitor:ml:experiments/",
                                                           "cost-janitor:ml:checkpoints/", "cost-janitor:ml:*"}
     assert "web-assets" not in found and _rules(aws, "web-assets") == buckets["before"]["web-assets"]
+
+
+def test_the_emulator_refuses_what_s3_refuses(aws: LocalAws, buckets: dict[str, Any]) -> None:
+    s3 = buckets["s3"]
+    for rules, code in ((USER_RULES + LEGACY_RULES, "InvalidRequest"),
+                        ([{"ID": "x" * 256, "Filter": {"Prefix": ""}, "Status": "Enabled",
+                           "Expiration": {"Days": 1}}], "InvalidArgument"),
+                        ([{"ID": "ia", "Filter": {"Prefix": ""}, "Status": "Enabled", "Transitions": [
+                            {"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 50, "StorageClass": "GLACIER"}]}],
+                         "InvalidArgument")):
+        with pytest.raises(ClientError, match=code):
+            s3.put_bucket_lifecycle_configuration(Bucket="web-assets", LifecycleConfiguration={"Rules": rules})
+    assert _rules(aws, "web-assets") == buckets["before"]["web-assets"]
+
+
+def test_a_bucket_with_legacy_v1_rules_is_reported_and_never_written(aws: LocalAws, buckets: dict[str, Any],
+                                                                    calls: Counter[str]) -> None:
+    s3 = buckets["s3"]
+    s3.create_bucket(Bucket="ml-legacy")
+    s3.put_bucket_lifecycle_configuration(Bucket="ml-legacy", LifecycleConfiguration={"Rules": LEGACY_RULES})
+    s3.put_bucket_tagging(Bucket="ml-legacy", Tagging={"TagSet": [ML_TAG]})
+    calls.clear()
+    report = _run()
+    finding = _by_id(report)["ml-legacy"]
+    assert (finding.verdict, finding.action) == (Verdict.CONFLICT, None) and "legacy V1 form" in finding.reason
+    assert _rules(aws, "ml-legacy") == LEGACY_RULES
+    assert report.failed == {} and calls["PutBucketLifecycleConfiguration"] == 3  # the other three buckets
+
+
+def test_the_buckets_default_minimum_object_size_survives_the_merge(aws: LocalAws, buckets: dict[str, Any]) -> None:
+    s3 = buckets["s3"]
+    s3.put_bucket_lifecycle_configuration(Bucket="ml-training", LifecycleConfiguration={"Rules": USER_RULES},
+                                          TransitionDefaultMinimumObjectSize="varies_by_storage_class")
+    assert _by_id(_run())["ml-training"].action_status == "done"
+    after = s3.get_bucket_lifecycle_configuration(Bucket="ml-training")
+    assert after["TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class"
+    assert len(after["Rules"]) == len(USER_RULES) + 4
 
 
 def test_unversioned_bucket_gets_no_noncurrent_rule_and_says_so(aws: LocalAws, buckets: dict[str, Any]) -> None:

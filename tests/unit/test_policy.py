@@ -53,14 +53,46 @@ def test_environment_class_of_a_tag_value(tag: str | None, expected: str) -> Non
      "policy.lifecycle.profiles.p.rules.0"),
     ({"lifecycle": {"profiles": {"p": {"rules": [{"prefix": "a/", "expire_days": 1}] * 1001}}}},
      "policy.lifecycle.profiles.p.rules"),
+    ({"lifecycle": {"profiles": {"p": {"rules": [{"prefix": "a/", "transitions": [
+        {"days": 30, "storage_class": "STANDARD_IA"}, {"days": 45, "storage_class": "GLACIER"}]}]}}}},
+     "policy.lifecycle.profiles.p.rules.0"),
+    ({"lifecycle": {"profiles": {"p": {"rules": [{"prefix": "a/", "transitions": [
+        {"days": 40, "storage_class": "ONEZONE_IA"}, {"days": 69, "storage_class": "DEEP_ARCHIVE"}]}]}}}},
+     "policy.lifecycle.profiles.p.rules.0"),
+    ({"lifecycle": {"profiles": {"p": {"rules": [{"prefix": "a/", "transitions": [
+        {"days": 30, "storage_class": "GLACIER"}, {"days": 90, "storage_class": "STANDARD_IA"}]}]}}}},
+     "policy.lifecycle.profiles.p.rules.0"),
+    ({"lifecycle": {"profiles": {"p": {"rules": [{"prefix": "a/", "transitions": [
+        {"days": 30, "storage_class": "GLACIER_IR"}, {"days": 60, "storage_class": "GLACIER_IR"}]}]}}}},
+     "policy.lifecycle.profiles.p.rules.0"),
+    ({"lifecycle": {"profiles": {"p": {"rules": [{"prefix": "d/" * 122, "expire_days": 1}]}}}}, "policy.lifecycle"),
 ], ids=["negative-threshold", "gpu-over-100", "zero-coverage", "bad-schedule", "unsupported-period",
         "unknown-default-environment", "default-environment-that-stops", "unknown-action", "value-in-two-classes",
         "reserved-tag-key", "unknown-region", "escalate-before-reask", "unknown-key-is-a-typo",
-        "bucket-with-unknown-profile", "ia-before-30-days", "transitions-out-of-order", "over-1000-rules"])
+        "bucket-with-unknown-profile", "ia-before-30-days", "transitions-out-of-order", "over-1000-rules",
+        "glacier-under-30-days-after-ia", "deep-archive-under-30-days-after-one-zone-ia", "colder-class-first",
+        "same-class-twice", "generated-rule-id-over-255-characters"])
 def test_bad_policy_is_refused_naming_the_field(data: dict[str, object], field: str) -> None:
     with pytest.raises(PolicyError) as err:
         load_policy(data)
     assert field in str(err.value)
+
+
+@pytest.mark.parametrize("transitions", [
+    [(30, "STANDARD_IA"), (60, "GLACIER")],
+    [(30, "STANDARD_IA"), (45, "INTELLIGENT_TIERING"), (75, "DEEP_ARCHIVE")],
+    [(0, "GLACIER_IR"), (1, "DEEP_ARCHIVE")],
+    [(0, "INTELLIGENT_TIERING")],
+], ids=["ia-then-glacier-30-days-later", "waterfall-of-three", "glacier-ir-on-day-0", "intelligent-tiering-day-0"])
+def test_transitions_s3_accepts_are_accepted(transitions: list[tuple[int, str]]) -> None:
+    load_policy({"lifecycle": {"profiles": {"p": {"rules": [{"prefix": "a/", "transitions": [
+        {"days": d, "storage_class": c} for d, c in transitions]}]}}}})
+
+
+def test_the_longest_rule_id_s3_accepts_is_accepted() -> None:
+    prefix = "d" * (255 - len("cost-janitor:p:"))
+    policy = load_policy({"lifecycle": {"profiles": {"p": {"rules": [{"prefix": prefix, "expire_days": 1}]}}}})
+    assert len(policy.lifecycle.profiles["p"].rules[0].rule_id("p")) == 255
 
 
 def test_overrides_merge_deeply_without_dropping_siblings() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.storage import (
     GB,
+    BucketLifecycle,
     desired_rules,
     diff,
     is_janitor_rule,
@@ -197,5 +198,29 @@ def test_a_bucket_tagged_with_an_unknown_profile_is_reported_not_guessed() -> No
     from cost_janitor.core.storage import plan_bucket
 
     plan = plan_bucket(bucket="b", region="us-east-1", account="1", tags={"cost-janitor:lifecycle-profile": "mll"},
-                       versioned=False, existing=[], standard_bytes=None, policy=POLICY, now=NOW, run_id="r")
-    assert plan.rules is None and plan.finding is not None and "unknown lifecycle profile 'mll'" in plan.finding.reason
+                       versioned=False, current=BucketLifecycle(), standard_bytes=None, policy=POLICY, now=NOW,
+                       run_id="r")
+    assert plan.configuration is None and plan.finding is not None
+    assert "unknown lifecycle profile 'mll'" in plan.finding.reason
+
+
+def _plan(current: BucketLifecycle) -> Any:
+    from cost_janitor.core.storage import plan_bucket
+
+    return plan_bucket(bucket="b", region="us-east-1", account="1", tags={"cost-janitor:lifecycle-profile": "ml"},
+                       versioned=True, current=current, standard_bytes=None, policy=POLICY, now=NOW, run_id="r")
+
+
+def test_a_bucket_with_legacy_v1_rules_is_left_to_its_team_with_a_finding_that_says_how_to_fix_it() -> None:
+    legacy = [{"ID": "tmp", "Prefix": "tmp/", "Status": "Enabled", "Expiration": {"Days": 1}}]
+    plan = _plan(BucketLifecycle(legacy))
+    assert plan.configuration is None and plan.finding is not None
+    assert (plan.finding.verdict, plan.finding.action) == ("conflict", None)
+    assert "legacy V1 form" in plan.finding.reason and "Filter.Prefix" in plan.finding.reason
+
+
+def test_the_buckets_default_minimum_object_size_is_written_back_unchanged() -> None:
+    user = [{"ID": "logs", "Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 30}}]
+    plan = _plan(BucketLifecycle(user, "varies_by_storage_class"))
+    assert plan.configuration is not None and plan.configuration.min_object_size == "varies_by_storage_class"
+    assert plan.configuration.rules[0] == user[0]

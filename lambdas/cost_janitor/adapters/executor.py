@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.core.models import ActionKind, ActionResult, Finding
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.storage import BucketLifecycle
 from cost_janitor.observability import audit
 
 BATCH = 100
@@ -79,6 +80,15 @@ def _snapshot(ec2: Any, api: Api, f: Finding, run: Run) -> None:
         api(ec2.create_tags, Resources=[f.resource_id],
             Tags=[{"Key": run.policy.storage.snapshot_tag, "Value": snapshot["SnapshotId"]}])
 
+def _put_lifecycle(s3: Any, api: Api, f: Finding, run: Run) -> None:
+    """The merged rules, with the bucket's default minimum object size carried through: left out, S3 would reset
+    it to all_storage_classes_128K."""
+    config: BucketLifecycle = run.payload[f.resource_id]
+    size = {"TransitionDefaultMinimumObjectSize": config.min_object_size} if config.min_object_size else {}
+    api(s3.put_bucket_lifecycle_configuration, Bucket=f.resource_id, LifecycleConfiguration={"Rules": config.rules},
+        **size)
+
+
 # Adding an action: one ActionKind member, one entry here (its calls and the IAM actions they need), a test.
 EXECUTORS: dict[ActionKind, _Call] = {
     ActionKind.MARK_IDLE: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
@@ -94,9 +104,8 @@ EXECUTORS: dict[ActionKind, _Call] = {
         ec2.create_tags, Resources=_ids(fs), Tags=[{"Key": r.policy.agent.tag_key, "Value": "true"}])),
     ActionKind.CHECKPOINT: _Call("ssm", ("ssm:SendCommand",),
                                  lambda ssm, api, fs, r: _checkpoint(ssm, api, fs, r.policy), dry_run_supported=False),
-    ActionKind.PUT_LIFECYCLE: _Call("s3", ("s3:PutLifecycleConfiguration",), _each(lambda s3, api, f, r: api(
-        s3.put_bucket_lifecycle_configuration, Bucket=f.resource_id,
-        LifecycleConfiguration={"Rules": r.payload[f.resource_id]})), dry_run_supported=False, batch=False),
+    ActionKind.PUT_LIFECYCLE: _Call("s3", ("s3:PutLifecycleConfiguration",), _each(_put_lifecycle),
+                                    dry_run_supported=False, batch=False),
     ActionKind.MARK_UNATTACHED: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
         ec2.create_tags, Resources=_ids(fs),
         Tags=[{"Key": r.policy.storage.unattached_since_tag, "Value": r.now.isoformat(timespec="seconds")}])),

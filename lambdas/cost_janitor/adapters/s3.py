@@ -6,6 +6,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cost_janitor.core.storage import BucketLifecycle
+
 
 class S3Buckets:
     def __init__(self, client: Any) -> None:
@@ -33,12 +35,13 @@ class S3Buckets:
         """Versioning is or was enabled (a suspended bucket still holds noncurrent versions)."""
         return self._s3.get_bucket_versioning(Bucket=bucket).get("Status") in ("Enabled", "Suspended")
 
-    def lifecycle(self, bucket: str) -> list[dict[str, Any]]:
-        """The bucket's rules as S3 returns them; no configuration is an empty list, not an error."""
+    def lifecycle(self, bucket: str) -> BucketLifecycle:
+        """The bucket's rules and default minimum object size as S3 returns them; no configuration is an empty one,
+        not an error."""
         try:
-            rules: list[dict[str, Any]] = self._s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+            response = self._s3.get_bucket_lifecycle_configuration(Bucket=bucket)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "NoSuchLifecycleConfiguration":
-                return []
+                return BucketLifecycle()
             raise
-        return rules
+        return BucketLifecycle(response["Rules"], response.get("TransitionDefaultMinimumObjectSize"))

@@ -14,6 +14,13 @@ _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$", re.UNICODE)
 _CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$|^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _MAX_LIFECYCLE_RULES = 1000
+MAX_RULE_ID = 255  # S3 refuses longer lifecycle rule IDs
+RULE_ID_PREFIX = "cost-janitor:"
+# S3's transition waterfall: a rule may only move objects on to a class further down this list.
+STORAGE_CLASS_ORDER: tuple[str, ...] = ("STANDARD_IA", "INTELLIGENT_TIERING", "ONEZONE_IA", "GLACIER_IR", "GLACIER",
+                                        "DEEP_ARCHIVE")
+IA_CLASSES = ("STANDARD_IA", "ONEZONE_IA")
+MIN_DAYS = 30  # in Standard before an IA class, and in an IA class before GLACIER / DEEP_ARCHIVE
 
 
 class _Strict(BaseModel):
@@ -176,7 +183,7 @@ class TaggingPolicy(_Strict):
 
 
 class Transition(_Strict):
-    days: PositiveInt
+    days: int = Field(ge=0, description="Days after creation (S3 accepts 0 for every class but the IA ones).")
     storage_class: StorageClass
 
 
@@ -189,19 +196,33 @@ class LifecycleRule(_Strict):
     noncurrent_expire_days: PositiveInt | None = None
     abort_multipart_days: PositiveInt | None = None
 
+    def rule_id(self, profile: str) -> str:
+        """The ID the janitor writes this rule under; what makes a rule the janitor's."""
+        return f"{RULE_ID_PREFIX}{profile}:{self.prefix or '*'}"
+
     @model_validator(mode="after")
     def _valid_for_s3(self) -> LifecycleRule:
         if not (self.transitions or self.expire_days or self.noncurrent_expire_days or self.abort_multipart_days):
             raise ValueError(f"rule for prefix {self.prefix!r} does nothing")
-        minimum = {"STANDARD_IA": 30, "ONEZONE_IA": 30}
-        last = 0
+        last: Transition | None = None
+        in_ia: Transition | None = None
         for t in self.transitions:
-            if t.days < minimum.get(t.storage_class, 0):
-                raise ValueError(f"S3 rejects a transition to {t.storage_class} before 30 days (got {t.days})")
-            if t.days <= last:
+            if t.storage_class in IA_CLASSES and t.days < MIN_DAYS:
+                raise ValueError(f"S3 rejects a transition to {t.storage_class} before {MIN_DAYS} days (got {t.days})")
+            if last is not None and t.days <= last.days:
                 raise ValueError(f"transitions for prefix {self.prefix!r} must be in increasing order of days")
-            last = t.days
-        if self.expire_days is not None and self.expire_days <= last:
+            if last is not None and (STORAGE_CLASS_ORDER.index(t.storage_class)
+                                     <= STORAGE_CLASS_ORDER.index(last.storage_class)):
+                raise ValueError(f"transitions for prefix {self.prefix!r} are out of order: S3 moves objects only "
+                                 f"to colder classes ({' → '.join(STORAGE_CLASS_ORDER)}), not from "
+                                 f"{last.storage_class} to {t.storage_class}")
+            if t.storage_class in ("GLACIER", "DEEP_ARCHIVE") and in_ia and t.days < in_ia.days + MIN_DAYS:
+                raise ValueError(f"prefix {self.prefix!r}: S3 needs objects to stay {MIN_DAYS} days in "
+                                 f"{in_ia.storage_class} (day {in_ia.days}) before {t.storage_class}, so not before "
+                                 f"day {in_ia.days + MIN_DAYS} (got {t.days})")
+            in_ia = t if t.storage_class in IA_CLASSES and in_ia is None else in_ia
+            last = t
+        if self.expire_days is not None and last is not None and self.expire_days <= last.days:
             raise ValueError(f"expiry for prefix {self.prefix!r} must come after its last transition")
         return self
 
@@ -236,6 +257,13 @@ class LifecyclePolicy(_Strict):
         for bucket, profile in self.buckets.items():
             if profile not in self.profiles:
                 raise ValueError(f"bucket {bucket!r} names unknown profile {profile!r}; known: {sorted(self.profiles)}")
+        for name, rules in self.profiles.items():
+            for rule in rules.rules:
+                rule_id = rule.rule_id(name)
+                if len(rule_id) > MAX_RULE_ID:
+                    raise ValueError(f"profile {name!r}: the rule ID {rule_id[:40]}… for prefix {rule.prefix[:40]!r}… "
+                                     f"is {len(rule_id)} characters; S3 allows {MAX_RULE_ID} (shorten the profile "
+                                     "name or the prefix)")
         return self
 
 

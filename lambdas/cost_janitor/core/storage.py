@@ -10,9 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.core.models import ActionKind, Finding, Verdict, arn
-from cost_janitor.core.policy import LifecycleProfile, LifecycleRule, Policy
+from cost_janitor.core.policy import RULE_ID_PREFIX, LifecycleProfile, LifecycleRule, Policy
 
-RULE_ID_PREFIX = "cost-janitor:"
 MAX_RULES = 1000
 GB = 1024 ** 3
 
@@ -26,7 +25,12 @@ LOGS_STORAGE_PRICE = 0.03  # USD per GB-month, compressed
 
 
 def janitor_rule_id(profile: str, rule: LifecycleRule) -> str:
-    return f"{RULE_ID_PREFIX}{profile}:{rule.prefix or '*'}"
+    return rule.rule_id(profile)
+
+
+def is_v1_rule(rule: dict[str, Any]) -> bool:
+    """A legacy (lifecycle V1) rule: its prefix at rule level, no Filter. S3 refuses V2 rules beside it."""
+    return "Prefix" in rule and "Filter" not in rule
 
 
 def is_janitor_rule(rule: dict[str, Any]) -> bool:
@@ -180,14 +184,23 @@ def judge_volume(*, size_gb: int, volume_type: str, tags: dict[str, str], policy
 
 
 @dataclass(frozen=True)
+class BucketLifecycle:
+    """A bucket's lifecycle configuration as S3 returns it: the rules, and the bucket-wide default minimum object
+    size for transitions (None when the bucket has no configuration). Written back unchanged with the rules."""
+
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    min_object_size: str | None = None
+
+
+@dataclass(frozen=True)
 class BucketPlan:
     finding: Finding | None  # None: the bucket has no profile (not the janitor's business)
-    rules: list[dict[str, Any]] | None  # the merged configuration to write, when something changes
+    configuration: BucketLifecycle | None  # the merged configuration to write, when something changes
     diff: str
 
 
 def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str], versioned: bool,
-                existing: list[dict[str, Any]], standard_bytes: float | None, policy: Policy, now: datetime,
+                current: BucketLifecycle, standard_bytes: float | None, policy: Policy, now: datetime,
                 run_id: str) -> BucketPlan:
     """Which profile applies (policy list first, then the bucket's tag), the merge, and what it would save."""
     profile_name = policy.lifecycle.buckets.get(bucket) or tags.get(policy.lifecycle.profile_tag)
@@ -203,6 +216,15 @@ def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str],
         return BucketPlan(Finding(**base, verdict=Verdict.CONFLICT, severity="low",
                                   reason=f"tagged with unknown lifecycle profile {profile_name!r}; known: "
                                          f"{sorted(policy.lifecycle.profiles)}"), None, "")
+    existing = current.rules
+    legacy = [str(r.get("ID") or "(no ID)") for r in existing if is_v1_rule(r)]
+    if legacy:
+        return BucketPlan(Finding(**base, verdict=Verdict.CONFLICT, severity="low", evidence={
+            "profile": profile_name, "legacy_rules": len(legacy), "rules_before": len(existing)},
+            reason=f"lifecycle profile {profile_name!r} not applied: rule(s) {', '.join(legacy[:5])} use the legacy "
+                   "V1 form (Prefix at rule level), and S3 refuses the janitor's Filter rules beside them. The "
+                   "janitor never rewrites a user's rule: rewrite them with Filter.Prefix (same meaning) and the "
+                   "profile is merged on the next run"), None, "")
     desired, notes = desired_rules(profile_name, profile, versioned=versioned)
     plan = merge(existing, desired)
     evidence: dict[str, float | int | str | None] = {
@@ -224,7 +246,7 @@ def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str],
                               monthly_usd=savings.monthly_usd if savings else None,
                               price_source=savings.explanation if savings else "no S3 storage metrics yet",
                               severity="medium" if savings and savings.monthly_usd >= 50 else "low"),
-                      plan.rules, diff(existing, plan.rules))
+                      BucketLifecycle(plan.rules, current.min_object_size), diff(existing, plan.rules))
 
 
 def plan_volume(*, volume: dict[str, Any], snapshot_state: str | None, account: str, region: str, policy: Policy,

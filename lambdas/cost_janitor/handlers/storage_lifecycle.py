@@ -80,8 +80,8 @@ def storage_run(policy: Policy, settings: Settings, *, now: datetime, run_id: st
         if plan.finding is None:
             continue
         report.findings.append(plan.finding)
-        if plan.rules is not None:
-            payload[plan.finding.resource_id] = plan.rules
+        if plan.configuration is not None:
+            payload[plan.finding.resource_id] = plan.configuration
             report.diffs[plan.finding.resource_id] = plan.diff
     if report.failed:  # a bucket or region denied or gone: partial coverage, which the alarm watches
         logger.error("not evaluated", extra={"failed": report.failed})
@@ -117,7 +117,7 @@ def _bucket_plans(policy: Policy, settings: Settings, report: StorageReport, *, 
             if not (policy.lifecycle.buckets.get(name) or tags.get(policy.lifecycle.profile_tag)):
                 continue
             read.append({"bucket": name, "region": region, "tags": tags, "versioned": s3.versioned(name),
-                         "existing": s3.lifecycle(name)})
+                         "current": s3.lifecycle(name)})
         except ClientError as exc:  # one bucket denied or gone: the others still run
             report.failed[name] = exc.response["Error"]["Code"]
     if ledger:
@@ -128,7 +128,7 @@ def _bucket_plans(policy: Policy, settings: Settings, report: StorageReport, *, 
             ledger.set_cursor(BUCKET_CURSOR, names[reached - 1])
     sizes = _standard_bytes(read, now)
     return [plan_bucket(bucket=b["bucket"], region=b["region"], account=account, tags=b["tags"],
-                        versioned=b["versioned"], existing=b["existing"], standard_bytes=sizes.get(b["bucket"]),
+                        versioned=b["versioned"], current=b["current"], standard_bytes=sizes.get(b["bucket"]),
                         policy=policy, now=now, run_id=report.run_id) for b in read]
 
 
