@@ -49,7 +49,7 @@ class JanitorFunction(Construct):
     def __init__(
         self, scope: Construct, id: str, *, service: str, handler: str, shared: SharedCode, dlq: sqs.IQueue,
         environment: dict[str, str], log_retention_days: int, timeout: Duration = Duration.minutes(5),
-        memory_size: int = 512,
+        memory_size: int = 512, reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.service = service
@@ -74,6 +74,7 @@ class JanitorFunction(Construct):
             memory_size=memory_size,
             dead_letter_queue=dlq,
             retry_attempts=2,
+            reserved_concurrent_executions=reserved_concurrency,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": "CostJanitor",

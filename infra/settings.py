@@ -34,6 +34,9 @@ class StackSettings(BaseModel):
     targets: list[Target] = Field(default_factory=list)
     log_retention_days: int = 90
     ops_email: str | None = None
+    # The Slack endpoint is a public URL (auth NONE): reserved concurrency caps what a flood of unsigned requests
+    # can cost or take from the account's other functions. Slack sends a click at a time; 5 is plenty.
+    slack_reserved_concurrency: int = Field(5, ge=1, le=100)
 
     @field_validator("log_retention_days")
     @classmethod
@@ -68,7 +71,8 @@ def load_settings(context: dict[str, Any]) -> StackSettings:
     except PolicyError as exc:
         raise SettingsError(str(exc)) from None
     raw = {k: _json_context(context[k], k) for k in ("powertools_layer_version", "targets", "log_retention_days",
-                                                     "ops_email") if context.get(k) is not None}
+                                                     "ops_email", "slack_reserved_concurrency")
+           if context.get(k) is not None}
     try:
         return StackSettings(policy=policy, **raw)
     except ValidationError as exc:

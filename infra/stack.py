@@ -17,6 +17,7 @@ from constructs import Construct
 
 from cost_janitor import resources
 from cost_janitor.observability import METRIC_ACTION_FAILURES, METRIC_NOT_EVALUATED, METRIC_PUBLISH_FAILURES, NAMESPACE
+from infra.constructs.answers import Answers
 from infra.constructs.gpu_agent import GpuAgent
 from infra.constructs.idle_sweep import IdleSweep
 from infra.constructs.notifier import Notifier
@@ -96,7 +97,9 @@ class JanitorStack(Stack):
         self.functions: list[JanitorFunction] = []
         self.idle_sweep = IdleSweep(self, "IdleSweep", stack=self)
         self.notifier = Notifier(self, "Notifier", stack=self)
-        self.slack_interactivity = SlackInteractivity(self, "SlackInteractivity", stack=self)
+        self.answers = Answers(self, "Answers", stack=self)
+        self.slack_interactivity = SlackInteractivity(self, "SlackInteractivity", stack=self,
+                                                      answers_queue=self.answers.queue)
         self.spot_interruption = SpotInterruption(self, "SpotInterruption", stack=self)
         self.gpu_agent = GpuAgent(self, "GpuAgent", stack=self)
         self.storage_lifecycle = StorageLifecycle(self, "StorageLifecycle", stack=self)
@@ -114,7 +117,8 @@ class JanitorStack(Stack):
 
     def function(self, id: str, *, service: str, handler: str, scope: Construct,
                  environment: dict[str, str] | None = None, timeout: Duration = Duration.minutes(5),
-                 memory_size: int = 512, publishes: bool = False) -> JanitorFunction:
+                 memory_size: int = 512, publishes: bool = False,
+                 reserved_concurrency: int | None = None) -> JanitorFunction:
         """A JanitorFunction wired to the shared resources every capability needs (DLQ, policy, idempotency);
         `publishes`: it also records in the ledger and publishes findings (runtime.deliver)."""
         wiring = {"POLICY_PARAMETER": self.policy_parameter.parameter_name,
@@ -124,7 +128,7 @@ class JanitorStack(Stack):
         fn = JanitorFunction(
             scope, id, service=service, handler=handler, shared=self.shared, dlq=self.dlq,
             log_retention_days=self.settings.log_retention_days, timeout=timeout, memory_size=memory_size,
-            environment={**wiring, **(environment or {})})
+            environment={**wiring, **(environment or {})}, reserved_concurrency=reserved_concurrency)
         self.policy_parameter.grant_read(fn.role)
         self.idempotency.grant_read_write_data(fn.role)
         self.dlq.grant_send_messages(fn.role)

@@ -11,6 +11,8 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.iam import ALL_BUCKETS_NAG, all_buckets, regional_arns
+
 if TYPE_CHECKING:
     from infra.stack import JanitorStack
 
@@ -33,7 +35,7 @@ class StorageLifecycle(Construct):
                      "s3:GetLifecycleConfiguration", "cloudwatch:GetMetricData", "ec2:DescribeVolumes",
                      "ec2:DescribeSnapshots", "ec2:DescribeImages", "logs:DescribeLogGroups"]))
         role.add_to_policy(iam.PolicyStatement(sid="MergeLifecycleRules", actions=["s3:PutLifecycleConfiguration"],
-                                               resources=["arn:aws:s3:::*"]))
+                                               resources=[all_buckets(self)]))
         role.add_to_policy(iam.PolicyStatement(
             sid="MarkVolumesOnly", actions=["ec2:CreateTags"], resources=[volumes],
             conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [policy.storage.unattached_since_tag,
@@ -49,15 +51,15 @@ class StorageLifecycle(Construct):
             role.add_to_policy(iam.PolicyStatement(sid="DeleteDevVolumesOptIn", actions=["ec2:DeleteVolume"],
                                                    resources=[volumes], conditions=dev))
         if policy.storage.set_log_retention:
-            role.add_to_policy(iam.PolicyStatement(sid="SetLogRetentionOptIn", actions=["logs:PutRetentionPolicy"],
-                                                   resources=[this.format_arn(service="logs", resource="log-group",
-                                                                              resource_name="*",
-                                                                              arn_format=ArnFormat.COLON_RESOURCE_NAME)]))
+            role.add_to_policy(iam.PolicyStatement(
+                sid="SetLogRetentionOptIn", actions=["logs:PutRetentionPolicy"],
+                resources=regional_arns(self, policy, service="logs", resource="log-group",
+                                        arn_format=ArnFormat.COLON_RESOURCE_NAME)))
         Validations.of(role).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="List/Describe/Get calls and X-Ray writes over every bucket, volume and log group "
                                   "have no narrower resource"),
-            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::*]",
+            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{ALL_BUCKETS_NAG}]",
                            reason="lifecycle profiles apply to any bucket tagged with a profile, known only at run "
                                   "time; the merge keeps every user rule (property-tested)"),
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:"
@@ -67,9 +69,10 @@ class StorageLifecycle(Construct):
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*::snapshot/*]",
                            reason="opt-in only: the snapshot taken of a dev volume before it is deleted, whose id "
                                   "is not known before it exists"),
-            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
-                              "<AWS::AccountId>:log-group:*]",
-                           reason="opt-in only: retention on log groups that have none, found at run time"))
+            *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:"
+                                f"<AWS::AccountId>:log-group:*]",
+                             reason="opt-in only: retention on log groups that have none, found at run time in "
+                                    "the policy's regions") for region in policy.regions or ["<AWS::Region>"]))
         self.rule = events.Rule(self, "Weekly", schedule=events.Schedule.expression(policy.lifecycle.schedule),
                                 description="cost-janitor weekly storage run")
         self.rule.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=stack.dlq,

@@ -12,21 +12,10 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.iam import ALL_BUCKETS_NAG, tag_statements
+
 if TYPE_CHECKING:
     from infra.stack import JanitorStack
-
-# The services behind the tagging API each check their own tagging permission too.
-TAG_WRITES = ["ec2:CreateTags", "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource"]
-
-
-def tag_statements(sid: str, keys: list[str]) -> list[iam.PolicyStatement]:
-    """Write only the given tag keys, on any service the janitor checks (S3 bucket tagging has no key condition)."""
-    only = {"ForAllValues:StringEquals": {"aws:TagKeys": keys}}
-    return [iam.PolicyStatement(sid=f"{sid}ThroughTaggingApi", actions=["tag:TagResources"], resources=["*"]),
-            iam.PolicyStatement(sid=f"{sid}OnlyTheseKeys", actions=TAG_WRITES, resources=["*"], conditions=only),
-            iam.PolicyStatement(sid=f"{sid}Buckets", actions=["s3:GetBucketTagging", "s3:PutBucketTagging"],
-                                resources=["arn:aws:s3:::*"])]
-
 
 class TagCompliance(Construct):
     def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
@@ -45,13 +34,13 @@ class TagCompliance(Construct):
         role = self.fn.role
         role.add_to_policy(iam.PolicyStatement(sid="ReadTags", actions=["tag:GetResources", "ec2:DescribeInstances"],
                                                resources=["*"]))
-        for statement in tag_statements("TagCreatedBy", [tagging.created_by_tag]):
+        for statement in tag_statements(self, "TagCreatedBy", [tagging.created_by_tag]):
             role.add_to_policy(statement)
         Validations.of(role).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="new resources of any watched service; tag writes are limited to the created-by "
                                   "key, tag:GetResources/DescribeInstances and X-Ray have no resource scope"),
-            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:s3:::*]",
+            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{ALL_BUCKETS_NAG}]",
                            reason="any new bucket; S3 bucket tagging has no tag-key condition, so the handler adds "
                                   "through the tagging API, which keeps the bucket's other tags"))
         sources_ = sorted(tagging.watched_events)

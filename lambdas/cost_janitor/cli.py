@@ -30,6 +30,7 @@ CAPABILITIES = {
     "report": "cost_janitor.handlers.report",
     "notifier": "cost_janitor.handlers.notifier",
     "slack_interactivity": "cost_janitor.handlers.slack_interactivity",
+    "answers": "cost_janitor.handlers.answers",
 }
 
 

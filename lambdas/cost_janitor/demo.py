@@ -207,20 +207,27 @@ def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], i
 
     print("\nBo answers for the prod box in Slack: a signed click on [Keep — justify], then the modal:")
     from cost_janitor.cli import FakeContext
-    from cost_janitor.handlers import slack_interactivity
+    from cost_janitor.handlers import answers, slack_interactivity
 
     os.environ["SLACK_API_URL"] = slack.api_url
     secret = "local-signing-secret"
     [to_bo] = [c for c in slack.of("chat.postMessage") if c.args["channel"] == "U0BO00001"]
     channel, ts = "D0BO00001", f"1764300000.{slack.of('chat.postMessage').index(to_bo) + 1:06d}"
     resource = ids["prod-inference-idle"]
-    value = json.dumps({"resource": resource, "region": "us-east-1"})
+    [value] = [e["value"] for b in to_bo.args["blocks"] if b.get("block_id") == f"actions:{resource}"
+               for e in b["elements"] if e.get("action_id") == "keep"]  # what Slack hands back on the click
     click = {"type": "block_actions", "user": {"id": "U0BO00001"}, "trigger_id": "t-1", "response_url":
              slack.response_url(), "container": {"channel_id": channel, "message_ts": ts},
              "actions": [{"action_id": "keep", "action_ts": "1764300100.000001", "value": value}]}
     def handle(event: dict[str, Any]) -> dict[str, Any]:
+        """The endpoint answers Slack; what it queued goes to the answers Lambda (SQS → Lambda, as deployed)."""
         with contextlib.redirect_stdout(io.StringIO()):  # EMF metrics
             result: dict[str, Any] = slack_interactivity.lambda_handler(event, FakeContext("slack_interactivity"))
+            queue = os.environ["ANSWERS_QUEUE_URL"]
+            while queued := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+                answers.lambda_handler({"Records": [_sqs_record(m) for m in queued]}, FakeContext("answers"))
+                for m in queued:
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
         return result
 
     status = handle(SlackStandIn.function_url_event(click, secret))["statusCode"]
@@ -238,6 +245,15 @@ def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], i
     status = handle(forged)["statusCode"]
     print(f"  the same click with a forged signature → HTTP {status}, nothing changed")
     slack.stop()
+
+
+def _sqs_record(message: dict[str, Any]) -> dict[str, Any]:
+    """An SQS message as the Lambda event source hands it over."""
+    return {"messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+            "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "local",
+                           "ApproximateFirstReceiveTimestamp": "0"}, "messageAttributes": {},
+            "md5OfBody": message["MD5OfBody"], "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:cost-janitor-answers", "awsRegion": "us-east-1"}
 
 
 def _print_blocks(blocks: list[dict[str, Any]]) -> None:

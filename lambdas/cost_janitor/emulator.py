@@ -6,9 +6,10 @@ multi-dimension series are compared wrongly (ListMetrics returns one entry per d
 de-duplicates in O(n²), and GetMetricData scans every datapoint for every query and period. The patches
 give AWS's semantics (exact dimension sets, as GetMetricData requires) over a per-series index that is
 rebuilt only when data is added; the statistics are still moto's own `Statistics`. SSM SendCommand without
-Targets is patched too (moto sends it to every instance in the account). S3 lifecycle writes are made as strict as
-S3 (V1/V2 rules mixed, transitions S3 refuses, rule IDs over 255 characters) and keep the bucket's
-TransitionDefaultMinimumObjectSize (moto drops it and always answers all_storage_classes_128K).
+Targets is patched too (moto sends it to every instance in the account), and so are EC2 tag writes on an
+instance the region does not have (moto tags any id; EC2 answers InvalidInstanceID.NotFound). S3 lifecycle
+writes are made as strict as S3 (V1/V2 rules mixed, transitions S3 refuses, rule IDs over 255 characters) and
+keep the bucket's TransitionDefaultMinimumObjectSize (moto drops it and always answers all_storage_classes_128K).
 """
 
 from __future__ import annotations
@@ -165,6 +166,30 @@ def _s3_lifecycle_problem(rules: list[dict[str, Any]]) -> tuple[str, str] | None
     return None
 
 
+def _patch_ec2_tags() -> None:
+    """CreateTags / DeleteTags calls on an instance that is not in this region fail as on EC2 (moto tags any id, so
+    a write made in the wrong region looked like it worked). Only the API calls: moto tags internally too."""
+    from moto.ec2.exceptions import InvalidInstanceIdError
+    from moto.ec2.responses.tags import TagResponse
+
+    if getattr(TagResponse, "_cost_janitor_patched", False):
+        return
+
+    def checked(original: Any) -> Any:
+        def call(self: Any) -> Any:
+            ids = self._get_param("Resources", [])
+            missing = [r for r in ids if r.startswith("i-") and self.ec2_backend.get_instance_by_id(r) is None]
+            if missing:
+                raise InvalidInstanceIdError(missing)
+            return original(self)
+
+        return call
+
+    setattr(TagResponse, "create_tags", checked(TagResponse.create_tags))  # noqa: B010
+    setattr(TagResponse, "delete_tags", checked(TagResponse.delete_tags))  # noqa: B010
+    setattr(TagResponse, "_cost_janitor_patched", True)  # noqa: B010
+
+
 def _patch_s3() -> None:
     from moto.s3 import responses
     from moto.s3.exceptions import S3ClientError
@@ -230,6 +255,7 @@ def start_moto() -> LocalAws:
     _patch_cloudwatch()
     _patch_ssm()
     _patch_s3()
+    _patch_ec2_tags()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -277,7 +303,9 @@ def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-ea
     secret = sm.create_secret(Name=resources.SLACK_SECRET_NAME, SecretString=json.dumps(
         {"bot_token": "xoxb-local-test-token", "signing_secret": "local-signing-secret"}))["ARN"]
     dlq = sqs.create_queue(QueueName="cost-janitor-dlq")["QueueUrl"]
+    answers = sqs.create_queue(QueueName="cost-janitor-answers")["QueueUrl"]
     return {
+        "ANSWERS_QUEUE_URL": answers,
         "FINDINGS_TOPIC_ARN": topic,
         "LEDGER_TABLE": "cost-janitor-ledger",
         "IDEMPOTENCY_TABLE": "cost-janitor-idempotency",

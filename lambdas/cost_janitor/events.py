@@ -125,15 +125,21 @@ class SlackContainer(BaseModel):
 
 
 class SlackButtonValue(BaseModel):
-    """The JSON the janitor put in a button's value."""
+    """The JSON the janitor put in a button's value: the resource, its region, and what the button's modal shows
+    (the longest keep, the tags to ask for and their allowed values)."""
 
     resource: str = Field(max_length=2048)
     region: str = Field("", max_length=64)
+    max_days: int | None = Field(None, ge=1, le=365)
+    keys: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=50)
+    allowed: dict[str, list[Annotated[str, Field(max_length=256)]]] = Field(default_factory=dict)
 
 
-class SlackViewMetadata(SlackButtonValue):
+class SlackViewMetadata(BaseModel):
     """The JSON the janitor put in a modal's private_metadata: the resource and the message it came from."""
 
+    resource: str = Field(max_length=2048)
+    region: str = Field("", max_length=64)
     channel: str = Field(max_length=64)
     ts: str = Field(max_length=64)
 
@@ -168,6 +174,10 @@ class SlackViewSubmission(BaseModel):
     type: Literal["view_submission"]
     user: SlackUser
     view: SlackView
+
+
+class AnswersQueueEvent(SqsModel):
+    """SQS → the answers Lambda: each body is a SlackInteraction the interactivity endpoint accepted."""
 
 
 class SlackInteraction(RootModel[Annotated[SlackBlockActions | SlackViewSubmission, Field(discriminator="type")]]):

@@ -26,6 +26,7 @@ METRIC_ACTIONS_BY_STATUS = "ActionsByStatus"
 METRIC_REALIZED_SAVINGS = "RealizedSavingsUSD"
 METRIC_GPU_CANDIDATES = "GpuRightSizingCandidates"
 METRIC_PUBLISH_FAILURES = "PublishFailures"
+METRIC_SLACK_REPLY_FAILURES = "SlackReplyFailures"
 
 
 def count_by(name: str, dimension: str, value: str, count: float = 1) -> None:

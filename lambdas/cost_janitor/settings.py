@@ -17,6 +17,7 @@ _ENV = {
     "policy_parameter": "POLICY_PARAMETER",
     "slack_secret_arn": "SLACK_SECRET_ARN",
     "slack_api_url": "SLACK_API_URL",
+    "answers_queue_url": "ANSWERS_QUEUE_URL",
 }
 
 
@@ -29,6 +30,7 @@ class Settings:
     policy_parameter: str | None = None
     slack_secret_arn: str | None = None
     slack_api_url: str | None = None
+    answers_queue_url: str | None = None
     dry_run_override: bool | None = None
 
     @classmethod

@@ -1,7 +1,8 @@
 """A local stand-in for Slack's Web API (the few methods cost-janitor uses), for tests and the demo.
 
 An HTTP server on loopback: records every call, answers like Slack, and can be told to answer 429 (with
-Retry-After) or 500 for the next calls, or to answer a method slowly. Also accepts response_url posts.
+Retry-After), 500 or any other status for the next calls (of one method, or of any), or to answer a method
+slowly. Also accepts response_url posts.
 Not part of the Lambda asset.
 """
 
@@ -29,6 +30,7 @@ class SlackStandIn:
     users: dict[str, str] = field(default_factory=dict)  # email → user id
     calls: list[Call] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # HTTP statuses for the next calls (429, 500, ...)
+    fail_method: dict[str, list[int]] = field(default_factory=dict)  # method → statuses for its next calls
     retry_after: int = 1
     delays: dict[str, float] = field(default_factory=dict)  # method → seconds to wait before answering it
     arrived: list[str] = field(default_factory=list)  # methods as requests arrive (before any delay)
@@ -84,8 +86,9 @@ class SlackStandIn:
                 if isinstance(args.get(key), str):
                     args[key] = json.loads(args[key])
             self.calls.append(Call(method, args))
-            if self.fail_next:
-                status = self.fail_next.pop(0)
+            queued = self.fail_method.get(method) or self.fail_next
+            if queued:
+                status = queued.pop(0)
                 if status == 429:
                     return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(self.retry_after)}
                 return status, {"ok": False, "error": "internal_error"}, {}

@@ -50,3 +50,10 @@ OPT_INS = {"storage": {"delete_unattached_volumes": True, "set_log_retention": T
 def synth_opt_in(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The stack with every destructive opt-in turned on (a second synth, for the grants that depend on them)."""
     return _synth(tmp_path_factory.mktemp("cdk.out.opt-in"), OPT_INS)
+
+
+@pytest.fixture(scope="session")
+def synth_regions(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack sweeping two regions with the log-retention opt-in (the grants that must cover every region)."""
+    return _synth(tmp_path_factory.mktemp("cdk.out.regions"), {"regions": ["us-east-1", "us-west-2"],
+                                                               "storage": {"set_log_retention": True}})

@@ -26,8 +26,10 @@ ALLOWED: dict[str, set[str]] = {
                                     "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "ec2:StopInstances",
                                     "ec2:CreateTags", "ec2:DeleteTags"},
     "NotifierFunction": SHARED | SLACK | QUEUE,
-    "SlackInteractivityFunction": SHARED | SLACK | TAGGING | {"ec2:DescribeInstances", "ec2:StopInstances",
-                                                               "ec2:DeleteTags"},
+    # the public endpoint: its secret and the answers queue, nothing that touches a resource
+    "SlackInteractivityFunction": SHARED | SLACK,
+    "AnswersFunction": SHARED | SLACK | QUEUE | TAGGING | {"ec2:DescribeInstances", "ec2:StopInstances",
+                                                           "ec2:DeleteTags"},
     "SpotInterruptionFunction": SHARED | PUBLISH | {"ec2:DescribeInstances", "ssm:SendCommand"},
     "StorageLifecycleFunction": SHARED | PUBLISH | {
         "s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:GetBucketVersioning",
@@ -77,7 +79,7 @@ def test_every_mutating_ec2_or_tagging_call_is_conditioned(synth: Synth) -> None
                 assert s.get("Condition"), f"{function}: {_actions(s)} without a condition"
 
 
-@pytest.mark.parametrize("function", ["IdleSweep", "SlackInteractivityFunction"])
+@pytest.mark.parametrize("function", ["IdleSweep", "AnswersFunction"])
 def test_whoever_may_stop_is_denied_terminate(synth: Synth, function: str) -> None:
     denies = [s for s in _roles(synth)[function] if s["Effect"] == "Deny"]
     assert {"Sid": "NeverTerminate", "Effect": "Deny", "Action": "ec2:TerminateInstances", "Resource": "*"} in denies

@@ -104,7 +104,7 @@ def test_idle_sweep_may_stop_only_dev_tagged_instances_and_never_terminate(synth
 ACTIONS_BY_FUNCTION = {
     "IdleSweep": [ActionKind.MARK_IDLE, ActionKind.UNMARK_IDLE, ActionKind.STOP, ActionKind.HIBERNATE,
                   ActionKind.TAG_GPU_AGENT],
-    "SlackInteractivity": [ActionKind.STOP],
+    "Answers": [ActionKind.STOP],
     "SpotInterruption": [ActionKind.CHECKPOINT],
     "StorageLifecycle": [ActionKind.PUT_LIFECYCLE, ActionKind.MARK_UNATTACHED],
     "TagCompliance": [ActionKind.TAG_CREATED_BY],
@@ -192,10 +192,20 @@ def test_notifier_reads_the_findings_topic_through_a_batching_queue(synth: Synth
         "MaximumBatchingWindowInSeconds": 60})
 
 
-def test_slack_interactivity_has_a_public_url_and_may_write_only_answer_tags(synth: Synth) -> None:
+def test_slack_interactivity_has_a_public_url_with_reserved_concurrency_and_queues_answers(synth: Synth) -> None:
     synth.template.has_resource_properties("AWS::Lambda::Url", {"AuthType": "NONE"})
     assert "SlackInteractivityUrl" in synth.raw["Outputs"]
-    statements = _statements(synth, "SlackInteractivity")
+    [fn] = [f["Properties"] for k, f in synth.resources("AWS::Lambda::Function").items()
+            if k.startswith("SlackInteractivity")]
+    assert fn["ReservedConcurrentExecutions"] == 5
+    [queue] = [k for k in synth.resources("AWS::SQS::Queue") if k.startswith("AnswersQueue")]
+    assert fn["Environment"]["Variables"]["ANSWERS_QUEUE_URL"] == {"Ref": queue}
+    synth.template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
+        "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]}, "FunctionResponseTypes": ["ReportBatchItemFailures"]})
+
+
+def test_answers_may_write_only_answer_tags_and_stop_only_dev_instances(synth: Synth) -> None:
+    statements = _statements(synth, "Answers")
     [create] = [s for s in statements if s.get("Sid") == "WriteOnlyAnswerTags"]
     assert create["Condition"] == {"ForAllValues:StringEquals": {"aws:TagKeys": [
         "cost-janitor:keep-until", "cost-janitor:keep-reason", "cost-janitor:keep-by", "owner"]}}
@@ -203,11 +213,29 @@ def test_slack_interactivity_has_a_public_url_and_may_write_only_answer_tags(syn
     assert "prod" not in stop["Condition"]["StringEqualsIgnoreCase"]["aws:ResourceTag/environment"]  # type: ignore[index]
 
 
+def test_answers_and_log_retention_cover_every_region_of_the_policy(synth_regions: Synth) -> None:
+    statements = _statements(synth_regions, "Answers")
+    for sid in ("WriteOnlyAnswerTags", "StopNowOnlyDevInstances", "UnmarkOnStop"):
+        [s] = [s for s in statements if s.get("Sid") == sid]
+        assert [json.dumps(r) for r in s["Resource"]] == [  # type: ignore[union-attr]
+            json.dumps({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":ec2:{region}:",
+                                          {"Ref": "AWS::AccountId"}, ":instance/*"]]})
+            for region in ("us-east-1", "us-west-2")], sid
+        assert s.get("Condition"), sid  # the tag conditions hold in each region
+    [retention] = [s for s in _statements(synth_regions, "StorageLifecycle") if s.get("Sid") == "SetLogRetentionOptIn"]
+    resources = json.dumps(retention["Resource"])
+    assert len(retention["Resource"]) == 2 and ":logs:us-east-1:" in resources and ":logs:us-west-2:" in resources  # type: ignore[arg-type]
+
+
+def test_no_arn_names_a_partition_by_hand(synth: Synth) -> None:
+    assert "arn:aws:" not in json.dumps(synth.raw)
+
+
 def test_only_the_slack_functions_can_read_the_slack_secret(synth: Synth) -> None:
     [secret] = list(synth.resources("AWS::SecretsManager::Secret"))
     readers = {k.split("Role")[0] for k, p in synth.resources("AWS::IAM::Policy").items()
                if secret in json.dumps(p) and "secretsmanager:GetSecretValue" in json.dumps(p)}
-    assert readers == {"NotifierFunction", "SlackInteractivityFunction", "ReportFunction"}
+    assert readers == {"NotifierFunction", "SlackInteractivityFunction", "AnswersFunction", "ReportFunction"}
 
 
 def test_spot_warnings_and_rebalance_recommendations_reach_the_spot_function(synth: Synth) -> None:
@@ -245,7 +273,7 @@ def test_creation_calls_reach_tag_compliance_after_a_delay(synth: Synth) -> None
 
 @pytest.mark.parametrize("construct, keys", [
     ("TagCompliance", ["created-by"]),
-    ("SlackInteractivity", ["cost-center", "environment", "project", "team"]),
+    ("Answers", ["cost-center", "environment", "project", "team"]),
 ])
 def test_tag_writes_are_limited_to_their_keys(synth: Synth, construct: str, keys: list[str]) -> None:
     [only] = [s for s in _statements(synth, construct) if str(s.get("Sid", "")).endswith("OnlyTheseKeys")]

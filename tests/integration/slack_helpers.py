@@ -27,6 +27,28 @@ class Ctx:
         return 30_000
 
 
+def deliver(event: dict[str, Any]) -> dict[str, Any]:
+    """What Slack's request sets off, as deployed: the interactivity endpoint answers it (returned), then the
+    answers Lambda is handed what the endpoint queued (SQS → Lambda). Every queued answer must be carried out:
+    a batch item failure here would be a crash on a payload the endpoint accepted."""
+    import os
+
+    import boto3
+
+    from cost_janitor.handlers import answers, slack_interactivity
+
+    response: dict[str, Any] = slack_interactivity.lambda_handler(event, Ctx())
+    sqs = boto3.client("sqs", region_name=os.environ["AWS_REGION"], endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+    queue = os.environ["ANSWERS_QUEUE_URL"]
+    while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        record = load_event("sqs/findings_batch.json")["Records"][0]
+        records = [{**record, "messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+        assert answers.lambda_handler({"Records": records}, Ctx()) == {"batchItemFailures": []}
+        for m in messages:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    return response
+
+
 def signed_request(payload: dict[str, Any] | None = None, *, body: str | None = None, secret: str = SIGNING_SECRET,
                    timestamp: str | None = None, b64: bool = True, headers: dict[str, str] | None = None,
                    method: str = "POST", path: str = "/slack/actions") -> dict[str, Any]:
@@ -41,14 +63,24 @@ def signed_request(payload: dict[str, Any] | None = None, *, body: str | None = 
     return event
 
 
+def button(blocks: list[dict[str, Any]], action_id: str, resource: str) -> str:
+    """The value of a button the janitor rendered, as Slack hands it back on a click."""
+    for block in blocks:
+        if block.get("block_id") == f"actions:{resource}":
+            for element in block["elements"]:
+                if element.get("action_id") == action_id:
+                    return str(element["value"])
+    raise AssertionError(f"no {action_id} button for {resource}")
+
+
 def click(action_id: str, *, resource: str, user: str, channel: str, ts: str, response_url: str,
-          action_ts: str | None = None) -> dict[str, Any]:
+          action_ts: str | None = None, value: str | None = None) -> dict[str, Any]:
     payload = load_event("slack/block_actions_keep.json")
     payload["user"]["id"] = user
     payload["container"].update({"channel_id": channel, "message_ts": ts})
     payload["response_url"] = response_url
     payload["actions"][0].update({"action_id": action_id, "action_ts": action_ts or f"{time.time():.6f}",
-                                  "value": json.dumps({"resource": resource, "region": "us-east-1"})})
+                                  "value": value or json.dumps({"resource": resource, "region": "us-east-1"})})
     return payload
 
 

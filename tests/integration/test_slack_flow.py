@@ -23,7 +23,7 @@ from cost_janitor.settings import Settings
 from cost_janitor.slack_standin import SlackStandIn
 from tests.conftest import load_event
 from tests.integration.fleet import Fleet
-from tests.integration.slack_helpers import Ctx, click, signed_request, submit_keep, submit_reassign
+from tests.integration.slack_helpers import Ctx, button, click, deliver, signed_request, submit_keep, submit_reassign
 
 ANA, BO, CY = "U0ANA0001", "U0BO00001", "U0CY00001"
 POLICY = Policy.model_validate({"slack": {"team_channels": {"vision": "#vision", "search": "#search"},
@@ -94,7 +94,7 @@ def _message_to(slack: SlackStandIn, user: str) -> tuple[str, str]:
 
 
 def _act(payload: dict[str, Any], **request: Any) -> dict[str, Any]:
-    result: dict[str, Any] = slack_interactivity.lambda_handler(signed_request(payload, **request), Ctx())
+    result: dict[str, Any] = deliver(signed_request(payload, **request))
     return result
 
 
@@ -259,7 +259,8 @@ def test_the_creator_fixes_missing_tags_with_the_slack_form(aws: LocalAws, janit
     [post] = slack.of("chat.postMessage")
     assert post.args["channel"] == ANA and '"fix_tags"' in json.dumps(post.args["blocks"])
     channel, ts = _message_to(slack, ANA)
-    _act(click("fix_tags", resource=iid, user=ANA, channel=channel, ts=ts, response_url=slack.response_url()))
+    _act(click("fix_tags", resource=iid, user=ANA, channel=channel, ts=ts, response_url=slack.response_url(),
+               value=button(post.args["blocks"], "fix_tags", iid)))
     [view] = slack.of("views.open")
     fields = {b["block_id"]: b["element"]["type"] for b in view.args["view"]["blocks"] if b["type"] == "input"}
     assert fields == {"tag:project": "plain_text_input", "tag:environment": "static_select",
@@ -383,3 +384,47 @@ def test_a_finding_whose_notice_history_cannot_be_read_waits_and_the_rest_are_to
     assert notifier.lambda_handler({"Records": redelivered}, Ctx()) == {"batchItemFailures": []}
     assert len(_posts(slack)[ANA]) == 1  # merged into the message Ana already has, not a second one
     assert "ana-gpu" in json.dumps(slack.of("chat.update")[-1].args["blocks"])
+
+
+def test_answers_act_in_the_region_the_finding_is_in(aws: LocalAws, janitor: Any, slack: SlackStandIn,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A two-region account: Keep on a us-west-2 box tags it in us-west-2; Stop now stops the us-west-2 dev box."""
+    policy = Policy.model_validate({**POLICY.model_dump(mode="json"), "regions": ["us-east-1", "us-west-2"]})
+    janitor(policy)
+    monkeypatch.setenv("COST_JANITOR_DRY_RUN", "false")
+    west = Fleet(aws, END, hours=9 * 24, region="us-west-2")
+    west.add("bo-prod-west", "g5.xlarge", {"environment": "prod", "team": "search", "owner": "bo@example.com"},
+             cpu=0.5, gpus=[(1.0, 1.0)])
+    west.add("ana-dev-west", "m5.large", {"environment": "dev", "team": "vision", "owner": "ana@example.com"},
+             cpu=0.5)
+    west.done()
+    tap = subscribe_queue(aws, os.environ["FINDINGS_TOPIC_ARN"], name="notifier-input")
+    now = END + timedelta(minutes=5)
+    report = sweep(policy, Settings.from_env(), now=now, run_id="run-west", dry_run=False)
+    assert {f.region for f in report.findings} == {"us-west-2"}
+    records = []
+    sqs = aws.client("sqs")
+    while got := sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages", []):
+        for m in got:
+            sqs.delete_message(QueueUrl=tap, ReceiptHandle=m["ReceiptHandle"])
+            records.append({**load_event("sqs/findings_batch.json")["Records"][0], "messageId": m["MessageId"],
+                            "body": m["Body"]})
+    monkeypatch.setenv("POLICY_PARAMETER", os.environ["POLICY_PARAMETER"])
+    assert notifier.lambda_handler({"Records": records}, Ctx()) == {"batchItemFailures": []}
+    posts = _posts(slack)
+    bo, ana = west.ids["bo-prod-west"], west.ids["ana-dev-west"]
+    channel, ts = _message_to(slack, BO)
+    deliver(signed_request(click("keep", resource=bo, user=BO, channel=channel, ts=ts,
+                                 response_url=slack.response_url(), value=button(posts[BO][0]["blocks"], "keep", bo))))
+    [view] = slack.of("views.open")
+    assert json.loads(view.args["view"]["private_metadata"])["region"] == "us-west-2"
+    keep = submit_keep(resource=bo, user=BO, channel=channel, ts=ts, reason="Serving the west-coast canary.")
+    keep["view"]["private_metadata"] = view.args["view"]["private_metadata"]
+    assert json.loads(deliver(signed_request(keep))["body"]) == {"response_action": "clear"}
+    assert west.tags("bo-prod-west")["cost-janitor:keep-by"] == BO
+    channel, ts = _message_to(slack, ANA)
+    deliver(signed_request(click("stop_now", resource=ana, user=ANA, channel=channel, ts=ts,
+                                 response_url=slack.response_url(),
+                                 value=button(posts[ANA][0]["blocks"], "stop_now", ana))))
+    assert west.state("ana-dev-west") == "stopped"
+    assert f"Stopped at the request of <@{ANA}>" in json.dumps(slack.of("response_url")[-1].args["blocks"])

@@ -89,15 +89,29 @@ def test_keep_is_capped_by_the_policy() -> None:
 ], ids=["prod-ask", "dev-about-to-stop", "gpu-agent-link", "already-stopped"])
 def test_buttons_by_case(environment: str, action: object, expected: list[str | None]) -> None:
     f = _finding(environment=environment).model_copy(update={"action": action})
-    buttons = buttons_for(f, docs_url="https://docs.example/agent")
+    buttons = buttons_for(f, POLICY)
     assert [b.action_id for b in buttons] == expected
+
+
+def test_buttons_carry_what_their_modal_shows_so_it_opens_without_reading_anything() -> None:
+    keep = buttons_for(_finding().model_copy(update={"action": Ask.JUSTIFY}), POLICY)[0]
+    assert json.loads(str(keep.value)) == {"resource": "i-0123456789abcdef0", "region": "us-east-1", "max_days": 90}
+    tagging = _finding().model_copy(update={"kind": "tag-compliance", "verdict": Verdict.NON_COMPLIANT,
+                                            "evidence": {"missing": "project,environment", "invalid": ""}})
+    [fix] = buttons_for(tagging, POLICY.model_validate({"tagging": {"required": {
+        "project": [], "environment": ["dev", "prod"]}}}))
+    assert json.loads(str(fix.value))["keys"] == ["project", "environment"]
+    assert json.loads(str(fix.value))["allowed"] == {"environment": ["dev", "prod"]}
+    huge = POLICY.model_validate({"tagging": {"required": {"environment": [f"v{n:04d}" for n in range(400)]}}})
+    [fix] = buttons_for(tagging.model_copy(update={"evidence": {"missing": "environment"}}), huge)
+    assert len(str(fix.value)) <= 2000 and json.loads(str(fix.value))["resource"] == "i-0123456789abcdef0"
 
 
 def test_many_findings_are_split_under_slacks_block_limit_and_none_is_lost() -> None:
     instances = [make_instance(instance_id=f"i-{k:017x}", tags={"environment": "prod", "owner": "a@b.co",
                                                                 "Name": "x" * 400}) for k in range(40)]
     findings = classify_instances(instances, {i.instance_id: make_usage(cpu=1) for i in instances}, POLICY, now=NOW)
-    messages = owner_messages(findings, docs_url="https://docs.example")
+    messages = owner_messages(findings, POLICY)
     assert len(messages) == 4
     seen = []
     for m in messages:
@@ -131,5 +145,5 @@ def test_verdicts_needing_no_answer_are_not_sent() -> None:
 def test_the_owner_is_told_what_became_of_a_stop(status: str, error: str | None, says: str) -> None:
     f = _finding(environment="dev").model_copy(update={"action": ActionKind.STOP, "action_status": status,
                                                        "action_error": error})
-    [message] = owner_messages([f], docs_url="https://docs.example")
+    [message] = owner_messages([f], POLICY)
     assert says in json.dumps(message["blocks"])

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from cost_janitor.core.notify import Recipient
 from cost_janitor.errors import ConfigError
-from cost_janitor.observability import logger
+from cost_janitor.observability import METRIC_SLACK_REPLY_FAILURES, logger, metrics
 
 SLACK_API = "https://slack.com/api/"
 
@@ -25,12 +27,23 @@ class SlackSecrets:
         return "SlackSecrets(***)"
 
 
-def load_secrets(secretsmanager: Any, secret_id: str) -> SlackSecrets:
-    """The Slack app's credentials; a missing or half-filled secret is a ConfigError naming the key."""
+SECRET_CACHE_SECONDS = 300
+
+
+@lru_cache(maxsize=4)
+def _secrets_provider(secretsmanager: Any) -> Any:
+    """One provider per client, so Powertools' cache survives across warm invocations (a provider made per call
+    starts with an empty cache: one GetSecretValue per Slack click)."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
+    return SecretsProvider(boto3_client=secretsmanager)
+
+
+def load_secrets(secretsmanager: Any, secret_id: str) -> SlackSecrets:
+    """The Slack app's credentials (cached for SECRET_CACHE_SECONDS); a missing or half-filled secret is a
+    ConfigError naming the key."""
     try:
-        data = SecretsProvider(boto3_client=secretsmanager).get(secret_id, transform="json", max_age=300)
+        data = _secrets_provider(secretsmanager).get(secret_id, transform="json", max_age=SECRET_CACHE_SECONDS)
     except Exception as exc:  # Powertools wraps SDK and decode errors alike
         raise ConfigError(f"cannot read Slack secret {secret_id}: {type(exc).__name__}") from None
     if not isinstance(data, dict):
@@ -43,6 +56,7 @@ def load_secrets(secretsmanager: Any, secret_id: str) -> SlackSecrets:
 
 class SlackGateway:
     def __init__(self, token: str, *, base_url: str = SLACK_API, max_rate_limit_retries: int = 3) -> None:
+        self._rate_limit_retries = max_rate_limit_retries
         self._client = WebClient(token=token, base_url=base_url, timeout=5,
                                  retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries)])
         self._users: dict[str, str | None] = {}
@@ -84,24 +98,32 @@ class SlackGateway:
     def post_ephemeral(self, channel: str, user: str, text: str) -> None:
         self._call("chat_postEphemeral", channel=channel, user=user, text=text)
 
-    def respond_ephemeral(self, response_url: str, text: str) -> None:
+    def respond_ephemeral(self, response_url: str, text: str) -> bool:
         """A reply only the clicker sees; the original message stays as it is."""
-        self._reply(response_url, text=text, response_type="ephemeral", replace_original=False)
+        return self._reply(response_url, text=text, response_type="ephemeral", replace_original=False)
 
-    def respond(self, response_url: str, message: dict[str, Any]) -> None:
+    def respond(self, response_url: str, message: dict[str, Any]) -> bool:
         """Replace the original message through its response_url (Slack's in-place update for block actions)."""
-        self._reply(response_url, text=message["text"], blocks=message["blocks"], replace_original=True)
+        return self._reply(response_url, text=message["text"], blocks=message["blocks"], replace_original=True)
 
-    def _reply(self, response_url: str, **kwargs: Any) -> None:
-        """A reply that does not arrive is logged, not raised: the answer itself is already done and recorded,
-        and failing the request would make Slack show the clicker an error for something that worked."""
+    def _reply(self, response_url: str, **kwargs: Any) -> bool:
+        """A reply that does not arrive is logged with its HTTP status and counted, not raised: the answer itself
+        is already done and recorded. A 429 is retried after Retry-After (slack-sdk's handler), once or twice."""
         from slack_sdk.webhook import WebhookClient
 
         self.calls["response_url"] = self.calls.get("response_url", 0) + 1
         try:
-            WebhookClient(response_url, timeout=5).send(**kwargs)
+            response = WebhookClient(response_url, timeout=5, retry_handlers=[RateLimitErrorRetryHandler(
+                max_retry_count=self._rate_limit_retries)]).send(**kwargs)
         except Exception as exc:
-            logger.warning("slack reply not delivered", extra={"error": type(exc).__name__})
+            status, error = None, type(exc).__name__
+        else:
+            if response.status_code < 400:
+                return True
+            status, error = response.status_code, str(response.body)[:200]
+        logger.warning("slack reply not delivered", extra={"status": status, "error": error})
+        metrics.add_metric(name=METRIC_SLACK_REPLY_FAILURES, unit=MetricUnit.Count, value=1)
+        return False
 
 
 def error_code(exc: Exception) -> str:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cost_janitor.core.answers import ENDS_A_REQUEST
+
 HOURS_PER_MONTH = 730.0
 STOP_KINDS = ("stop", "hibernate")
 
@@ -101,7 +103,7 @@ def open_requests(entries: list[Entry], *, now: datetime) -> list[tuple[str, int
         by_resource[e.resource_id].append(e)
     for resource, events in by_resource.items():
         events.sort(key=lambda e: e.at)
-        last_answer = max((e.at for e in events if e.action in ("justified", "snoozed", "reassigned")),
+        last_answer = max((e.at for e in events if e.action in ENDS_A_REQUEST),
                           default=None)
         asks = [e for e in events if e.action == "ask-justification" and (last_answer is None or e.at > last_answer)]
         if asks and now - asks[-1].at <= timedelta(days=2):  # still being asked: the sweep re-asks nightly

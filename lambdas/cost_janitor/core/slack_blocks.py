@@ -25,12 +25,14 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from cost_janitor.core.models import STOPS, ActionKind, Ask, Finding, Verdict
+from cost_janitor.core.policy import Policy
 
 MAX_BLOCKS = 50
 BLOCKS_PER_FINDING = 4  # section, context, actions, divider
 PER_MESSAGE = (MAX_BLOCKS - 1) // BLOCKS_PER_FINDING
 MAX_SECTION_TEXT = 3000
 MAX_PLAIN_TEXT = 150
+MAX_VALUE = 2000  # a button's value
 KEEP_DAYS = (1, 3, 7, 14, 30, 60, 90)
 EMOJI = {Verdict.IDLE: ":zzz:", Verdict.GPU_METRICS_MISSING: ":grey_question:", Verdict.NOT_STOPPABLE: ":lock:",
          Verdict.NOT_EVALUATED: ":warning:", Verdict.BUSY: ":white_check_mark:", Verdict.EXEMPT: ":shield:",
@@ -41,17 +43,32 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def button_value(finding: Finding) -> str:
-    return json.dumps({"resource": finding.resource_id, "region": finding.region})
+def button_value(finding: Finding, **modal: Any) -> str:
+    """What a click hands back: the resource and its region, and what the button's modal shows (so the endpoint
+    can open it within Slack's 3 seconds without reading the policy or the ledger). Slack allows 2,000 characters:
+    the modal hints are dropped before the resource is."""
+    value = json.dumps({"resource": finding.resource_id, "region": finding.region, **modal})
+    return value if len(value) <= MAX_VALUE else json.dumps({"resource": finding.resource_id,
+                                                             "region": finding.region})
 
 
-def buttons_for(finding: Finding, *, docs_url: str) -> list[ButtonElement]:
+def _tag_hints(finding: Finding, policy: Policy) -> dict[str, Any]:
+    """The keys the Fix-tags form asks for (missing or invalid) and, where the policy lists them, their values."""
+    keys = [k for k in f"{finding.evidence.get('missing') or ''},{finding.evidence.get('invalid') or ''}"
+            .split(",") if k]
+    allowed = {k: policy.tagging.required[k] for k in keys if policy.tagging.required.get(k)}
+    return {"keys": keys, "allowed": allowed}
+
+
+def buttons_for(finding: Finding, policy: Policy) -> list[ButtonElement]:
     """The owner's choices, by case."""
     value = button_value(finding)
-    keep = ButtonElement(text="Keep — justify", action_id="keep", value=value, style="primary")
+    keep = ButtonElement(text="Keep — justify", action_id="keep", style="primary",
+                         value=button_value(finding, max_days=policy.exemptions.max_keep_days))
     not_mine = ButtonElement(text="Not mine", action_id="not_mine", value=value)
     if finding.kind == "tag-compliance":
-        return [ButtonElement(text="Fix tags", action_id="fix_tags", value=value, style="primary")] \
+        return [ButtonElement(text="Fix tags", action_id="fix_tags", style="primary",
+                              value=button_value(finding, **_tag_hints(finding, policy)))] \
             if finding.verdict == Verdict.NON_COMPLIANT else []
     if finding.action == Ask.JUSTIFY:
         return [keep, ButtonElement(text="Snooze 1 day", action_id="snooze", value=value), not_mine]
@@ -59,7 +76,7 @@ def buttons_for(finding: Finding, *, docs_url: str) -> list[ButtonElement]:
                                                        and finding.environment == "dev"):
         return [keep, ButtonElement(text="Stop now", action_id="stop_now", value=value, style="danger")]
     if finding.action == Ask.INSTALL_GPU_AGENT:
-        return [LinkButtonElement(text="How to send GPU metrics", url=docs_url), not_mine]
+        return [LinkButtonElement(text="How to send GPU metrics", url=policy.slack.gpu_agent_docs_url), not_mine]
     if finding.action == Ask.REVIEW:
         return [keep, not_mine]
     return []
@@ -107,13 +124,13 @@ def _what_happens(f: Finding) -> str:
     return text + "".join(f"\n:memo: {n}" for n in f.notes)
 
 
-def finding_blocks(f: Finding, *, docs_url: str, outcome: str | None) -> list[Any]:
+def finding_blocks(f: Finding, policy: Policy, *, outcome: str | None) -> list[Any]:
     blocks: list[Any] = [
         SectionBlock(block_id=f"finding:{f.resource_id}", text=MarkdownTextObject(
             text=_clip(_headline(f), MAX_SECTION_TEXT))),
         ContextBlock(elements=[MarkdownTextObject(text=_clip(_what_happens(f), MAX_SECTION_TEXT))]),
     ]
-    buttons = buttons_for(f, docs_url=docs_url)
+    buttons = buttons_for(f, policy)
     if outcome:
         blocks.append(ContextBlock(block_id=f"outcome:{f.resource_id}",
                                    elements=[MarkdownTextObject(text=_clip(outcome, MAX_SECTION_TEXT))]))
@@ -129,7 +146,7 @@ def chunks(findings: Sequence[Finding]) -> list[list[Finding]]:
     return [ordered[i:i + PER_MESSAGE] for i in range(0, len(ordered), PER_MESSAGE)]
 
 
-def render(chunk: Sequence[Finding], *, docs_url: str, outcomes: Mapping[str, str] | None = None,
+def render(chunk: Sequence[Finding], policy: Policy, *, outcomes: Mapping[str, str] | None = None,
            title: str | None = None, part: tuple[int, int] = (1, 1)) -> dict[str, Any]:
     """One message ({text, blocks}) for one chunk of one recipient's findings."""
     total = sum(f.monthly_usd or 0 for f in chunk)
@@ -139,15 +156,15 @@ def render(chunk: Sequence[Finding], *, docs_url: str, outcomes: Mapping[str, st
         heading += f" ({part[0]}/{part[1]})"
     blocks: list[Any] = [HeaderBlock(text=PlainTextObject(text=_clip(heading, MAX_PLAIN_TEXT)))]
     for f in chunk:
-        blocks += finding_blocks(f, docs_url=docs_url, outcome=(outcomes or {}).get(f.resource_id))
+        blocks += finding_blocks(f, policy, outcome=(outcomes or {}).get(f.resource_id))
     return {"text": _clip(heading, MAX_PLAIN_TEXT), "blocks": [b.to_dict() for b in blocks]}
 
 
-def owner_messages(findings: Sequence[Finding], *, docs_url: str, outcomes: Mapping[str, str] | None = None,
+def owner_messages(findings: Sequence[Finding], policy: Policy, *, outcomes: Mapping[str, str] | None = None,
                    title: str | None = None) -> list[dict[str, Any]]:
     """Every message for one recipient."""
     parts = chunks(findings)
-    return [render(c, docs_url=docs_url, outcomes=outcomes, title=title, part=(n, len(parts)))
+    return [render(c, policy, outcomes=outcomes, title=title, part=(n, len(parts)))
             for n, c in enumerate(parts, start=1)]
 
 

@@ -125,7 +125,7 @@ def _write(slack: SlackGateway, state: SlackState, run_id: str, channel: str, ke
     posted = updated = 0
     result: list[tuple[str, str]] = []
     for n, chunk in enumerate(parts):
-        message = render(chunk, docs_url=policy.slack.gpu_agent_docs_url, outcomes=outcomes, title=title,
+        message = render(chunk, policy, outcomes=outcomes, title=title,
                          part=(n + 1, len(parts)))
         if n < len(sent):
             ch, ts = sent[n]

@@ -1,0 +1,73 @@
+"""Answers: the Slack interactivity endpoint's queue → the answers Lambda, which authorises each answer and carries
+it out where the resource is — in every region the policy covers. Tag writes are limited to the answer keys; stops
+to dev-tagged instances; terminate is denied."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.iam import ALL_BUCKETS_NAG, regional_arns, tag_statements
+
+if TYPE_CHECKING:
+    from infra.stack import JanitorStack
+
+
+class Answers(Construct):
+    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+        super().__init__(scope, id)
+        policy = stack.settings.policy
+        self.queue = sqs.Queue(
+            self, "Queue", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED,
+            visibility_timeout=Duration.minutes(3),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=stack.dlq, max_receive_count=3))
+        self.fn = stack.function(
+            "Function", scope=self, service="answers", timeout=Duration.seconds(30),
+            handler="cost_janitor.handlers.answers.lambda_handler",
+            environment={"LEDGER_TABLE": stack.ledger.table_name, "SLACK_SECRET_ARN": stack.slack_secret.secret_arn})
+        self.fn.function.add_event_source(sources.SqsEventSource(self.queue, batch_size=10,
+                                                                 report_batch_item_failures=True))
+        stack.slack_secret.grant_read(self.fn.role)
+        stack.ledger.grant_read_write_data(self.fn.role)
+        role = self.fn.role
+        instances = regional_arns(self, policy, service="ec2", resource="instance")
+        ex = policy.exemptions
+        role.add_to_policy(iam.PolicyStatement(sid="ReadInstances", actions=["ec2:DescribeInstances"],
+                                               resources=["*"]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="WriteOnlyAnswerTags", actions=["ec2:CreateTags"], resources=instances,
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [
+                ex.keep_until_tag, ex.reason_tag, ex.by_tag, policy.tagging.owner_tag]}}))
+        for statement in tag_statements(self, "FixTags", sorted(policy.tagging.required)):
+            role.add_to_policy(statement)
+        role.add_to_policy(iam.PolicyStatement(
+            sid="StopNowOnlyDevInstances", actions=["ec2:StopInstances"], resources=instances,
+            conditions={"StringEqualsIgnoreCase": {
+                f"aws:ResourceTag/{policy.environments.tag_key}": policy.environments.stop_values()}}))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="UnmarkOnStop", actions=["ec2:DeleteTags"], resources=instances,
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [ex.idle_since_tag]}}))
+        role.add_to_policy(iam.PolicyStatement(sid="NeverTerminate", effect=iam.Effect.DENY,
+                                               actions=["ec2:TerminateInstances"], resources=["*"]))
+        Validations.of(role).acknowledge(
+            Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                           reason="ec2:DescribeInstances, X-Ray writes and tag:TagResources have no resource "
+                                  "scope; service tag writes are limited to the required cost-tag keys"),
+            Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{ALL_BUCKETS_NAG}]",
+                           reason="the Fix-tags form may tag any new bucket its creator owns; S3 bucket tagging has "
+                                  "no tag-key condition"),
+            *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
+                             reason="answers apply to any instance the clicker owns (checked in the handler) in the "
+                                    "policy's regions; tag writes are limited to the answer tag keys, stops to "
+                                    "dev-tagged instances") for arn in _nag_arns(policy.regions)))
+
+
+def _nag_arns(regions: list[str]) -> list[str]:
+    """How cdk-nag prints the instance ARNs (tokens as <AWS::...>)."""
+    return [f"arn:<AWS::Partition>:ec2:{region}:<AWS::AccountId>:instance/*" for region in regions] or [
+        "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*"]
