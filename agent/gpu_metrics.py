@@ -3,7 +3,8 @@
 
 Reads `nvidia-smi --query-gpu=... --format=csv` and publishes the same metric names and dimensions as the
 agent's nvidia_gpu plugin with agent/cloudwatch-agent.json (namespace CWAgent, nvidia_smi_<measurement>,
-dimensions index, name, host, InstanceId), so the idle sweep reads either the same way. stdlib + boto3.
+dimensions index, name, host, InstanceId), so the idle sweep reads either the same way — and, like that config,
+only the two measurements the sweep reads (GPU and GPU-memory utilisation). stdlib + boto3.
 
     python3 gpu_metrics.py                # every 60 s, forever
     python3 gpu_metrics.py --once --print # one sample, printed instead of sent
@@ -23,34 +24,54 @@ from datetime import UTC, datetime
 from typing import Any
 
 NAMESPACE = "CWAgent"
-# nvidia-smi query field → the agent's measurement name (metric: nvidia_smi_<measurement>) and unit
+# nvidia-smi query field → the agent's measurement name (metric: nvidia_smi_<measurement>) and unit. Each one
+# published is a custom metric per GPU ($0.30 a month each): only what the idle sweep reads is published.
 FIELDS = {
     "utilization.gpu": ("utilization_gpu", "Percent"),
     "utilization.memory": ("utilization_memory", "Percent"),
-    "memory.used": ("memory_used", "Megabytes"),
-    "memory.total": ("memory_total", "Megabytes"),
-    "power.draw": ("power_draw", "None"),
-    "temperature.gpu": ("temperature_gpu", "None"),
 }
+# Fields nvidia-smi can also report; read when present, never published.
+OTHER_FIELDS = {"memory.used": "memory_used", "memory.total": "memory_total", "power.draw": "power_draw",
+                "temperature.gpu": "temperature_gpu"}
 QUERY = ["index", "name", *FIELDS]
+# Output without a header is read only in these column orders: this pusher's own query, and its earlier one.
+HEADERLESS = {len(QUERY): QUERY, 8: ["index", "name", "utilization.gpu", "utilization.memory", *OTHER_FIELDS]}
 IMDS = "http://169.254.169.254"
 MAX_PER_CALL = 1000
 
 
+def _field(header_cell: str) -> str:
+    """'utilization.gpu [%]' → 'utilization.gpu' (nvidia-smi puts the unit in brackets in its header)."""
+    return header_cell.split("[", 1)[0].strip().lower()
+
+
 def parse_csv(text: str) -> list[dict[str, Any]]:
-    """One dict per GPU from nvidia-smi CSV, with or without header and units; [N/A] values are left out."""
+    """One dict per GPU from nvidia-smi CSV. With a header, any columns in any order (the fields it names are
+    read; utilization.gpu must be among them; index defaults to the row, name to 'unknown'); without one, only
+    the column orders in HEADERLESS. [N/A] values are left out."""
     rows = [[cell.strip() for cell in line.split(",")] for line in text.strip().splitlines() if line.strip()]
-    if rows and rows[0] and rows[0][0].lower().startswith("index"):
-        rows = rows[1:]
+    if not rows:
+        return []
+    known = {"index", "name", *FIELDS, *OTHER_FIELDS}
+    if any(_field(cell) in known for cell in rows[0]):
+        columns, rows = [_field(cell) for cell in rows[0]], rows[1:]
+    elif len(rows[0]) in HEADERLESS:
+        columns = HEADERLESS[len(rows[0])]
+    else:
+        raise ValueError(f"nvidia-smi output without a header must have the columns {','.join(QUERY)}; got "
+                         f"{len(rows[0])} columns: run it with --format=csv so the header names them")
+    if "utilization.gpu" not in columns:
+        raise ValueError(f"nvidia-smi output has no utilization.gpu column (columns: {', '.join(columns)})")
     gpus = []
-    for row in rows:
-        if len(row) != len(QUERY):
-            raise ValueError(f"expected {len(QUERY)} columns ({','.join(QUERY)}), got {len(row)}: {row}")
-        gpu: dict[str, Any] = {"index": row[0], "name": row[1]}
-        for field, raw in zip(FIELDS, row[2:], strict=True):
-            value = _number(raw)
+    for n, row in enumerate(rows):
+        if len(row) != len(columns):
+            raise ValueError(f"expected {len(columns)} columns ({','.join(columns)}), got {len(row)}: {row}")
+        cells = dict(zip(columns, row, strict=True))
+        gpu: dict[str, Any] = {"index": cells.get("index", str(n)), "name": cells.get("name", "unknown")}
+        for field, measurement in {**{f: m for f, (m, _) in FIELDS.items()}, **OTHER_FIELDS}.items():
+            value = _number(cells[field]) if field in cells else None
             if value is not None:
-                gpu[FIELDS[field][0]] = value
+                gpu[measurement] = value
         gpus.append(gpu)
     return gpus
 
@@ -104,7 +125,7 @@ def instance_id(imds: str = IMDS) -> str:
 
 
 def sample() -> str:
-    return subprocess.run(["nvidia-smi", f"--query-gpu={','.join(QUERY)}", "--format=csv,noheader,nounits"],
+    return subprocess.run(["nvidia-smi", f"--query-gpu={','.join(QUERY)}", "--format=csv,nounits"],
                           check=True, capture_output=True, text=True, timeout=20).stdout
 
 

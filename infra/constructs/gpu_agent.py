@@ -1,10 +1,11 @@
-"""GPU metrics on the instances: the CloudWatch agent config (agent/cloudwatch-agent.json) in SSM, and State
-Manager associations that install and configure the agent on instances tagged for it."""
+"""GPU metrics on the instances: the CloudWatch agent config (agent/cloudwatch-agent.json) in SSM, and one State
+Manager association that installs, then configures, the agent on instances tagged for it — one ordered document,
+so the configuration never runs before the agent is there."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -17,6 +18,25 @@ if TYPE_CHECKING:
 AGENT_CONFIG = ROOT / "agent" / "cloudwatch-agent.json"
 # The agent's managed policy (CloudWatchAgentServerPolicy) can only read parameters named AmazonCloudWatch-*.
 PARAMETER_NAME = "AmazonCloudWatch-cost-janitor-gpu"
+SCHEDULE = "rate(1 day)"  # a failed setup (no SSM agent yet, package download refused) is tried again next day
+
+
+def setup_document(parameter_name: str) -> dict[str, Any]:
+    """Install the agent package, then configure it from the parameter; a failed install stops the run."""
+    return {
+        "schemaVersion": "2.2",
+        "description": "cost-janitor: install the CloudWatch agent, then configure it with GPU metrics",
+        "mainSteps": [
+            {"action": "aws:runDocument", "name": "installAgent", "onFailure": "Abort", "inputs": {
+                "documentType": "SSMDocument", "documentPath": "AWS-ConfigureAWSPackage",
+                "documentParameters": {"action": "Install", "name": "AmazonCloudWatchAgent"}}},
+            {"action": "aws:runDocument", "name": "configureAgent", "inputs": {
+                "documentType": "SSMDocument", "documentPath": "AmazonCloudWatch-ManageAgent",
+                "documentParameters": {"action": "configure", "mode": "ec2", "optionalConfigurationSource": "ssm",
+                                       "optionalConfigurationLocation": parameter_name,
+                                       "optionalRestart": "yes"}}},
+        ],
+    }
 
 
 class GpuAgent(Construct):
@@ -26,14 +46,10 @@ class GpuAgent(Construct):
         config = json.dumps(json.loads(AGENT_CONFIG.read_text()), separators=(",", ":"))
         self.parameter = ssm.StringParameter(self, "Config", parameter_name=PARAMETER_NAME, string_value=config,
                                              description="CloudWatch agent config with nvidia_gpu (cost-janitor)")
-        target = [ssm.CfnAssociation.TargetProperty(key=f"tag:{tag_key}", values=["true"])]
-        self.install = ssm.CfnAssociation(
-            self, "Install", name="AWS-ConfigureAWSPackage", association_name="cost-janitor-install-cw-agent",
-            targets=target, schedule_expression="rate(7 days)",
-            parameters={"action": ["Install"], "name": ["AmazonCloudWatchAgent"]})
-        self.configure = ssm.CfnAssociation(
-            self, "Configure", name="AmazonCloudWatch-ManageAgent", association_name="cost-janitor-configure-cw-agent",
-            targets=target, schedule_expression="rate(7 days)",
-            parameters={"action": ["configure"], "mode": ["ec2"], "optionalConfigurationSource": ["ssm"],
-                        "optionalConfigurationLocation": [PARAMETER_NAME], "optionalRestart": ["yes"]})
-        self.configure.add_dependency(self.install)
+        self.document = ssm.CfnDocument(self, "Setup", document_type="Command", content=setup_document(PARAMETER_NAME),
+                                        update_method="NewVersion")
+        self.association = ssm.CfnAssociation(
+            self, "InstallThenConfigure", name=self.document.ref, association_name="cost-janitor-gpu-agent",
+            targets=[ssm.CfnAssociation.TargetProperty(key=f"tag:{tag_key}", values=["true"])],
+            schedule_expression=SCHEDULE)
+        self.association.node.add_dependency(self.parameter)

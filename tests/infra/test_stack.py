@@ -253,11 +253,20 @@ def test_gpu_agent_config_is_deployed_where_the_agent_may_read_it(synth: Synth) 
     [param] = params
     shipped = json.loads((ROOT / "agent" / "cloudwatch-agent.json").read_text())
     assert json.loads(param["Value"]) == shipped
-    associations = synth.resources("AWS::SSM::Association").values()
-    assert {a["Properties"]["Name"] for a in associations} == {"AWS-ConfigureAWSPackage",
-                                                                "AmazonCloudWatch-ManageAgent"}
-    for a in associations:
-        assert a["Properties"]["Targets"] == [{"Key": "tag:cost-janitor:gpu-agent", "Values": ["true"]}]
+    [association] = synth.resources("AWS::SSM::Association").values()
+    assert association["Properties"]["Targets"] == [{"Key": "tag:cost-janitor:gpu-agent", "Values": ["true"]}]
+    [(document_id, document)] = synth.resources("AWS::SSM::Document").items()
+    assert association["Properties"]["Name"] == {"Ref": document_id}
+
+
+def test_the_gpu_agent_is_configured_only_after_it_is_installed(synth: Synth) -> None:
+    """One ordered document: install (abort on failure), then configure — two associations on one schedule raced."""
+    [document] = synth.resources("AWS::SSM::Document").values()
+    steps = document["Properties"]["Content"]["mainSteps"]
+    assert [(s["inputs"]["documentPath"], s.get("onFailure")) for s in steps] == [
+        ("AWS-ConfigureAWSPackage", "Abort"), ("AmazonCloudWatch-ManageAgent", None)]
+    assert steps[1]["inputs"]["documentParameters"]["optionalConfigurationLocation"] == \
+        "AmazonCloudWatch-cost-janitor-gpu"
 
 
 def test_creation_calls_reach_tag_compliance_after_a_delay(synth: Synth) -> None:

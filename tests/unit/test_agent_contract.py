@@ -16,4 +16,12 @@ def test_agent_config_emits_the_gpu_series_the_sweep_reads() -> None:
     assert metrics["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
     # the agent names nvidia_gpu series nvidia_smi_<measurement>
     emitted = {f"nvidia_smi_{m}" for m in metrics["metrics_collected"]["nvidia_gpu"]["measurement"]}
-    assert {GPU_UTIL_METRIC, GPU_MEMORY_METRIC} <= emitted
+    # ... and nothing else: each measurement is a custom metric per GPU, billed every month
+    assert emitted == {GPU_UTIL_METRIC, GPU_MEMORY_METRIC}
+
+
+def test_the_fallback_pusher_publishes_exactly_what_the_agent_config_does() -> None:
+    from agent.gpu_metrics import FIELDS
+
+    measurements = json.loads(CONFIG.read_text())["metrics"]["metrics_collected"]["nvidia_gpu"]["measurement"]
+    assert sorted(m for m, _ in FIELDS.values()) == sorted(measurements)

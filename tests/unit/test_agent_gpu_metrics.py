@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.gpu_metrics import metric_data, parse_csv
+from cost_janitor.adapters.cloudwatch import GPU_MEMORY_METRIC, GPU_UTIL_METRIC
 
 DATA = Path(__file__).parent / "data"
 AT = datetime(2026, 11, 28, tzinfo=UTC)
@@ -33,20 +34,38 @@ def test_nvidia_smi_csv_is_parsed_per_gpu(sample: str, gpus: int, first: dict[st
 def test_na_values_are_left_out_not_zeroed() -> None:
     parsed = parse_csv((DATA / "nvidia_smi_4xT4_na.csv").read_text())
     assert "utilization_gpu" not in parsed[1] and "power_draw" not in parsed[1]
-    data = metric_data(parsed[1:2], instance_id="i-1", host="h", timestamp=AT)
-    assert {d["MetricName"] for d in data} == {"nvidia_smi_memory_used", "nvidia_smi_memory_total",
-                                              "nvidia_smi_temperature_gpu"}
+    data = metric_data(parsed[0:2], instance_id="i-1", host="h", timestamp=AT)
+    assert [(d["MetricName"], d["Value"]) for d in data] == [("nvidia_smi_utilization_gpu", 12.0),
+                                                            ("nvidia_smi_utilization_memory", 4.0)]
 
 
-def test_metrics_carry_the_agents_names_and_dimensions() -> None:
+def test_only_what_the_sweep_reads_is_published_with_the_agents_names_and_dimensions() -> None:
     data = metric_data(parse_csv((DATA / "nvidia_smi_8xA100_units.csv").read_text()), instance_id="i-0abc",
                        host="ip-10-0-0-1", timestamp=AT)
-    assert len(data) == 8 * 6
+    assert len(data) == 8 * 2  # two custom metrics per GPU, not six
+    assert {d["MetricName"] for d in data} == {GPU_UTIL_METRIC, GPU_MEMORY_METRIC}
     util = [d for d in data if d["MetricName"] == "nvidia_smi_utilization_gpu"]
     assert {tuple(sorted((x["Name"], x["Value"]) for x in d["Dimensions"])) for d in util[:1]} == {
         (("InstanceId", "i-0abc"), ("host", "ip-10-0-0-1"), ("index", "0"), ("name", "NVIDIA A100-SXM4-40GB"))}
 
 
-def test_a_csv_with_other_columns_is_refused_clearly() -> None:
-    with pytest.raises(ValueError, match="expected 8 columns"):
-        parse_csv("0, NVIDIA A10G, 3\n")
+@pytest.mark.parametrize("text, expected", [
+    ("utilization.gpu [%], utilization.memory [%]\n7 %, 3 %\n0 %, 0 %\n",
+     [{"index": "0", "name": "unknown", "utilization_gpu": 7.0, "utilization_memory": 3.0},
+      {"index": "1", "name": "unknown", "utilization_gpu": 0.0, "utilization_memory": 0.0}]),
+    ("name, utilization.gpu, index\nNVIDIA L4, 55, 3\n",
+     [{"index": "3", "name": "NVIDIA L4", "utilization_gpu": 55.0}]),
+    ("index, name, utilization.gpu [%], utilization.memory [%]\n0, NVIDIA A10G, 3, 1\n",
+     [{"index": "0", "name": "NVIDIA A10G", "utilization_gpu": 3.0, "utilization_memory": 1.0}]),
+], ids=["the-seeds-own-command", "columns-in-another-order", "this-pushers-query"])
+def test_any_header_that_names_the_fields_is_read(text: str, expected: list[dict[str, object]]) -> None:
+    assert parse_csv(text) == expected
+
+
+@pytest.mark.parametrize("text, says", [
+    ("0, NVIDIA A10G, 3\n", "without a header must have the columns index,name,utilization.gpu"),
+    ("index, name, memory.used [MiB]\n0, T4, 100 MiB\n", "no utilization.gpu column"),
+], ids=["headerless-other-shape", "header-without-utilization"])
+def test_a_csv_it_cannot_read_is_refused_clearly(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_csv(text)
