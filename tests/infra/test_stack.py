@@ -255,7 +255,7 @@ def test_gpu_agent_config_is_deployed_where_the_agent_may_read_it(synth: Synth) 
     assert json.loads(param["Value"]) == shipped
     [association] = synth.resources("AWS::SSM::Association").values()
     assert association["Properties"]["Targets"] == [{"Key": "tag:cost-janitor:gpu-agent", "Values": ["true"]}]
-    [(document_id, document)] = synth.resources("AWS::SSM::Document").items()
+    [document_id] = synth.resources("AWS::SSM::Document")
     assert association["Properties"]["Name"] == {"Ref": document_id}
 
 
