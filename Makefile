@@ -31,7 +31,7 @@ node_modules/.installed: package.json package-lock.json
 build/deps-layer/.installed: lambdas/requirements.txt $(VENV)/.installed
 	rm -rf build/deps-layer && mkdir -p build/deps-layer/python
 	$(PIP) install -q --target build/deps-layer/python --platform manylinux2014_aarch64 --python-version 3.13 \
-		--implementation cp --only-binary=:all: --no-compile -r lambdas/requirements.txt
+		--implementation cp --only-binary=:all: --no-compile --no-deps -r lambdas/requirements.txt
 	touch $@
 
 test: deps

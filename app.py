@@ -14,7 +14,7 @@ from infra.stack import JanitorStack
 
 def build(app: App) -> list[JanitorStack]:
     settings = load_settings({k: app.node.try_get_context(k) for k in (
-        "policy", "policy_overrides", "powertools_layer_version", "targets", "log_retention_days", "ops_email",
+        "policy", "policy_overrides", "targets", "log_retention_days", "ops_email",
         "slack_reserved_concurrency")})
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     if not settings.targets:

@@ -1,8 +1,8 @@
-"""Shared Lambda defaults: Python 3.13 on arm64, Powertools layer, JSON logs, X-Ray, own role and log group."""
+"""Shared Lambda defaults: Python 3.13 on arm64, the deps layer, JSON logs, X-Ray, own role and log group."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -24,19 +24,15 @@ RETENTION = {
     2192: logs.RetentionDays.SIX_YEARS, 2557: logs.RetentionDays.SEVEN_YEARS, 2922: logs.RetentionDays.EIGHT_YEARS,
     3288: logs.RetentionDays.NINE_YEARS, 3653: logs.RetentionDays.TEN_YEARS,
 }
-POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:{n}"
 
 
 class SharedCode(Construct):
-    """The code asset and layers every function uses (one asset, one deps layer per stack)."""
+    """The code asset and the one layer every function uses: Powertools, pydantic and slack-sdk at the versions the
+    tests ran (lambdas/requirements.txt), built for arm64 — no public layer, so the same in every partition."""
 
-    def __init__(self, scope: Construct, id: str, *, powertools_layer_version: int, deps_layer_path: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, deps_layer_path: str) -> None:
         super().__init__(scope, id)
-        stack = Stack.of(self)
         self.code = lambda_.Code.from_asset(str(LAMBDA_ROOT), exclude=ASSET_EXCLUDE)
-        self.powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region,
-                                                        n=powertools_layer_version))
         self.deps = lambda_.LayerVersion(
             self, "Deps", code=lambda_.Code.from_asset(deps_layer_path),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_13], compatible_architectures=[lambda_.Architecture.ARM_64],
@@ -65,7 +61,7 @@ class JanitorFunction(Construct):
             architecture=lambda_.Architecture.ARM_64,
             handler=handler,
             code=shared.code,
-            layers=[shared.powertools, shared.deps],
+            layers=[shared.deps],
             role=self.role,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -84,5 +80,5 @@ class JanitorFunction(Construct):
             description=f"cost-janitor {service}",
         )
         Validations.of(self.function).acknowledge(Acknowledgment(
-            id="AwsSolutions-L1", reason="Python 3.13 is pinned together with the Powertools v3 python313-arm64 "
-                                         "layer in cdk.json; move both together"))
+            id="AwsSolutions-L1", reason="Python 3.13 is the runtime the deps layer (lambdas/requirements.txt, "
+                                         "built for cp313 arm64) is built for; move both together"))

@@ -30,7 +30,6 @@ class StackSettings(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     policy: Policy
-    powertools_layer_version: int = Field(ge=1)
     targets: list[Target] = Field(default_factory=list)
     log_retention_days: int = 90
     ops_email: str | None = None
@@ -70,7 +69,7 @@ def load_settings(context: dict[str, Any]) -> StackSettings:
         policy = load_policy(merge_overrides(policy_raw, overrides))
     except PolicyError as exc:
         raise SettingsError(str(exc)) from None
-    raw = {k: _json_context(context[k], k) for k in ("powertools_layer_version", "targets", "log_retention_days",
+    raw = {k: _json_context(context[k], k) for k in ("targets", "log_retention_days",
                                                      "ops_email", "slack_reserved_concurrency")
            if context.get(k) is not None}
     try:

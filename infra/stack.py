@@ -92,8 +92,7 @@ class JanitorStack(Stack):
             id="AwsSolutions-SMG4", reason="Slack issues the bot token and signing secret; they are rotated in "
                                            "Slack, not by a Secrets Manager rotation Lambda"))
 
-        self.shared = SharedCode(self, "Code", powertools_layer_version=settings.powertools_layer_version,
-                                 deps_layer_path=str(DEPS_LAYER))
+        self.shared = SharedCode(self, "Code", deps_layer_path=str(DEPS_LAYER))
         self.functions: list[JanitorFunction] = []
         self.idle_sweep = IdleSweep(self, "IdleSweep", stack=self)
         self.notifier = Notifier(self, "Notifier", stack=self)

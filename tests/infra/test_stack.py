@@ -74,16 +74,41 @@ def test_every_function_and_rule_target_dead_letters_to_the_ssl_only_queue(synth
 
 
 def test_functions_share_the_runtime_defaults(synth: Synth) -> None:
-    layer_version = load_cdk_json_context()["powertools_layer_version"]
+    [layer] = synth.resources("AWS::Lambda::LayerVersion")
     for fn in synth.resources("AWS::Lambda::Function").values():
         props = fn["Properties"]
         assert (props["Runtime"], props["Architectures"]) == ("python3.13", ["arm64"])
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON" and "LogGroup" in props["LoggingConfig"]
         assert "Role" in props and props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
-        assert f"AWSLambdaPowertoolsPythonV3-python313-arm64:{layer_version}" in json.dumps(props["Layers"])
+        assert props["Layers"] == [{"Ref": layer}]  # our own layer only: no public layer of another account
     for group in synth.resources("AWS::Logs::LogGroup").values():
         assert group["Properties"]["RetentionInDays"] == 90
+
+
+def _pins(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        if "==" in line and not line.lstrip().startswith("#"):
+            name, version = line.split("#")[0].strip().split("==")
+            out[name.lower().replace("_", "-")] = version
+    return out
+
+
+def test_the_lambda_layer_holds_exactly_the_versions_the_tests_ran() -> None:
+    """Powertools, pydantic and slack-sdk in Lambda are what `make test` imported (pins equal constraints.txt,
+    and the built layer carries those versions)."""
+    from importlib.metadata import version
+
+    layer = _pins((ROOT / "lambdas" / "requirements.txt").read_text())
+    tested = _pins((ROOT / "constraints.txt").read_text())
+    assert {"aws-lambda-powertools", "pydantic", "pydantic-core", "slack-sdk"} <= set(layer)
+    for name, pinned in layer.items():
+        assert tested[name] == pinned == version(name), name
+    built = {p.name.removesuffix(".dist-info").split("-")[0].lower().replace("_", "-"):
+             p.name.removesuffix(".dist-info").split("-")[1]
+             for p in (ROOT / "build" / "deps-layer" / "python").glob("*.dist-info")}
+    assert built == layer
 
 
 def test_idle_sweep_may_stop_only_dev_tagged_instances_and_never_terminate(synth: Synth) -> None:
