@@ -105,6 +105,28 @@ def test_cost_per_prediction_and_egress_come_from_cost_explorer(seeded: dict[str
     assert digest.gpu_candidates and digest.gpu_candidates[0][1] == 4.0
 
 
+def test_egress_lines_on_later_cost_explorer_pages_are_read(aws: LocalAws, janitor: Any) -> None:
+    janitor(Policy())
+    page = {"TimePeriod": {"Start": "2026-10-18", "End": "2026-11-17"}, "Total": {}, "Estimated": True}
+    _canned_cost_explorer(aws, [
+        {"ResultsByTime": [{**page, "Groups": [{"Keys": ["USE1-BoxUsage:g5.xlarge"], "Metrics": {
+            "UnblendedCost": {"Amount": "9000", "Unit": "USD"}}}]}], "NextPageToken": "page-2"},
+        {"ResultsByTime": [{**page, "Groups": [{"Keys": ["USW2-DataTransfer-Out-Bytes"], "Metrics": {
+            "UnblendedCost": {"Amount": "77.5", "Unit": "USD"}}}]}]}])
+    assert build(Policy(), Settings.from_env(), now=NOW).egress == [("USW2-DataTransfer-Out-Bytes", 77.5)]
+
+
+def test_cost_all_under_an_empty_project_tag_says_the_tag_is_not_activated(aws: LocalAws, janitor: Any) -> None:
+    janitor(POLICY)
+    untagged = {"Groups": [{"Keys": ["project$"], "Metrics": {"UnblendedCost": {"Amount": "5100", "Unit": "USD"}}}],
+                "TimePeriod": {"Start": "2026-11-01", "End": "2026-11-17"}, "Total": {}, "Estimated": True}
+    _canned_cost_explorer(aws, [{"ResultsByTime": [untagged]}, {"ResultsByTime": []}])
+    digest = build(POLICY, Settings.from_env(), now=NOW)
+    assert digest.cost_per_prediction == []
+    assert "activate 'project' as a cost allocation tag" in digest.unavailable["cost_per_prediction"]
+    assert "not retroactive" in digest.unavailable["cost_per_prediction"]
+
+
 def test_the_digest_reaches_slack_channels_and_sns(seeded: dict[str, Any]) -> None:
     standin = SlackStandIn()
     try:

@@ -39,7 +39,14 @@ class CostExplorer:
     def usage_type_costs(self, *, now: datetime, days: int = 30) -> list[dict[str, Any]]:
         """Cost by usage type over the last `days` (the digest keeps the data-transfer lines)."""
         start = (now - timedelta(days=days)).date()
-        page = self._ce.get_cost_and_usage(
-            TimePeriod={"Start": start.isoformat(), "End": now.date().isoformat()}, Granularity="MONTHLY",
-            Metrics=["UnblendedCost"], GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}])
-        return [g for period in page.get("ResultsByTime", []) for g in period.get("Groups", [])]
+        groups: list[dict[str, Any]] = []
+        token = None
+        while True:  # an account has thousands of usage types: Cost Explorer pages them
+            page = self._ce.get_cost_and_usage(
+                TimePeriod={"Start": start.isoformat(), "End": now.date().isoformat()}, Granularity="MONTHLY",
+                Metrics=["UnblendedCost"], GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+                **({"NextPageToken": token} if token else {}))
+            groups += [g for period in page.get("ResultsByTime", []) for g in period.get("Groups", [])]
+            token = page.get("NextPageToken")
+            if not token:
+                return groups

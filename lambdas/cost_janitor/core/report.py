@@ -128,6 +128,15 @@ class CostPerPrediction:
     months: list[tuple[str, float, float, float | None]]  # (month, cost USD, predictions, USD per 1,000)
 
 
+def tag_not_activated(tag: str, costs_by_value: dict[str, dict[str, float]]) -> str | None:
+    """Why grouping cost by a tag gave nothing to attribute: every dollar came back under an empty value, which
+    is what Cost Explorer answers while the tag is not activated as a cost allocation tag. None when it is."""
+    if not costs_by_value or any(value for value in costs_by_value):
+        return None
+    return (f"tag-not-activated: all cost came back without a '{tag}' value; activate '{tag}' as a cost allocation "
+            "tag (Billing → Cost allocation tags). Activation is not retroactive: costs count from then on")
+
+
 def cost_per_prediction(name: str, costs: dict[str, float], predictions: dict[str, float]) -> CostPerPrediction:
     """Monthly cost ÷ predictions, per 1,000 predictions, month over month."""
     months = []

@@ -34,6 +34,7 @@ from cost_janitor.core.report import (
     egress_lines,
     gpu_distribution,
     open_requests,
+    tag_not_activated,
     top_idle,
     weekly,
 )
@@ -111,7 +112,7 @@ def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | Non
     bands = _section(digest, "gpu", remaining_ms, lambda: _gpu_averages(policy, settings, now), {})
     digest.gpu_bands, digest.gpu_candidates = gpu_distribution(bands)
     digest.cost_per_prediction = _section(digest, "cost_per_prediction", remaining_ms,
-                                          lambda: _cpp(policy, settings, now), [])
+                                          lambda: _cpp(policy, settings, now, digest), [])
     digest.egress = _section(digest, "egress", remaining_ms, lambda: egress_lines(
         CostExplorer(client("ce", "us-east-1")).usage_type_costs(now=now)), [])
     if digest.weeks:
@@ -178,10 +179,14 @@ def _gpu_averages(policy: Policy, settings: Settings, now: datetime) -> dict[str
     return out
 
 
-def _cpp(policy: Policy, settings: Settings, now: datetime) -> list[dict[str, Any]]:
+def _cpp(policy: Policy, settings: Settings, now: datetime, digest: Digest) -> list[dict[str, Any]]:
     if not policy.report.cost_per_prediction:
         return []
     costs = CostExplorer(client("ce", "us-east-1")).monthly_by_tag(policy.report.project_tag, now=now)
+    problem = tag_not_activated(policy.report.project_tag, costs)
+    if problem:  # every model would show $0: say why instead
+        digest.unavailable["cost_per_prediction"] = problem
+        return []
     cloudwatch = client("cloudwatch", settings.region)
     out = []
     for model in policy.report.cost_per_prediction:
