@@ -52,6 +52,67 @@ class FakeContext:
         return self._deadline_ms
 
 
+AUTH_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
+EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId",
+                 "UnrecognizedClientException", "InvalidToken", "TokenRefreshRequired"}
+HOW_TO_SIGN_IN = ("pass --profile NAME, set AWS_PROFILE, run `aws configure` or `aws sso login`, or export "
+                  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+
+
+def aws_settings(args: argparse.Namespace, *, require: tuple[str, ...] = ()) -> Any:
+    """Settings for a command that talks to AWS, resolved as the AWS CLI resolves them: --profile (else
+    AWS_PROFILE, else the default profile); the region from --region, then AWS_REGION / AWS_DEFAULT_REGION,
+    then the profile in ~/.aws/config. The credentials are checked once (STS) so a missing or expired one is one
+    clear line, not a traceback half-way through a run."""
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    from cost_janitor.adapters.clients import client, reset
+    from cost_janitor.errors import AwsSetupError
+    from cost_janitor.settings import Settings
+
+    if getattr(args, "profile", None):
+        os.environ["AWS_PROFILE"] = args.profile
+        reset()
+    try:
+        session = boto3.session.Session()
+    except ProfileNotFound as exc:
+        raise AwsSetupError(f"{exc}; profiles live in ~/.aws/config (see `aws configure list-profiles`)") from None
+    region = (getattr(args, "region", None) or [None])[0] or os.environ.get("AWS_REGION") or session.region_name
+    if not region:
+        raise AwsSetupError("no AWS region: pass --region, set AWS_REGION, or set `region` for your profile in "
+                            "~/.aws/config")
+    settings = Settings.from_env(require=require, env={**os.environ, "AWS_REGION": region})
+    client("sts", region).get_caller_identity()
+    return settings
+
+
+def aws_problem(exc: BaseException) -> str | None:
+    """One line for what a user can fix in their AWS setup; None for anything else (a bug: the traceback stays)."""
+    from botocore.exceptions import (
+        ClientError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        SSOError,
+        TokenRetrievalError,
+    )
+
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return f"no AWS credentials found ({exc}): {HOW_TO_SIGN_IN}"
+    if isinstance(exc, (TokenRetrievalError, SSOError)):
+        return f"your AWS SSO session has expired or is not signed in ({exc}): run `aws sso login` and try again"
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        operation = exc.operation_name
+        if code in EXPIRED_CODES:
+            return (f"your AWS credentials were refused ({code} on {operation}): they have expired or are not "
+                    f"valid; refresh them ({HOW_TO_SIGN_IN})")
+        if code in AUTH_CODES:
+            return (f"access denied ({code} on {operation}): the credentials in use may not do this; see the "
+                    "README's 'Run it from a laptop' for the read-only permissions the CLI needs")
+    return None
+
+
 def _quiet_powertools(verbose: bool) -> None:
     """Structured logs go to stderr (stdout is for results), warnings only unless --verbose."""
     from cost_janitor.observability import logger
@@ -76,6 +137,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     os.environ["POWERTOOLS_SERVICE_NAME"] = capability.replace("_", "-")
     os.environ["COST_JANITOR_DRY_RUN"] = "false" if args.apply else "true"
     _quiet_powertools(args.verbose)
+    os.environ["AWS_REGION"] = aws_settings(args).region  # the handler reads it, as in Lambda
     module = importlib.import_module(CAPABILITIES[capability])
     sink = sys.stderr if args.verbose else io.StringIO()
     with contextlib.redirect_stdout(sink):  # EMF metrics are printed; keep stdout for the result
@@ -94,11 +156,10 @@ def load_policy_file(path: str) -> Policy:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from cost_janitor.handlers.idle_sweep import sweep
-    from cost_janitor.settings import Settings
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "idle-sweep"
     _quiet_powertools(args.verbose)
-    settings = Settings.from_env()
+    settings = aws_settings(args)
     policy = _policy(args, settings)
     for missing, what in ((settings.findings_topic_arn, "FINDINGS_TOPIC_ARN: findings are not published"),
                           (settings.ledger_table, "LEDGER_TABLE: actions are not recorded in the ledger")):
@@ -108,6 +169,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
         report = sweep(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
                        dry_run=not args.apply, regions=args.region or None)
+    denied = {r: c for r, c in report.failed_regions.items() if c in AUTH_CODES}
+    if denied and len(denied) == len(report.regions):
+        from cost_janitor.errors import AwsSetupError
+
+        raise AwsSetupError(f"access denied in every region swept ({', '.join(f'{r}: {c}' for r, c in denied.items())})"
+                            ": the credentials in use may not read EC2 instances; see the README's 'Run it from a "
+                            "laptop' for the read-only permissions the CLI needs")
     if args.json:
         print(json.dumps({"summary": report.summary(),
                           "findings": [f.model_dump(mode="json", by_alias=True) for f in report.findings]}, indent=2))
@@ -174,11 +242,10 @@ def _policy(args: argparse.Namespace, settings: Any) -> Policy:
 def cmd_storage(args: argparse.Namespace) -> int:
     from cost_janitor.adapters.clients import client
     from cost_janitor.handlers.storage_lifecycle import storage_run
-    from cost_janitor.settings import Settings
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "storage-lifecycle"
     _quiet_powertools(args.verbose)
-    settings = Settings.from_env()
+    settings = aws_settings(args)
     policy = _policy(args, settings)
     account = client("sts", settings.region).get_caller_identity()["Account"]
     now = datetime.now(UTC)
@@ -202,11 +269,10 @@ def cmd_storage(args: argparse.Namespace) -> int:
 def cmd_tags(args: argparse.Namespace) -> int:
     from cost_janitor.events import CloudTrailApiCall, parse_event
     from cost_janitor.handlers.tag_compliance import check, report
-    from cost_janitor.settings import Settings
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "tag-compliance"
     _quiet_powertools(args.verbose)
-    settings = Settings.from_env()
+    settings = aws_settings(args)
     policy = _policy(args, settings)
     if args.report:
         with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
@@ -236,11 +302,10 @@ def cmd_tags(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from cost_janitor.core.slack_blocks import digest_message
     from cost_janitor.handlers.report import build
-    from cost_janitor.settings import Settings
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "report"
     _quiet_powertools(args.verbose)
-    settings = Settings.from_env(require=("ledger_table",))
+    settings = aws_settings(args, require=("ledger_table",))
     policy = _policy(args, settings)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
         digest = build(policy, settings, now=datetime.now(UTC), weeks=args.weeks)
@@ -260,9 +325,8 @@ def cmd_spot(args: argparse.Namespace) -> int:
     from cost_janitor.adapters.clients import client
     from cost_janitor.adapters.ledger import Ledger
     from cost_janitor.core.spot import KIND, interruption_stats
-    from cost_janitor.settings import Settings
 
-    settings = Settings.from_env(require=("ledger_table",))
+    settings = aws_settings(args, require=("ledger_table",))
     policy = load_policy_file(args.policy) if args.policy else Policy()
     entries = Ledger(client("dynamodb", settings.region), str(settings.ledger_table)).entries(KIND)
     events = [(str(e["resource_type"]), str(json.loads(str(e["evidence"])).get("availability_zone") or "?"),
@@ -311,22 +375,25 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="structured logs (INFO) and metrics on stderr")
     sub = p.add_subparsers(dest="command", required=True)
+    aws = argparse.ArgumentParser(add_help=False)
+    aws.add_argument("--profile", help="AWS profile from ~/.aws/config (default: AWS_PROFILE, else 'default')")
 
-    invoke = sub.add_parser("invoke", help="run a handler in-process exactly as Lambda would")
+    invoke = sub.add_parser("invoke", parents=[aws], help="run a handler in-process exactly as Lambda would")
     invoke.add_argument("capability", help=f"one of: {', '.join(sorted(CAPABILITIES))}")
     invoke.add_argument("event_file", help="an event JSON file (see events/)")
     invoke.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
     invoke.add_argument("--json", action="store_true", help="machine-readable output")
     invoke.set_defaults(func=cmd_invoke)
 
-    sweep = sub.add_parser("sweep", help="the nightly idle sweep, now")
+    sweep = sub.add_parser("sweep", parents=[aws], help="the nightly idle sweep, now")
     sweep.add_argument("--region", action="append", help="region to sweep (repeatable; default: the policy's)")
     sweep.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
     sweep.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
     sweep.set_defaults(func=cmd_sweep)
 
-    storage = sub.add_parser("storage", help="the weekly storage run, now: lifecycle, volumes, snapshots, logs")
+    storage = sub.add_parser("storage", parents=[aws],
+                             help="the weekly storage run, now: lifecycle, volumes, snapshots, logs")
     storage.add_argument("--bucket", action="append", help="only this bucket (repeatable)")
     storage.add_argument("--region", action="append", help="region for volumes, snapshots, logs (repeatable)")
     storage.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
@@ -334,7 +401,7 @@ def parser() -> argparse.ArgumentParser:
     storage.add_argument("--json", action="store_true")
     storage.set_defaults(func=cmd_storage)
 
-    tags = sub.add_parser("tags", help="check a creation event's resources now, or report tag coverage")
+    tags = sub.add_parser("tags", parents=[aws], help="check a creation event's resources now, or report tag coverage")
     tags.add_argument("--event", help="an 'AWS API Call via CloudTrail' event file (see events/cloudtrail/)")
     tags.add_argument("--report", action="store_true", help="tag coverage per key, team and resource type")
     tags.add_argument("--region", action="append", help="region for --report (repeatable)")
@@ -343,14 +410,16 @@ def parser() -> argparse.ArgumentParser:
     tags.add_argument("--json", action="store_true")
     tags.set_defaults(func=cmd_tags)
 
-    report = sub.add_parser("report", help="the weekly digest, now: realized savings and the rest")
+    report = sub.add_parser("report", parents=[aws], help="the weekly digest, now: realized savings and the rest")
     report.add_argument("--weeks", type=int, default=None, help="weeks of savings (default: the policy's)")
+    report.add_argument("--region", action="append", help="the region of the janitor's ledger (default: the profile's)")
     report.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
     report.add_argument("--json", action="store_true")
     report.set_defaults(func=cmd_report)
 
-    spot = sub.add_parser("spot", help="spot interruption statistics from the ledger")
+    spot = sub.add_parser("spot", parents=[aws], help="spot interruption statistics from the ledger")
     spot.add_argument("--days", type=int, default=30)
+    spot.add_argument("--region", action="append", help="the region of the janitor's ledger (default: the profile's)")
     spot.add_argument("--policy", help="policy JSON or cdk.json (default: the defaults)")
     spot.add_argument("--json", action="store_true")
     spot.set_defaults(func=cmd_spot)
@@ -373,6 +442,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (JanitorError, PolicyError) as exc:
         print(f"cost-janitor: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        problem = aws_problem(exc)
+        if problem is None:
+            raise
+        print(f"cost-janitor: {problem}", file=sys.stderr)
+        return 3
     return code
 
 

@@ -13,3 +13,8 @@ class ConfigError(JanitorError):
 
 class BadEventError(JanitorError):
     """An inbound event that does not match its model: logged with the reason, not retried."""
+
+
+class AwsSetupError(JanitorError):
+    """The CLI's AWS setup cannot work (no region, no or expired credentials, access denied): one line says what is
+    missing and how to provide it."""

@@ -97,3 +97,127 @@ def test_storage_prints_the_lifecycle_diff(aws: LocalAws, janitor: Any) -> None:
     assert result.returncode == 0, result.stderr
     assert "--- ml-raw: lifecycle configuration (dry-run: not written)" in result.stdout
     assert '+      "ID": "cost-janitor:ml:training-data/",' in result.stdout
+
+
+# --- a real laptop: a clean environment, a temporary HOME with ~/.aws, no IMDS ------------------------------------
+
+def _laptop(home: Path, endpoint: str, **env: str) -> dict[str, str]:
+    """What a user's shell holds: PATH, HOME and the emulator's endpoint — no AWS_* variables unless given."""
+    return {"PATH": os.environ["PATH"], "HOME": str(home), "AWS_ENDPOINT_URL": endpoint,
+            "AWS_EC2_METADATA_DISABLED": "true",  # a laptop has no instance metadata service; never look for one
+            "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"), **env}
+
+
+def _aws_files(home: Path, *, config: str, credentials: str = "") -> None:
+    (home / ".aws").mkdir(parents=True, exist_ok=True)
+    (home / ".aws" / "config").write_text(config)
+    (home / ".aws" / "credentials").write_text(credentials)
+
+
+def _run_clean(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *args], capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+
+
+KEYS = "[{name}]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+
+
+def test_the_region_comes_from_the_profile_when_only_aws_config_sets_it(idle_box: Fleet, tmp_path: Path) -> None:
+    _aws_files(tmp_path, config="[default]\nregion = us-east-1\n", credentials=KEYS.format(name="default"))
+    env = _laptop(tmp_path, idle_box.aws.endpoint)
+    for args in (("sweep", "--json"), ("sweep", "--region", "us-east-1", "--json")):
+        result = _run_clean(*args, env=env)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["summary"]["regions"] == ["us-east-1"]
+
+
+def test_aws_default_region_alone_is_enough(idle_box: Fleet, tmp_path: Path) -> None:
+    _aws_files(tmp_path, config="", credentials=KEYS.format(name="default"))
+    result = _run_clean("sweep", "--region", "us-east-1", "--json",
+                        env=_laptop(tmp_path, idle_box.aws.endpoint, AWS_DEFAULT_REGION="us-east-1"))
+    assert result.returncode == 0, result.stderr
+
+
+def test_profile_chooses_the_credentials_and_the_region(idle_box: Fleet, tmp_path: Path) -> None:
+    _aws_files(tmp_path, config="[profile janitor]\nregion = us-west-2\n", credentials=KEYS.format(name="janitor"))
+    result = _run_clean("sweep", "--profile", "janitor", "--json", env=_laptop(tmp_path, idle_box.aws.endpoint))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["summary"]["regions"] == ["us-west-2"]
+    unknown = _run_clean("sweep", "--profile", "nobody", env=_laptop(tmp_path, idle_box.aws.endpoint))
+    assert unknown.returncode != 0 and "nobody" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_no_region_anywhere_is_one_clear_line(idle_box: Fleet, tmp_path: Path) -> None:
+    _aws_files(tmp_path, config="", credentials=KEYS.format(name="default"))
+    result = _run_clean("sweep", env=_laptop(tmp_path, idle_box.aws.endpoint))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "cost-janitor: no AWS region: pass --region, set AWS_REGION, or set `region` for your profile in "
+        "~/.aws/config"]
+
+
+def test_no_credentials_is_one_clear_line_not_a_traceback(idle_box: Fleet, tmp_path: Path) -> None:
+    _aws_files(tmp_path, config="[default]\nregion = us-east-1\n")
+    for command in (("sweep",), ("storage",), ("tags", "--report")):
+        result = _run_clean(*command, env=_laptop(tmp_path, idle_box.aws.endpoint))
+        assert result.returncode == 3, result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("cost-janitor: no AWS credentials found") and "aws sso login" in line
+
+
+class _RefusingAws:
+    """An AWS endpoint on loopback answering as AWS does when credentials have expired (STS: ExpiredToken) or
+    are valid but may not read EC2 (UnauthorizedOperation)."""
+
+    STS_OK = ('<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+              '<Arn>arn:aws:iam::123456789012:user/ana</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012'
+              '</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata>'
+              '</GetCallerIdentityResponse>')
+    STS_EXPIRED = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+                   '<Code>ExpiredToken</Code><Message>The security token included in the request is expired</Message>'
+                   '</Error><RequestId>2</RequestId></ErrorResponse>')
+    EC2_DENIED = ('<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to '
+                  'perform this operation.</Message></Error></Errors><RequestID>3</RequestID></Response>')
+
+    def __init__(self, *, expired: bool) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.expired = expired
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if "Action=GetCallerIdentity" in body:
+                    status, text = (403, outer.STS_EXPIRED) if outer.expired else (200, outer.STS_OK)
+                else:
+                    status, text = 403, outer.EC2_DENIED
+                payload = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.mark.parametrize("expired, says", [
+    (True, "your AWS credentials were refused (ExpiredToken on GetCallerIdentity)"),
+    (False, "access denied in every region swept (us-east-1: UnauthorizedOperation)"),
+], ids=["expired-token", "access-denied-on-the-first-call"])
+def test_refused_credentials_are_one_clear_line(tmp_path: Path, expired: bool, says: str) -> None:
+    aws = _RefusingAws(expired=expired)
+    try:
+        _aws_files(tmp_path, config="[default]\nregion = us-east-1\n", credentials=KEYS.format(name="default"))
+        result = _run_clean("sweep", env=_laptop(tmp_path, aws.endpoint))
+    finally:
+        aws.server.shutdown()
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert says in result.stderr.strip().splitlines()[-1], result.stderr
