@@ -239,7 +239,8 @@ def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], i
         "state": {"values": {"reason": {"reason": {"value": "Canary for the ranker launch on Dec 3."}},
                              "days": {"days": {"selected_option": {"value": "7"}}}}}}}
     handle(SlackStandIn.function_url_event(submit, secret))
-    print("  submitted → the message is updated in place:")
+    print("  submitted → the endpoint answered Slack at once and queued it; the answers Lambda tagged the box and "
+          "updated the message in place:")
     _print_blocks(slack.of("chat.update")[-1].args["blocks"])
     forged = SlackStandIn.function_url_event(click, "not-the-signing-secret")
     status = handle(forged)["statusCode"]
