@@ -47,7 +47,7 @@ test-infra: deps
 	$(PY) -m pytest tests/infra -q
 
 demo: deps
-	$(PY) -m cost_janitor.demo
+	$(PY) -m cost_janitor.local.demo
 
 synth: deps
 	$(CDK) synth --no-lookups -q

@@ -24,14 +24,14 @@ sys.path.insert(0, str(ROOT))
 from bench.cold_start import LAMBDA_ENV  # noqa: E402
 
 RUNS = 7
-SERVER = ("import sys\nfrom cost_janitor.emulator import start_moto\naws = start_moto()\n"
+SERVER = ("import sys\nfrom cost_janitor.local.emulator import start_moto\naws = start_moto()\n"
           "print(aws.endpoint, flush=True)\nsys.stdin.read()\n")
 CHILD = """
 import json, time
 t0 = time.perf_counter()
 from cost_janitor.handlers import slack_interactivity
 t1 = time.perf_counter()
-from cost_janitor.slack_standin import SlackStandIn
+from cost_janitor.local.slack_standin import SlackStandIn
 
 class Context:
     function_name = "cost-janitor-slack-interactivity"; memory_limit_in_mb = 1024; aws_request_id = "bench"
@@ -56,8 +56,8 @@ print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_ms": (t3 - t2) * 1000, "
 
 def main() -> None:
     from cost_janitor.core.policy import Policy
-    from cost_janitor.emulator import FAKE_ENV, LocalAws, deploy_janitor_resources
-    from cost_janitor.slack_standin import SlackStandIn
+    from cost_janitor.local.emulator import FAKE_ENV, LocalAws, deploy_janitor_resources
+    from cost_janitor.local.slack_standin import SlackStandIn
 
     server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "lambdas")})

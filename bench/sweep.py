@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 GPU_TYPES = [("g5.xlarge", 1), ("g5.12xlarge", 4), ("p3.8xlarge", 4), ("g6.48xlarge", 8), ("p4d.24xlarge", 8),
              ("g4dn.2xlarge", 1), ("g6e.12xlarge", 4), ("p3.2xlarge", 1)]
 CPU_TYPES = ["m5.xlarge", "c5.2xlarge", "r5.large", "m6i.2xlarge", "t3.large"]
-SERVER = ("import sys, time\nfrom cost_janitor.emulator import start_moto\naws = start_moto()\n"
+SERVER = ("import sys, time\nfrom cost_janitor.local.emulator import start_moto\naws = start_moto()\n"
           "print(aws.endpoint, flush=True)\nsys.stdin.read()\n")
 
 
@@ -63,7 +63,7 @@ def plan(n: int, rng: random.Random) -> list[dict[str, Any]]:
 
 
 def seed(endpoint: str, fleet: list[dict[str, Any]], end: datetime, points: int, period: int) -> dict[str, float]:
-    from cost_janitor.emulator import LocalAws, MetricSeeder, launch, seed_instance_metrics
+    from cost_janitor.local.emulator import LocalAws, MetricSeeder, launch, seed_instance_metrics
 
     aws = LocalAws(None, endpoint)
     ec2 = aws.client("ec2")
@@ -85,7 +85,7 @@ def seed(endpoint: str, fleet: list[dict[str, Any]], end: datetime, points: int,
 
 
 def _seed_coarse(seeder: Any, spec: dict[str, Any], end: datetime, points: int, period: int) -> None:
-    from cost_janitor.emulator import gpu_dimensions
+    from cost_janitor.local.emulator import gpu_dimensions
 
     iid = spec["id"]
     net = 0.5 * 1024 * 1024 * period / 3600 / 2

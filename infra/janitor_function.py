@@ -11,8 +11,7 @@ from constructs import Construct
 
 from infra.settings import LAMBDA_ROOT
 
-ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "cost_janitor/demo.py", "cost_janitor/emulator.py",
-                 "cost_janitor/slack_standin.py", "*.egg-info",
+ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "cost_janitor/local", "*.egg-info",
                  "requirements.txt"]
 RETENTION = {
     1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,

@@ -13,7 +13,7 @@ from hypothesis import settings
 
 from cost_janitor.adapters import clients
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws, deploy_janitor_resources, start_moto
+from cost_janitor.local.emulator import LocalAws, deploy_janitor_resources, start_moto
 
 # Property tests draw the same examples on every `make test` (CI must not go red on a new random draw);
 # `HYPOTHESIS_PROFILE=explore make test` draws new ones each run — do that when changing a parser.

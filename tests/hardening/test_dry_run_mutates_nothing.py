@@ -14,7 +14,7 @@ import botocore.client
 import pytest
 
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws, launch
+from cost_janitor.local.emulator import LocalAws, launch
 from cost_janitor.settings import Settings
 from tests.conftest import load_event
 from tests.integration.fleet import DEV, PROD, Fleet

@@ -25,9 +25,9 @@ from cost_janitor.adapters import clients
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws, subscribe_queue
 from cost_janitor.handlers import idle_sweep
 from cost_janitor.handlers.idle_sweep import sweep
+from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.settings import Settings
 from tests.integration.fleet import DEV, Fleet
 

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from cost_janitor.adapters.slack_state import MessageState, SlackState
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws
 from cost_janitor.handlers.idle_sweep import sweep
+from cost_janitor.local.emulator import LocalAws
+from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
-from cost_janitor.slack_standin import SlackStandIn
 from tests.hardening.test_hostile_input import json_values
 from tests.integration.fleet import Fleet
 from tests.integration.slack_helpers import click, deliver, signed_request, submit_keep, submit_reassign

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws, MetricSeeder, launch, seed_instance_metrics
+from cost_janitor.local.emulator import LocalAws, MetricSeeder, launch, seed_instance_metrics
 
 DAYS = 9  # a little more than the 7-day window, so a second night still sees a full week
 

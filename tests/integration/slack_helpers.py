@@ -8,7 +8,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from cost_janitor.slack_standin import SlackStandIn
+from cost_janitor.local.slack_standin import SlackStandIn
 from tests.conftest import load_event
 
 SIGNING_SECRET = "local-signing-secret"  # what emulator.deploy_janitor_resources puts in the Slack secret

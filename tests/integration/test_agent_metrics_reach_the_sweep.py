@@ -10,7 +10,7 @@ from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.core.idle import classify_instances
 from cost_janitor.core.models import Verdict
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws, MetricSeeder, launch, seed_instance_metrics
+from cost_janitor.local.emulator import LocalAws, MetricSeeder, launch, seed_instance_metrics
 from tests.builders import make_instance
 
 DATA = Path(__file__).resolve().parents[1] / "unit" / "data"

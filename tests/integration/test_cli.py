@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cost_janitor.emulator import LocalAws
+from cost_janitor.local.emulator import LocalAws
 from tests.conftest import EVENTS, ROOT
 from tests.integration.fleet import DEV, Fleet
 

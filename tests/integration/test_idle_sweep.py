@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws, subscribe_queue
 from cost_janitor.handlers.idle_sweep import lambda_handler, sweep
+from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.settings import Settings
 from tests.conftest import load_event
 from tests.integration.fleet import DEV, PROD, Fleet, night
@@ -201,7 +201,7 @@ def test_idle_asg_member_and_spot_are_reported_not_stopped(aws: LocalAws, janito
     fleet = Fleet(aws, END)
     [asg_member] = [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
     fleet.ids["asg"] = asg_member
-    from cost_janitor.emulator import seed_instance_metrics
+    from cost_janitor.local.emulator import seed_instance_metrics
     seed_instance_metrics(fleet.seeder, asg_member, end=END, hours=200, cpu=1.0)
     fleet.add("spot", "m5.large", DEV, cpu=1.0, InstanceMarketOptions={"MarketType": "spot"})
     fleet.done()

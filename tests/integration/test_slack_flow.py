@@ -16,11 +16,11 @@ import pytest
 from cost_janitor.adapters.slack import SlackGateway
 from cost_janitor.adapters.slack_state import SlackState
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws, subscribe_queue
 from cost_janitor.handlers import notifier, slack_interactivity
 from cost_janitor.handlers.idle_sweep import sweep
+from cost_janitor.local.emulator import LocalAws, subscribe_queue
+from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
-from cost_janitor.slack_standin import SlackStandIn
 from tests.conftest import load_event
 from tests.integration.fleet import Fleet
 from tests.integration.slack_helpers import Ctx, button, click, deliver, signed_request, submit_keep, submit_reassign
@@ -244,8 +244,8 @@ def test_the_creator_fixes_missing_tags_with_the_slack_form(aws: LocalAws, janit
         "team": [], "project": [], "environment": ["dev", "prod"], "cost-center": []}}})
     janitor(policy)
     monkeypatch.setenv("COST_JANITOR_DRY_RUN", "false")
-    from cost_janitor.emulator import launch
     from cost_janitor.handlers.tag_compliance import lambda_handler as tag_handler
+    from cost_janitor.local.emulator import launch
     ec2 = aws.client("ec2")
     iid = launch(ec2, "g5.xlarge", {"team": "vision"})
     tap = subscribe_queue(aws, os.environ["FINDINGS_TOPIC_ARN"], name="notifier-input")

@@ -16,11 +16,11 @@ from slack_sdk import WebClient
 
 from cost_janitor.adapters.slack_state import MessageState, SlackState
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws
 from cost_janitor.handlers import answers, slack_interactivity
 from cost_janitor.handlers.idle_sweep import sweep
+from cost_janitor.local.emulator import LocalAws
+from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
-from cost_janitor.slack_standin import SlackStandIn
 from tests.integration.fleet import PROD, Fleet
 from tests.integration.slack_helpers import Ctx, click, deliver, signed_request, submit_keep
 

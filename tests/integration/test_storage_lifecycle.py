@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.models import ActionKind, Verdict
 from cost_janitor.core.policy import Policy
-from cost_janitor.emulator import LocalAws
 from cost_janitor.handlers import storage_lifecycle
 from cost_janitor.handlers.storage_lifecycle import storage_run
+from cost_janitor.local.emulator import LocalAws
 from cost_janitor.settings import Settings
 
 ACCOUNT = "123456789012"

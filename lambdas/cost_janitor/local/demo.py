@@ -29,7 +29,7 @@ def _title(text: str) -> None:
 
 def seed_account(aws: Any, end: datetime) -> dict[str, str]:
     """A small but realistic ML account; returns instance ids by name."""
-    from cost_janitor.emulator import MetricSeeder, launch, seed_instance_metrics
+    from cost_janitor.local.emulator import MetricSeeder, launch, seed_instance_metrics
 
     ec2 = aws.client("ec2")
     seeder = MetricSeeder(aws.client("cloudwatch"))
@@ -82,7 +82,7 @@ def seed_account(aws: Any, end: datetime) -> dict[str, str]:
 
 def main() -> int:
     from cost_janitor.cli import FakeContext, _quiet_powertools, format_findings
-    from cost_janitor.emulator import deploy_janitor_resources, pointed_at, start_moto, subscribe_queue
+    from cost_janitor.local.emulator import deploy_janitor_resources, pointed_at, start_moto, subscribe_queue
 
     policy = Policy()
     print("cost-janitor demo — an embedded AWS emulator (moto server) seeded with a small ML account.")
@@ -181,7 +181,7 @@ def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], i
     from cost_janitor.adapters.slack_state import SlackState
     from cost_janitor.core.models import Finding
     from cost_janitor.handlers.notifier import notify
-    from cost_janitor.slack_standin import SlackStandIn
+    from cost_janitor.local.slack_standin import SlackStandIn
 
     sqs = aws.client("sqs")
     findings: list[Finding] = []
@@ -272,15 +272,15 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
 
     from cost_janitor.adapters.ledger import Ledger
     from cost_janitor.core.spot import KIND, interruption_stats
-    from cost_janitor.emulator import launch
     from cost_janitor.events import SpotEvent
     from cost_janitor.handlers.spot_interruption import handle
+    from cost_janitor.local.emulator import launch
 
     ec2 = aws.client("ec2")
     iid = launch(ec2, "g5.12xlarge", {**DEV, "Name": "llm-finetune", "owner": "ana@example.com",
                                       "cost-janitor:checkpoint-command": "systemctl kill -s USR1 finetune"},
                  InstanceMarketOptions={"MarketType": "spot"}, Placement={"AvailabilityZone": "us-east-1b"})
-    sample = Path(__file__).resolve().parents[2] / "events" / "eventbridge" / "spot_interruption_warning.json"
+    sample = Path(__file__).resolve().parents[3] / "events" / "eventbridge" / "spot_interruption_warning.json"
     event = json.loads(sample.read_text())
     event["detail"]["instance-id"] = iid
     now = datetime.now(UTC)
@@ -324,12 +324,12 @@ def _storage_scene(aws: Any, policy: Policy, settings: Any) -> None:
 def _tags_scene(aws: Any, policy: Policy, settings: Any) -> None:
     from pathlib import Path
 
-    from cost_janitor.emulator import launch
     from cost_janitor.events import CloudTrailApiCall
     from cost_janitor.handlers.tag_compliance import check, report
+    from cost_janitor.local.emulator import launch
 
     iid = launch(aws.client("ec2"), "g5.xlarge", {"team": "vision", "Name": "ana-experiment"})
-    samples = Path(__file__).resolve().parents[2] / "events" / "cloudtrail"
+    samples = Path(__file__).resolve().parents[3] / "events" / "cloudtrail"
     event = json.loads((samples / "run_instances_assumed_role_partial_tags.json").read_text())
     event["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] = iid
     with contextlib.redirect_stdout(io.StringIO()):
@@ -349,7 +349,7 @@ def _tags_scene(aws: Any, policy: Policy, settings: Any) -> None:
 def _event_text() -> str:
     from pathlib import Path
 
-    sample = Path(__file__).resolve().parents[2] / "events" / "eventbridge" / "scheduled_nightly_sweep.json"
+    sample = Path(__file__).resolve().parents[3] / "events" / "eventbridge" / "scheduled_nightly_sweep.json"
     return sample.read_text()
 
 
