@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cost_janitor.core.models import Finding
@@ -75,3 +75,9 @@ class FindingsPublisher:
                 MessageAttributes={k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()},
             )
         return len(messages)
+
+    def publish_document(self, document: Mapping[str, Any], *, email: str, subject: str, kind: str) -> None:
+        """One document that is not a findings batch (the weekly digest), with a `kind` attribute for filters."""
+        self._sns.publish(TopicArn=self._topic, Subject=subject, MessageStructure="json",
+                          Message=json.dumps({"default": json.dumps(document, default=str), "email": email}),
+                          MessageAttributes={"kind": {"DataType": "String", "StringValue": kind}})

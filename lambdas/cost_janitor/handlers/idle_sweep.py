@@ -20,9 +20,10 @@ from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.idle import classify_instances, recheck, stop_candidates
 from cost_janitor.core.models import STOPS, Finding, Instance, Usage
 from cost_janitor.core.policy import Policy
+from cost_janitor.delivery import deliver
 from cost_janitor.events import ScheduledEvent
 from cost_janitor.observability import METRIC_NOT_EVALUATED, logger, metrics, tracer
-from cost_janitor.runtime import deliver, idempotent_run, janitor_handler, load_policy_for
+from cost_janitor.runtime import idempotent_run, janitor_handler, load_policy_for
 from cost_janitor.settings import Settings
 
 REQUIRED = ("findings_topic_arn", "ledger_table", "idempotency_table", "policy_parameter")

@@ -41,6 +41,7 @@ from cost_janitor.core.report import (
 from cost_janitor.core.spot import KIND as SPOT_KIND
 from cost_janitor.core.spot import interruption_stats
 from cost_janitor.core.storage import GB, S3_PRICES
+from cost_janitor.delivery import publish_digest
 from cost_janitor.events import Ec2StateChange, ReportEvent, ScheduledEvent
 from cost_janitor.observability import METRIC_GPU_CANDIDATES, METRIC_REALIZED_SAVINGS, logger, metrics
 from cost_janitor.runtime import idempotent_run, janitor_handler, load_policy_for
@@ -216,11 +217,7 @@ def send(digest: Digest, policy: Policy, settings: Settings, *, slack: Any | Non
     doc = digest.document()
     summary = digest_message(doc, team=None)
     email = "\n\n".join(b["text"]["text"] for b in summary["blocks"] if b["type"] in ("header", "section"))
-    client("sns", settings.region).publish(
-        TopicArn=str(settings.findings_topic_arn), Subject="cost-janitor: weekly digest",
-        Message=json.dumps({"default": json.dumps(doc, default=str), "email": email}),
-        MessageStructure="json", MessageAttributes={"kind": {"DataType": "String", "StringValue": "weekly-digest"}})
-    sent: dict[str, Any] = {"sns": 1, "slack": 0}
+    sent: dict[str, Any] = {"sns": publish_digest(doc, email, settings), "slack": 0}
     if slack is None:
         return sent
     from cost_janitor.adapters.slack import error_code

@@ -13,8 +13,9 @@ from cost_janitor.adapters.executor import Executor
 from cost_janitor.core.models import Finding
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.spot import interruption_finding
+from cost_janitor.delivery import deliver
 from cost_janitor.events import SpotEvent, SpotInterruptionWarning
-from cost_janitor.runtime import deliver, idempotent_run, janitor_handler, load_policy_for
+from cost_janitor.runtime import idempotent_run, janitor_handler, load_policy_for
 from cost_janitor.settings import Settings
 
 REQUIRED = ("findings_topic_arn", "ledger_table", "idempotency_table", "policy_parameter")

@@ -23,9 +23,10 @@ from cost_janitor.adapters.s3 import S3Buckets
 from cost_janitor.core.models import Finding
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.storage import BucketPlan, plan_bucket, plan_log_group, plan_snapshot, plan_volume
+from cost_janitor.delivery import deliver
 from cost_janitor.events import ScheduledEvent
 from cost_janitor.observability import METRIC_NOT_EVALUATED, logger, metrics, tracer
-from cost_janitor.runtime import deliver, idempotent_run, janitor_handler, load_policy_for
+from cost_janitor.runtime import idempotent_run, janitor_handler, load_policy_for
 from cost_janitor.settings import Settings
 
 REQUIRED = ("findings_topic_arn", "ledger_table", "idempotency_table", "policy_parameter")

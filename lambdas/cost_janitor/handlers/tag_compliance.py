@@ -18,9 +18,10 @@ from cost_janitor.core.models import Finding
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import instance_price
 from cost_janitor.core.tagging import Coverage, compliance_finding, coverage, created_resources, creator_of
+from cost_janitor.delivery import deliver
 from cost_janitor.events import CloudTrailApiCall, CreationQueueEvent, ScheduledEvent
 from cost_janitor.observability import logger, metrics
-from cost_janitor.runtime import deliver, idempotent_run, janitor_handler, load_policy_for
+from cost_janitor.runtime import idempotent_run, janitor_handler, load_policy_for
 from cost_janitor.settings import Settings
 
 REQUIRED = ("findings_topic_arn", "ledger_table", "idempotency_table", "policy_parameter")

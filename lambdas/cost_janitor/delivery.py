@@ -1,0 +1,89 @@
+"""Record and publish, in one place every capability uses: the ledger (what was done), SNS (the findings topic,
+with an outbox in the ledger when SNS refuses) and the run's metrics. Nothing else publishes to SNS."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from cost_janitor.adapters.clients import client
+from cost_janitor.adapters.ledger import Ledger
+from cost_janitor.adapters.sns import FindingsPublisher
+from cost_janitor.core.models import Finding
+from cost_janitor.observability import (
+    METRIC_ESTIMATED_SAVINGS,
+    METRIC_FINDINGS,
+    METRIC_FINDINGS_BY_KIND,
+    METRIC_PUBLISH_FAILURES,
+    count_by,
+    logger,
+    metrics,
+)
+from cost_janitor.settings import Settings
+
+
+def ledger_for(settings: Settings) -> Ledger | None:
+    """The ledger, where the stack wired one (the CLI may run without)."""
+    return Ledger(client("dynamodb", settings.region), settings.ledger_table) if settings.ledger_table else None
+
+
+def _drain_outbox(ledger: Ledger, publisher: FindingsPublisher) -> int:
+    """Publish what earlier runs could not. Each waiting batch is taken (a conditional delete) before it is
+    published, so two runs draining at once never publish it twice; one SNS refuses again goes back."""
+    sent = 0
+    for key, _, _ in ledger.outbox():
+        taken = ledger.take_outbox(key)
+        if taken is None:
+            continue  # another run took it first and publishes it
+        try:
+            sent += publisher.publish(taken[1], run_id=taken[0])
+        except ClientError:
+            ledger.return_outbox(key, *taken)
+            raise
+    return sent
+
+
+def deliver(findings: Sequence[Finding], settings: Settings, *, run_id: str) -> int:
+    """Record actions in the ledger and publish what people should hear about; returns SNS messages sent.
+    If SNS refuses, the findings wait in the ledger's outbox and go out with the next run (of any capability):
+    the actions are done, so failing the run (and re-running them) would be worse."""
+    ledger = ledger_for(settings)
+    if ledger:
+        ledger.record(findings)
+    publishable = [f for f in findings if f.publishable]
+    metrics.add_metric(name=METRIC_FINDINGS, unit=MetricUnit.Count, value=len(publishable))
+    for kind, n in Counter(f.kind for f in publishable).items():
+        count_by(METRIC_FINDINGS_BY_KIND, "kind", kind, n)
+    metrics.add_metric(name=METRIC_ESTIMATED_SAVINGS, unit=MetricUnit.Count,
+                       value=round(sum(f.monthly_usd or 0 for f in publishable), 2))
+    if not settings.findings_topic_arn:
+        return 0
+    publisher = FindingsPublisher(client("sns", settings.region), settings.findings_topic_arn)
+    sent = 0
+    try:
+        if ledger:
+            sent += _drain_outbox(ledger, publisher)
+        if publishable:
+            sent += publisher.publish(publishable, run_id=run_id)
+    except ClientError as exc:
+        metrics.add_metric(name=METRIC_PUBLISH_FAILURES, unit=MetricUnit.Count, value=1)
+        logger.error("findings not published; kept for the next run",
+                     extra={"error_code": exc.response["Error"]["Code"], "findings": len(publishable)})
+        if not ledger:
+            raise
+        ledger.save_outbox(run_id, publishable)
+    return sent
+
+
+def publish_digest(document: Mapping[str, Any], email: str, settings: Settings) -> int:
+    """The weekly digest: one message on the findings topic (kind=weekly-digest, which the notifier's subscription
+    filters out), JSON for machines and readable text for email."""
+    if not settings.findings_topic_arn:
+        return 0
+    FindingsPublisher(client("sns", settings.region), settings.findings_topic_arn).publish_document(
+        document, email=email, subject="cost-janitor: weekly digest", kind="weekly-digest")
+    return 1
