@@ -155,7 +155,7 @@ def load_policy_file(path: str) -> Policy:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from cost_janitor.handlers.idle_sweep import sweep
+    from cost_janitor.capabilities import idle_sweep
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "idle-sweep"
     _quiet_powertools(args.verbose)
@@ -167,7 +167,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"cost-janitor: no {what}", file=sys.stderr)
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
-        report = sweep(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
+        report = idle_sweep.run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
                        dry_run=not args.apply, regions=args.region or None)
     denied = {r: c for r, c in report.failed_regions.items() if c in AUTH_CODES}
     if denied and len(denied) == len(report.regions):
@@ -241,7 +241,7 @@ def _policy(args: argparse.Namespace, settings: Any) -> Policy:
 
 def cmd_storage(args: argparse.Namespace) -> int:
     from cost_janitor.adapters.clients import client
-    from cost_janitor.handlers.storage_lifecycle import storage_run
+    from cost_janitor.capabilities import storage
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "storage-lifecycle"
     _quiet_powertools(args.verbose)
@@ -250,7 +250,7 @@ def cmd_storage(args: argparse.Namespace) -> int:
     account = client("sts", settings.region).get_caller_identity()["Account"]
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
-        report = storage_run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}", dry_run=not args.apply,
+        report = storage.run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}", dry_run=not args.apply,
                              account=account, buckets=args.bucket or None, regions=args.region or None)
     if args.json:
         print(json.dumps({"summary": report.summary(), "diffs": report.diffs,
@@ -267,8 +267,8 @@ def cmd_storage(args: argparse.Namespace) -> int:
 
 
 def cmd_tags(args: argparse.Namespace) -> int:
+    from cost_janitor.capabilities import tag_compliance
     from cost_janitor.events import CloudTrailApiCall, parse_event
-    from cost_janitor.handlers.tag_compliance import check, report
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "tag-compliance"
     _quiet_powertools(args.verbose)
@@ -276,7 +276,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
     policy = _policy(args, settings)
     if args.report:
         with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
-            result = report(policy, settings, regions=args.region or None)
+            result = tag_compliance.coverage_report(policy, settings, regions=args.region or None)
         if args.json:
             print(json.dumps(result.__dict__, indent=2))
             return 0
@@ -291,7 +291,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
         raise SystemExit("cost-janitor tags: give --event FILE or --report")
     event = parse_event(CloudTrailApiCall, json.loads(Path(args.event).read_text()))
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
-        findings = check(event, policy, settings, dry_run=not args.apply, now=datetime.now(UTC))
+        findings = tag_compliance.run(event, policy, settings, dry_run=not args.apply, now=datetime.now(UTC))
     if args.json:
         print(json.dumps([f.model_dump(mode="json", by_alias=True) for f in findings], indent=2))
     else:
@@ -300,8 +300,8 @@ def cmd_tags(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from cost_janitor.capabilities.digest import build
     from cost_janitor.core.slack_blocks import digest_message
-    from cost_janitor.handlers.report import build
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "report"
     _quiet_powertools(args.verbose)

@@ -23,10 +23,9 @@ from botocore.retries import bucket
 
 from cost_janitor.adapters import clients
 from cost_janitor.adapters.ledger import Ledger
+from cost_janitor.capabilities import idle_sweep
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
-from cost_janitor.handlers import idle_sweep
-from cost_janitor.handlers.idle_sweep import sweep
 from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.settings import Settings
 from tests.integration.fleet import DEV, Fleet
@@ -55,7 +54,7 @@ def fleet(aws: LocalAws, janitor: Any) -> Fleet:
 
 
 def _run(policy: Policy | None = None, run_id: str = "r1") -> Any:
-    return sweep(policy or Policy(), Settings.from_env(), now=NOW, run_id=run_id, dry_run=True)
+    return idle_sweep.run(policy or Policy(), Settings.from_env(), now=NOW, run_id=run_id, dry_run=True)
 
 
 def test_clients_retry_throttling_with_backoff_in_adaptive_mode(aws: LocalAws) -> None:
@@ -134,12 +133,12 @@ def test_a_region_denying_access_does_not_stop_the_others(fleet: Fleet, monkeypa
 def test_a_sweep_short_of_time_stops_starting_regions_and_the_next_run_starts_with_them(fleet: Fleet) -> None:
     policy = Policy.model_validate({"regions": ["us-east-1", "us-west-2", "eu-west-1"]})
     clock = iter([600_000, 90_000, 80_000])  # ms left before each region: the 2nd and 3rd are too close to the end
-    report = sweep(policy, Settings.from_env(), now=NOW, run_id="short", dry_run=True,
+    report = idle_sweep.run(policy, Settings.from_env(), now=NOW, run_id="short", dry_run=True,
                    remaining_ms=lambda: next(clock))
     assert report.not_reached == ["us-west-2", "eu-west-1"]
     assert sorted(f.resource_id for f in report.findings) == sorted(fleet.ids.values())  # us-east-1 was done
     assert report.summary()["not_reached"] == ["us-west-2", "eu-west-1"]
-    following = sweep(policy, Settings.from_env(), now=NOW, run_id="next", dry_run=True,
+    following = idle_sweep.run(policy, Settings.from_env(), now=NOW, run_id="next", dry_run=True,
                       remaining_ms=lambda: 600_000)
     assert following.regions == ["us-west-2", "eu-west-1", "us-east-1"] and following.not_reached == []
 
@@ -260,7 +259,7 @@ def test_instances_that_change_between_read_and_act_are_not_stopped_on_stale_inf
         return decided
 
     monkeypatch.setattr(idle_sweep, "classify_instances", meanwhile)
-    report = sweep(Policy(), Settings.from_env(), now=NOW, run_id="moving", dry_run=False)
+    report = idle_sweep.run(Policy(), Settings.from_env(), now=NOW, run_id="moving", dry_run=False)
     names = {v: k for k, v in due.ids.items()}
     found = {names[f.resource_id]: (f.action, f.action_status, f.action_error) for f in report.findings}
     assert found == {
@@ -276,7 +275,7 @@ def test_instances_that_change_between_read_and_act_are_not_stopped_on_stale_inf
 def test_stops_that_cannot_be_rechecked_are_not_made(due: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
     fail(monkeypatch, lambda c, op, p: op == "DescribeInstances" and "instance-id" in str(p.get("Filters")),
          "RequestLimitExceeded")
-    report = sweep(Policy(), Settings.from_env(), now=NOW, run_id="blind", dry_run=False)
+    report = idle_sweep.run(Policy(), Settings.from_env(), now=NOW, run_id="blind", dry_run=False)
     assert {(f.action, f.action_status, f.action_error) for f in report.findings} == {
         (ActionKind.STOP, "skipped", "RequestLimitExceeded")}
     assert {due.state(name) for name in due.ids} == {"running"}

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cost_janitor.adapters.slack_state import MessageState, SlackState
+from cost_janitor.capabilities import idle_sweep
 from cost_janitor.core.policy import Policy
-from cost_janitor.handlers.idle_sweep import sweep
 from cost_janitor.local.emulator import LocalAws
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
@@ -41,7 +41,7 @@ def world(aws: LocalAws, janitor: Any, monkeypatch: pytest.MonkeyPatch) -> Itera
     fleet = Fleet(aws, END)
     fleet.add("ana-dev", "m5.large", {"environment": "dev", "team": "vision", "owner": "ana@example.com"}, cpu=1.0)
     fleet.done()
-    [finding] = sweep(POLICY, Settings.from_env(), now=END, run_id="run-1", dry_run=False).findings
+    [finding] = idle_sweep.run(POLICY, Settings.from_env(), now=END, run_id="run-1", dry_run=False).findings
     SlackState(aws.client("dynamodb"), str(Settings.from_env().ledger_table)).save_message(
         MessageState(channel=CHANNEL, ts=TS, run_id="run-1", recipient=ANA, findings=[finding]))
     resource = fleet.ids["ana-dev"]

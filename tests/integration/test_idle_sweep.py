@@ -11,9 +11,10 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
+from cost_janitor.capabilities import idle_sweep
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
-from cost_janitor.handlers.idle_sweep import lambda_handler, sweep
+from cost_janitor.handlers.idle_sweep import lambda_handler
 from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.settings import Settings
 from tests.conftest import load_event
@@ -35,7 +36,7 @@ class FakeContext:
 
 
 def _run(now: datetime, *, dry_run: bool, policy: Policy | None = None) -> Any:
-    return sweep(policy or Policy(), Settings.from_env(), now=now, run_id=f"run-{now:%d%H%M}", dry_run=dry_run)
+    return idle_sweep.run(policy or Policy(), Settings.from_env(), now=now, run_id=f"run-{now:%d%H%M}", dry_run=dry_run)
 
 
 def _by_name(fleet: Fleet, report: Any) -> dict[str, Any]:

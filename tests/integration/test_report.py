@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from cost_janitor.adapters.ledger import Ledger
+from cost_janitor.capabilities.digest import build, record_start, send
 from cost_janitor.core.idle import classify_instances
 from cost_janitor.core.models import ActionKind
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.slack_blocks import digest_message
-from cost_janitor.handlers.report import build, record_start, send
 from cost_janitor.local.emulator import LocalAws, MetricSeeder, gpu_dimensions, subscribe_queue
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings

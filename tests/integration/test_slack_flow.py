@@ -15,9 +15,9 @@ import pytest
 
 from cost_janitor.adapters.slack import SlackGateway
 from cost_janitor.adapters.slack_state import SlackState
+from cost_janitor.capabilities import idle_sweep, notify
 from cost_janitor.core.policy import Policy
 from cost_janitor.handlers import notifier, slack_interactivity
-from cost_janitor.handlers.idle_sweep import sweep
 from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
@@ -64,7 +64,7 @@ def _night(world: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 def _swept(world: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     """Sweep; the SQS records SNS delivered to the notifier's queue."""
-    sweep(POLICY, Settings.from_env(), now=now, run_id=f"run-{now:%m%d}", dry_run=False)
+    idle_sweep.run(POLICY, Settings.from_env(), now=now, run_id=f"run-{now:%m%d}", dry_run=False)
     sqs = world["aws"].client("sqs")
     records = []
     while True:
@@ -299,7 +299,7 @@ def test_a_recipient_another_notifier_is_writing_to_is_handed_back_to_sqs_not_po
 def test_two_notifiers_writing_one_runs_findings_to_one_owner_at_once_post_one_message(
         world: dict[str, Any], slack: SlackStandIn) -> None:
     now = END + timedelta(minutes=5)
-    report = sweep(POLICY, Settings.from_env(), now=now, run_id="run-race", dry_run=False)
+    report = idle_sweep.run(POLICY, Settings.from_env(), now=now, run_id="run-race", dry_run=False)
     ana = [f for f in report.findings if f.owner == "ana@example.com" and f.publishable]
     assert len(ana) == 2
     slack.delays["chat.postMessage"] = 0.5  # the first post is in flight while the second notifier arrives
@@ -310,7 +310,7 @@ def test_two_notifiers_writing_one_runs_findings_to_one_owner_at_once_post_one_m
         gateway = SlackGateway("xoxb-test", base_url=slack.api_url)
         state = SlackState(world["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
         start.wait()
-        reports.append(notifier.notify(findings, POLICY, gateway, state))
+        reports.append(notify.run(findings, POLICY, gateway, state))
 
     threads = [threading.Thread(target=notifier_instance, args=([f],)) for f in ana]
     for t in threads:
@@ -325,12 +325,13 @@ def test_two_notifiers_writing_one_runs_findings_to_one_owner_at_once_post_one_m
 
 def test_slack_too_slow_to_answer_is_a_recorded_failure_not_a_hang_or_a_retry_loop(
         world: dict[str, Any], slack: SlackStandIn) -> None:
-    report = sweep(POLICY, Settings.from_env(), now=END + timedelta(minutes=5), run_id="run-slow", dry_run=False)
+    report = idle_sweep.run(POLICY, Settings.from_env(), now=END + timedelta(minutes=5), run_id="run-slow",
+                            dry_run=False)
     ana = [f for f in report.findings if f.owner == "ana@example.com" and f.publishable]
     slack.delays["chat.postMessage"] = 6.0  # the gateway waits 5 s
     state = SlackState(world["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
     started = time.monotonic()
-    result = notifier.notify(ana, POLICY, SlackGateway("xoxb-test", base_url=slack.api_url), state)
+    result = notify.run(ana, POLICY, SlackGateway("xoxb-test", base_url=slack.api_url), state)
     assert time.monotonic() - started < 8
     assert result.failed == {ANA: "TimeoutError"} and result.messages_posted == 0
     assert slack.arrived.count("chat.postMessage") == 1  # one try, no retry loop; the next run tells them
@@ -400,7 +401,7 @@ def test_answers_act_in_the_region_the_finding_is_in(aws: LocalAws, janitor: Any
     west.done()
     tap = subscribe_queue(aws, os.environ["FINDINGS_TOPIC_ARN"], name="notifier-input")
     now = END + timedelta(minutes=5)
-    report = sweep(policy, Settings.from_env(), now=now, run_id="run-west", dry_run=False)
+    report = idle_sweep.run(policy, Settings.from_env(), now=now, run_id="run-west", dry_run=False)
     assert {f.region for f in report.findings} == {"us-west-2"}
     records = []
     sqs = aws.client("sqs")

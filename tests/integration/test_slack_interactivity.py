@@ -15,9 +15,9 @@ import pytest
 from slack_sdk import WebClient
 
 from cost_janitor.adapters.slack_state import MessageState, SlackState
+from cost_janitor.capabilities import idle_sweep
 from cost_janitor.core.policy import Policy
 from cost_janitor.handlers import answers, slack_interactivity
-from cost_janitor.handlers.idle_sweep import sweep
 from cost_janitor.local.emulator import LocalAws
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
@@ -45,7 +45,7 @@ def world(aws: LocalAws, janitor: Any, slack: SlackStandIn, monkeypatch: pytest.
     fleet = Fleet(aws, END)
     fleet.add("bo-prod", "g5.xlarge", PROD, cpu=0.5, gpus=[(1.0, 1.0)])
     fleet.done()
-    [finding] = sweep(Policy(), Settings.from_env(), now=END, run_id="run-1", dry_run=False).findings
+    [finding] = idle_sweep.run(Policy(), Settings.from_env(), now=END, run_id="run-1", dry_run=False).findings
     SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"]).save_message(
         MessageState(channel=CHANNEL, ts=TS, run_id="run-1", recipient=BO, findings=[finding]))
     return {"fleet": fleet, "resource": fleet.ids["bo-prod"]}

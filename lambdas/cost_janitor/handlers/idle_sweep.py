@@ -1,161 +1,27 @@
-"""Nightly idle compute sweep: GPU-aware verdicts; mark → tell → re-check → stop for dev, ask for prod."""
+"""Nightly idle sweep Lambda: the schedule's event → capabilities.idle_sweep.run, once per event id."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
 
-from cost_janitor.adapters.clients import client
-from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
-from cost_janitor.adapters.ec2 import Ec2Inventory
-from cost_janitor.adapters.executor import Executor
-from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.idle import classify_instances, recheck, stop_candidates
-from cost_janitor.core.models import STOPS, Finding, Instance, Usage
-from cost_janitor.core.policy import Policy
-from cost_janitor.delivery import deliver
+from cost_janitor.capabilities import idle_sweep
 from cost_janitor.events import ScheduledEvent
-from cost_janitor.observability import METRIC_NOT_EVALUATED, logger, metrics, tracer
 from cost_janitor.runtime import idempotent_run, janitor_handler, load_policy_for
-from cost_janitor.settings import Settings
-
-REQUIRED = ("findings_topic_arn", "ledger_table", "idempotency_table", "policy_parameter")
-RESERVE_MS = 120_000  # time kept for acting on, recording and publishing what was read
-
-
-@dataclass
-class SweepReport:
-    run_id: str
-    dry_run: bool
-    regions: list[str]
-    findings: list[Finding]
-    failed_regions: dict[str, str] = field(default_factory=dict)
-    not_reached: list[str] = field(default_factory=list)
-    messages_published: int = 0
-    api_calls: Counter[str] = field(default_factory=Counter)
-
-    def summary(self) -> dict[str, Any]:
-        idle = [f for f in self.findings if f.monthly_usd is not None]
-        return {
-            "run_id": self.run_id, "dry_run": self.dry_run, "regions": self.regions,
-            "instances": len(self.findings),
-            "verdicts": dict(Counter(str(f.verdict) for f in self.findings)),
-            "actions": dict(Counter(f"{f.action}:{f.action_status}" if f.action_status else str(f.action)
-                                    for f in self.findings if f.action)),
-            "estimated_monthly_usd": round(sum(f.monthly_usd or 0 for f in idle), 2),
-            "failed_regions": self.failed_regions, "not_reached": self.not_reached,
-            "messages_published": self.messages_published,
-            "api_calls": dict(self.api_calls),
-        }
-
-
-@tracer.capture_method
-def sweep(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_run: bool,
-          regions: list[str] | None = None, remaining_ms: Callable[[], int] | None = None) -> SweepReport:
-    """The whole sweep; the Lambda, the CLI and the demo all call this. With `remaining_ms` (the Lambda's clock)
-    it starts no region once less than RESERVE_MS is left, reports the regions it did not reach, and the next run
-    starts with them."""
-    ledger = Ledger(client("dynamodb", settings.region), settings.ledger_table) if settings.ledger_table else None
-    wanted = regions or policy.regions or [settings.region]
-    behind = [r for r in (ledger.sweep_backlog() if ledger else []) if r in wanted]
-    report = SweepReport(run_id, dry_run, behind + [r for r in wanted if r not in behind], [])
-    usage: dict[str, Usage] = {}
-    for region in report.regions:
-        if remaining_ms is not None and remaining_ms() < RESERVE_MS:
-            report.not_reached.append(region)
-            continue
-        try:
-            inventory = Ec2Inventory(client("ec2", region), region)
-            instances = inventory.running_instances()
-            cloudwatch = CloudWatchReader(client("cloudwatch", region))
-            read = UsageReader(cloudwatch).read(instances, policy, now=now)
-        except ClientError as exc:  # one region denied or down: the others still run; coverage is reported
-            report.failed_regions[region] = exc.response["Error"]["Code"]
-            logger.error("region not swept", extra={"region": region, "error_code": report.failed_regions[region]})
-            metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=1)
-            continue
-        findings = classify_instances(instances, read, policy, now=now, run_id=run_id)
-        report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
-        usage.update(read)
-        report.findings += _with_stop_protection(findings, instances, read, inventory, policy, now=now,
-                                                 run_id=run_id, calls=report.api_calls)
-    if report.not_reached:
-        logger.warning("time ran short; regions left for the next run", extra={"regions": report.not_reached})
-        metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=len(report.not_reached))
-    if ledger:
-        ledger.set_sweep_backlog(report.not_reached)
-    report.findings = _recheck_stops(report, usage, policy, now=now)
-    report.findings = Executor(client, dry_run=dry_run).execute(report.findings, policy, now=now)
-    report.messages_published = deliver(report.findings, settings, run_id=run_id)
-    logger.info("sweep finished", extra=report.summary())
-    return report
-
-
-def _with_stop_protection(findings: list[Finding], instances: list[Instance], usage: dict[str, Usage],
-                          inventory: Ec2Inventory, policy: Policy, *, now: datetime, run_id: str,
-                          calls: Counter[str]) -> list[Finding]:
-    """A box with stop protection (DisableApiStop) would be marked and fail to stop every night: its attribute is
-    read for the mark/stop candidates only (one call each, never the whole fleet) and those protected are judged
-    again knowing it (not-stoppable)."""
-    candidates = stop_candidates(findings)
-    if not candidates:
-        return findings
-    before = inventory.calls
-    protected = {iid for iid, on in inventory.stop_protection(candidates).items() if on}
-    calls["DescribeInstanceAttribute"] += inventory.calls - before
-    if not protected:
-        return findings
-    again = {f.resource_id: f for f in classify_instances(
-        [i.model_copy(update={"stop_protected": True}) for i in instances if i.instance_id in protected],
-        usage, policy, now=now, run_id=run_id)}
-    return [again.get(f.resource_id, f) for f in findings]
-
-
-def _recheck_stops(report: SweepReport, usage: dict[str, Usage], policy: Policy, *, now: datetime) -> list[Finding]:
-    """Minutes pass between reading a region and acting: each instance about to be stopped is described again
-    (one call per 200) and its stop re-decided on what it is now (core.idle.recheck). A region where that look
-    fails stops nothing this run: nothing is stopped on stale information."""
-    due: dict[str, list[str]] = {}
-    for f in report.findings:
-        if f.action in STOPS:
-            due.setdefault(f.region, []).append(f.resource_id)
-    current: dict[str, Instance] = {}
-    unchecked: dict[str, str] = {}
-    for region, ids in due.items():
-        inventory = Ec2Inventory(client("ec2", region), region)
-        try:
-            current.update(inventory.current(ids))
-        except ClientError as exc:
-            unchecked[region] = exc.response["Error"]["Code"]
-            logger.error("stops not re-checked, so not made", extra={"region": region, "error_code": unchecked[region]})
-        report.api_calls["DescribeInstances (re-check)"] += inventory.calls
-    out = []
-    for f in report.findings:
-        if f.action in STOPS and f.region in unchecked:
-            f = f.model_copy(update={"action_status": "skipped", "action_error": unchecked[f.region],
-                                     "notes": (*f.notes, "not stopped: it could not be looked at again before acting")})
-        elif f.action in STOPS:
-            f = recheck(f, current.get(f.resource_id), usage.get(f.resource_id, Usage()), policy, now=now)
-        out.append(f)
-    return out
+from cost_janitor.settings import SweepSettings
 
 
 @janitor_handler(ScheduledEvent)
 def lambda_handler(event: ScheduledEvent, context: LambdaContext) -> dict[str, Any]:
-    settings = Settings.from_env(require=REQUIRED)
+    settings = SweepSettings.from_env()
     policy = load_policy_for(settings)
 
     def run(event: ScheduledEvent) -> dict[str, Any]:
-        dry_run = settings.dry_run(policy)
-        report = sweep(policy, settings, now=datetime.now(UTC), run_id=event.id, dry_run=dry_run,
-                       regions=event.detail.regions or None, remaining_ms=context.get_remaining_time_in_millis)
+        report = idle_sweep.run(policy, settings, now=datetime.now(UTC), run_id=event.id,
+                                dry_run=settings.dry_run(policy), regions=event.detail.regions or None,
+                                remaining_ms=context.get_remaining_time_in_millis)
         return report.summary()
 
     return idempotent_run(run, event, settings, context)

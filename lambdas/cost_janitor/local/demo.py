@@ -95,7 +95,8 @@ def main() -> int:
         _quiet_powertools(verbose=False)
         logger.setLevel("ERROR")  # the demo prints what people see; rejected requests are shown, not logged
         warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
-        from cost_janitor.handlers.idle_sweep import lambda_handler, sweep
+        from cost_janitor.capabilities import idle_sweep
+        from cost_janitor.handlers.idle_sweep import lambda_handler
         from cost_janitor.settings import Settings
 
         ids = seed_account(aws, end)
@@ -120,7 +121,7 @@ def main() -> int:
             now = end - timedelta(days=1 - n, minutes=-5)
             _title(f"2.{n + 1} Sweep with --apply, {label} ({now:%Y-%m-%d %H:%M} UTC)")
             with contextlib.redirect_stdout(io.StringIO()):
-                report = sweep(policy, settings, now=now, run_id=f"demo-night-{n + 1}", dry_run=False)
+                report = idle_sweep.run(policy, settings, now=now, run_id=f"demo-night-{n + 1}", dry_run=False)
             print(format_findings(report.findings, names=names))
             print(f"estimated savings from idle instances: ${report.summary()['estimated_monthly_usd']:,.2f}/month "
                   f"(on-demand list prices; table date in each finding)")
@@ -160,9 +161,9 @@ def main() -> int:
         _tags_scene(aws, policy, settings)
 
         _title("9. The weekly digest for this account (cost-janitor report)")
+        from cost_janitor.capabilities.digest import build
         from cost_janitor.cli import digest_text
         from cost_janitor.core.slack_blocks import digest_message
-        from cost_janitor.handlers.report import build
 
         with contextlib.redirect_stdout(io.StringIO()):
             digest = build(policy, settings, now=end + timedelta(days=3))
@@ -179,8 +180,8 @@ def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], i
     global _first_message
     from cost_janitor.adapters.slack import SlackGateway
     from cost_janitor.adapters.slack_state import SlackState
+    from cost_janitor.capabilities import notify
     from cost_janitor.core.models import Finding
-    from cost_janitor.handlers.notifier import notify
     from cost_janitor.local.slack_standin import SlackStandIn
 
     sqs = aws.client("sqs")
@@ -197,7 +198,7 @@ def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], i
                                 "ed@example.com": "U0ED00001"})
     gateway = SlackGateway("xoxb-local", base_url=slack.api_url)
     state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
-    report = notify(findings, policy, gateway, state)
+    report = notify.run(findings, policy, gateway, state)
     print(f"run {last_run}: {len(findings)} findings → {report.messages_posted} messages "
           f"({report.skipped} not worth a message tonight); Slack calls: {gateway.calls}")
     for call in slack.of("chat.postMessage"):
@@ -271,9 +272,9 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
     from pathlib import Path
 
     from cost_janitor.adapters.ledger import Ledger
+    from cost_janitor.capabilities import spot
     from cost_janitor.core.spot import KIND, interruption_stats
     from cost_janitor.events import SpotEvent
-    from cost_janitor.handlers.spot_interruption import handle
     from cost_janitor.local.emulator import launch
 
     ec2 = aws.client("ec2")
@@ -285,7 +286,7 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
     event["detail"]["instance-id"] = iid
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(io.StringIO()):
-        finding = handle(SpotEvent.model_validate(event), policy, settings, dry_run=False, now=now)
+        finding = spot.run(SpotEvent.model_validate(event), policy, settings, dry_run=False, now=now)
     print(f"EventBridge: {event['detail-type']} for {iid} (g5.12xlarge spot, us-east-1b)")
     print(f"  verdict: {finding.verdict}; {finding.reason}")
     [command] = aws.client("ssm").list_commands()["Commands"]
@@ -301,20 +302,20 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
 
 
 def _storage_scene(aws: Any, policy: Policy, settings: Any) -> None:
+    from cost_janitor.capabilities import storage
     from cost_janitor.cli import format_findings
-    from cost_janitor.handlers.storage_lifecycle import storage_run
 
     s3 = aws.client("s3")
     before = s3.get_bucket_lifecycle_configuration(Bucket="acme-ml-training-data")["Rules"]
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(io.StringIO()):
-        dry = storage_run(policy, settings, now=now, run_id="demo-storage-dry", dry_run=True, account=ACCOUNT)
+        dry = storage.run(policy, settings, now=now, run_id="demo-storage-dry", dry_run=True, account=ACCOUNT)
     print("acme-ml-training-data has 2 team rules; the dry-run diff of its configuration:")
     print("   " + dry.diffs["acme-ml-training-data"].replace("\n", "\n   "))
     print()
     print(format_findings(dry.findings))
     with contextlib.redirect_stdout(io.StringIO()):
-        storage_run(policy, settings, now=now, run_id="demo-storage", dry_run=False, account=ACCOUNT)
+        storage.run(policy, settings, now=now, run_id="demo-storage", dry_run=False, account=ACCOUNT)
     after = s3.get_bucket_lifecycle_configuration(Bucket="acme-ml-training-data")["Rules"]
     kept = [r for r in after if not r["ID"].startswith("cost-janitor:")]
     print(f"\napplied: acme-ml-training-data now has {len(after)} rules; the team's {len(kept)} rules are "
@@ -324,8 +325,8 @@ def _storage_scene(aws: Any, policy: Policy, settings: Any) -> None:
 def _tags_scene(aws: Any, policy: Policy, settings: Any) -> None:
     from pathlib import Path
 
+    from cost_janitor.capabilities import tag_compliance
     from cost_janitor.events import CloudTrailApiCall
-    from cost_janitor.handlers.tag_compliance import check, report
     from cost_janitor.local.emulator import launch
 
     iid = launch(aws.client("ec2"), "g5.xlarge", {"team": "vision", "Name": "ana-experiment"})
@@ -333,13 +334,13 @@ def _tags_scene(aws: Any, policy: Policy, settings: Any) -> None:
     event = json.loads((samples / "run_instances_assumed_role_partial_tags.json").read_text())
     event["detail"]["responseElements"]["instancesSet"]["items"][0]["instanceId"] = iid
     with contextlib.redirect_stdout(io.StringIO()):
-        [finding] = check(CloudTrailApiCall.model_validate(event), policy, settings, dry_run=False,
+        [finding] = tag_compliance.run(CloudTrailApiCall.model_validate(event), policy, settings, dry_run=False,
                           now=datetime.now(UTC))
     print(f"CloudTrail RunInstances by {finding.evidence['created_by']} (an SSO session) → {iid}")
     print(f"  {finding.verdict}: {finding.reason}")
     print(f"  {finding.action} → {finding.action_status}; the creator gets a Slack message with a [Fix tags] form")
     with contextlib.redirect_stdout(io.StringIO()):
-        coverage = report(policy, settings)
+        coverage = tag_compliance.coverage_report(policy, settings)
     print(f"nightly coverage over {coverage.resources} resources: "
           + ", ".join(f"{k} {v}%" for k, v in coverage.by_key.items()))
     for arn, missing, usd in coverage.top_untagged[:3]:

@@ -1,0 +1,166 @@
+"""The owner's answers from Slack (the answers queue, fed by the interactivity endpoint): authorised, idempotent,
+carried out where the resource is — its own region — and told back in the message they answered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cost_janitor.adapters.clients import client
+from cost_janitor.adapters.ec2 import Ec2Tags
+from cost_janitor.adapters.executor import Executor
+from cost_janitor.adapters.slack import SlackGateway
+from cost_janitor.adapters.slack_state import MessageState, SlackState
+from cost_janitor.core.answers import Answer, KeepInput, ReassignInput, TagsInput, read_submission
+from cost_janitor.core.models import ActionKind, Finding
+from cost_janitor.core.notify import keep_until, may_act, may_stop_now, recipient_for
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.slack_blocks import render
+from cost_janitor.events import SlackBlockActions, SlackViewSubmission
+from cost_janitor.observability import logger, metrics
+from cost_janitor.settings import Settings
+
+
+@dataclass
+class Ctx:
+    settings: Settings
+    policy: Policy
+    slack: SlackGateway
+    state: SlackState
+    now: datetime
+
+    def tags(self, finding: Finding) -> Ec2Tags:
+        """Tag reads and writes where the resource is: its own region, not the stack's."""
+        return Ec2Tags(client("ec2", finding.region))
+
+
+def key_of(interaction: SlackBlockActions | SlackViewSubmission) -> str:
+    """One answer per click (action ts + user) or per submitted view (view id + user): Slack's retries, double
+    clicks and SQS redeliveries are answered once."""
+    if isinstance(interaction, SlackBlockActions):
+        return f"{interaction.actions[0].action_ts}#{interaction.user.id}"
+    return f"{interaction.view.id}#{interaction.user.id}"
+
+
+def run(ctx: Ctx, interaction: SlackBlockActions | SlackViewSubmission) -> dict[str, Any]:
+    return on_click(ctx, interaction) if isinstance(interaction, SlackBlockActions) else on_submit(ctx, interaction)
+
+
+def _finding(ctx: Ctx, channel: str, ts: str, resource: str) -> tuple[MessageState | None, Finding | None]:
+    message = ctx.state.message(channel, ts)
+    found = next((f for f in message.findings if f.resource_id == resource), None) if message else None
+    return message, found
+
+
+def _owner_id(ctx: Ctx, finding: Finding) -> str | None:
+    recipient = recipient_for(finding, ctx.policy)
+    if recipient.kind == "email":
+        return ctx.slack.user_for_email(recipient.address)
+    return recipient.address if recipient.kind == "user" else None
+
+
+def on_click(ctx: Ctx, click: SlackBlockActions) -> dict[str, Any]:
+    action = click.actions[0]
+    resource, user = action.value.resource if action.value else "", click.user.id
+    message, finding = _finding(ctx, click.container.channel_id, click.container.message_ts, resource)
+    if message is None or finding is None:
+        ctx.slack.respond_ephemeral(click.response_url, "This message is no longer tracked by cost-janitor.")
+        return {"status": "unknown-message"}
+    if not may_act(user, _owner_id(ctx, finding), ctx.policy):
+        ctx.slack.respond_ephemeral(click.response_url, f"Only the owner of `{resource}` or a cost-janitor admin "
+                                                        f"can {action.action_id.replace('_', ' ')} it.")
+        logger.info("slack action refused", extra={"user": user, "resource": resource, "action": action.action_id})
+        return {"status": "refused"}
+    if action.action_id == "snooze":
+        outcome = _keep(ctx, finding, user=user, until=(ctx.now + timedelta(days=1)).isoformat(timespec="minutes"),
+                        reason="snoozed for a day", answer=Answer.SNOOZED)
+    elif action.action_id == "stop_now":
+        outcome = _stop_now(ctx, finding, user=user)
+    else:
+        return {"status": "unknown-action"}
+    message.outcomes[resource] = outcome
+    ctx.state.save_message(message)
+    ctx.slack.respond(click.response_url, render(message.findings, ctx.policy, outcomes=message.outcomes))
+    return {"status": "done", "outcome": outcome}
+
+
+def on_submit(ctx: Ctx, submission: SlackViewSubmission) -> dict[str, Any]:
+    meta = submission.view.private_metadata
+    user = submission.user.id
+    message, finding = _finding(ctx, meta.channel, meta.ts, meta.resource)
+    if message is None or finding is None or not may_act(user, _owner_id(ctx, finding), ctx.policy):
+        ctx.slack.post_ephemeral(meta.channel, user, f"You cannot answer for `{meta.resource}`: only its owner or "
+                                                     "a cost-janitor admin can, and only while its message is "
+                                                     "tracked. Nothing was changed.")
+        logger.info("slack answer refused", extra={"user": user, "resource": meta.resource,
+                                                   "form": submission.view.callback_id})
+        return {"status": "refused"}
+    submitted = read_submission(submission.view.callback_id, submission.view.state)
+    if isinstance(submitted, TagsInput):
+        outcome = _fix_tags(ctx, finding, user=user, tags=submitted.tags)
+    elif isinstance(submitted, KeepInput):
+        outcome = _keep(ctx, finding, user=user, until=keep_until(ctx.now, submitted.days, ctx.policy),
+                        reason=submitted.reason, answer=Answer.JUSTIFIED)
+    elif isinstance(submitted, ReassignInput):
+        outcome = _reassign(ctx, finding, user=user, new_owner=submitted.owner)
+    else:  # the endpoint checked the form before it was queued
+        return {"status": "invalid-form", "errors": submitted}
+    message.outcomes[finding.resource_id] = outcome
+    ctx.state.save_message(message)
+    ctx.slack.update(message.channel, message.ts, render(message.findings, ctx.policy, outcomes=message.outcomes))
+    return {"status": "done", "outcome": outcome}
+
+
+def _keep(ctx: Ctx, finding: Finding, *, user: str, until: str, reason: str, answer: Answer) -> str:
+    """Exemption tags on the resource (the user's explicit answer: written even in dry-run) and the ledger."""
+    ex = ctx.policy.exemptions
+    ctx.tags(finding).write(finding.resource_id, {ex.keep_until_tag: until, ex.reason_tag: reason, ex.by_tag: user})
+    ctx.state.record_answer(finding.resource_id, answer=answer, actor=user, at=ctx.now, reason=reason,
+                            until=datetime.fromisoformat(until if "T" in until else f"{until}T23:59:59+00:00"))
+    metrics.add_metric(name="SlackAnswers", unit=MetricUnit.Count, value=1)
+    verb = "Snoozed" if answer == Answer.SNOOZED else "Kept"
+    return f":shield: {verb} by <@{user}> until {until}" + (f": {reason}" if answer == Answer.JUSTIFIED else "")
+
+
+def _stop_now(ctx: Ctx, finding: Finding, *, user: str) -> str:
+    """'Stop now' goes through the sweep's executor: dev only, dry-run honoured, IAM still applies."""
+    tags = ctx.tags(finding).tags(finding.resource_id)
+    if tags is None:
+        return f":grey_question: <@{user}> asked to stop it, but it no longer exists."
+    env = ctx.policy.environments.class_of(tags.get(ctx.policy.environments.tag_key))
+    if not may_stop_now(env, ctx.policy):
+        return f":no_entry: <@{user}> asked to stop it; {env} instances are never stopped by cost-janitor."
+    dry_run = ctx.settings.dry_run(ctx.policy)
+    planned = finding.model_copy(update={"action": ActionKind.STOP, "action_status": "planned"})
+    [done] = Executor(client, dry_run=dry_run).execute([planned], ctx.policy, now=ctx.now)
+    ctx.state.record_answer(finding.resource_id, answer=Answer.STOP_REQUESTED, actor=user, at=ctx.now,
+                            detail=f"{done.action_status} {done.action_error or ''}".strip())
+    if done.action_status == "failed":
+        return f":warning: <@{user}> asked to stop it; the stop failed ({done.action_error})."
+    suffix = " (dry-run: nothing was changed)" if done.action_status == "dry-run" else ""
+    return f":octagonal_sign: Stopped at the request of <@{user}>{suffix}."
+
+
+def _fix_tags(ctx: Ctx, finding: Finding, *, user: str, tags: dict[str, str]) -> str:
+    """The creator's tags, through the tagging API (adds; never removes the resource's other tags)."""
+    from cost_janitor.adapters.tagging import ResourceTags
+
+    ResourceTags(client("resourcegroupstaggingapi", finding.region)).add(finding.resource_arn, tags)
+    ctx.state.record_answer(finding.resource_id, answer=Answer.TAGGED, actor=user, at=ctx.now,
+                            detail=", ".join(f"{k}={v}" for k, v in sorted(tags.items())))
+    return f":label: Tagged by <@{user}>: " + ", ".join(f"`{k}={v}`" for k, v in sorted(tags.items()))
+
+
+def _reassign(ctx: Ctx, finding: Finding, *, user: str, new_owner: str) -> str:
+    ctx.tags(finding).write(finding.resource_id, {ctx.policy.tagging.owner_tag: new_owner})
+    ctx.state.record_answer(finding.resource_id, answer=Answer.REASSIGNED, actor=user, at=ctx.now,
+                            detail=f"owner {finding.owner} → {new_owner}")
+    moved = finding.model_copy(update={"owner": new_owner})
+    channel, ts = ctx.slack.post(new_owner, render([moved], ctx.policy,
+                                                   title=f"cost-janitor: <@{user}> says this is yours"))
+    ctx.state.save_message(MessageState(channel=channel, ts=ts, run_id=finding.run_id, recipient=new_owner,
+                                        findings=[moved]))
+    return f":arrow_right: Reassigned to <@{new_owner}> by <@{user}>."

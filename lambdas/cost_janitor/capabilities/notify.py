@@ -1,0 +1,132 @@
+"""Findings → Slack: one message per owner per run, asks re-asked and escalated on the policy's clock."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from cost_janitor.adapters.slack import SlackGateway, error_code
+from cost_janitor.adapters.slack_state import MessageState, SlackState
+from cost_janitor.core.models import Finding
+from cost_janitor.core.notify import plan_notice, recipient_for, team_channel
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.slack_blocks import chunks, render
+from cost_janitor.observability import logger
+
+
+@dataclass
+class NotifyReport:
+    messages_posted: int = 0
+    messages_updated: int = 0
+    escalations: int = 0
+    skipped: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # recipient → error code (recorded, not retried forever)
+    # resources whose SQS messages go back to the queue: another notifier was writing to the same recipient, or
+    # their notice history could not be read (the rest of the batch goes on)
+    busy: list[str] = field(default_factory=list)
+
+
+class Busy(Exception):
+    """Another notifier holds this run's messages to this recipient; SQS hands the findings back later."""
+
+
+def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: SlackState, *,
+           holder: str | None = None) -> NotifyReport:
+    """The notifier's recipe; the Lambda and the demo call it. Its clock is each finding's observation time, so a
+    late or replayed delivery is judged as of its run. Groups whose messages another notifier is writing right
+    now, and findings whose notice history cannot be read, are left alone and listed in `busy` (the Lambda hands
+    their SQS messages back)."""
+    report = NotifyReport()
+    holder = holder or uuid.uuid4().hex
+    owners: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    escalations: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for f in {f.resource_id: f for f in findings}.values():  # a redelivered message holds the same resources
+        try:
+            history = state.history(f.resource_id)
+        except ClientError as exc:  # its re-ask clock is unknown: it waits for the redelivery, the others go on
+            report.busy.append(f.resource_id)
+            logger.warning("notice history not readable; left for redelivery",
+                           extra={"resource": f.resource_id, "error_code": exc.response["Error"]["Code"]})
+            continue
+        plan = plan_notice(f, history, policy, now=f.observed_at)
+        if plan.escalate:
+            escalations[(f.run_id, team_channel(f, policy))].append(f)
+        if not plan.notify_owner:
+            report.skipped += 1
+            continue
+        try:
+            channel, _ = slack.channel_for(recipient_for(f, policy), fallback=team_channel(f, policy))
+        except Exception as exc:  # Slack down or refusing: recorded; the next run tells them
+            report.failed[f.owner or "unknown"] = error_code(exc)
+            continue
+        owners[(f.run_id, channel)].append(f)
+
+    for escalated, groups in ((False, owners), (True, escalations)):
+        for (run_id, channel), group in groups.items():
+            title = (f"cost-janitor: {len(group)} request(s) unanswered for {policy.grace.escalate_after_days}+ days"
+                     if escalated else None)
+            try:
+                posted, updated = _deliver(slack, state, run_id, channel, group, policy, title=title, holder=holder)
+            except Busy:
+                report.busy += [f.resource_id for f in group]
+                logger.info("another notifier is writing to this recipient; left for redelivery",
+                            extra={"channel": channel, "run_id": run_id, "findings": len(group)})
+                continue
+            except Exception as exc:
+                report.failed[channel] = error_code(exc)
+                logger.warning("slack delivery failed", extra={"channel": channel, "error": error_code(exc)})
+                continue
+            report.messages_posted += posted
+            report.messages_updated += updated
+            report.escalations += len(group) if escalated else 0
+            for f in group:
+                state.record_notice(f, recipient=channel, escalated=escalated, at=f.observed_at)
+    return report
+
+
+def _deliver(slack: SlackGateway, state: SlackState, run_id: str, channel: str, group: list[Finding],
+             policy: Policy, *, title: str | None, holder: str) -> tuple[int, int]:
+    """Post, or — when this run already wrote to this recipient — merge and update those same messages; under a
+    lease, so two notifiers never write one run's messages to one recipient at once."""
+    key = f"{channel}#escalation" if title else channel
+    if not state.claim(run_id, key, holder=holder):
+        raise Busy(key)
+    try:
+        return _write(slack, state, run_id, channel, key, group, policy, title=title)
+    finally:
+        state.release(run_id, key, holder=holder)
+
+
+def _write(slack: SlackGateway, state: SlackState, run_id: str, channel: str, key: str, group: list[Finding],
+           policy: Policy, *, title: str | None) -> tuple[int, int]:
+    sent = state.run_messages(run_id, key)
+    merged: dict[str, Finding] = {}
+    outcomes: dict[str, str] = {}
+    for ch, ts in sent:
+        old = state.message(ch, ts)
+        if old:
+            merged.update({f.resource_id: f for f in old.findings})
+            outcomes.update(old.outcomes)
+    merged.update({f.resource_id: f for f in group})
+    parts = chunks(list(merged.values()))
+    posted = updated = 0
+    result: list[tuple[str, str]] = []
+    for n, chunk in enumerate(parts):
+        message = render(chunk, policy, outcomes=outcomes, title=title,
+                         part=(n + 1, len(parts)))
+        if n < len(sent):
+            ch, ts = sent[n]
+            slack.update(ch, ts, message)
+            updated += 1
+        else:
+            ch, ts = slack.post(channel, message)
+            posted += 1
+        result.append((ch, ts))
+        state.save_message(MessageState(channel=ch, ts=ts, run_id=run_id, recipient=channel, findings=chunk,
+                                        outcomes={k: v for k, v in outcomes.items()
+                                                  if k in {f.resource_id for f in chunk}}))
+    state.save_run_messages(run_id, key, result, max(f.observed_at for f in group))
+    return posted, updated
