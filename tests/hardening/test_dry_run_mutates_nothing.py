@@ -112,3 +112,38 @@ def test_the_check_itself_catches_a_real_change() -> None:
              ("PutBucketLifecycleConfiguration", {"Bucket": "b"}), ("StopInstances", {"InstanceIds": ["i-1"]}),
              ("DescribeInstances", {})]
     assert _changes(calls) == ["PutBucketLifecycleConfiguration", "StopInstances"]
+
+
+def test_slack_answers_in_dry_run_stop_nothing_and_write_only_the_owners_own_answer(
+        world: dict[str, Any], recorded: list[tuple[str, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stop now in dry-run goes out with DryRun=True; a Keep is written even in dry-run (the owner asked, and it only
+    ever makes the janitor do less) — and that tag write is the only change, limited to the keep keys."""
+    from cost_janitor.adapters.ledger import MessageState, SlackState
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.local.slack_standin import SlackStandIn
+    from tests.integration.slack_helpers import click, deliver, signed_request, submit_keep
+
+    slack = SlackStandIn(users={"ana@example.com": "U0ANA0001"})
+    monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+    try:
+        settings = Settings.from_env()
+        found = {f.resource_id: f for f in idle_sweep.run(Policy(), settings, now=datetime.now(UTC), run_id="r",
+                                                          dry_run=True).findings}
+        fleet = world["fleet"]
+        dev, prod = found[fleet.ids["idle-dev"]], found[fleet.ids["idle-prod"]]
+        SlackState(world["fleet"].aws.client("dynamodb"), str(settings.ledger_table)).save_message(MessageState(
+            channel="D0ANA0001", ts="1.000001", run_id="r", recipient="U0ANA0001", findings=[dev, prod]))
+        recorded.clear()
+        where = {"user": "U0ANA0001", "channel": "D0ANA0001", "ts": "1.000001"}
+        deliver(signed_request(click("stop_now", resource=dev.resource_id, response_url=slack.response_url(),
+                                     **where)))
+        deliver(signed_request(submit_keep(resource=dev.resource_id, reason="Needed for Friday's demo.", **where)))
+    finally:
+        slack.stop()
+    stops = [p for op, p in recorded if op == "StopInstances"]
+    assert stops and all(p["DryRun"] is True for p in stops)
+    writes = [p for op, p in recorded if op == "TagResources"]
+    assert [sorted(p["Tags"]) for p in writes] == [["cost-janitor:keep-by", "cost-janitor:keep-reason",
+                                                     "cost-janitor:keep-until"]]
+    assert [op for op in _changes(recorded) if op not in ("TagResources", "SendMessage", "DeleteMessage")] == []
+    assert world["fleet"].state("idle-dev") == "running"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cost_janitor.adapters.slack_state import MessageState, SlackState
+from cost_janitor.adapters.ledger import MessageState, SlackState
 from cost_janitor.capabilities import idle_sweep
 from cost_janitor.core.policy import Policy
 from cost_janitor.local.emulator import LocalAws

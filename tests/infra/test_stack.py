@@ -129,7 +129,7 @@ def test_idle_sweep_may_stop_only_dev_tagged_instances_and_never_terminate(synth
 ACTIONS_BY_FUNCTION = {
     "IdleSweep": [ActionKind.MARK_IDLE, ActionKind.UNMARK_IDLE, ActionKind.STOP, ActionKind.HIBERNATE,
                   ActionKind.TAG_GPU_AGENT],
-    "Answers": [ActionKind.STOP],
+    "Answers": [ActionKind.STOP, ActionKind.KEEP, ActionKind.SNOOZE, ActionKind.REASSIGN, ActionKind.SET_TAGS],
     "SpotInterruption": [ActionKind.CHECKPOINT],
     "StorageLifecycle": [ActionKind.PUT_LIFECYCLE, ActionKind.MARK_UNATTACHED],
     "TagCompliance": [ActionKind.TAG_CREATED_BY],

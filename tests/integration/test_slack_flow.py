@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from cost_janitor.adapters.ledger import SlackState
 from cost_janitor.adapters.slack import SlackGateway
-from cost_janitor.adapters.slack_state import SlackState
 from cost_janitor.capabilities import idle_sweep, notify
 from cost_janitor.core.policy import Policy
 from cost_janitor.handlers import notifier, slack_interactivity

@@ -14,7 +14,7 @@ import botocore.client
 import pytest
 from slack_sdk import WebClient
 
-from cost_janitor.adapters.slack_state import MessageState, SlackState
+from cost_janitor.adapters.ledger import MessageState, SlackState
 from cost_janitor.capabilities import idle_sweep
 from cost_janitor.core.policy import Policy
 from cost_janitor.handlers import answers, slack_interactivity
@@ -150,8 +150,8 @@ def test_an_answer_that_fails_goes_back_to_the_queue(world: dict[str, Any], slac
     original = botocore.client.BaseClient._make_api_call
 
     def throttled(self: Any, operation: str, params: Any) -> Any:
-        if operation == "CreateTags":
-            raise ClientError({"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"}}, operation)
+        if operation == "TagResources":
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, operation)
         return original(self, operation, params)
 
     payload = click("snooze", resource=world["resource"], user=BO, channel=CHANNEL, ts=TS,

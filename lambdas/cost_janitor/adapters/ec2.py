@@ -103,22 +103,6 @@ class Ec2Inventory:
         return self._instance(raw[0][0], raw[0][1], {}) if raw else None
 
 
-class Ec2Tags:
-    """Tag writes the Slack flow makes on a person's behalf (keep, snooze, reassign) and reads it needs."""
-
-    def __init__(self, client: Any) -> None:
-        self._ec2 = client
-
-    def tags(self, instance_id: str) -> dict[str, str] | None:
-        """The instance's current tags, or None when it no longer exists."""
-        instance = Ec2Inventory(self._ec2, self._ec2.meta.region_name).instance(instance_id)
-        return dict(instance.tags) if instance else None
-
-    def write(self, instance_id: str, tags: dict[str, str]) -> None:
-        self._ec2.create_tags(Resources=[instance_id],
-                              Tags=[{"Key": k, "Value": v[:256]} for k, v in tags.items()])
-
-
 class Ebs:
     """Unattached volumes, snapshots and the snapshots AMIs use."""
 

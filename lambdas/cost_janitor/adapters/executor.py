@@ -35,6 +35,7 @@ class _Call:
     run: Callable[[Any, Api, list[Finding], Run], None]
     dry_run_supported: bool = True  # the API has DryRun; False: in dry-run the call is logged as planned, not made
     batch: bool = True  # False: one resource per call (APIs without multi-resource requests)
+    always: bool = False  # an owner's explicit answer: made in dry-run too (it only ever makes the janitor do less)
 
 
 def _each(call: Callable[[Any, Api, Finding, Run], Any]) -> Callable[[Any, Api, list[Finding], Run], None]:
@@ -120,6 +121,11 @@ EXECUTORS: dict[ActionKind, _Call] = {
                                      _each(lambda tagging, api, f, r: _tag(tagging, api, f.resource_arn, {
                                          r.policy.tagging.created_by_tag: str(f.evidence.get("created_by"))})),
                                      dry_run_supported=False, batch=False),
+    # The owner's answers write the tags their answer is (payload: resource id → tags), on any service.
+    **{kind: _Call("resourcegroupstaggingapi", ("tag:TagResources",), _each(
+        lambda tagging, api, f, r: _tag(tagging, api, f.resource_arn, r.payload[f.resource_id])),
+        dry_run_supported=False, batch=False, always=True)
+       for kind in (ActionKind.KEEP, ActionKind.SNOOZE, ActionKind.REASSIGN, ActionKind.SET_TAGS)},
 }
 
 
@@ -173,7 +179,7 @@ class Executor:
     def _run(self, api_client: Any, kind: ActionKind, region: str, group: list[Finding],
              run: Run) -> list[ActionResult]:
         """Try the batch in one call; if it fails, try each resource alone so one bad apple fails alone."""
-        if self.dry_run and not EXECUTORS[kind].dry_run_supported:
+        if self.dry_run and not EXECUTORS[kind].dry_run_supported and not EXECUTORS[kind].always:
             return [self._result(kind, region, f.resource_id, None) for f in group]  # planned, logged by audit
         outcome = self._call(api_client, kind, group, run)
         if outcome is None or len(group) == 1:
@@ -200,7 +206,7 @@ class Executor:
     def _result(self, kind: ActionKind, region: str, resource_id: str, error: ClientError | None) -> ActionResult:
         if error is None:
             return ActionResult(kind=kind, resource_id=resource_id, region=region,
-                                status="dry-run" if self.dry_run else "done")
+                                status="dry-run" if self.dry_run and not EXECUTORS[kind].always else "done")
         return ActionResult(kind=kind, resource_id=resource_id, region=region, status="failed",
                             error_code=error.response["Error"]["Code"],
                             message=error.response["Error"].get("Message", "")[:500])

@@ -28,11 +28,3 @@ class ResourceTags:
         pages = self._tagging.get_paginator("get_resources").paginate(ResourcesPerPage=100)
         return [(m["ResourceARN"], {t["Key"]: t["Value"] for t in m.get("Tags", [])})
                 for page in pages for m in page.get("ResourceTagMappingList", [])]
-
-    def add(self, arn: str, tags: dict[str, str]) -> None:
-        """Add tags on a person's behalf (the Slack form); the others stay as they are."""
-        failed = self._tagging.tag_resources(ResourceARNList=[arn], Tags=tags).get("FailedResourcesMap") or {}
-        if failed:
-            from cost_janitor.errors import JanitorError
-
-            raise JanitorError(f"tagging {arn} failed: {failed[arn].get('ErrorCode')}")

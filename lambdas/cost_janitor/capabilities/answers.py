@@ -10,18 +10,23 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cost_janitor.adapters.clients import client
-from cost_janitor.adapters.ec2 import Ec2Tags
+from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
+from cost_janitor.adapters.ledger import MessageState, SlackState
 from cost_janitor.adapters.slack import SlackGateway
-from cost_janitor.adapters.slack_state import MessageState, SlackState
 from cost_janitor.core.answers import Answer, KeepInput, ReassignInput, TagsInput, read_submission
 from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.notify import keep_until, may_act, may_stop_now, recipient_for
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.slack_blocks import render
+from cost_janitor.errors import JanitorError
 from cost_janitor.events import SlackBlockActions, SlackViewSubmission
 from cost_janitor.observability import logger, metrics
 from cost_janitor.settings import Settings
+
+
+class AnswerNotCarriedOut(JanitorError):
+    """An answer's tags could not be written (throttled, denied): retried from the queue, never dropped."""
 
 
 @dataclass
@@ -32,9 +37,16 @@ class Ctx:
     state: SlackState
     now: datetime
 
-    def tags(self, finding: Finding) -> Ec2Tags:
-        """Tag reads and writes where the resource is: its own region, not the stack's."""
-        return Ec2Tags(client("ec2", finding.region))
+    def act(self, finding: Finding, kind: ActionKind, tags: dict[str, str] | None = None) -> Finding:
+        """One answer as an action through the executor — where the resource is (its region), with the executor's
+        dry-run rule, declared permissions and audit record. `tags`: what the answer writes."""
+        planned = finding.model_copy(update={"action": kind, "action_status": "planned", "action_error": None})
+        [done] = Executor(client, dry_run=self.settings.dry_run(self.policy)).execute(
+            [planned], self.policy, now=self.now, payload={finding.resource_id: tags or {}})
+        if done.action_status == "failed" and kind != ActionKind.STOP:
+            # the owner's answer is not lost: the queue retries it, then parks it in the DLQ (alarm)
+            raise AnswerNotCarriedOut(f"{kind} on {finding.resource_id} failed: {done.action_error}")
+        return done
 
 
 def key_of(interaction: SlackBlockActions | SlackViewSubmission) -> str:
@@ -117,25 +129,24 @@ def on_submit(ctx: Ctx, submission: SlackViewSubmission) -> dict[str, Any]:
 def _keep(ctx: Ctx, finding: Finding, *, user: str, until: str, reason: str, answer: Answer) -> str:
     """Exemption tags on the resource (the user's explicit answer: written even in dry-run) and the ledger."""
     ex = ctx.policy.exemptions
-    ctx.tags(finding).write(finding.resource_id, {ex.keep_until_tag: until, ex.reason_tag: reason, ex.by_tag: user})
+    kind = ActionKind.SNOOZE if answer == Answer.SNOOZED else ActionKind.KEEP
+    ctx.act(finding, kind, {ex.keep_until_tag: until, ex.reason_tag: reason[:256], ex.by_tag: user})
+    verb = "Snoozed" if answer == Answer.SNOOZED else "Kept"
     ctx.state.record_answer(finding.resource_id, answer=answer, actor=user, at=ctx.now, reason=reason,
                             until=datetime.fromisoformat(until if "T" in until else f"{until}T23:59:59+00:00"))
     metrics.add_metric(name="SlackAnswers", unit=MetricUnit.Count, value=1)
-    verb = "Snoozed" if answer == Answer.SNOOZED else "Kept"
     return f":shield: {verb} by <@{user}> until {until}" + (f": {reason}" if answer == Answer.JUSTIFIED else "")
 
 
 def _stop_now(ctx: Ctx, finding: Finding, *, user: str) -> str:
     """'Stop now' goes through the sweep's executor: dev only, dry-run honoured, IAM still applies."""
-    tags = ctx.tags(finding).tags(finding.resource_id)
-    if tags is None:
+    instance = Ec2Inventory(client("ec2", finding.region), finding.region).instance(finding.resource_id)
+    if instance is None:
         return f":grey_question: <@{user}> asked to stop it, but it no longer exists."
-    env = ctx.policy.environments.class_of(tags.get(ctx.policy.environments.tag_key))
+    env = ctx.policy.environments.class_of(instance.tags.get(ctx.policy.environments.tag_key))
     if not may_stop_now(env, ctx.policy):
         return f":no_entry: <@{user}> asked to stop it; {env} instances are never stopped by cost-janitor."
-    dry_run = ctx.settings.dry_run(ctx.policy)
-    planned = finding.model_copy(update={"action": ActionKind.STOP, "action_status": "planned"})
-    [done] = Executor(client, dry_run=dry_run).execute([planned], ctx.policy, now=ctx.now)
+    done = ctx.act(finding, ActionKind.STOP)
     ctx.state.record_answer(finding.resource_id, answer=Answer.STOP_REQUESTED, actor=user, at=ctx.now,
                             detail=f"{done.action_status} {done.action_error or ''}".strip())
     if done.action_status == "failed":
@@ -146,16 +157,14 @@ def _stop_now(ctx: Ctx, finding: Finding, *, user: str) -> str:
 
 def _fix_tags(ctx: Ctx, finding: Finding, *, user: str, tags: dict[str, str]) -> str:
     """The creator's tags, through the tagging API (adds; never removes the resource's other tags)."""
-    from cost_janitor.adapters.tagging import ResourceTags
-
-    ResourceTags(client("resourcegroupstaggingapi", finding.region)).add(finding.resource_arn, tags)
+    ctx.act(finding, ActionKind.SET_TAGS, tags)
     ctx.state.record_answer(finding.resource_id, answer=Answer.TAGGED, actor=user, at=ctx.now,
                             detail=", ".join(f"{k}={v}" for k, v in sorted(tags.items())))
     return f":label: Tagged by <@{user}>: " + ", ".join(f"`{k}={v}`" for k, v in sorted(tags.items()))
 
 
 def _reassign(ctx: Ctx, finding: Finding, *, user: str, new_owner: str) -> str:
-    ctx.tags(finding).write(finding.resource_id, {ctx.policy.tagging.owner_tag: new_owner})
+    ctx.act(finding, ActionKind.REASSIGN, {ctx.policy.tagging.owner_tag: new_owner})
     ctx.state.record_answer(finding.resource_id, answer=Answer.REASSIGNED, actor=user, at=ctx.now,
                             detail=f"owner {finding.owner} → {new_owner}")
     moved = finding.model_copy(update={"owner": new_owner})

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
 
+from cost_janitor.adapters.ledger import MessageState, SlackState
 from cost_janitor.adapters.slack import SlackGateway, error_code
-from cost_janitor.adapters.slack_state import MessageState, SlackState
 from cost_janitor.core.models import Finding
 from cost_janitor.core.notify import plan_notice, recipient_for, team_channel
 from cost_janitor.core.policy import Policy
@@ -45,7 +45,7 @@ def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: Sla
     escalations: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for f in {f.resource_id: f for f in findings}.values():  # a redelivered message holds the same resources
         try:
-            history = state.history(f.resource_id)
+            history = state.notice_history(f.resource_id)
         except ClientError as exc:  # its re-ask clock is unknown: it waits for the redelivery, the others go on
             report.busy.append(f.resource_id)
             logger.warning("notice history not readable; left for redelivery",

@@ -48,6 +48,11 @@ class ActionKind(StrEnum):
     DELETE_VOLUME = "delete-volume"
     SET_LOG_RETENTION = "set-log-retention"
     TAG_CREATED_BY = "tag-created-by"
+    # an owner's answers in Slack: actions like any other (executor, permissions, audit record)
+    KEEP = "keep"
+    SNOOZE = "snooze"
+    REASSIGN = "reassign"
+    SET_TAGS = "set-tags"
 
 
 STOPS = (ActionKind.STOP, ActionKind.HIBERNATE)  # the actions that take a machine away from its owner

@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from cost_janitor.adapters.clients import client
+from cost_janitor.adapters.ledger import SlackState
 from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
-from cost_janitor.adapters.slack_state import SlackState
 from cost_janitor.capabilities import answers
 from cost_janitor.events import AnswersQueueEvent, SlackInteraction
 from cost_janitor.observability import logger

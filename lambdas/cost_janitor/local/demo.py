@@ -178,8 +178,8 @@ _first_message: dict[str, Any] | None = None
 def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], ids: dict[str, str]) -> None:
     """Hand what the topic delivered to the notifier, print the messages, then answer one as its owner would."""
     global _first_message
+    from cost_janitor.adapters.ledger import SlackState
     from cost_janitor.adapters.slack import SlackGateway
-    from cost_janitor.adapters.slack_state import SlackState
     from cost_janitor.capabilities import notify
     from cost_janitor.core.models import Finding
     from cost_janitor.local.slack_standin import SlackStandIn
