@@ -324,14 +324,12 @@ def digest_text(message: dict[str, Any]) -> str:
 def cmd_spot(args: argparse.Namespace) -> int:
     from cost_janitor.adapters.clients import client
     from cost_janitor.adapters.ledger import Ledger
-    from cost_janitor.core.spot import KIND, interruption_stats
+    from cost_janitor.core.spot import KIND, checkpoints, interruption_stats
 
     settings = aws_settings(args, require=("ledger_table",))
     policy = load_policy_file(args.policy) if args.policy else Policy()
     entries = Ledger(client("dynamodb", settings.region), str(settings.ledger_table)).entries(KIND)
-    events = [(str(e["resource_type"]), str(json.loads(str(e["evidence"])).get("availability_zone") or "?"),
-               datetime.fromisoformat(str(e["at"]))) for e in entries if e.get("action") == "checkpoint"]
-    report = interruption_stats(events, policy, now=datetime.now(UTC), days=args.days)
+    report = interruption_stats(checkpoints(entries), policy, now=datetime.now(UTC), days=args.days)
     if args.json:
         print(json.dumps({"by_type_and_az": [s.__dict__ for s in report.by_type_and_az],
                           "suggestions": report.suggestions}, indent=2))

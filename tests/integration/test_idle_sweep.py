@@ -230,9 +230,9 @@ def test_findings_reach_subscribers_with_filterable_attributes_and_the_ledger(fl
     from cost_janitor.adapters.ledger import Ledger
     ledger = Ledger(aws.client("dynamodb"), str(settings.ledger_table))
     [entry] = ledger.history(fleet.ids["cpu-dev-idle"])
-    assert (entry["action"], entry["status"], entry["verdict"], entry["actor"]) == (
+    assert (entry.action, entry.status, entry.verdict, entry.actor) == (
         "mark-idle", "done", "idle", "cost-janitor")
-    assert json.loads(entry["evidence"])["cpu_avg_pct"] == 1.0
+    assert json.loads(entry.evidence)["cpu_avg_pct"] == 1.0
     assert ledger.history(fleet.ids["web"]) == []
 
 

@@ -132,8 +132,8 @@ def test_owner_keeps_prod_box_with_a_reason_and_the_message_updates(world: dict[
     assert update.args["ts"] == ts and f"Kept by <@{BO}>" in json.dumps(update.args["blocks"])
     from cost_janitor.adapters.ledger import Ledger
     answers = [e for e in Ledger(world["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"]).history(resource)
-               if e["sk"].endswith("#answer")]
-    assert [(a["action"], a["actor"], a["reason"]) for a in answers] == [("justified", BO, reason)]
+               if e.key.endswith("#answer")]
+    assert [(a.action, a.actor, a.reason) for a in answers] == [("justified", BO, reason)]
 
 
 def test_a_click_by_someone_else_changes_nothing(world: dict[str, Any], slack: SlackStandIn) -> None:

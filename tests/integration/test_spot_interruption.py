@@ -53,8 +53,8 @@ def test_warning_for_a_live_instance_runs_its_checkpoint_command(spot: dict[str,
     [finding] = _published(spot)
     assert finding["owner"] == "ana@example.com" and finding["evidence"]["availability_zone"] == "us-east-1b"
     [entry] = Ledger(spot["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"]).entries(KIND)
-    assert (entry["resource_type"], entry["action"], entry["status"]) == ("g5.12xlarge", "checkpoint", "done")
-    assert json.loads(entry["evidence"])["availability_zone"] == "us-east-1b"
+    assert (entry.resource_type, entry.action, entry.status) == ("g5.12xlarge", "checkpoint", "done")
+    assert json.loads(entry.evidence)["availability_zone"] == "us-east-1b"
 
 
 def test_without_a_tag_the_policy_default_signals_the_spot_watch_helper(spot: dict[str, Any]) -> None:

@@ -114,7 +114,7 @@ def test_a_duplicate_delivery_checks_once(world: dict[str, Any]) -> None:
     from cost_janitor.adapters.ledger import Ledger
 
     entries = Ledger(world["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"]).history(iid)
-    assert [e["action"] for e in entries] == ["tag-created-by"]
+    assert [e.action for e in entries] == ["tag-created-by"]
 
 
 def test_a_malformed_record_fails_alone_and_goes_back_to_the_queue(world: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cost_janitor.core.models import LedgerRecord
 from cost_janitor.core.report import (
-    Entry,
     cost_per_prediction,
     egress_lines,
     gpu_distribution,
@@ -24,8 +24,8 @@ G5 = 734.38  # g5.xlarge $/month
 
 
 def test_a_stop_saves_its_hourly_price_until_the_instance_is_started_again() -> None:
-    entries = [Entry("i-1", "stop", "done", T0 + 10 * H, G5, "vision"),
-               Entry("i-1", "started", "done", T0 + 58 * H)]
+    entries = [LedgerRecord("i-1", "stop", "done", T0 + 10 * H, G5, "vision"),
+               LedgerRecord("i-1", "started", "done", T0 + 58 * H)]
     s = realized_savings(entries, start=T0, end=T0 + 7 * D)
     assert s.realized_usd == round(G5 / 730 * 48, 2)  # 48 hours stopped
     assert s.estimated_usd == round(G5 / 730 * (168 - 10), 2)  # had it stayed stopped all week
@@ -33,45 +33,45 @@ def test_a_stop_saves_its_hourly_price_until_the_instance_is_started_again() -> 
 
 
 @pytest.mark.parametrize("entries, hours", [
-    ([Entry("i-1", "stop", "done", T0 - 3 * D, 73.0)], 168),
-    ([Entry("i-1", "stop", "done", T0 + 7 * D + H, 73.0)], 0),
-    ([Entry("i-1", "stop", "failed", T0, 73.0)], 0),
-    ([Entry("i-1", "stop", "dry-run", T0, 73.0)], 0),
-    ([Entry("i-1", "stop", "done", T0, 73.0), Entry("i-1", "started", "done", T0 + 5 * H),
-      Entry("i-1", "stop", "done", T0 + 2 * D, 73.0)], 5 + 120),
+    ([LedgerRecord("i-1", "stop", "done", T0 - 3 * D, 73.0)], 168),
+    ([LedgerRecord("i-1", "stop", "done", T0 + 7 * D + H, 73.0)], 0),
+    ([LedgerRecord("i-1", "stop", "failed", T0, 73.0)], 0),
+    ([LedgerRecord("i-1", "stop", "dry-run", T0, 73.0)], 0),
+    ([LedgerRecord("i-1", "stop", "done", T0, 73.0), LedgerRecord("i-1", "started", "done", T0 + 5 * H),
+      LedgerRecord("i-1", "stop", "done", T0 + 2 * D, 73.0)], 5 + 120),
 ], ids=["stopped-before-the-week", "stopped-after-it", "failed-stop-saves-nothing", "dry-run-saves-nothing",
         "stopped-twice"])
-def test_stopped_hours_inside_the_window(entries: list[Entry], hours: int) -> None:
+def test_stopped_hours_inside_the_window(entries: list[LedgerRecord], hours: int) -> None:
     assert realized_savings(entries, start=T0, end=T0 + 7 * D).realized_usd == round(73.0 / 730 * hours, 2)
 
 
 def test_deleted_volumes_and_lifecycle_buckets_count_too() -> None:
-    entries = [Entry("vol-1", "delete-volume", "done", T0 + 2 * D, 40.0, "vision")]
+    entries = [LedgerRecord("vol-1", "delete-volume", "done", T0 + 2 * D, 40.0, "vision")]
     s = realized_savings(entries, start=T0, end=T0 + 7 * D, lifecycle_monthly={"ml-data": ("vision", 198.66)})
     assert s.realized_usd == round(40.0 / 730 * 120 + 198.66 / 730 * 168, 2)
     assert set(s.by_action) == {"delete-volume", "put-lifecycle"}
 
 
 def test_weekly_windows_are_consecutive_and_oldest_first() -> None:
-    entries = [Entry("i-1", "stop", "done", T0 + 8 * D, 73.0)]
+    entries = [LedgerRecord("i-1", "stop", "done", T0 + 8 * D, 73.0)]
     weeks = weekly(entries, now=T0 + 14 * D, weeks=2)
     assert [w[0] for w in weeks] == [T0, T0 + 7 * D]
     assert [w[1].realized_usd for w in weeks] == [0.0, round(73.0 / 730 * 144, 2)]
 
 
 def test_open_requests_are_asks_without_an_answer_since() -> None:
-    entries = [Entry("i-prod", "ask-justification", "requested", T0, 734.0),
-               Entry("i-prod", "ask-justification", "requested", T0 + 6 * D, 734.0),
-               Entry("i-kept", "ask-justification", "requested", T0, 100.0),
-               Entry("i-kept", "justified", "done", T0 + D),
-               Entry("i-old", "ask-justification", "requested", T0 - 30 * D, 50.0)]
+    entries = [LedgerRecord("i-prod", "ask-justification", "requested", T0, 734.0),
+               LedgerRecord("i-prod", "ask-justification", "requested", T0 + 6 * D, 734.0),
+               LedgerRecord("i-kept", "ask-justification", "requested", T0, 100.0),
+               LedgerRecord("i-kept", "justified", "done", T0 + D),
+               LedgerRecord("i-old", "ask-justification", "requested", T0 - 30 * D, 50.0)]
     assert open_requests(entries, now=T0 + 7 * D) == [("i-prod", 7, 734.0)]
 
 
 def test_top_idle_is_the_costliest_idle_resources_of_the_last_week() -> None:
-    entries = [Entry("i-a", "mark-idle", "done", T0, 100.0, kind="idle-instance"),
-               Entry("i-b", "ask-justification", "requested", T0, 700.0, kind="idle-instance"),
-               Entry("i-c", "mark-idle", "done", T0 - 30 * D, 900.0, kind="idle-instance")]
+    entries = [LedgerRecord("i-a", "mark-idle", "done", T0, 100.0, kind="idle-instance"),
+               LedgerRecord("i-b", "ask-justification", "requested", T0, 700.0, kind="idle-instance"),
+               LedgerRecord("i-c", "mark-idle", "done", T0 - 30 * D, 900.0, kind="idle-instance")]
     assert top_idle(entries, now=T0 + D) == [("i-b", "ask-justification", 700.0), ("i-a", "mark-idle", 100.0)]
 
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from cost_janitor.core.models import Instance
+from cost_janitor.core.models import Instance, Snapshot, Volume
 
 ASG_TAG = "aws:autoscaling:groupName"
+
+
+def _tags(raw: dict[str, Any]) -> dict[str, str]:
+    """EC2's Tags list as a dict."""
+    return {t["Key"]: t.get("Value", "") for t in raw.get("Tags", [])}
 
 
 class Ec2Inventory:
@@ -53,7 +58,7 @@ class Ec2Inventory:
         return types
 
     def _instance(self, owner: str, raw: dict[str, Any], spot_types: dict[str, str]) -> Instance:
-        tags = {t["Key"]: t.get("Value", "") for t in raw.get("Tags", [])}
+        tags = _tags(raw)
         lifecycle = raw.get("InstanceLifecycle") or "on-demand"
         spot_type = spot_types.get(raw.get("SpotInstanceRequestId", ""))
         return Instance(
@@ -109,11 +114,11 @@ class Ebs:
     def __init__(self, client: Any) -> None:
         self._ec2 = client
 
-    def unattached_volumes(self) -> list[dict[str, Any]]:
+    def unattached_volumes(self) -> list[Volume]:
         pages = self._ec2.get_paginator("describe_volumes").paginate(
             Filters=[{"Name": "status", "Values": ["available"]}])
-        return [{"id": v["VolumeId"], "size_gb": v["Size"], "type": v.get("VolumeType", "gp2"),
-                 "az": v.get("AvailabilityZone"), "tags": {t["Key"]: t["Value"] for t in v.get("Tags", [])}}
+        return [Volume(volume_id=v["VolumeId"], size_gb=v["Size"], volume_type=v.get("VolumeType", "gp2"),
+                       availability_zone=v.get("AvailabilityZone"), tags=_tags(v))
                 for page in pages for v in page.get("Volumes", [])]
 
     def snapshot_states(self, snapshot_ids: list[str]) -> dict[str, str]:
@@ -123,11 +128,10 @@ class Ebs:
             Filters=[{"Name": "snapshot-id", "Values": snapshot_ids}])
         return {s["SnapshotId"]: s["State"] for page in pages for s in page.get("Snapshots", [])}
 
-    def own_snapshots(self) -> list[dict[str, Any]]:
+    def own_snapshots(self) -> list[Snapshot]:
         pages = self._ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"])
-        return [{"id": s["SnapshotId"], "size_gb": s.get("VolumeSize", 0), "start_time": s["StartTime"],
-                 "tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])}}
-                for page in pages for s in page.get("Snapshots", [])]
+        return [Snapshot(snapshot_id=s["SnapshotId"], size_gb=s.get("VolumeSize", 0), start_time=s["StartTime"],
+                         tags=_tags(s)) for page in pages for s in page.get("Snapshots", [])]
 
     def ami_snapshot_ids(self) -> set[str]:
         images = self._ec2.describe_images(Owners=["self"]).get("Images", [])

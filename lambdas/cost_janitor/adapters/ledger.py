@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cost_janitor.core.models import Finding
+from cost_janitor.core.models import Finding, LedgerRecord
 from cost_janitor.core.notify import NoticeHistory
 from cost_janitor.errors import JanitorError
 
@@ -55,12 +55,12 @@ class Ledger:
                 raise JanitorError(f"ledger: {len(request[self._table])} items unprocessed after retries")
         return len(items)
 
-    def history(self, resource_id: str) -> list[dict[str, Any]]:
+    def history(self, resource_id: str) -> list[LedgerRecord]:
         """Every ledger entry of one resource, oldest first."""
         pages = self._ddb.get_paginator("query").paginate(
             TableName=self._table, KeyConditionExpression="pk = :pk",
             ExpressionAttributeValues={":pk": {"S": resource_id}})
-        return [_plain(i) for page in pages for i in page.get("Items", [])]
+        return sorted((_record(i) for page in pages for i in page.get("Items", [])), key=lambda r: r.key)
 
     OUTBOX = "outbox"
     BACKLOG = {"pk": {"S": "sweep-state"}, "sk": {"S": "not-reached"}}
@@ -131,12 +131,12 @@ class Ledger:
         self._ddb.put_item(TableName=self._table, Item=self._outbox_item(
             key, run_id, [f.model_dump_json(by_alias=True) for f in findings]))
 
-    def since(self, since: str) -> list[dict[str, Any]]:
+    def since(self, since: str) -> list[LedgerRecord]:
         """Every entry recorded at or after an ISO time (a filtered scan; fine for a weekly report)."""
         pages = self._ddb.get_paginator("scan").paginate(
             TableName=self._table, FilterExpression="#at >= :since", ExpressionAttributeNames={"#at": "at"},
             ExpressionAttributeValues={":since": {"S": since}})
-        return [_plain(i) for page in pages for i in page.get("Items", [])]
+        return [_record(i) for page in pages for i in page.get("Items", [])]
 
     def record_started(self, instance_id: str, *, at: str, source: str) -> None:
         """An instance the janitor stopped is running again (ends its realized-savings clock)."""
@@ -145,11 +145,11 @@ class Ledger:
             "status": {"S": "done"}, "at": {"S": at}, "actor": {"S": source},
             "expires_at": self._expires(datetime.fromisoformat(at))})
 
-    def entries(self, kind: str) -> list[dict[str, Any]]:
+    def entries(self, kind: str) -> list[LedgerRecord]:
         """Every entry of one finding kind (a filtered scan: the ledger is small; a GSI is the next step)."""
         pages = self._ddb.get_paginator("scan").paginate(
             TableName=self._table, FilterExpression="kind = :k", ExpressionAttributeValues={":k": {"S": kind}})
-        return [_plain(i) for page in pages for i in page.get("Items", [])]
+        return [_record(i) for page in pages for i in page.get("Items", [])]
 
     @staticmethod
     def _item(f: Finding, actor: str) -> dict[str, Any]:
@@ -180,8 +180,17 @@ class Ledger:
         return item
 
 
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: (v.get("S") if "S" in v else float(v["N"]) if "N" in v else v) for k, v in item.items()}
+def _record(item: dict[str, Any]) -> LedgerRecord:
+    """A DynamoDB item as a typed record (the adapter's job: the core never sees attribute maps)."""
+    def text(name: str) -> str:
+        return str(item.get(name, {}).get("S", ""))
+
+    usd = item.get("monthly_usd", {}).get("N")
+    return LedgerRecord(resource_id=text("pk"), action=text("action"), status=text("status"),
+                        at=datetime.fromisoformat(text("at")), monthly_usd=float(usd) if usd is not None else None,
+                        team=text("team") or None, kind=text("kind"), reason=text("reason"), region=text("region"),
+                        resource_type=text("resource_type"), evidence=text("evidence"), key=text("sk"),
+                        actor=text("actor"), detail=text("detail"), verdict=text("verdict"))
 
 
 @dataclass

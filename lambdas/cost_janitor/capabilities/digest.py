@@ -4,7 +4,6 @@ to Slack (team channels and a summary) and SNS. Also ends a stopped box's saving
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,10 +24,9 @@ from cost_janitor.adapters.cloudwatch import (
 )
 from cost_janitor.adapters.cost import CostExplorer
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.models import ActionKind
+from cost_janitor.core.models import STOPS, ActionKind, LedgerRecord
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.report import (
-    Entry,
     cost_per_prediction,
     egress_lines,
     gpu_distribution,
@@ -37,8 +35,7 @@ from cost_janitor.core.report import (
     top_idle,
     weekly,
 )
-from cost_janitor.core.spot import KIND as SPOT_KIND
-from cost_janitor.core.spot import interruption_stats
+from cost_janitor.core.spot import checkpoints, interruption_stats
 from cost_janitor.core.storage import GB, S3_PRICES
 from cost_janitor.delivery import publish_digest
 from cost_janitor.events import Ec2StateChange
@@ -73,24 +70,13 @@ class Digest:
         return {"schema": DIGEST_SCHEMA, **asdict(self)}
 
 
-def _entries(ledger: Ledger, since: datetime) -> list[Entry]:
-    out = []
-    for item in ledger.since(since.isoformat()):
-        out.append(Entry(resource_id=str(item["pk"]), action=str(item.get("action", "")),
-                         status=str(item.get("status", "")), at=datetime.fromisoformat(str(item["at"])),
-                         monthly_usd=item.get("monthly_usd"), team=item.get("team"), kind=str(item.get("kind", "")),
-                         region=str(item.get("region", "")), resource_type=str(item.get("resource_type", "")),
-                         evidence=str(item.get("evidence", ""))))
-    return out
-
-
 def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | None = None,
           remaining_ms: Callable[[], int] | None = None) -> Digest:
     """The digest's content; the Lambda, the CLI and the demo call it. With `remaining_ms` (the Lambda's clock) a
     section is not started with less than SECTION_RESERVE_MS left: the digest goes out without it and says so."""
     weeks = weeks or policy.report.weeks
     ledger = Ledger(client("dynamodb", settings.region), str(settings.ledger_table))
-    entries = _entries(ledger, now - timedelta(days=7 * weeks + 30))
+    entries = ledger.since((now - timedelta(days=7 * weeks + 30)).isoformat())
     digest = Digest(generated_at=now.isoformat(), weeks=[], by_team={}, by_action={}, actions_last_week={},
                     open_requests=open_requests(entries, now=now), top_idle=top_idle(entries, now=now))
     lifecycle = _section(digest, "lifecycle", remaining_ms, lambda: _lifecycle_rates(entries, now), {})
@@ -103,9 +89,7 @@ def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | Non
                                             if now - e.at <= timedelta(days=7) and e.action in janitor_actions
                                             and e.status in ("done", "failed")))
     digest.tag_coverage = _section(digest, "tag_coverage", remaining_ms, lambda: _coverage(policy, settings), None)
-    spot = interruption_stats([(e.resource_type, str(json.loads(e.evidence or "{}").get("availability_zone") or "?"),
-                                e.at) for e in entries if e.kind == SPOT_KIND and e.action == "checkpoint"],
-                              policy, now=now)
+    spot = interruption_stats(checkpoints(entries), policy, now=now)
     digest.spot = {"by_type_and_az": [asdict(s) for s in spot.by_type_and_az], "suggestions": spot.suggestions}
     bands = _section(digest, "gpu", remaining_ms, lambda: _gpu_averages(policy, settings, now), {})
     digest.gpu_bands, digest.gpu_candidates = gpu_distribution(bands)
@@ -134,7 +118,7 @@ def _section(digest: Digest, name: str, remaining_ms: Callable[[], int] | None, 
         return empty
 
 
-def _lifecycle_rates(entries: list[Entry], now: datetime) -> dict[str, tuple[str | None, float]]:
+def _lifecycle_rates(entries: list[LedgerRecord], now: datetime) -> dict[str, tuple[str | None, float]]:
     """For buckets whose lifecycle the janitor wrote: bytes now in colder classes × the price gap to Standard."""
     buckets = {e.resource_id: e for e in entries if e.action == "put-lifecycle" and e.status == "done"}
     out: dict[str, tuple[str | None, float]] = {}
@@ -240,10 +224,10 @@ def record_start(event: Ec2StateChange, settings: Settings) -> dict[str, Any]:
     if event.detail.state != "running":
         return {"recorded": False}
     ledger = Ledger(client("dynamodb", settings.region), str(settings.ledger_table))
-    history = sorted(ledger.history(event.detail.instance_id), key=lambda e: str(e["sk"]))
-    stops = [e for e in history if e.get("action") in ("stop", "hibernate") and e.get("status") == "done"]
-    starts = [e for e in history if e.get("action") == "started"]
-    if not stops or (starts and str(starts[-1]["at"]) >= str(stops[-1]["at"])):
+    history = ledger.history(event.detail.instance_id)
+    stops = [e for e in history if e.action in STOPS and e.status == "done"]
+    starts = [e for e in history if e.action == "started"]
+    if not stops or (starts and starts[-1].at >= stops[-1].at):
         return {"recorded": False}
     ledger.record_started(event.detail.instance_id, at=event.time.isoformat(), source="ec2-state-change")
     return {"recorded": True}

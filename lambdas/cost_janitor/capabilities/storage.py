@@ -146,14 +146,14 @@ def _standard_bytes(buckets: list[dict[str, Any]], now: datetime) -> dict[str, f
 def _region_findings(policy: Policy, region: str, *, account: str, now: datetime, run_id: str) -> list[Finding]:
     ebs = Ebs(client("ec2", region))
     volumes = ebs.unattached_volumes()
-    states = ebs.snapshot_states([v["tags"][policy.storage.snapshot_tag] for v in volumes
-                                  if policy.storage.snapshot_tag in v["tags"]])
+    states = ebs.snapshot_states([v.tags[policy.storage.snapshot_tag] for v in volumes
+                                  if policy.storage.snapshot_tag in v.tags])
     findings = [f for v in volumes if (f := plan_volume(
-        volume=v, snapshot_state=states.get(v["tags"].get(policy.storage.snapshot_tag, "")), account=account,
+        volume=v, snapshot_state=states.get(v.tags.get(policy.storage.snapshot_tag, "")), account=account,
         region=region, policy=policy, now=now, run_id=run_id))]
     used = ebs.ami_snapshot_ids()
     findings += [f for s in ebs.own_snapshots() if (f := plan_snapshot(
-        snapshot=s, used_by_ami=s["id"] in used, account=account, region=region, policy=policy, now=now,
+        snapshot=s, used_by_ami=s.snapshot_id in used, account=account, region=region, policy=policy, now=now,
         run_id=run_id))]
     findings += [f for g in LogGroups(client("logs", region)).groups() if (f := plan_log_group(
         group=g, account=account, region=region, policy=policy, now=now, run_id=run_id))]

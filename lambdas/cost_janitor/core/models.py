@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -188,3 +189,56 @@ class Finding(_Frozen):
         """Worth telling someone: a verdict with something to do, or an exemption that needs fixing."""
         quiet = (Verdict.BUSY, Verdict.EXEMPT, Verdict.INSUFFICIENT_DATA, Verdict.COMPLIANT)
         return self.action is not None or bool(self.notes) or self.verdict not in quiet
+
+
+@dataclass(frozen=True)
+class LedgerRecord:
+    """One ledger item, as the ledger adapter reads it: an action or request a run made, an owner's answer, a notice,
+    or an instance started again. `key` is its sort key (time#what)."""
+
+    resource_id: str
+    action: str
+    status: str
+    at: datetime
+    monthly_usd: float | None = None
+    team: str | None = None
+    kind: str = ""
+    reason: str = ""
+    region: str = ""
+    resource_type: str = ""
+    evidence: str = ""  # the finding's evidence, JSON
+    key: str = ""
+    actor: str = ""
+    detail: str = ""
+    verdict: str = ""
+
+
+@dataclass(frozen=True)
+class Volume:
+    """An unattached EBS volume."""
+
+    volume_id: str
+    size_gb: int
+    volume_type: str
+    availability_zone: str | None
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An EBS snapshot the account owns."""
+
+    snapshot_id: str
+    size_gb: int
+    start_time: datetime
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LogGroup:
+    """A CloudWatch Logs group and what it keeps."""
+
+    name: str
+    arn: str
+    retention_days: int | None
+    stored_bytes: int

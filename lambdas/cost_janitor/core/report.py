@@ -9,26 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.core.answers import ENDS_A_REQUEST
+from cost_janitor.core.models import LedgerRecord
 
 HOURS_PER_MONTH = 730.0
 STOP_KINDS = ("stop", "hibernate")
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One ledger record, as the report needs it."""
-
-    resource_id: str
-    action: str
-    status: str
-    at: datetime
-    monthly_usd: float | None = None
-    team: str | None = None
-    kind: str = ""
-    reason: str = ""
-    region: str = ""
-    resource_type: str = ""
-    evidence: str = ""  # the finding's evidence, JSON
 
 
 @dataclass
@@ -44,7 +28,7 @@ def _overlap_hours(a: datetime, b: datetime, start: datetime, end: datetime) -> 
     return max(0.0, (hi - lo).total_seconds() / 3600)
 
 
-def realized_savings(entries: list[Entry], *, start: datetime, end: datetime,
+def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datetime,
                      lifecycle_monthly: dict[str, tuple[str | None, float]] | None = None) -> Savings:
     """Within [start, end): each stop saves its hourly price until the instance is started again (a 'started'
     entry) or the window ends; a deleted volume saves its price from deletion on; buckets whose lifecycle the
@@ -52,7 +36,7 @@ def realized_savings(entries: list[Entry], *, start: datetime, end: datetime,
     out = Savings()
     team_total: dict[str, float] = defaultdict(float)
     action_total: dict[str, float] = defaultdict(float)
-    by_resource: dict[str, list[Entry]] = defaultdict(list)
+    by_resource: dict[str, list[LedgerRecord]] = defaultdict(list)
     for e in entries:
         by_resource[e.resource_id].append(e)
     for events in by_resource.values():
@@ -87,7 +71,7 @@ def realized_savings(entries: list[Entry], *, start: datetime, end: datetime,
     return out
 
 
-def weekly(entries: list[Entry], *, now: datetime, weeks: int,
+def weekly(entries: list[LedgerRecord], *, now: datetime, weeks: int,
            lifecycle_monthly: dict[str, tuple[str | None, float]] | None = None) -> list[tuple[datetime, Savings]]:
     """Savings for each of the last `weeks` seven-day windows ending at `now`, oldest first."""
     return [(now - timedelta(days=7 * (k + 1)),
@@ -95,10 +79,10 @@ def weekly(entries: list[Entry], *, now: datetime, weeks: int,
                               lifecycle_monthly=lifecycle_monthly)) for k in reversed(range(weeks))]
 
 
-def open_requests(entries: list[Entry], *, now: datetime) -> list[tuple[str, int, float | None]]:
+def open_requests(entries: list[LedgerRecord], *, now: datetime) -> list[tuple[str, int, float | None]]:
     """Prod boxes asked to justify and not answered since: (resource, days open, $/month), oldest first."""
     out = []
-    by_resource: dict[str, list[Entry]] = defaultdict(list)
+    by_resource: dict[str, list[LedgerRecord]] = defaultdict(list)
     for e in entries:
         by_resource[e.resource_id].append(e)
     for resource, events in by_resource.items():
@@ -111,9 +95,9 @@ def open_requests(entries: list[Entry], *, now: datetime) -> list[tuple[str, int
     return sorted(out, key=lambda r: -r[1])
 
 
-def top_idle(entries: list[Entry], *, now: datetime, top: int = 10) -> list[tuple[str, str, float]]:
+def top_idle(entries: list[LedgerRecord], *, now: datetime, top: int = 10) -> list[tuple[str, str, float]]:
     """The costliest resources found idle in the last week (any action), most expensive first."""
-    latest: dict[str, Entry] = {}
+    latest: dict[str, LedgerRecord] = {}
     for e in entries:
         recent_idle = e.kind == "idle-instance" and e.monthly_usd and now - e.at <= timedelta(days=7)
         if recent_idle and (e.resource_id not in latest or e.at > latest[e.resource_id].at):

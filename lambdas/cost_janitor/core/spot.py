@@ -3,12 +3,14 @@ days say about which instance types to diversify away from."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from cost_janitor.core.models import ActionKind, Finding, Instance, Verdict, arn
+from cost_janitor.core.models import ActionKind, Finding, Instance, LedgerRecord, Verdict, arn
 from cost_janitor.core.policy import Policy
 
 KIND = "spot-interruption"
@@ -61,6 +63,12 @@ class InterruptionStat:
 class InterruptionReport:
     by_type_and_az: list[InterruptionStat]
     suggestions: list[str]
+
+
+def checkpoints(records: Iterable[LedgerRecord]) -> list[tuple[str, str, datetime]]:
+    """(instance type, AZ, time) of every interruption warning the ledger recorded (a checkpoint action)."""
+    return [(r.resource_type, str(json.loads(r.evidence or "{}").get("availability_zone") or "?"), r.at)
+            for r in records if r.kind == KIND and r.action == ActionKind.CHECKPOINT]
 
 
 def interruption_stats(events: list[tuple[str, str, datetime]], policy: Policy, *, now: datetime,

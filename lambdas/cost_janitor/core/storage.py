@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cost_janitor.core.models import ActionKind, Finding, Verdict, arn
+from cost_janitor.core.models import ActionKind, Finding, LogGroup, Snapshot, Verdict, Volume, arn
 from cost_janitor.core.policy import RULE_ID_PREFIX, LifecycleProfile, LifecycleRule, Policy
 
 MAX_RULES = 1000
@@ -249,12 +249,12 @@ def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str],
                       BucketLifecycle(plan.rules, current.min_object_size), diff(existing, plan.rules))
 
 
-def plan_volume(*, volume: dict[str, Any], snapshot_state: str | None, account: str, region: str, policy: Policy,
+def plan_volume(*, volume: Volume, snapshot_state: str | None, account: str, region: str, policy: Policy,
                 now: datetime, run_id: str) -> Finding | None:
     """Mark on first sight; after N days report; opt-in (dev only): snapshot, then — once complete — delete.
     None while a marked volume is still within its N days (nothing to say yet)."""
-    tags = volume["tags"]
-    verdict = judge_volume(size_gb=volume["size_gb"], volume_type=volume["type"], tags=tags, policy=policy, now=now)
+    tags = volume.tags
+    verdict = judge_volume(size_gb=volume.size_gb, volume_type=volume.volume_type, tags=tags, policy=policy, now=now)
     if not verdict.mark and not verdict.old_enough:
         return None
     action: ActionKind | None = None
@@ -270,47 +270,47 @@ def plan_volume(*, volume: dict[str, Any], snapshot_state: str | None, account: 
         else:
             reason += f"; waiting for snapshot {tags.get(policy.storage.snapshot_tag)} ({snapshot_state})"
     return Finding(
-        kind="unattached-volume", resource_id=volume["id"], resource_type=f"ebs-{volume['type']}",
-        resource_arn=arn("ec2", region, account, f"volume/{volume['id']}"), name=tags.get("Name"),
+        kind="unattached-volume", resource_id=volume.volume_id, resource_type=f"ebs-{volume.volume_type}",
+        resource_arn=arn("ec2", region, account, f"volume/{volume.volume_id}"), name=tags.get("Name"),
         account=account, region=region, owner=tags.get(policy.tagging.owner_tag), team=tags.get("team"),
         environment=policy.environments.class_of(tags.get(policy.environments.tag_key)),
         verdict=Verdict.UNATTACHED,
         reason=reason, monthly_usd=verdict.monthly_usd if verdict.old_enough else None,
         price_source=f"EBS list price us-east-1 ({S3_PRICE_DATE})" if verdict.old_enough else None,
-        evidence={"size_gb": volume["size_gb"], "snapshot": tags.get(policy.storage.snapshot_tag),
+        evidence={"size_gb": volume.size_gb, "snapshot": tags.get(policy.storage.snapshot_tag),
                   "snapshot_state": snapshot_state},
         action=action, action_status="planned" if action else None, run_id=run_id, observed_at=now,
         severity="medium" if verdict.old_enough else "info")
 
 
-def plan_snapshot(*, snapshot: dict[str, Any], used_by_ami: bool, account: str, region: str, policy: Policy,
+def plan_snapshot(*, snapshot: Snapshot, used_by_ami: bool, account: str, region: str, policy: Policy,
                   now: datetime, run_id: str) -> Finding | None:
     """Old snapshots no AMI uses are reported (never deleted): size × price is an upper bound (incremental)."""
-    age = (now - snapshot["start_time"]).days
+    age = (now - snapshot.start_time).days
     if used_by_ami or age < policy.storage.snapshot_max_age_days:
         return None
-    monthly = round(snapshot["size_gb"] * EBS_SNAPSHOT_PRICE, 2)
+    monthly = round(snapshot.size_gb * EBS_SNAPSHOT_PRICE, 2)
     return Finding(
-        kind="old-snapshot", resource_id=snapshot["id"], resource_type="ebs-snapshot",
-        resource_arn=arn("ec2", region, "", f"snapshot/{snapshot['id']}"), account=account, region=region,
-        owner=snapshot["tags"].get(policy.tagging.owner_tag), team=snapshot["tags"].get("team"),
-        environment=policy.environments.class_of(snapshot["tags"].get(policy.environments.tag_key)),
-        verdict=Verdict.UNUSED, reason=f"{age} days old, used by no AMI ({snapshot['size_gb']} GiB volume)",
+        kind="old-snapshot", resource_id=snapshot.snapshot_id, resource_type="ebs-snapshot",
+        resource_arn=arn("ec2", region, "", f"snapshot/{snapshot.snapshot_id}"), account=account, region=region,
+        owner=snapshot.tags.get(policy.tagging.owner_tag), team=snapshot.tags.get("team"),
+        environment=policy.environments.class_of(snapshot.tags.get(policy.environments.tag_key)),
+        verdict=Verdict.UNUSED, reason=f"{age} days old, used by no AMI ({snapshot.size_gb} GiB volume)",
         monthly_usd=monthly, price_source="upper bound: snapshots are incremental; standard tier list price",
-        evidence={"age_days": age, "size_gb": snapshot["size_gb"]}, run_id=run_id, observed_at=now,
+        evidence={"age_days": age, "size_gb": snapshot.size_gb}, run_id=run_id, observed_at=now,
         severity="low")
 
 
-def plan_log_group(*, group: dict[str, Any], account: str, region: str, policy: Policy, now: datetime,
+def plan_log_group(*, group: LogGroup, account: str, region: str, policy: Policy, now: datetime,
                    run_id: str) -> Finding | None:
-    retention = group.get("retention_days")
+    retention = group.retention_days
     if retention is not None and retention <= policy.storage.log_retention_days:
         return None
-    gb = group["stored_bytes"] / GB
+    gb = group.stored_bytes / GB
     action = ActionKind.SET_LOG_RETENTION if policy.storage.set_log_retention else None
     return Finding(
-        kind="log-retention", resource_id=group["name"], resource_type="log-group",
-        resource_arn=group.get("arn") or arn("logs", region, account, f"log-group:{group['name']}"),
+        kind="log-retention", resource_id=group.name, resource_type="log-group",
+        resource_arn=group.arn or arn("logs", region, account, f"log-group:{group.name}"),
         account=account, region=region, environment=policy.environments.default, verdict=Verdict.NO_RETENTION,
         reason=(f"retention {'never expires' if retention is None else f'{retention} days'}; policy maximum "
                 f"{policy.storage.log_retention_days} days; {gb:,.1f} GB stored"),

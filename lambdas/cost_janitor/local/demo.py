@@ -273,7 +273,7 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
 
     from cost_janitor.adapters.ledger import Ledger
     from cost_janitor.capabilities import spot
-    from cost_janitor.core.spot import KIND, interruption_stats
+    from cost_janitor.core.spot import KIND, checkpoints, interruption_stats
     from cost_janitor.events import SpotEvent
     from cost_janitor.local.emulator import launch
 
@@ -293,9 +293,7 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
     print(f"  SSM Run Command {command['DocumentName']} on {command['InstanceIds']}: "
           f"{command['Parameters']['commands']} → {finding.action_status}")
     entries = Ledger(aws.client("dynamodb"), os.environ["LEDGER_TABLE"]).entries(KIND)
-    events = [(str(e["resource_type"]), str(json.loads(str(e["evidence"]))["availability_zone"]),
-               datetime.fromisoformat(str(e["at"]))) for e in entries]
-    stats = interruption_stats(events, policy, now=now)
+    stats = interruption_stats(checkpoints(entries), policy, now=now)
     print("  ledger → interruptions by type and AZ (30 days): " + ", ".join(
         f"{s.instance_type}/{s.availability_zone}: {s.interruptions}" for s in stats.by_type_and_az))
     print("  on the instance, agent/spot_watch.py wraps the training command and passes the signal on once.")
