@@ -9,6 +9,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
 from constructs import Construct
 
+from cost_janitor.core.models import FindingKind
 from cost_janitor.observability import (
     METRIC_ACTIONS_BY_STATUS,
     METRIC_ESTIMATED_SAVINGS,
@@ -22,8 +23,7 @@ from cost_janitor.observability import (
 if TYPE_CHECKING:
     from infra.stack import JanitorStack
 
-FINDING_KINDS = ("idle-instance", "lifecycle", "unattached-volume", "old-snapshot", "log-retention",
-                 "tag-compliance", "spot-interruption")
+FINDING_KINDS = tuple(FindingKind)
 ACTION_STATUSES = ("done", "dry-run", "failed")
 WEEK = Duration.days(7)
 DAY = Duration.days(1)
@@ -48,7 +48,7 @@ class JanitorDashboard(Construct):
         )
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Findings by kind", width=12, stacked=True,
-                           left=[_m(METRIC_FINDINGS_BY_KIND, kind=k) for k in FINDING_KINDS]),
+                           left=[_m(METRIC_FINDINGS_BY_KIND, kind=str(k)) for k in FINDING_KINDS]),
             cw.GraphWidget(title="Actions by outcome", width=12, stacked=True,
                            left=[_m(METRIC_ACTIONS_BY_STATUS, status=s) for s in ACTION_STATUSES]),
         )

@@ -352,7 +352,7 @@ def format_findings(findings: Sequence[Finding], *, show_busy: bool = False,
         action = f"{f.action}" + (f" [{f.action_status}]" if f.action_status else "") if f.action else "-"
         dollars = f"{f.monthly_usd:,.2f}" if f.monthly_usd is not None else ("unknown" if f.price_source else "-")
         name = (names or {}).get(f.resource_id, f.resource_id)[:21]
-        lines.append(f"{name:<21} {f.resource_type:<15} {f.environment:<5} {f.verdict!s:<19} {action:<28} "
+        lines.append(f"{name:<21} {f.type_label:<15} {f.environment:<5} {f.verdict!s:<19} {action:<28} "
                      f"{dollars:>10}  {f.reason}")
         lines += [f"{'':<21} note: {n}" for n in f.notes]
     busy = len(findings) - len(rows)

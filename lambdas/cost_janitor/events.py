@@ -106,7 +106,7 @@ class FindingsDocument(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    schema_: Literal["cost-janitor/finding/v1"] = Field(alias="schema")
+    schema_: Literal["cost-janitor/finding/v1", "cost-janitor/finding/v2"] = Field(alias="schema")  # v1: in flight
     run_id: str
     findings: list[Finding] = Field(min_length=1)
 

@@ -225,7 +225,7 @@ def test_findings_reach_subscribers_with_filterable_attributes_and_the_ledger(fl
     published = sorted(f["resource_id"] for b in bodies for f in b["findings"])
     assert published == sorted(f.resource_id for f in report.findings if f.publishable)
     assert report.messages_published == len(bodies)
-    assert all(b["schema"] == "cost-janitor/finding/v1" for b in bodies)
+    assert all(b["schema"] == "cost-janitor/finding/v2" for b in bodies)
 
     from cost_janitor.adapters.ledger import Ledger
     ledger = Ledger(aws.client("dynamodb"), str(settings.ledger_table))

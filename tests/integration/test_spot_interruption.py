@@ -46,14 +46,14 @@ def _published(spot: dict[str, Any]) -> list[dict[str, Any]]:
 def test_warning_for_a_live_instance_runs_its_checkpoint_command(spot: dict[str, Any]) -> None:
     result = lambda_handler(_warning(spot["tagged"]), FakeContext())
     assert (result["verdict"], result["action"], result["action_status"]) == (
-        "interruption-warning", "checkpoint", "done")
+        "at-risk", "checkpoint", "done")
     [command] = spot["ssm"].list_commands()["Commands"]
     assert command["DocumentName"] == "AWS-RunShellScript" and command["InstanceIds"] == [spot["tagged"]]
     assert command["Parameters"]["commands"] == ["touch /tmp/checkpoint-now"]
     [finding] = _published(spot)
     assert finding["owner"] == "ana@example.com" and finding["evidence"]["availability_zone"] == "us-east-1b"
     [entry] = Ledger(spot["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"]).entries(KIND)
-    assert (entry.resource_type, entry.action, entry.status) == ("g5.12xlarge", "checkpoint", "done")
+    assert (entry.instance_type, entry.action, entry.status) == ("g5.12xlarge", "checkpoint", "done")
     assert json.loads(entry.evidence)["availability_zone"] == "us-east-1b"
 
 
@@ -86,9 +86,9 @@ def test_rebalance_recommendation_is_a_finding_only(spot: dict[str, Any]) -> Non
     event = load_event("eventbridge/spot_rebalance_recommendation.json")
     event["detail"]["instance-id"] = spot["tagged"]
     result = lambda_handler(event, FakeContext())
-    assert (result["verdict"], result["action"]) == ("rebalance-recommended", None)
+    assert (result["verdict"], result["action"]) == ("at-risk", None)
     assert spot["ssm"].list_commands()["Commands"] == []
-    assert [f["verdict"] for f in _published(spot)] == ["rebalance-recommended"]
+    assert [f["verdict"] for f in _published(spot)] == ["at-risk"]
 
 
 def test_dry_run_plans_the_checkpoint_without_sending_it(spot: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,11 +22,11 @@ def _finding(event: Literal["warning", "rebalance"], instance: Instance | None,
 
 
 @pytest.mark.parametrize("event, instance, verdict, action", [
-    ("warning", make_instance(instance_id="i-0abc", lifecycle="spot"), Verdict.INTERRUPTION_WARNING,
+    ("warning", make_instance(instance_id="i-0abc", lifecycle="spot"), Verdict.AT_RISK,
      ActionKind.CHECKPOINT),
     ("warning", None, Verdict.GONE, None),
     ("warning", make_instance(instance_id="i-0abc", state="shutting-down"), Verdict.GONE, None),
-    ("rebalance", make_instance(instance_id="i-0abc"), Verdict.REBALANCE_RECOMMENDED, None),
+    ("rebalance", make_instance(instance_id="i-0abc"), Verdict.AT_RISK, None),
 ], ids=["live-instance-checkpoints", "unknown-instance", "already-shutting-down", "rebalance-tells-only"])
 def test_spot_event_outcome(event: Literal["warning", "rebalance"], instance: Instance | None, verdict: Verdict,
                             action: ActionKind | None) -> None:

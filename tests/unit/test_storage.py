@@ -182,14 +182,16 @@ def test_old_snapshots_no_ami_uses_are_reported_never_acted_on() -> None:
 
     from cost_janitor.core.storage import plan_snapshot
 
-    old = {"id": "snap-1", "size_gb": 100, "start_time": NOW - timedelta(days=400), "tags": {}}
+    from cost_janitor.core.models import Snapshot
+
+    old = Snapshot(snapshot_id="snap-1", size_gb=100, start_time=NOW - timedelta(days=400), tags={})
     finding = plan_snapshot(snapshot=old, used_by_ami=False, account="1", region="us-east-1", policy=POLICY, now=NOW,
                             run_id="r")
     assert finding is not None and finding.verdict == "unused" and finding.action is None
     assert finding.monthly_usd == 5.0 and "upper bound" in str(finding.price_source)
     assert plan_snapshot(snapshot=old, used_by_ami=True, account="1", region="us-east-1", policy=POLICY, now=NOW,
                          run_id="r") is None
-    young = {**old, "start_time": NOW - timedelta(days=10)}
+    young = Snapshot(snapshot_id="snap-1", size_gb=100, start_time=NOW - timedelta(days=10), tags={})
     assert plan_snapshot(snapshot=young, used_by_ami=False, account="1", region="us-east-1", policy=POLICY,
                          now=NOW, run_id="r") is None
 

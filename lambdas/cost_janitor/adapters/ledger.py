@@ -166,6 +166,7 @@ class Ledger:
             "account": {"S": f.account},
             "environment": {"S": f.environment},
             "resource_type": {"S": f.resource_type},
+            "instance_type": {"S": f.instance_type or ""},
             "run_id": {"S": f.run_id},
             "actor": {"S": actor},
             "at": {"S": f.observed_at.isoformat()},
@@ -189,7 +190,8 @@ def _record(item: dict[str, Any]) -> LedgerRecord:
     return LedgerRecord(resource_id=text("pk"), action=text("action"), status=text("status"),
                         at=datetime.fromisoformat(text("at")), monthly_usd=float(usd) if usd is not None else None,
                         team=text("team") or None, kind=text("kind"), reason=text("reason"), region=text("region"),
-                        resource_type=text("resource_type"), evidence=text("evidence"), key=text("sk"),
+                        resource_type=text("resource_type"), instance_type=text("instance_type"),
+                        evidence=text("evidence"), key=text("sk"),
                         actor=text("actor"), detail=text("detail"), verdict=text("verdict"))
 
 

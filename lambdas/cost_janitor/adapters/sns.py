@@ -20,7 +20,7 @@ def _attr(f: Finding, name: str) -> str:
 
 def _text(f: Finding) -> str:
     dollars = f"${f.monthly_usd:,.2f}/month" if f.monthly_usd is not None else "cost unknown"
-    lines = [f"- {f.resource_id} ({f.resource_type}, {f.region}, {f.environment}, owner {f.owner or 'unknown'}): "
+    lines = [f"- {f.resource_id} ({f.type_label}, {f.region}, {f.environment}, owner {f.owner or 'unknown'}): "
              f"{f.verdict} — {f.reason}. {dollars}. Action: {f.action or 'none'}"
              + (f" [{f.action_status}]" if f.action_status else "")]
     lines += [f"    note: {n}" for n in f.notes]

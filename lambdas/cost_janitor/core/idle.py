@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption, parse_instant
-from cost_janitor.core.models import STOPS, ActionKind, Ask, Finding, Instance, Series, Usage, Verdict
+from cost_janitor.core.models import STOPS, ActionKind, Ask, Finding, FindingKind, Instance, Series, Usage, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import instance_price
 
-KIND = "idle-instance"
+KIND = FindingKind.IDLE_INSTANCE
 _MB = 1024 * 1024
 
 
@@ -179,8 +179,8 @@ def recheck(planned: Finding, current: Instance | None, usage: Usage, policy: Po
 def _finding(instance: Instance, usage: Usage, policy: Policy, now: datetime, run_id: str) -> Finding:
     outcome = _verdict(instance, usage, policy, now) or _Outcome(
         Verdict.NOT_EVALUATED, "metrics could not be read this run; not judged idle", {})
-    env_class = policy.environments.class_of(instance.tags.get(policy.environments.tag_key))
-    on_idle = policy.environments.classes[env_class].on_idle
+    who = policy.ownership(instance.tags)
+    on_idle = policy.environments.classes[str(who["environment"])].on_idle
     price = instance_price(instance.instance_type, instance.region)
     price_source = price.source + ("; spot instances cost less than this" if instance.lifecycle == "spot" else "")
     notes = list(evaluate_exemption(instance.tags, policy.exemptions, now=now).notes)
@@ -190,13 +190,11 @@ def _finding(instance: Instance, usage: Usage, policy: Policy, now: datetime, ru
         kind=KIND,
         resource_id=instance.instance_id,
         resource_arn=instance.arn,
-        resource_type=instance.instance_type,
-        name=instance.tags.get("Name"),
+        resource_type="ec2:instance",
+        instance_type=instance.instance_type,
         account=instance.account,
         region=instance.region,
-        owner=instance.tags.get(policy.tagging.owner_tag),
-        team=instance.tags.get("team"),
-        environment=env_class,
+        **who,
         verdict=outcome.verdict,
         reason=outcome.reason,
         evidence=outcome.evidence,

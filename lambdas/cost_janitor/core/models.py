@@ -10,7 +10,26 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FINDING_SCHEMA = "cost-janitor/finding/v1"
+FINDING_SCHEMA = "cost-janitor/finding/v2"  # v2: resource_type is the AWS type; instance_type added
+
+
+class FindingKind(StrEnum):
+    """What a finding is about; the dashboard's breakdown and the Slack blocks use these, not literals."""
+
+    IDLE_INSTANCE = "idle-instance"
+    LIFECYCLE = "lifecycle"
+    UNATTACHED_VOLUME = "unattached-volume"
+    OLD_SNAPSHOT = "old-snapshot"
+    LOG_RETENTION = "log-retention"
+    TAG_COMPLIANCE = "tag-compliance"
+    SPOT_INTERRUPTION = "spot-interruption"
+
+
+class SpotEvent(StrEnum):
+    """The spot event a finding answers (its evidence['event'])."""
+
+    WARNING = "warning"
+    REBALANCE = "rebalance"
 
 
 class Verdict(StrEnum):
@@ -22,8 +41,7 @@ class Verdict(StrEnum):
     EXEMPT = "exempt"
     NOT_STOPPABLE = "not-stoppable"
     NOT_EVALUATED = "not-evaluated"
-    INTERRUPTION_WARNING = "interruption-warning"
-    REBALANCE_RECOMMENDED = "rebalance-recommended"
+    AT_RISK = "at-risk"  # EC2 will (warning) or may soon (rebalance) take a spot instance back
     GONE = "gone"
     CHANGE_PROPOSED = "change-proposed"
     CONFLICT = "conflict"
@@ -158,10 +176,11 @@ class Finding(_Frozen):
     """One resource's verdict with its reason, evidence and dollars — the versioned SNS contract."""
 
     schema_: str = Field(FINDING_SCHEMA, alias="schema")
-    kind: str
+    kind: FindingKind
     resource_id: str
     resource_arn: str
-    resource_type: str
+    resource_type: str  # the AWS resource type, service:type ("ec2:instance", "s3:bucket")
+    instance_type: str | None = None  # the instance type, for instances ("g5.xlarge")
     name: str | None = None
     account: str
     region: str
@@ -185,6 +204,11 @@ class Finding(_Frozen):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     @property
+    def type_label(self) -> str:
+        """What people read as its type: the instance type for instances, else the AWS resource type."""
+        return self.instance_type or self.resource_type
+
+    @property
     def publishable(self) -> bool:
         """Worth telling someone: a verdict with something to do, or an exemption that needs fixing."""
         quiet = (Verdict.BUSY, Verdict.EXEMPT, Verdict.INSUFFICIENT_DATA, Verdict.COMPLIANT)
@@ -206,6 +230,7 @@ class LedgerRecord:
     reason: str = ""
     region: str = ""
     resource_type: str = ""
+    instance_type: str = ""
     evidence: str = ""  # the finding's evidence, JSON
     key: str = ""
     actor: str = ""

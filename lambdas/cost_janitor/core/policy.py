@@ -158,6 +158,7 @@ class TaggingPolicy(_Strict):
         description="Required tag keys and their allowed values (empty list: any non-empty value).",
     )
     owner_tag: TagKey = Field("owner", description="Tag naming the owner (email or Slack user id).")
+    team_tag: TagKey = Field("team", description="Tag naming the team (its Slack channel, its share of the digest).")
     created_by_tag: TagKey = Field("created-by", description="Tag the janitor writes with the creator's identity.")
     check_delay_seconds: int = Field(180, ge=0, le=900,
                                      description="Wait this long after creation before checking tags (SQS delay).")
@@ -369,6 +370,12 @@ class Policy(_Strict):
     storage: StoragePolicy = Field(default_factory=StoragePolicy)
     report: ReportPolicy = Field(default_factory=ReportPolicy)
     agent: AgentPolicy = Field(default_factory=AgentPolicy)
+
+    def ownership(self, tags: dict[str, str]) -> dict[str, str | None]:
+        """Who a resource belongs to, from its tags: its Name, owner, team and environment class (every finding)."""
+        return {"name": tags.get("Name"), "owner": tags.get(self.tagging.owner_tag),
+                "team": tags.get(self.tagging.team_tag),
+                "environment": self.environments.class_of(tags.get(self.environments.tag_key))}
 
     @field_validator("regions")
     @classmethod

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.core.answers import ENDS_A_REQUEST
-from cost_janitor.core.models import LedgerRecord
+from cost_janitor.core.models import FindingKind, LedgerRecord
 
 HOURS_PER_MONTH = 730.0
 STOP_KINDS = ("stop", "hibernate")
@@ -99,7 +99,7 @@ def top_idle(entries: list[LedgerRecord], *, now: datetime, top: int = 10) -> li
     """The costliest resources found idle in the last week (any action), most expensive first."""
     latest: dict[str, LedgerRecord] = {}
     for e in entries:
-        recent_idle = e.kind == "idle-instance" and e.monthly_usd and now - e.at <= timedelta(days=7)
+        recent_idle = e.kind == FindingKind.IDLE_INSTANCE and e.monthly_usd and now - e.at <= timedelta(days=7)
         if recent_idle and (e.resource_id not in latest or e.at > latest[e.resource_id].at):
             latest[e.resource_id] = e
     ranked = sorted(latest.values(), key=lambda e: -(e.monthly_usd or 0))[:top]

@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from cost_janitor.core.models import STOPS, ActionKind, Ask, Finding, Verdict
+from cost_janitor.core.models import STOPS, ActionKind, Ask, Finding, FindingKind, Verdict
 from cost_janitor.core.policy import Policy
 
 MAX_BLOCKS = 50
@@ -66,7 +66,7 @@ def buttons_for(finding: Finding, policy: Policy) -> list[ButtonElement]:
     keep = ButtonElement(text="Keep — justify", action_id="keep", style="primary",
                          value=button_value(finding, max_days=policy.exemptions.max_keep_days))
     not_mine = ButtonElement(text="Not mine", action_id="not_mine", value=value)
-    if finding.kind == "tag-compliance":
+    if finding.kind == FindingKind.TAG_COMPLIANCE:
         return [ButtonElement(text="Fix tags", action_id="fix_tags", style="primary",
                               value=button_value(finding, **_tag_hints(finding, policy)))] \
             if finding.verdict == Verdict.NON_COMPLIANT else []
@@ -86,13 +86,13 @@ def _headline(f: Finding) -> str:
     name = f.name
     label = f"*{name}* (`{f.resource_id}`)" if name else f"`{f.resource_id}`"
     dollars = f" · ≈ *${f.monthly_usd:,.0f}/month*" if f.monthly_usd else ""
-    return (f"{EMOJI.get(f.verdict, '')} {label} · {f.resource_type} · {f.environment} · {f.region}{dollars}\n"
+    return (f"{EMOJI.get(f.verdict, '')} {label} · {f.type_label} · {f.environment} · {f.region}{dollars}\n"
             f"{f.reason}")
 
 
 def _what_happens(f: Finding) -> str:
     when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
-    if f.kind == "tag-compliance":
+    if f.kind == FindingKind.TAG_COMPLIANCE:
         text = ("Cost reports cannot attribute it until its cost tags are set: the button opens a form."
                 if f.verdict == Verdict.NON_COMPLIANT else "All cost tags are present. Thank you.")
         if f.action == ActionKind.TAG_CREATED_BY:

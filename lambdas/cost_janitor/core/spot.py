@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from cost_janitor.core.models import ActionKind, Finding, Instance, LedgerRecord, Verdict, arn
+from cost_janitor.core.models import ActionKind, Finding, FindingKind, Instance, LedgerRecord, Verdict, arn
 from cost_janitor.core.policy import Policy
 
-KIND = "spot-interruption"
+KIND = FindingKind.SPOT_INTERRUPTION
 GONE_STATES = {"shutting-down", "terminated"}
 
 
@@ -24,22 +24,20 @@ def interruption_finding(
     """A warning asks the instance to checkpoint (its tag's command or the policy's); a rebalance recommendation
     only tells the owner; an instance that is already gone gets a finding saying so."""
     tags = instance.tags if instance else {}
-    env = policy.environments.class_of(tags.get(policy.environments.tag_key))
     evidence: dict[str, float | int | str | None] = {
         "event": event, "instance_action": instance_action,
         "availability_zone": instance.availability_zone if instance else None,
     }
     base = {"kind": KIND, "resource_id": instance_id, "account": account, "region": region,
             "resource_arn": arn("ec2", region, account, f"instance/{instance_id}"),
-            "resource_type": instance.instance_type if instance else "unknown", "name": tags.get("Name"),
-            "owner": tags.get(policy.tagging.owner_tag), "team": tags.get("team"), "environment": env,
-            "run_id": run_id, "observed_at": now}
+            "resource_type": "ec2:instance", "instance_type": instance.instance_type if instance else None,
+            **policy.ownership(tags), "run_id": run_id, "observed_at": now}
     if instance is None or instance.state in GONE_STATES:
         state = instance.state if instance else "unknown to EC2"
         return Finding(**base, verdict=Verdict.GONE, evidence=evidence, severity="medium",
                        reason=f"spot {event} arrived but the instance is already {state}; no checkpoint possible")
     if event == "rebalance":
-        return Finding(**base, verdict=Verdict.REBALANCE_RECOMMENDED, evidence=evidence, severity="low",
+        return Finding(**base, verdict=Verdict.AT_RISK, evidence=evidence, severity="low",
                        reason="EC2 sees elevated interruption risk for this spot instance: checkpoint soon, or "
                               "move the run to another instance type or Availability Zone")
     command = tags.get(policy.spot.checkpoint_tag) or policy.spot.checkpoint_command
@@ -48,7 +46,7 @@ def interruption_finding(
              "asked the training process to checkpoint"
     if instance_action == "hibernate":
         reason += " (hibernation starts without the usual lead time, so the checkpoint may not finish)"
-    return Finding(**base, verdict=Verdict.INTERRUPTION_WARNING, evidence=evidence, reason=reason,
+    return Finding(**base, verdict=Verdict.AT_RISK, evidence=evidence, reason=reason,
                    action=ActionKind.CHECKPOINT, action_status="planned", severity="high")
 
 
@@ -67,7 +65,7 @@ class InterruptionReport:
 
 def checkpoints(records: Iterable[LedgerRecord]) -> list[tuple[str, str, datetime]]:
     """(instance type, AZ, time) of every interruption warning the ledger recorded (a checkpoint action)."""
-    return [(r.resource_type, str(json.loads(r.evidence or "{}").get("availability_zone") or "?"), r.at)
+    return [(r.instance_type, str(json.loads(r.evidence or "{}").get("availability_zone") or "?"), r.at)
             for r in records if r.kind == KIND and r.action == ActionKind.CHECKPOINT]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from cost_janitor.core.models import ActionKind, Finding, LogGroup, Snapshot, Verdict, Volume, arn
+from cost_janitor.core.models import ActionKind, Finding, FindingKind, LogGroup, Snapshot, Verdict, Volume, arn
 from cost_janitor.core.policy import RULE_ID_PREFIX, LifecycleProfile, LifecycleRule, Policy
 
 MAX_RULES = 1000
@@ -206,11 +206,9 @@ def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str],
     profile_name = policy.lifecycle.buckets.get(bucket) or tags.get(policy.lifecycle.profile_tag)
     if not profile_name:
         return BucketPlan(None, None, "")
-    base = {"kind": "lifecycle", "resource_id": bucket, "resource_arn": arn("s3", region, "", bucket),
-            "resource_type": "s3-bucket", "name": bucket, "account": account, "region": region,
-            "owner": tags.get(policy.tagging.owner_tag), "team": tags.get("team"),
-            "environment": policy.environments.class_of(tags.get(policy.environments.tag_key)),
-            "run_id": run_id, "observed_at": now}
+    base = {"kind": FindingKind.LIFECYCLE, "resource_id": bucket, "resource_arn": arn("s3", region, "", bucket),
+            "resource_type": "s3:bucket", "account": account, "region": region,
+            **policy.ownership(tags), "name": bucket, "run_id": run_id, "observed_at": now}
     profile = policy.lifecycle.profiles.get(profile_name)
     if profile is None:
         return BucketPlan(Finding(**base, verdict=Verdict.CONFLICT, severity="low",
@@ -270,14 +268,13 @@ def plan_volume(*, volume: Volume, snapshot_state: str | None, account: str, reg
         else:
             reason += f"; waiting for snapshot {tags.get(policy.storage.snapshot_tag)} ({snapshot_state})"
     return Finding(
-        kind="unattached-volume", resource_id=volume.volume_id, resource_type=f"ebs-{volume.volume_type}",
-        resource_arn=arn("ec2", region, account, f"volume/{volume.volume_id}"), name=tags.get("Name"),
-        account=account, region=region, owner=tags.get(policy.tagging.owner_tag), team=tags.get("team"),
-        environment=policy.environments.class_of(tags.get(policy.environments.tag_key)),
-        verdict=Verdict.UNATTACHED,
+        kind=FindingKind.UNATTACHED_VOLUME, resource_id=volume.volume_id, resource_type="ec2:volume",
+        resource_arn=arn("ec2", region, account, f"volume/{volume.volume_id}"), account=account, region=region,
+        **policy.ownership(tags), verdict=Verdict.UNATTACHED,
         reason=reason, monthly_usd=verdict.monthly_usd if verdict.old_enough else None,
         price_source=f"EBS list price us-east-1 ({S3_PRICE_DATE})" if verdict.old_enough else None,
-        evidence={"size_gb": volume.size_gb, "snapshot": tags.get(policy.storage.snapshot_tag),
+        evidence={"size_gb": volume.size_gb, "volume_type": volume.volume_type,
+                  "snapshot": tags.get(policy.storage.snapshot_tag),
                   "snapshot_state": snapshot_state},
         action=action, action_status="planned" if action else None, run_id=run_id, observed_at=now,
         severity="medium" if verdict.old_enough else "info")
@@ -291,11 +288,10 @@ def plan_snapshot(*, snapshot: Snapshot, used_by_ami: bool, account: str, region
         return None
     monthly = round(snapshot.size_gb * EBS_SNAPSHOT_PRICE, 2)
     return Finding(
-        kind="old-snapshot", resource_id=snapshot.snapshot_id, resource_type="ebs-snapshot",
+        kind=FindingKind.OLD_SNAPSHOT, resource_id=snapshot.snapshot_id, resource_type="ec2:snapshot",
         resource_arn=arn("ec2", region, "", f"snapshot/{snapshot.snapshot_id}"), account=account, region=region,
-        owner=snapshot.tags.get(policy.tagging.owner_tag), team=snapshot.tags.get("team"),
-        environment=policy.environments.class_of(snapshot.tags.get(policy.environments.tag_key)),
-        verdict=Verdict.UNUSED, reason=f"{age} days old, used by no AMI ({snapshot.size_gb} GiB volume)",
+        **policy.ownership(snapshot.tags), verdict=Verdict.UNUSED,
+        reason=f"{age} days old, used by no AMI ({snapshot.size_gb} GiB volume)",
         monthly_usd=monthly, price_source="upper bound: snapshots are incremental; standard tier list price",
         evidence={"age_days": age, "size_gb": snapshot.size_gb}, run_id=run_id, observed_at=now,
         severity="low")
@@ -309,7 +305,7 @@ def plan_log_group(*, group: LogGroup, account: str, region: str, policy: Policy
     gb = group.stored_bytes / GB
     action = ActionKind.SET_LOG_RETENTION if policy.storage.set_log_retention else None
     return Finding(
-        kind="log-retention", resource_id=group.name, resource_type="log-group",
+        kind=FindingKind.LOG_RETENTION, resource_id=group.name, resource_type="logs:log-group",
         resource_arn=group.arn or arn("logs", region, account, f"log-group:{group.name}"),
         account=account, region=region, environment=policy.environments.default, verdict=Verdict.NO_RETENTION,
         reason=(f"retention {'never expires' if retention is None else f'{retention} days'}; policy maximum "

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cost_janitor.core.models import ActionKind, Ask, Finding, Verdict
+from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Verdict
 from cost_janitor.core.models import arn as make_arn
 from cost_janitor.core.policy import Policy
 
-KIND = "tag-compliance"
+KIND = FindingKind.TAG_COMPLIANCE
 
 
 @dataclass(frozen=True)
@@ -146,11 +146,11 @@ def compliance_finding(resource: Created, tags: dict[str, str], creator: Creator
         action = Ask.FIX_TAGS
     else:
         action = None
-    env = policy.environments.class_of(tags.get(policy.environments.tag_key))
+    who = policy.ownership(tags)
+    who["owner"] = who["owner"] or (creator.name if "@" in creator.name else None)
     return Finding(
         kind=KIND, resource_id=resource.resource_id, resource_arn=resource.arn, resource_type=resource.resource_type,
-        name=tags.get("Name"), account=account, region=resource.region, owner=tags.get(policy.tagging.owner_tag)
-        or (creator.name if "@" in creator.name else None), team=tags.get("team"), environment=env,
+        account=account, region=resource.region, **who,
         verdict=Verdict.COMPLIANT if check.compliant else Verdict.NON_COMPLIANT,
         reason=(f"created by {by}: " + "; ".join(parts)) if parts else f"created by {by}: all cost tags present",
         evidence={"created_by": creator.name, "creator_type": creator.kind, "missing": ",".join(check.missing),
@@ -180,7 +180,7 @@ def coverage(resources: list[tuple[str, dict[str, str]]], policy: Policy,
     untagged = []
     for arn, tags in resources:
         check = check_tags(tags, policy)
-        team_ok[tags.get("team", "(no team)")].append(check.compliant)
+        team_ok[tags.get(policy.tagging.team_tag, "(no team)")].append(check.compliant)
         type_ok[_type_of(arn)].append(check.compliant)
         if not check.compliant:
             untagged.append((arn, ",".join(check.missing + list(check.invalid)), (monthly_usd or {}).get(arn)))
