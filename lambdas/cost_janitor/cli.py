@@ -68,7 +68,7 @@ def aws_settings(args: argparse.Namespace, *, require: tuple[str, ...] = ()) -> 
     from botocore.exceptions import ProfileNotFound
 
     from cost_janitor.adapters.clients import client, reset
-    from cost_janitor.errors import AwsSetupError
+    from cost_janitor.core.errors import AwsSetupError
     from cost_janitor.settings import Settings
 
     if getattr(args, "profile", None):
@@ -171,7 +171,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                        dry_run=not args.apply, regions=args.region or None)
     denied = {r: c for r, c in report.failed_regions.items() if c in AUTH_CODES}
     if denied and len(denied) == len(report.regions):
-        from cost_janitor.errors import AwsSetupError
+        from cost_janitor.core.errors import AwsSetupError
 
         raise AwsSetupError(f"access denied in every region swept ({', '.join(f'{r}: {c}' for r, c in denied.items())})"
                             ": the credentials in use may not read EC2 instances; see the README's 'Run it from a "
@@ -301,7 +301,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from cost_janitor.capabilities.digest import build
-    from cost_janitor.core.slack_blocks import digest_message
+    from cost_janitor.slack_blocks import digest_message
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "report"
     _quiet_powertools(args.verbose)
@@ -432,8 +432,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from cost_janitor.core.errors import JanitorError
     from cost_janitor.core.policy import PolicyError
-    from cost_janitor.errors import JanitorError
 
     try:
         code: int = args.func(args)

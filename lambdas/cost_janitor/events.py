@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsModel
 from pydantic import BaseModel, ConfigDict, Field, Json, RootModel, ValidationError
 
+from cost_janitor.core.errors import BadEventError
 from cost_janitor.core.models import Finding
-from cost_janitor.errors import BadEventError
 
 
 class SweepRequest(BaseModel):

@@ -21,8 +21,8 @@ from pydantic import BaseModel
 
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.ssm import PolicyStore
+from cost_janitor.core.errors import BadEventError, ConfigError
 from cost_janitor.core.policy import Policy
-from cost_janitor.errors import BadEventError, ConfigError
 from cost_janitor.events import parse_event
 from cost_janitor.observability import (
     logger,

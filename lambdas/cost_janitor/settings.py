@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Self
 
-from cost_janitor.errors import ConfigError
+from cost_janitor.core.errors import ConfigError
 
 _ENV = {
     "region": "AWS_REGION",

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from cost_janitor.core.errors import BadEventError
 from cost_janitor.core.policy import PolicyError, load_policy
-from cost_janitor.errors import BadEventError
 from cost_janitor.events import (
     CloudTrailApiCall,
     CreationQueueEvent,

@@ -258,6 +258,6 @@ def test_bad_event_is_parked_in_the_dead_letter_queue_not_retried(fleet: Fleet, 
 def test_invalid_deployed_policy_fails_loudly_naming_the_parameter(fleet: Fleet, aws: LocalAws) -> None:
     aws.client("ssm").put_parameter(Name="/cost-janitor/policy", Value='{"idle": {"cpu_avg_pct": -3}}',
                                     Type="String", Overwrite=True)
-    from cost_janitor.errors import ConfigError
+    from cost_janitor.core.errors import ConfigError
     with pytest.raises(ConfigError, match=r"(?s)/cost-janitor/policy is invalid.*policy.idle.cpu_avg_pct"):
         lambda_handler(load_event("eventbridge/scheduled_sweep_one_region.json"), FakeContext())

@@ -16,10 +16,10 @@ from cost_janitor.capabilities.digest import build, record_start, send
 from cost_janitor.core.idle import classify_instances
 from cost_janitor.core.models import ActionKind
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.slack_blocks import digest_message
 from cost_janitor.local.emulator import LocalAws, MetricSeeder, gpu_dimensions, subscribe_queue
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
+from cost_janitor.slack_blocks import digest_message
 from tests.builders import make_instance, make_usage
 from tests.conftest import load_event
 

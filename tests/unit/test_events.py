@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import LambdaFunctionUrlModel
 from pydantic import BaseModel
 
-from cost_janitor.errors import BadEventError
+from cost_janitor.core.errors import BadEventError
 from cost_janitor.events import (
     CloudTrailApiCall,
     FindingsDocument,

@@ -19,7 +19,7 @@ from cost_janitor.core.notify import (
     recipient_for,
 )
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.slack_blocks import MAX_BLOCKS, buttons_for, keep_modal, owner_messages
+from cost_janitor.slack_blocks import MAX_BLOCKS, buttons_for, keep_modal, owner_messages
 from tests.builders import NOW, make_instance, make_usage
 
 POLICY = Policy.model_validate({"slack": {"team_channels": {"vision": "#vision"}, "admins": ["U0ADMIN01"]}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cost_janitor.errors import ConfigError
+from cost_janitor.core.errors import ConfigError
 from cost_janitor.settings import Settings
 
 

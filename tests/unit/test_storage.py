@@ -180,9 +180,8 @@ def test_unattached_volume(tags: dict[str, str], opt_in: bool, env: str, mark: b
 def test_old_snapshots_no_ami_uses_are_reported_never_acted_on() -> None:
     from datetime import timedelta
 
-    from cost_janitor.core.storage import plan_snapshot
-
     from cost_janitor.core.models import Snapshot
+    from cost_janitor.core.storage import plan_snapshot
 
     old = Snapshot(snapshot_id="snap-1", size_gb=100, start_time=NOW - timedelta(days=400), tags={})
     finding = plan_snapshot(snapshot=old, used_by_ami=False, account="1", region="us-east-1", policy=POLICY, now=NOW,

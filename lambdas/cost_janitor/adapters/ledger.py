@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cost_janitor.core.errors import JanitorError
 from cost_janitor.core.models import Finding, LedgerRecord
 from cost_janitor.core.notify import NoticeHistory
-from cost_janitor.errors import JanitorError
 
 RETENTION_DAYS = 400
 

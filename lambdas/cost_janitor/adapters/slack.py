@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from cost_janitor.core.errors import ConfigError
 from cost_janitor.core.notify import Recipient
-from cost_janitor.errors import ConfigError
 from cost_janitor.observability import METRIC_SLACK_REPLY_FAILURES, logger, metrics
 
 SLACK_API = "https://slack.com/api/"

@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 
+from cost_janitor.core.errors import ConfigError
 from cost_janitor.core.policy import Policy, PolicyError, load_policy
-from cost_janitor.errors import ConfigError
 
 POLICY_CACHE_SECONDS = 300
 

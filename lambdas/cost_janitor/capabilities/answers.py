@@ -15,14 +15,14 @@ from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import MessageState, SlackState
 from cost_janitor.adapters.slack import SlackGateway
 from cost_janitor.core.answers import Answer, KeepInput, ReassignInput, TagsInput, read_submission
+from cost_janitor.core.errors import JanitorError
 from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.notify import keep_until, may_act, may_stop_now, recipient_for
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.slack_blocks import render
-from cost_janitor.errors import JanitorError
 from cost_janitor.events import SlackBlockActions, SlackViewSubmission
 from cost_janitor.observability import logger, metrics
 from cost_janitor.settings import Settings
+from cost_janitor.slack_blocks import render
 
 
 class AnswerNotCarriedOut(JanitorError):

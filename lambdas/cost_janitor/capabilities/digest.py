@@ -193,7 +193,7 @@ def send(digest: Digest, policy: Policy, settings: Settings, *, slack: Any | Non
     """SNS (one message, attribute kind=weekly-digest) and Slack: a summary and one message per team channel.
     A channel Slack refuses (the app not invited, Slack down) is recorded and the others still get theirs:
     failing the run would make the schedule retry it and send everyone else the digest again."""
-    from cost_janitor.core.slack_blocks import digest_message
+    from cost_janitor.slack_blocks import digest_message
 
     doc = digest.document()
     summary = digest_message(doc, team=None)

@@ -10,11 +10,12 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.adapters.ledger import MessageState, SlackState
 from cost_janitor.adapters.slack import SlackGateway, error_code
+from cost_janitor.core.errors import JanitorError
 from cost_janitor.core.models import Finding
 from cost_janitor.core.notify import plan_notice, recipient_for, team_channel
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.slack_blocks import chunks, render
 from cost_janitor.observability import logger
+from cost_janitor.slack_blocks import chunks, render
 
 
 @dataclass
@@ -29,7 +30,7 @@ class NotifyReport:
     busy: list[str] = field(default_factory=list)
 
 
-class Busy(Exception):
+class Busy(JanitorError):
     """Another notifier holds this run's messages to this recipient; SQS hands the findings back later."""
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from cost_janitor.core.errors import JanitorError
+
 OnIdle = Literal["stop", "ask"]
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 
@@ -388,7 +390,7 @@ class Policy(_Strict):
         return v
 
 
-class PolicyError(ValueError):
+class PolicyError(JanitorError, ValueError):
     """A policy that does not validate; the message names each bad field and why."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cost_janitor.core.errors import JanitorError
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Verdict
 from cost_janitor.core.models import arn as make_arn
 from cost_janitor.core.policy import Policy
@@ -32,7 +33,7 @@ class Creator:
     on_behalf_of: str | None = None
 
 
-class UnexpectedShape(ValueError):
+class UnexpectedShape(JanitorError, ValueError):
     """A CloudTrail record whose fields are not shaped the way CloudTrail writes them (a bad event, not a bug)."""
 
 

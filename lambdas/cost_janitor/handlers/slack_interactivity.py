@@ -20,10 +20,10 @@ from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.slack import SLACK_API, SlackGateway, SlackSecrets, error_code, load_secrets
 from cost_janitor.core.answers import read_submission
 from cost_janitor.core.policy import ExemptionPolicy, TaggingPolicy
-from cost_janitor.core.slack_blocks import fix_tags_modal, keep_modal, reassign_modal
 from cost_janitor.events import SlackAction, SlackBlockActions, SlackInteraction
 from cost_janitor.observability import logger, metrics, tracer
 from cost_janitor.settings import Settings
+from cost_janitor.slack_blocks import fix_tags_modal, keep_modal, reassign_modal
 
 REQUIRED = ("slack_secret_arn", "answers_queue_url")
 MAX_BODY_BYTES = 64 * 1024

@@ -163,7 +163,7 @@ def main() -> int:
         _title("9. The weekly digest for this account (cost-janitor report)")
         from cost_janitor.capabilities.digest import build
         from cost_janitor.cli import digest_text
-        from cost_janitor.core.slack_blocks import digest_message
+        from cost_janitor.slack_blocks import digest_message
 
         with contextlib.redirect_stdout(io.StringIO()):
             digest = build(policy, settings, now=end + timedelta(days=3))

@@ -1,4 +1,5 @@
-"""Domain errors. Callers branch on the class, never on the message."""
+"""Domain errors: every error cost-janitor raises on purpose subclasses JanitorError. Callers branch on the class,
+never on the message."""
 
 from __future__ import annotations
 
