@@ -3,10 +3,9 @@ only metrics the handlers emit (a test reads both sides)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cost_janitor.core.models import FindingKind
@@ -19,9 +18,7 @@ from cost_janitor.observability import (
     METRIC_REALIZED_SAVINGS,
     NAMESPACE,
 )
-
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
+from infra.janitor_function import JanitorFunction
 
 FINDING_KINDS = tuple(FindingKind)
 ACTION_STATUSES = ("done", "dry-run", "failed")
@@ -35,10 +32,9 @@ def _m(name: str, *, period: Duration = DAY, statistic: str = "Sum", **dims: str
 
 
 class JanitorDashboard(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+    def __init__(self, scope: Construct, id: str, *, functions: list[JanitorFunction], dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
         self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.days(35))
-        functions = stack.functions
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Realized savings per week (USD)", width=12, left=[
                 _m(METRIC_REALIZED_SAVINGS, period=WEEK, statistic="Maximum", service="report")]),
@@ -61,5 +57,5 @@ class JanitorDashboard(Construct):
                            + [_m(METRIC_NOT_EVALUATED, period=Duration.hours(1), service=fn.service)
                               for fn in functions if fn.service == "idle-sweep"]),
             cw.GraphWidget(title="Dead letters", width=8,
-                           left=[stack.dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(5))]),
+                           left=[dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(5))]),
         )

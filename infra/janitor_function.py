@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -38,6 +40,9 @@ class SharedCode(Construct):
             description="cost-janitor runtime packages (lambdas/requirements.txt)")
 
 
+FunctionFactory = Callable[..., "JanitorFunction"]  # SharedResources.function, handed to each construct
+
+
 class JanitorFunction(Construct):
     """A janitor Lambda. `service` is its POWERTOOLS_SERVICE_NAME (the capability's name, hyphenated)."""
 
@@ -48,6 +53,7 @@ class JanitorFunction(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.service = service
+        self.wired = set(environment)  # the variables the stack wired (its grants follow from them)
         self.log_group = logs.LogGroup(self, "Logs", retention=RETENTION[log_retention_days],
                                        removal_policy=RemovalPolicy.RETAIN)
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),

@@ -4,36 +4,29 @@ to dev-tagged instances; terminate is denied."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cost_janitor.core.policy import Policy
 from infra.iam import ALL_BUCKETS_NAG, regional_arns, tag_statements
-
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
+from infra.janitor_function import FunctionFactory
 
 
 class Answers(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+    def __init__(self, scope: Construct, id: str, *, policy: Policy, functions: FunctionFactory,
+                 dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
-        policy = stack.settings.policy
         self.queue = sqs.Queue(
             self, "Queue", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED,
             visibility_timeout=Duration.minutes(3),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=stack.dlq, max_receive_count=3))
-        self.fn = stack.function(
-            "Function", scope=self, service="answers", timeout=Duration.seconds(30),
-            handler="cost_janitor.handlers.answers.lambda_handler",
-            environment={"LEDGER_TABLE": stack.ledger.table_name, "SLACK_SECRET_ARN": stack.slack_secret.secret_arn})
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+        self.fn = functions(self, "Function", service="answers", timeout=Duration.seconds(30),
+                            handler="cost_janitor.handlers.answers.lambda_handler")
         self.fn.function.add_event_source(sources.SqsEventSource(self.queue, batch_size=10,
                                                                  report_batch_item_failures=True))
-        stack.slack_secret.grant_read(self.fn.role)
-        stack.ledger.grant_read_write_data(self.fn.role)
         role = self.fn.role
         instances = regional_arns(self, policy, service="ec2", resource="instance")
         ex = policy.exemptions

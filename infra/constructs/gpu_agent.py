@@ -5,15 +5,12 @@ so the configuration never runs before the agent is there."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.settings import ROOT
-
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
 
 AGENT_CONFIG = ROOT / "agent" / "cloudwatch-agent.json"
 # The agent's managed policy (CloudWatchAgentServerPolicy) can only read parameters named AmazonCloudWatch-*.
@@ -40,9 +37,8 @@ def setup_document(parameter_name: str) -> dict[str, Any]:
 
 
 class GpuAgent(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+    def __init__(self, scope: Construct, id: str, *, tag_key: str) -> None:
         super().__init__(scope, id)
-        tag_key = stack.settings.policy.agent.tag_key
         config = json.dumps(json.loads(AGENT_CONFIG.read_text()), separators=(",", ":"))
         self.parameter = ssm.StringParameter(self, "Config", parameter_name=PARAMETER_NAME, string_value=config,
                                              description="CloudWatch agent config with nvidia_gpu (cost-janitor)")

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
+from cost_janitor.core.policy import Policy
+from infra.janitor_function import FunctionFactory
 
 _INSTANCES_IN_ANY_REGION = "arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*"
 
 
 class IdleSweep(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+    def __init__(self, scope: Construct, id: str, *, policy: Policy, functions: FunctionFactory,
+                 dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
-        policy = stack.settings.policy
-        self.fn = stack.function(
-            "Sweep", scope=self, service="idle-sweep", handler="cost_janitor.handlers.idle_sweep.lambda_handler",
-            timeout=Duration.minutes(15), memory_size=1024,
-            publishes=True)
+        self.fn = functions(self, "Sweep", service="idle-sweep", timeout=Duration.minutes(15), memory_size=1024,
+                            handler="cost_janitor.handlers.idle_sweep.lambda_handler")
         role = self.fn.role
 
         instances = Stack.of(self).format_arn(service="ec2", region="*", resource="instance", resource_name="*")
@@ -63,4 +60,4 @@ class IdleSweep(Construct):
         self.rule = events.Rule(self, "Nightly", schedule=events.Schedule.expression(policy.idle.schedule),
                                 description="cost-janitor nightly idle sweep")
         self.rule.add_target(targets.LambdaFunction(
-            self.fn.function, dead_letter_queue=stack.dlq, retry_attempts=2, max_event_age=Duration.hours(2)))
+            self.fn.function, dead_letter_queue=dlq, retry_attempts=2, max_event_age=Duration.hours(2)))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
@@ -11,30 +9,26 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
+from infra.janitor_function import FunctionFactory
 
 
 class Notifier(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+    def __init__(self, scope: Construct, id: str, *, functions: FunctionFactory, findings_topic: sns.ITopic,
+                 dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
         self.queue = sqs.Queue(
             self, "Findings", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED,
             visibility_timeout=Duration.minutes(6),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=stack.dlq, max_receive_count=3))
-        stack.findings_topic.add_subscription(subscriptions.SqsSubscription(
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+        findings_topic.add_subscription(subscriptions.SqsSubscription(
             self.queue, raw_message_delivery=True,  # the weekly digest is for people and other subscribers, not us
             filter_policy={"kind": sns.SubscriptionFilter.string_filter(denylist=["weekly-digest"])}))
-        self.fn = stack.function(
-            "Function", scope=self, service="notifier", handler="cost_janitor.handlers.notifier.lambda_handler",
-            timeout=Duration.minutes(1),
-            environment={"LEDGER_TABLE": stack.ledger.table_name, "SLACK_SECRET_ARN": stack.slack_secret.secret_arn})
+        self.fn = functions(self, "Function", service="notifier", timeout=Duration.minutes(1),
+                            handler="cost_janitor.handlers.notifier.lambda_handler")
         # A minute's batching gathers one run's messages, so each owner gets one message (a later batch of the
         # same run updates it in place).
         self.fn.function.add_event_source(sources.SqsEventSource(
             self.queue, batch_size=100, max_batching_window=Duration.minutes(1), report_batch_item_failures=True))
-        stack.slack_secret.grant_read(self.fn.role)
-        stack.ledger.grant_read_write_data(self.fn.role)
         Validations.of(self.fn.role).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             reason="only X-Ray PutTraceSegments/PutTelemetryRecords, which have no resource-level permissions"))

@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
+from cost_janitor.core.policy import Policy
+from infra.janitor_function import FunctionFactory
 
 
 class Report(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+    def __init__(self, scope: Construct, id: str, *, policy: Policy, functions: FunctionFactory,
+                 dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
-        policy = stack.settings.policy
-        self.fn = stack.function(
-            "Function", scope=self, service="report", timeout=Duration.minutes(5), memory_size=1024,
-            handler="cost_janitor.handlers.report.lambda_handler",
-            publishes=True, environment={"SLACK_SECRET_ARN": stack.slack_secret.secret_arn})
+        self.fn = functions(self, "Function", service="report", timeout=Duration.minutes(5), memory_size=1024,
+                            handler="cost_janitor.handlers.report.lambda_handler")
         role = self.fn.role
-        stack.ledger.grant_read_write_data(role)
-        stack.slack_secret.grant_read(role)
         role.add_to_policy(iam.PolicyStatement(
             sid="ReadCostsMetricsAndTags", resources=["*"],
             actions=["ce:GetCostAndUsage", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources",
@@ -40,5 +35,5 @@ class Report(Construct):
                                        source=["aws.ec2"], detail_type=["EC2 Instance State-change Notification"],
                                        detail={"state": ["running"]}))
         for rule in (self.weekly, self.started):
-            rule.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=stack.dlq, retry_attempts=2,
+            rule.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=dlq, retry_attempts=2,
                                                    max_event_age=Duration.hours(2)))

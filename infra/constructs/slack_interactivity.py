@@ -4,31 +4,26 @@ what a flood of unsigned requests can cost."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
+from infra.janitor_function import FunctionFactory
 
 
 class SlackInteractivity(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack, answers_queue: sqs.IQueue) -> None:
+    def __init__(self, scope: Construct, id: str, *, functions: FunctionFactory, answers_queue: sqs.IQueue,
+                 reserved_concurrency: int) -> None:
         super().__init__(scope, id)
-        self.fn = stack.function(
-            "Function", scope=self, service="slack-interactivity", memory_size=1024, timeout=Duration.seconds(10),
-            handler="cost_janitor.handlers.slack_interactivity.lambda_handler",
-            reserved_concurrency=stack.settings.slack_reserved_concurrency,
-            environment={"SLACK_SECRET_ARN": stack.slack_secret.secret_arn,
-                         "ANSWERS_QUEUE_URL": answers_queue.queue_url})
+        self.fn = functions(self, "Function", service="slack-interactivity", memory_size=1024,
+                            timeout=Duration.seconds(10), reserved_concurrency=reserved_concurrency,
+                            handler="cost_janitor.handlers.slack_interactivity.lambda_handler",
+                            environment={"ANSWERS_QUEUE_URL": answers_queue.queue_url})
         self.url = self.fn.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
-        stack.slack_secret.grant_read(self.fn.role)
         answers_queue.grant_send_messages(self.fn.role)
         Validations.of(self.fn.role).acknowledge(Acknowledgment(
             id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             reason="only X-Ray PutTraceSegments/PutTelemetryRecords, which have no resource-level permissions"))
-        CfnOutput(stack, "SlackInteractivityUrl", value=f"{self.url.url}slack/actions",
+        CfnOutput(Stack.of(self), "SlackInteractivityUrl", value=f"{self.url.url}slack/actions",
                   description="Paste into your Slack app: Interactivity & Shortcuts → Request URL")

@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
+from infra.janitor_function import FunctionFactory
 
 _INSTANCES = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*"
 
 
 class SpotInterruption(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+    def __init__(self, scope: Construct, id: str, *, functions: FunctionFactory, dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
-        self.fn = stack.function(
-            "Function", scope=self, service="spot-interruption", timeout=Duration.seconds(30),
-            handler="cost_janitor.handlers.spot_interruption.lambda_handler",
-            publishes=True)
+        self.fn = functions(self, "Function", service="spot-interruption", timeout=Duration.seconds(30),
+                            handler="cost_janitor.handlers.spot_interruption.lambda_handler")
         role = self.fn.role
         this = Stack.of(self)
         role.add_to_policy(iam.PolicyStatement(sid="ReadInstance", actions=["ec2:DescribeInstances"],
@@ -43,5 +39,5 @@ class SpotInterruption(Construct):
                                     "EC2 Spot Instance Interruption Warning",
                                     "EC2 Instance Rebalance Recommendation"]))
         # two minutes of warning: a retry later than that is useless
-        self.rule.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=stack.dlq,
+        self.rule.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=dlq,
                                                     retry_attempts=2, max_event_age=Duration.minutes(2)))

@@ -3,28 +3,24 @@ volume snapshots/deletes and log retention are granted only when the policy opts
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cost_janitor.core.policy import Policy
 from infra.iam import ALL_BUCKETS_NAG, all_buckets, regional_arns
-
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
+from infra.janitor_function import FunctionFactory
 
 
 class StorageLifecycle(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+    def __init__(self, scope: Construct, id: str, *, policy: Policy, functions: FunctionFactory,
+                 dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
-        policy = stack.settings.policy
-        self.fn = stack.function(
-            "Function", scope=self, service="storage-lifecycle", timeout=Duration.minutes(15), memory_size=1024,
-            handler="cost_janitor.handlers.storage_lifecycle.lambda_handler",
-            publishes=True)
+        self.fn = functions(self, "Function", service="storage-lifecycle", timeout=Duration.minutes(15),
+                            memory_size=1024, handler="cost_janitor.handlers.storage_lifecycle.lambda_handler")
         role = self.fn.role
         this = Stack.of(self)
         volumes = this.format_arn(service="ec2", region="*", resource="volume", resource_name="*")
@@ -75,6 +71,6 @@ class StorageLifecycle(Construct):
                                     "the policy's regions") for region in policy.regions or ["<AWS::Region>"]))
         self.rule = events.Rule(self, "Weekly", schedule=events.Schedule.expression(policy.lifecycle.schedule),
                                 description="cost-janitor weekly storage run")
-        self.rule.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=stack.dlq,
+        self.rule.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=dlq,
                                                     retry_attempts=2, max_event_age=Duration.hours(2)))
 

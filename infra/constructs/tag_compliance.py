@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -12,23 +10,22 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cost_janitor.core.policy import Policy
 from infra.iam import ALL_BUCKETS_NAG, tag_statements
+from infra.janitor_function import FunctionFactory
 
-if TYPE_CHECKING:
-    from infra.stack import JanitorStack
 
 class TagCompliance(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack: JanitorStack) -> None:
+    def __init__(self, scope: Construct, id: str, *, policy: Policy, functions: FunctionFactory,
+                 dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
-        tagging = stack.settings.policy.tagging
+        tagging = policy.tagging
         self.queue = sqs.Queue(
             self, "Creations", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED,
             delivery_delay=Duration.seconds(tagging.check_delay_seconds), visibility_timeout=Duration.minutes(3),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=stack.dlq, max_receive_count=3))
-        self.fn = stack.function(
-            "Function", scope=self, service="tag-compliance", timeout=Duration.minutes(2),
-            handler="cost_janitor.handlers.tag_compliance.lambda_handler",
-            publishes=True)
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=3))
+        self.fn = functions(self, "Function", service="tag-compliance", timeout=Duration.minutes(2),
+                            handler="cost_janitor.handlers.tag_compliance.lambda_handler")
         self.fn.function.add_event_source(sources.SqsEventSource(self.queue, batch_size=10,
                                                                  report_batch_item_failures=True))
         role = self.fn.role
@@ -51,8 +48,8 @@ class TagCompliance(Construct):
                 source=["aws." + s.removesuffix(".amazonaws.com") for s in sources_],
                 detail={"eventSource": sources_,
                         "eventName": sorted({n for names in tagging.watched_events.values() for n in names})}))
-        self.rule.add_target(targets.SqsQueue(self.queue, dead_letter_queue=stack.dlq, retry_attempts=2))
+        self.rule.add_target(targets.SqsQueue(self.queue, dead_letter_queue=dlq, retry_attempts=2))
         self.nightly = events.Rule(self, "CoverageReport", schedule=events.Schedule.expression(tagging.report_schedule),
                                    description="cost-janitor: nightly tag coverage report")
-        self.nightly.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=stack.dlq,
+        self.nightly.add_target(targets.LambdaFunction(self.fn.function, dead_letter_queue=dlq,
                                                        retry_attempts=2, max_event_age=Duration.hours(2)))
