@@ -35,9 +35,10 @@ CAPABILITIES = {
 
 
 class FakeContext:
-    """The LambdaContext fields handlers and Powertools read."""
+    """The LambdaContext fields handlers and Powertools read — the one the CLI, the demo and the tests hand to a
+    handler. `remaining_ms`: what the Lambda clock says is left (a 15-minute function by default)."""
 
-    def __init__(self, capability: str) -> None:
+    def __init__(self, capability: str = "local", *, remaining_ms: int = 15 * 60 * 1000) -> None:
         name = f"cost-janitor-{capability.replace('_', '-')}"
         self.function_name = name
         self.function_version = "$LATEST"
@@ -46,7 +47,7 @@ class FakeContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{name}"
         self.log_stream_name = "local"
-        self._deadline_ms = 15 * 60 * 1000
+        self._deadline_ms = remaining_ms
 
     def get_remaining_time_in_millis(self) -> int:
         return self._deadline_ms

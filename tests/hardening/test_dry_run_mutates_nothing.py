@@ -13,12 +13,12 @@ from typing import Any
 import botocore.client
 import pytest
 
+from cost_janitor.cli import FakeContext
 from cost_janitor.core.policy import Policy
 from cost_janitor.local.emulator import LocalAws, launch
 from cost_janitor.settings import Settings
 from tests.conftest import load_event
 from tests.integration.fleet import DEV, PROD, Fleet
-from tests.integration.test_idle_sweep import FakeContext
 
 MUTATING = re.compile(r"^(Create|Put|Delete|Stop|Start|Terminate|Modify|Tag|Untag|Send|Update|Attach|Detach|Run|"
                       r"Reboot|Associate|Disassociate|Add|Remove|Publish|BatchWrite|Restore|Copy|Enable|Disable)")

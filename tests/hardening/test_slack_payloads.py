@@ -1,6 +1,6 @@
 """Signed Slack form posts with broken payloads, against the moto server and the Slack stand-in: whatever the
 payload, the answer is 2xx or 4xx — never a 5xx or a crash — and a resource its clicker does not own is left
-exactly as it was. (Bad signatures, replays, methods and sizes are in tests/integration/test_slack_flow.py.)"""
+exactly as it was. (Bad signatures, replays, methods and sizes are in tests/integration/test_slack_interactivity.py.)"""
 
 from __future__ import annotations
 

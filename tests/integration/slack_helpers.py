@@ -8,23 +8,11 @@ import time
 import urllib.parse
 from typing import Any
 
+from cost_janitor.cli import FakeContext
 from cost_janitor.local.slack_standin import SlackStandIn
 from tests.conftest import load_event
 
 SIGNING_SECRET = "local-signing-secret"  # what emulator.deploy_janitor_resources puts in the Slack secret
-
-
-class Ctx:
-    """The Lambda context the Slack-facing handlers get."""
-
-    function_name = "cost-janitor-slack"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cost-janitor-slack"
-    aws_request_id = "req"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
 
 
 def deliver(event: dict[str, Any]) -> dict[str, Any]:
@@ -37,13 +25,13 @@ def deliver(event: dict[str, Any]) -> dict[str, Any]:
 
     from cost_janitor.handlers import answers, slack_interactivity
 
-    response: dict[str, Any] = slack_interactivity.lambda_handler(event, Ctx())
+    response: dict[str, Any] = slack_interactivity.lambda_handler(event, FakeContext("slack_interactivity"))
     sqs = boto3.client("sqs", region_name=os.environ["AWS_REGION"], endpoint_url=os.environ["AWS_ENDPOINT_URL"])
     queue = os.environ["ANSWERS_QUEUE_URL"]
     while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
         record = load_event("sqs/findings_batch.json")["Records"][0]
         records = [{**record, "messageId": m["MessageId"], "body": m["Body"]} for m in messages]
-        assert answers.lambda_handler({"Records": records}, Ctx()) == {"batchItemFailures": []}
+        assert answers.lambda_handler({"Records": records}, FakeContext("answers")) == {"batchItemFailures": []}
         for m in messages:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
     return response

@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cost_janitor.capabilities import idle_sweep
+from cost_janitor.cli import FakeContext
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.handlers.idle_sweep import lambda_handler
@@ -22,17 +23,6 @@ from tests.integration.fleet import DEV, PROD, Fleet, night
 
 END = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 NIGHT1, NIGHT2 = night(END, 0), night(END, 1)
-
-
-class FakeContext:
-    function_name = "cost-janitor-idle-sweep"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cost-janitor-idle-sweep"
-    aws_request_id = "req-1"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 600_000
 
 
 def _run(now: datetime, *, dry_run: bool, policy: Policy | None = None) -> Any:

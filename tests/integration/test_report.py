@@ -200,20 +200,15 @@ def test_a_channel_slack_refuses_does_not_keep_the_digest_from_the_others(seeded
 
 def test_the_weekly_run_delivered_twice_sends_the_digest_once(seeded: dict[str, Any],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from cost_janitor.cli import FakeContext
     from cost_janitor.handlers import report
-    from tests.integration.slack_helpers import Ctx
-
-    class FiveMinutes(Ctx):  # the report function's timeout
-        @staticmethod
-        def get_remaining_time_in_millis() -> int:
-            return 300_000
 
     standin = SlackStandIn()
     monkeypatch.setenv("SLACK_API_URL", standin.api_url)
     try:
         event = {**load_event("eventbridge/scheduled_nightly_sweep.json"), "id": "weekly-digest-2026-47"}
-        first = report.lambda_handler(event, FiveMinutes())
-        again = report.lambda_handler(event, FiveMinutes())  # EventBridge delivers at least once
+        first = report.lambda_handler(event, FakeContext("report", remaining_ms=300_000))
+        again = report.lambda_handler(event, FakeContext("report", remaining_ms=300_000))  # delivered twice
         assert first == again and first["sns"] == 1 and first["slack"] == 2 and first["unavailable"] == {}
         assert len(standin.of("chat.postMessage")) == 2
     finally:

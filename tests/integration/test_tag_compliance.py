@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from cost_janitor.cli import FakeContext
 from cost_janitor.handlers.tag_compliance import lambda_handler
 from cost_janitor.local.emulator import LocalAws, launch, subscribe_queue
 from tests.conftest import load_event
-from tests.integration.test_idle_sweep import FakeContext
 
 GOOD = {"team": "vision", "project": "detector", "environment": "dev", "cost-center": "cc-1001"}
 

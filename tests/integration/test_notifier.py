@@ -1,0 +1,145 @@
+"""The notifier against the moto server and the Slack stand-in: sweep → SNS → notifier → one message per owner,
+re-asked and escalated on the policy's clock, rate limits, leases between notifiers, and failures that wait."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from cost_janitor.adapters.ledger import SlackState
+from cost_janitor.adapters.slack import SlackGateway
+from cost_janitor.capabilities import idle_sweep, notify
+from cost_janitor.cli import FakeContext
+from cost_janitor.handlers import notifier
+from cost_janitor.local.slack_standin import SlackStandIn
+from cost_janitor.settings import Settings
+from tests.integration.slack_world import ANA, BO, END, POLICY, night, posts_by_channel, swept
+
+
+def test_one_message_per_owner_with_the_right_buttons(team: dict[str, Any], slack: SlackStandIn) -> None:
+    assert night(team, END + timedelta(minutes=5)) == {"batchItemFailures": []}
+    posts = posts_by_channel(slack)
+    # the stranger's email is unknown to Slack and has no team channel → the default channel
+    assert sorted(posts) == ["#ml-cost", "#vision", "U0ANA0001", "U0BO00001"]
+    assert all(len(v) == 1 for v in posts.values())
+    ana = json.dumps(posts[ANA][0]["blocks"])
+    assert "ana-gpu" in ana and "ana-cpu" in ana and '"stop_now"' in ana and '"keep"' in ana
+    bo = json.dumps(posts[BO][0]["blocks"])
+    assert '"snooze"' in bo and '"not_mine"' in bo and '"stop_now"' not in bo
+    assert "orphan" in json.dumps(posts["#vision"][0]["blocks"])
+    assert [c.args["email"] for c in slack.of("users.lookupByEmail")].count("ana@example.com") == 1  # cached
+
+
+def test_prod_requests_are_reasked_after_n_days_and_escalated_after_m(team: dict[str, Any],
+                                                                        slack: SlackStandIn) -> None:
+    for day in (0, 1, 3, 7):
+        night(team, END - timedelta(days=7 - day) + timedelta(minutes=5))
+    to_bo = [c for c in slack.of("chat.postMessage") if c.args["channel"] == BO]
+    assert len(to_bo) == 3  # day 0, re-asked day 3 and day 7 (reask_after_days = 3); not day 1
+    escalated = [c for c in slack.of("chat.postMessage") if c.args["channel"] == "#search"]
+    assert len(escalated) == 1 and "unanswered" in escalated[0].args["text"]
+
+
+def test_slack_rate_limit_is_honoured_and_errors_are_not_retried_forever(team: dict[str, Any],
+                                                                          slack: SlackStandIn) -> None:
+    slack.fail_next = [429]
+    night(team, END + timedelta(minutes=5))
+    assert len(posts_by_channel(slack)) == 4  # the 429 was retried after Retry-After
+    slack.fail_next = [500] * 20
+    calls_before = len(slack.calls)
+    result = night(team, END + timedelta(days=1, minutes=5))
+    assert result == {"batchItemFailures": []}
+    assert len(slack.calls) - calls_before < 20  # each failure recorded once, not retried in a loop
+
+
+def test_a_recipient_another_notifier_is_writing_to_is_handed_back_to_sqs_not_posted_twice(
+        team: dict[str, Any], slack: SlackStandIn) -> None:
+    now = END + timedelta(minutes=5)
+    records = swept(team, now)
+    state = SlackState(team["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
+    assert state.claim(f"run-{now:%m%d}", ANA, holder="the-other-notifier")
+    first = notifier.lambda_handler({"Records": records}, FakeContext())
+    carrying_ana = sorted(r["messageId"] for r in records if "ana@example.com" in r["body"])
+    assert sorted(f["itemIdentifier"] for f in first["batchItemFailures"]) == carrying_ana != []
+    assert ANA not in posts_by_channel(slack) and len(posts_by_channel(slack)) == 3  # everyone else got theirs
+    state.release(f"run-{now:%m%d}", ANA, holder="the-other-notifier")
+    redelivered = [r for r in records if {"itemIdentifier": r["messageId"]} in first["batchItemFailures"]]
+    assert notifier.lambda_handler({"Records": redelivered}, FakeContext()) == {"batchItemFailures": []}
+    posts = posts_by_channel(slack)
+    assert len(posts[ANA]) == 1 and all(len(v) == 1 for v in posts.values())
+
+
+def test_two_notifiers_writing_one_runs_findings_to_one_owner_at_once_post_one_message(
+        team: dict[str, Any], slack: SlackStandIn) -> None:
+    now = END + timedelta(minutes=5)
+    report = idle_sweep.run(POLICY, Settings.from_env(), now=now, run_id="run-race", dry_run=False)
+    ana = [f for f in report.findings if f.owner == "ana@example.com" and f.publishable]
+    assert len(ana) == 2
+    slack.delays["chat.postMessage"] = 0.5  # the first post is in flight while the second notifier arrives
+    start = threading.Barrier(2)
+    reports: list[Any] = []
+
+    def notifier_instance(findings: list[Any]) -> None:
+        gateway = SlackGateway("xoxb-test", base_url=slack.api_url)
+        state = SlackState(team["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
+        start.wait()
+        reports.append(notify.run(findings, POLICY, gateway, state))
+
+    threads = [threading.Thread(target=notifier_instance, args=([f],)) for f in ana]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(posts_by_channel(slack)[ANA]) == 1  # without the lease both found no message and both posted
+    # the other one found the lease held (and hands its findings back), or — on a slow machine — came after the
+    # first had finished and merged into its message
+    assert sum(len(r.busy) + r.messages_updated for r in reports) == 1 and len(reports) == 2
+
+
+def test_slack_too_slow_to_answer_is_a_recorded_failure_not_a_hang_or_a_retry_loop(
+        team: dict[str, Any], slack: SlackStandIn) -> None:
+    report = idle_sweep.run(POLICY, Settings.from_env(), now=END + timedelta(minutes=5), run_id="run-slow",
+                            dry_run=False)
+    ana = [f for f in report.findings if f.owner == "ana@example.com" and f.publishable]
+    slack.delays["chat.postMessage"] = 6.0  # the gateway waits 5 s
+    state = SlackState(team["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
+    started = time.monotonic()
+    result = notify.run(ana, POLICY, SlackGateway("xoxb-test", base_url=slack.api_url), state)
+    assert time.monotonic() - started < 8
+    assert result.failed == {ANA: "TimeoutError"} and result.messages_posted == 0
+    assert slack.arrived.count("chat.postMessage") == 1  # one try, no retry loop; the next run tells them
+    assert state.claim("run-slow", ANA, holder="next")  # the lease was given back
+
+
+def test_a_finding_whose_notice_history_cannot_be_read_waits_and_the_rest_are_told(
+        team: dict[str, Any], slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.client
+    from botocore.exceptions import ClientError
+
+    now = END + timedelta(minutes=5)
+    records = swept(team, now)
+    unlucky = team["fleet"].ids["ana-gpu"]
+    original = botocore.client.BaseClient._make_api_call
+
+    def throttled(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "Query" and params.get("ExpressionAttributeValues", {}).get(":pk") == {"S": unlucky}:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "x"}}, operation)
+        return original(self, operation, params)
+
+    with monkeypatch.context() as m:
+        m.setattr(botocore.client.BaseClient, "_make_api_call", throttled)
+        first = notifier.lambda_handler({"Records": records}, FakeContext())
+    back = sorted(f["itemIdentifier"] for f in first["batchItemFailures"])
+    assert back == sorted(r["messageId"] for r in records if unlucky in r["body"]) != []
+    posts = posts_by_channel(slack)
+    assert len(posts) == 4 and "ana-cpu" in json.dumps(posts[ANA]) and "ana-gpu" not in json.dumps(posts[ANA])
+    redelivered = [r for r in records if r["messageId"] in back]
+    assert notifier.lambda_handler({"Records": redelivered}, FakeContext()) == {"batchItemFailures": []}
+    assert len(posts_by_channel(slack)[ANA]) == 1  # merged into the message Ana already has, not a second one
+    assert "ana-gpu" in json.dumps(slack.of("chat.update")[-1].args["blocks"])
