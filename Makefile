@@ -55,7 +55,7 @@ synth: deps
 
 lint: synth
 	$(VENV)/bin/ruff check lambdas infra tests bench agent app.py
-	$(VENV)/bin/mypy lambdas/cost_janitor
+	$(VENV)/bin/mypy --strict lambdas/cost_janitor infra app.py
 	$(VENV)/bin/cfn-lint cdk.out/*.template.json
 
 bench: synth
