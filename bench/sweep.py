@@ -122,9 +122,12 @@ def measure(endpoint: str, now: datetime, period: int) -> dict[str, Any]:
     policy = Policy.model_validate({"idle": {"period_seconds": period}})
     cpu0, wall0 = time.process_time(), time.perf_counter()
     instances = Ec2Inventory(client("ec2", "us-east-1"), "us-east-1").running_instances()
-    usage = UsageReader(CloudWatchReader(client("cloudwatch", "us-east-1"))).read(instances, policy, now=now)
+    reader = CloudWatchReader(client("cloudwatch", "us-east-1"))
+    usage = UsageReader(reader).read(instances, policy, now=now)
     findings = classify_instances(instances, usage, policy, now=now)
     staged = {"api_calls": dict(calls), "api_calls_total": sum(calls.values()),
+              "metrics_requested": reader.metrics_requested,  # GetMetricData's billing unit
+              "found_monthly_usd": round(sum(f.monthly_usd or 0 for f in findings), 2),  # idle or not stoppable
               "client_cpu_s": round(time.process_time() - cpu0, 2), "wall_s": round(time.perf_counter() - wall0, 1),
               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
               "verdicts": dict(Counter(str(f.verdict) for f in findings))}

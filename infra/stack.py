@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -32,6 +32,8 @@ class JanitorStack(Stack):
                          **kwargs)  # type: ignore[arg-type]
         self.settings = settings
         policy = settings.policy
+        # everything the stack creates carries it: the digest reads the janitor's own cost by it (Cost Explorer)
+        Tags.of(self).add(policy.report.own_cost_tag, self.stack_name)
         shared = self.shared = SharedResources(self, "Shared", settings=settings)
         if settings.ops_email:
             shared.ops_topic.add_subscription(subscriptions.EmailSubscription(settings.ops_email))

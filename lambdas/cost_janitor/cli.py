@@ -343,6 +343,27 @@ def cmd_spot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    """The janitor's own monthly bill for a fleet of this size (a model: no AWS call)."""
+    from cost_janitor.core.own_cost import PRICE_DATE, Fleet, estimate, total
+
+    policy = load_policy_file(args.policy) if args.policy else Policy()
+    gpu = args.gpu_instances if args.gpu_instances is not None else args.instances // 3
+    fleet = Fleet(instances=args.instances, gpu_instances=gpu, gpus_per_box=args.gpus_per_box,
+                  regions=args.regions)
+    items = estimate(fleet, policy)
+    if args.json:
+        print(json.dumps({"fleet": fleet.__dict__, "price_date": PRICE_DATE, "monthly_usd": total(items),
+                          "items": [i.__dict__ for i in items]}, indent=2))
+        return 0
+    print(f"cost-janitor's own cost for {fleet.instances:,} instances ({gpu:,} with {args.gpus_per_box:g} GPUs), "
+          f"{fleet.regions} region(s) — list prices of {PRICE_DATE}, free tiers left out")
+    for i in items:
+        print(f"  {i.name:<32} ${i.monthly_usd:>10,.2f}/month   {i.basis}")
+    print(f"  {'total':<32} ${total(items):>10,.2f}/month")
+    return 0
+
+
 def format_findings(findings: Sequence[Finding], *, show_busy: bool = False,
                     names: dict[str, str] | None = None) -> str:
     """A table a person reads: one line per instance (or its `names` entry), most expensive first."""
@@ -422,6 +443,15 @@ def parser() -> argparse.ArgumentParser:
     spot.add_argument("--policy", help="policy JSON or cdk.json (default: the defaults)")
     spot.add_argument("--json", action="store_true")
     spot.set_defaults(func=cmd_spot)
+
+    cost = sub.add_parser("cost", help="what cost-janitor itself costs a month for a fleet of this size")
+    cost.add_argument("--instances", type=int, default=1000)
+    cost.add_argument("--gpu-instances", type=int, default=None, help="default: a third of the instances")
+    cost.add_argument("--gpus-per-box", type=float, default=4)
+    cost.add_argument("--regions", type=int, default=1)
+    cost.add_argument("--policy", help="policy JSON or cdk.json (its schedules; default: the defaults)")
+    cost.add_argument("--json", action="store_true")
+    cost.set_defaults(func=cmd_cost)
 
     policy = sub.add_parser("policy", help="validate and print a policy, or print its reference")
     policy.add_argument("file", nargs="?", help="policy JSON or cdk.json to validate (default: the defaults)")

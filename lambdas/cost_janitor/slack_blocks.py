@@ -225,6 +225,11 @@ def digest_message(doc: Mapping[str, Any], *, team: str | None) -> dict[str, Any
         lines.append(f"*Last {len(weeks)} weeks:* {trend}")
         if doc.get("by_action"):
             lines.append("*By action:* " + ", ".join(f"{k} ${v:,.2f}" for k, v in doc["by_action"].items()))
+        own = doc.get("own_cost") or {}
+        if own:
+            share = own.get("share_of_savings_pct")
+            lines.append(f"*cost-janitor's own cost:* ${own['usd']:,.2f} this week"
+                         + (f", {share:g} % of what it saved" if share is not None else ""))
     blocks: list[Any] = [HeaderBlock(text=PlainTextObject(text=_clip(title, MAX_PLAIN_TEXT))),
                          SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines), MAX_SECTION_TEXT)))]
     sections = []

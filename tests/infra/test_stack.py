@@ -350,3 +350,12 @@ def test_the_notifier_does_not_receive_the_weekly_digest(synth: Synth) -> None:
     subs = [s["Properties"] for s in synth.resources("AWS::SNS::Subscription").values()]
     [notifier] = [s for s in subs if s["Protocol"] == "sqs"]
     assert notifier["FilterPolicy"] == {"kind": [{"anything-but": ["weekly-digest"]}]}
+
+
+def test_everything_the_stack_makes_carries_its_own_cost_tag(synth: Synth) -> None:
+    """The digest reads the janitor's own cost by this tag (Cost Explorer, once it is activated)."""
+    for type_ in ("AWS::Lambda::Function", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::KMS::Key",
+                  "AWS::SecretsManager::Secret"):
+        for resource in synth.resources(type_).values():
+            tags = {t["Key"]: t["Value"] for t in resource["Properties"].get("Tags", [])}
+            assert tags.get("cost-janitor:stack") == "CostJanitor", type_

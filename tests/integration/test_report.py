@@ -81,6 +81,13 @@ def seeded(aws: LocalAws, janitor: Any) -> dict[str, Any]:
                                        {"Keys": ["USE1-BoxUsage:g5.xlarge"],
                                         "Metrics": {"UnblendedCost": {"Amount": "9000", "Unit": "USD"}}}],
                             "Total": {}, "Estimated": True}]},
+        {"ResultsByTime": [  # the janitor's own cost: a week of days, its stack tag and the rest of the account
+            {"TimePeriod": {"Start": month(NOW - timedelta(days=7 - d)), "End": month(NOW - timedelta(days=6 - d))},
+             "Groups": [{"Keys": ["cost-janitor:stack$CostJanitor"],
+                         "Metrics": {"UnblendedCost": {"Amount": "1.25", "Unit": "USD"}}},
+                        {"Keys": ["cost-janitor:stack$"],
+                         "Metrics": {"UnblendedCost": {"Amount": "900", "Unit": "USD"}}}],
+             "Total": {}, "Estimated": True} for d in range(7)]},
     ])
     return {"aws": aws, "ledger": ledger, "last_month": last_month.strftime("%Y-%m"),
             "this_month": this_month.strftime("%Y-%m")}
@@ -127,6 +134,25 @@ def test_cost_all_under_an_empty_project_tag_says_the_tag_is_not_activated(aws: 
     assert "not retroactive" in digest.unavailable["cost_per_prediction"]
 
 
+def test_the_janitors_own_cost_this_week_stands_beside_what_it_saved(seeded: dict[str, Any]) -> None:
+    digest = build(POLICY, Settings.from_env(), now=NOW)
+    realized = digest.weeks[-1]["realized_usd"]
+    assert digest.own_cost == {"usd": 8.75, "share_of_savings_pct": round(100 * 8.75 / realized, 2)}
+    text = json.dumps(digest_message(digest.document(), team=None))
+    assert "cost-janitor's own cost:* $8.75 this week" in text
+
+
+def test_an_own_cost_tag_that_is_not_activated_says_how_to_activate_it(aws: LocalAws, janitor: Any) -> None:
+    janitor(Policy())
+    untagged = {"TimePeriod": {"Start": "2026-11-16", "End": "2026-11-17"}, "Total": {}, "Estimated": True,
+                "Groups": [{"Keys": ["cost-janitor:stack$"], "Metrics": {"UnblendedCost": {"Amount": "900",
+                                                                                           "Unit": "USD"}}}]}
+    _canned_cost_explorer(aws, [{"ResultsByTime": []}, {"ResultsByTime": [untagged]}])  # egress, own cost
+    digest = build(Policy(), Settings.from_env(), now=NOW)
+    assert digest.own_cost is None
+    assert "activate 'cost-janitor:stack' as a cost allocation tag" in digest.unavailable["own_cost"]
+
+
 def test_the_digest_reaches_slack_channels_and_sns(seeded: dict[str, Any]) -> None:
     standin = SlackStandIn()
     try:
@@ -168,17 +194,18 @@ def test_a_section_that_fails_is_reported_not_fatal(seeded: dict[str, Any], monk
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", no_cost_explorer)
     digest = build(POLICY, Settings.from_env(), now=NOW)
-    assert digest.unavailable == {"cost_per_prediction": "AccessDeniedException", "egress": "AccessDeniedException"}
+    assert digest.unavailable == {"cost_per_prediction": "AccessDeniedException", "egress": "AccessDeniedException",
+                                  "own_cost": "AccessDeniedException"}
     assert digest.weeks[-1]["realized_usd"] > 0
 
 
 
 def test_a_digest_short_of_time_skips_the_sections_it_cannot_finish_and_says_so(seeded: dict[str, Any]) -> None:
     full = build(POLICY, Settings.from_env(), now=NOW)
-    clock = iter([200_000, 200_000, 59_000, 59_000, 59_000])  # ms left before each section
+    clock = iter([200_000, 200_000, 59_000, 59_000, 59_000, 59_000])  # ms left before each section
     digest = build(POLICY, Settings.from_env(), now=NOW, remaining_ms=lambda: next(clock))
     assert digest.unavailable == {"gpu": "time-budget", "cost_per_prediction": "time-budget",
-                                  "egress": "time-budget"}
+                                  "egress": "time-budget", "own_cost": "time-budget"}
     assert digest.weeks == full.weeks and digest.tag_coverage == full.tag_coverage  # what was read is all there
     assert (sum(digest.gpu_bands.values()), digest.cost_per_prediction, digest.egress) == (0, [], [])
     assert full.cost_per_prediction and sum(full.gpu_bands.values()) > 0 and full.unavailable == {}

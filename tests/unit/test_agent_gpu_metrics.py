@@ -69,3 +69,20 @@ def test_any_header_that_names_the_fields_is_read(text: str, expected: list[dict
 def test_a_csv_it_cannot_read_is_refused_clearly(text: str, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         parse_csv(text)
+
+
+def test_samples_every_minute_are_sent_every_five_minutes_in_one_request() -> None:
+    """PutMetricData is billed per request: the agent's force_flush_interval and the pusher's batcher send five
+    samples at once instead of one request a minute, at the same one-minute resolution."""
+    import json as _json
+
+    from agent.gpu_metrics import Batcher
+
+    config = _json.loads((Path(__file__).resolve().parents[2] / "agent" / "cloudwatch-agent.json").read_text())
+    assert config["metrics"]["force_flush_interval"] == 300
+    batcher = Batcher(flush_s=300)
+    sample = metric_data(parse_csv((DATA / "nvidia_smi_8xA100_units.csv").read_text()), instance_id="i-1",
+                         host="h", timestamp=AT)
+    sent = [batcher.add(sample, now=60.0 * minute) for minute in range(10)]
+    assert [len(s) for s in sent] == [0, 0, 0, 0, 0, 6 * 16, 0, 0, 0, 0]
+    assert Batcher(flush_s=0).add(sample, now=0.0) == sample  # --once sends at once

@@ -92,3 +92,18 @@ def test_egress_lines_keep_only_data_transfer() -> None:
               {"Keys": ["USE1-NatGateway-Bytes"], "Metrics": {"UnblendedCost": {"Amount": "301.2"}}},
               {"Keys": ["USE1-BoxUsage:g5.xlarge"], "Metrics": {"UnblendedCost": {"Amount": "9000"}}}]
     assert egress_lines(groups) == [("USE1-DataTransfer-Out-Bytes", 812.5), ("USE1-NatGateway-Bytes", 301.2)]
+
+
+@pytest.mark.parametrize("costs, realized, line, says", [
+    ({"CostJanitor": {"d1": 1.0, "d2": 2.5}, "": {"d1": 50.0}}, 350.0, {"usd": 3.5, "share_of_savings_pct": 1.0},
+     None),
+    ({"CostJanitor": {"d1": 1.0}}, 0.0, {"usd": 1.0}, None),
+    ({"": {"d1": 50.0}}, 350.0, None, "tag-not-activated"),
+    ({}, 350.0, None, "no-cost-yet"),
+], ids=["tagged-cost-beside-savings", "nothing-saved-yet", "tag-not-activated", "no-data-yet"])
+def test_the_janitors_own_cost_line(costs: dict[str, dict[str, float]], realized: float,
+                                    line: dict[str, float] | None, says: str | None) -> None:
+    from cost_janitor.core.report import own_cost
+
+    got, problem = own_cost("cost-janitor:stack", costs, realized)
+    assert got == line and (problem or "").startswith(says or "")

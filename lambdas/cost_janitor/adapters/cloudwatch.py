@@ -39,6 +39,7 @@ class CloudWatchReader:
     def __init__(self, client: Any) -> None:
         self._cw = client
         self.calls: dict[str, int] = {"GetMetricData": 0, "ListMetrics": 0}
+        self.metrics_requested = 0  # what GetMetricData is billed by ($0.01 per 1,000), for the own-cost model
 
     def read(self, queries: Sequence[MetricQuery], *, start: datetime, end: datetime,
              period: int) -> tuple[dict[Hashable, Series], set[Hashable]]:
@@ -79,6 +80,7 @@ class CloudWatchReader:
         }
         while True:
             self.calls["GetMetricData"] += 1
+            self.metrics_requested += len(request["MetricDataQueries"])
             page = self._cw.get_metric_data(**request)
             for result in page.get("MetricDataResults", []):
                 series = values[result["Id"]]

@@ -20,18 +20,23 @@ class CostExplorer:
     def monthly_by_tag(self, tag_key: str, *, now: datetime, months: int = 3) -> dict[str, dict[str, float]]:
         """{tag value: {"YYYY-MM": unblended USD}} for the last `months` whole months and this one so far."""
         start, end = month_start(now.date(), months), now.date() + timedelta(days=1)
+        return {value: {period[:7]: usd for period, usd in costs.items()}
+                for value, costs in self.by_tag(tag_key, start=start, end=end, granularity="MONTHLY").items()}
+
+    def by_tag(self, tag_key: str, *, start: date, end: date, granularity: str) -> dict[str, dict[str, float]]:
+        """{tag value ("" when untagged): {period start (ISO date): unblended USD}}, every page."""
         out: dict[str, dict[str, float]] = {}
         token = None
         while True:
             page = self._ce.get_cost_and_usage(
-                TimePeriod={"Start": start.isoformat(), "End": end.isoformat()}, Granularity="MONTHLY",
+                TimePeriod={"Start": start.isoformat(), "End": end.isoformat()}, Granularity=granularity,
                 Metrics=["UnblendedCost"], GroupBy=[{"Type": "TAG", "Key": tag_key}],
                 **({"NextPageToken": token} if token else {}))
             for period in page.get("ResultsByTime", []):
-                month = period["TimePeriod"]["Start"][:7]
                 for group in period.get("Groups", []):
                     value = group["Keys"][0].split("$", 1)[-1]
-                    out.setdefault(value, {})[month] = float(group["Metrics"]["UnblendedCost"]["Amount"])
+                    out.setdefault(value, {})[period["TimePeriod"]["Start"]] = \
+                        float(group["Metrics"]["UnblendedCost"]["Amount"])
             token = page.get("NextPageToken")
             if not token:
                 return out

@@ -31,6 +31,7 @@ from cost_janitor.core.report import (
     egress_lines,
     gpu_distribution,
     open_requests,
+    own_cost,
     tag_not_activated,
     top_idle,
     weekly,
@@ -64,6 +65,7 @@ class Digest:
     gpu_candidates: list[tuple[str, float]] = field(default_factory=list)
     cost_per_prediction: list[dict[str, Any]] = field(default_factory=list)
     egress: list[tuple[str, float]] = field(default_factory=list)
+    own_cost: dict[str, float] | None = None  # the janitor's own cost this week, and its share of the savings
     unavailable: dict[str, str] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
@@ -97,10 +99,23 @@ def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | Non
                                           lambda: _cpp(policy, settings, now, digest), [])
     digest.egress = _section(digest, "egress", remaining_ms, lambda: egress_lines(
         CostExplorer(client("ce", "us-east-1")).usage_type_costs(now=now)), [])
+    digest.own_cost = _section(digest, "own_cost", remaining_ms, lambda: _own_cost(policy, digest, now), None)
     if digest.weeks:
         metrics.add_metric(name=METRIC_REALIZED_SAVINGS, unit=MetricUnit.Count, value=digest.weeks[-1]["realized_usd"])
     metrics.add_metric(name=METRIC_GPU_CANDIDATES, unit=MetricUnit.Count, value=len(digest.gpu_candidates))
     return digest
+
+
+def _own_cost(policy: Policy, digest: Digest, now: datetime) -> dict[str, float] | None:
+    """Last week's cost of everything the stack tagged, beside last week's realized savings."""
+    end = now.date()
+    costs = CostExplorer(client("ce", "us-east-1")).by_tag(policy.report.own_cost_tag, start=end - timedelta(days=7),
+                                                          end=end, granularity="DAILY")
+    realized = digest.weeks[-1]["realized_usd"] if digest.weeks else 0.0
+    line, problem = own_cost(policy.report.own_cost_tag, costs, realized)
+    if problem:
+        digest.unavailable["own_cost"] = problem
+    return line
 
 
 def _section(digest: Digest, name: str, remaining_ms: Callable[[], int] | None, read: Any, empty: Any) -> Any:

@@ -352,6 +352,8 @@ class ReportPolicy(_Strict):
     project_tag: str = Field("project", description="Cost allocation tag that groups cost per model/project.")
     cost_per_prediction: list[PredictionCost] = Field(default_factory=list,
                                                       description="Models whose cost per prediction is tracked.")
+    own_cost_tag: TagKey = Field("cost-janitor:stack", description="Tag the stack puts on everything it creates "
+                                 "(activate it as a cost allocation tag): the digest's own-cost line.")
 
 
 

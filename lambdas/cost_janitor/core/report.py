@@ -121,6 +121,21 @@ def tag_not_activated(tag: str, costs_by_value: dict[str, dict[str, float]]) -> 
             "tag (Billing → Cost allocation tags). Activation is not retroactive: costs count from then on")
 
 
+def own_cost(tag: str, costs_by_value: dict[str, dict[str, float]], realized_usd: float) -> tuple[
+        dict[str, float] | None, str | None]:
+    """What the janitor itself cost (everything carrying its stack tag) beside what it saved; or, when Cost
+    Explorer cannot say yet, why. Returns ({usd, share_of_savings_pct}, None) or (None, reason)."""
+    problem = tag_not_activated(tag, costs_by_value)
+    if problem:
+        return None, problem
+    usd = round(sum(v for value, periods in costs_by_value.items() if value for v in periods.values()), 2)
+    if not costs_by_value:
+        return None, (f"no-cost-yet: Cost Explorer has no cost under '{tag}' (activate it as a cost allocation tag; "
+                      "costs count from activation, with a day's delay)")
+    share = round(100 * usd / realized_usd, 2) if realized_usd > 0 else None
+    return {"usd": usd, **({"share_of_savings_pct": share} if share is not None else {})}, None
+
+
 def cost_per_prediction(name: str, costs: dict[str, float], predictions: dict[str, float]) -> CostPerPrediction:
     """Monthly cost ÷ predictions, per 1,000 predictions, month over month."""
     months = []
