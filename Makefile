@@ -12,7 +12,7 @@ export CDK_DISABLE_VERSION_CHECK=1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: deps test test-unit test-integration test-infra demo synth lint bench docs clean lock
+.PHONY: deps test test-unit test-integration test-infra demo synth lint bench docs clean lock report-screenshot
 
 deps: $(VENV)/.installed node_modules/.installed build/deps-layer/.installed
 
@@ -48,6 +48,15 @@ test-infra: deps
 
 demo: deps
 	$(PY) -m cost_janitor.local.demo
+
+# The demo account's HTML report in a real browser: headless Chromium (Debian's package, installed if missing)
+# writes docs/report.png, the README's picture.
+report-screenshot: deps
+	command -v chromium >/dev/null || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
+	COST_JANITOR_DEMO_REPORT=build/demo-report.html $(PY) -m cost_janitor.local.demo > build/demo.log
+	chromium --headless=new --no-sandbox --disable-gpu --hide-scrollbars --window-size=820,2300 \
+		--screenshot=docs/report.png "file://$(CURDIR)/build/demo-report.html" 2>/dev/null
+	@echo "docs/report.png (from build/demo-report.html)"
 
 synth: deps
 	$(CDK) synth --no-lookups -q

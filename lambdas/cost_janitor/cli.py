@@ -308,8 +308,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     _quiet_powertools(args.verbose)
     settings = aws_settings(args, require=("ledger_table",))
     policy = _policy(args, settings)
+    weeks = args.weeks or (12 if args.html else None)  # the picture shows a quarter unless told otherwise
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
-        digest = build(policy, settings, now=datetime.now(UTC), weeks=args.weeks)
+        digest = build(policy, settings, now=datetime.now(UTC), weeks=weeks)
+    if args.html:
+        from cost_janitor.report_html import render
+
+        Path(args.html).write_text(render(digest.document()))
+        print(f"wrote {args.html}")
+        return 0
     if args.json:
         print(json.dumps(digest.document(), indent=2, default=str))
         return 0
@@ -435,6 +442,8 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--region", action="append", help="the region of the janitor's ledger (default: the profile's)")
     report.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
     report.add_argument("--json", action="store_true")
+    report.add_argument("--html", metavar="FILE", help="write the report as one self-contained HTML page, with "
+                                                       "charts (12 weeks unless --weeks)")
     report.set_defaults(func=cmd_report)
 
     spot = sub.add_parser("spot", parents=[aws], help="spot interruption statistics from the ledger")

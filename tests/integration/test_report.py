@@ -7,6 +7,7 @@ import json
 import os
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -240,3 +241,98 @@ def test_the_weekly_run_delivered_twice_sends_the_digest_once(seeded: dict[str, 
         assert len(standin.of("chat.postMessage")) == 2
     finally:
         standin.stop()
+
+
+class _Bars(HTMLParser):
+    """Every bar's chart, series, label and value; the own-cost figure; tags that would load something."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bars: list[dict[str, str]] = []
+        self.own: str | None = None
+        self.external: list[str] = []
+        self.rows: dict[str, list[list[str]]] = {}
+        self._section: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "g" and a.get("class") == "bar":
+            self.bars.append(a)
+        if a.get("id") == "own-cost":
+            self.own = a["data-value"]
+        if tag == "section":
+            self._section = a.get("id")
+        if tag == "tr":
+            self._cell = []
+        if tag in ("script", "link", "img", "iframe") or "http" in (a.get("src", "") + a.get("href", "")):
+            self.external.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None and self.lasttag == "td":
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr" and self._cell and self._section:
+            self.rows.setdefault(self._section, []).append(self._cell)
+            self._cell = None
+
+
+def test_the_html_report_charts_the_numbers_the_digest_prints(seeded: dict[str, Any]) -> None:
+    from cost_janitor.report_html import render
+
+    digest = build(POLICY, Settings.from_env(), now=NOW, weeks=12)
+    page = _Bars()
+    page.feed(render(digest.document()))
+    bars = {(b["data-chart"], b.get("data-series", ""), b["data-label"]): float(b["data-value"]) for b in page.bars}
+    assert len(digest.weeks) == 12
+    for week in digest.weeks:
+        assert bars[("weeks", "realized", week["week_of"])] == week["realized_usd"]
+        assert bars[("weeks", "estimated", week["week_of"])] == week["estimated_usd"]
+    assert {k[2]: v for k, v in bars.items() if k[0] == "by-team"} == digest.by_team
+    assert {k[2]: v for k, v in bars.items() if k[0] == "by-action"} == digest.by_action
+    assert {k[2]: v for k, v in bars.items() if k[0] == "gpu-bands"} == digest.gpu_bands
+    assert {k[2]: v for k, v in bars.items() if k[0] == "tag-coverage"} == digest.tag_coverage["by_key"]  # type: ignore[index]
+    assert [r[0] for r in page.rows["top-idle"]] == [r for r, _, _ in digest.top_idle]
+    assert [r[0] for r in page.rows["gpu-candidates"]] == [i for i, _ in digest.gpu_candidates]
+    assert page.own is not None and float(page.own) == digest.own_cost["usd"]  # type: ignore[index]
+    assert page.external == []  # self-contained: nothing is loaded from anywhere
+
+
+def test_cli_report_html_writes_one_self_contained_page(seeded: dict[str, Any], tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = tmp_path / "report.html"
+    cli = str(Path(sys.executable).parent / "cost-janitor")
+    result = subprocess.run([cli, "report", "--html", str(out)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ})
+    assert result.returncode == 0, result.stderr
+    html = out.read_text()
+    assert html.startswith("<!doctype html>") and "<svg" in html and "<script" not in html
+
+
+def test_the_report_in_a_real_browser_is_not_blank(seeded: dict[str, Any], tmp_path: Any) -> None:
+    """Headless Chromium (Debian's package; `make report-screenshot` installs it) renders the page."""
+    import shutil
+    import subprocess
+
+    from cost_janitor.report_html import render
+    from tests.png import ink
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Chromium is not installed here (make report-screenshot installs it)")
+    page, shot = tmp_path / "report.html", tmp_path / "report.png"
+    page.write_text(render(build(POLICY, Settings.from_env(), now=NOW, weeks=12).document()))
+    subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--window-size=820,1600", f"--screenshot={shot}", page.as_uri()], check=True,
+                   capture_output=True, timeout=120)
+    blank = tmp_path / "blank.png"
+    (tmp_path / "blank.html").write_text("<!doctype html><html><body></body></html>")
+    subprocess.run([browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=820,1600",
+                    f"--screenshot={blank}", (tmp_path / "blank.html").as_uri()], check=True, capture_output=True,
+                   timeout=120)
+    assert ink(blank.read_bytes()) < 0.001  # the measure itself: a blank page has no ink
+    assert ink(shot.read_bytes()) > 0.02  # text, bars and tables

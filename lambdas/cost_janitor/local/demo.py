@@ -167,7 +167,28 @@ def main() -> int:
 
         with contextlib.redirect_stdout(io.StringIO()):
             digest = build(policy, settings, now=end + timedelta(days=3))
+            quarter = build(policy, settings, now=end + timedelta(days=3), weeks=12)
         print(digest_text(digest_message(digest.document(), team=None)))
+
+        _title("10. The same digest as a picture (cost-janitor report --html) and what the janitor costs")
+        from pathlib import Path
+
+        from cost_janitor.core.own_cost import Fleet, estimate, total
+        from cost_janitor.report_html import render
+
+        report = Path(os.environ.get("COST_JANITOR_DEMO_REPORT", "build/demo-report.html")).resolve()
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(render(quarter.document(), title="cost-janitor weekly report — demo account"))
+        print(f"report: {report}  (one self-contained HTML file: open it in a browser)")
+        types = [i["InstanceType"] for r in aws.client("ec2").describe_instances()["Reservations"]
+                 for i in r["Instances"]]
+        gpu_boxes = sum(1 for t in types if t.split(".")[0] in policy.idle.gpu_families)
+        for label, fleet in (("this demo account", Fleet(instances=len(types), gpu_instances=gpu_boxes,
+                                                         gpus_per_box=2)),
+                             ("a 1,000-instance account", Fleet(instances=1000, gpu_instances=333, gpus_per_box=4))):
+            items = estimate(fleet, policy)
+            print(f"own cost, {label}: ${total(items):,.2f}/month — biggest: " + ", ".join(
+                f"{i.name} ${i.monthly_usd:,.2f}" for i in items[:3]))
     aws.stop()
     return 0
 
