@@ -266,7 +266,7 @@ class SlackState(Ledger):
         """(channel, ts) of the messages already sent to a recipient for a run, oldest first."""
         item = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"slack-run#{run_id}"},
                                                               "sk": {"S": recipient}}).get("Item")
-        return [tuple(m) for m in json.loads(item["messages"]["S"])] if item else []  # type: ignore[misc]
+        return [(str(channel), str(ts)) for channel, ts in json.loads(item["messages"]["S"])] if item else []
 
     def claim(self, run_id: str, recipient: str, *, holder: str, seconds: int = LEASE_SECONDS) -> bool:
         """The right to post or update one run's messages to one recipient, for a while. A conditional put: two

@@ -176,10 +176,10 @@ def main() -> int:
         from cost_janitor.core.own_cost import Fleet, estimate, total
         from cost_janitor.report_html import render
 
-        report = Path(os.environ.get("COST_JANITOR_DEMO_REPORT", "build/demo-report.html")).resolve()
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(render(quarter.document(), title="cost-janitor weekly report — demo account"))
-        print(f"report: {report}  (one self-contained HTML file: open it in a browser)")
+        page = Path(os.environ.get("COST_JANITOR_DEMO_REPORT", "build/demo-report.html")).resolve()
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(render(quarter.document(), title="cost-janitor weekly report — demo account"))
+        print(f"report: {page}  (one self-contained HTML file: open it in a browser)")
         types = [i["InstanceType"] for r in aws.client("ec2").describe_instances()["Reservations"]
                  for i in r["Instances"]]
         gpu_boxes = sum(1 for t in types if t.split(".")[0] in policy.idle.gpu_families)
