@@ -32,9 +32,10 @@ def _m(name: str, *, period: Duration = DAY, statistic: str = "Sum", **dims: str
 
 
 class JanitorDashboard(Construct):
-    def __init__(self, scope: Construct, id: str, *, functions: list[JanitorFunction], dlq: sqs.IQueue) -> None:
+    def __init__(self, scope: Construct, id: str, *, name: str, functions: list[JanitorFunction],
+                 dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
-        self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.days(35))
+        self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=name, default_interval=Duration.days(35))
         self.dashboard.add_widgets(
             cw.GraphWidget(title="Realized savings per week (USD)", width=12, left=[
                 _m(METRIC_REALIZED_SAVINGS, period=WEEK, statistic="Maximum", service="report")]),

@@ -50,11 +50,15 @@ class JanitorStack(Stack):
         self.storage_lifecycle = StorageLifecycle(self, "StorageLifecycle", policy=policy, functions=functions,
                                                   dlq=dlq)
         self.tag_compliance = TagCompliance(self, "TagCompliance", policy=policy, functions=functions, dlq=dlq)
-        self.report = Report(self, "Report", policy=policy, functions=functions, dlq=dlq)
+        # named, not generated: the digest links it, and a generated name would tie the report function to the
+        # dashboard that graphs it (a dependency cycle)
+        dashboard_name = f"cost-janitor-{self.stack_name}"
+        self.report = Report(self, "Report", policy=policy, functions=functions, dlq=dlq,
+                             dashboard_name=dashboard_name)
         self.functions = shared.functions
         for fn in self.functions:
             shared.grant(fn)
-        self.dashboard = JanitorDashboard(self, "Dashboard", functions=self.functions, dlq=dlq)
+        self.dashboard = JanitorDashboard(self, "Dashboard", name=dashboard_name, functions=self.functions, dlq=dlq)
         self._alarms()
         for name, value_ in (("FindingsTopicArn", shared.findings_topic.topic_arn),
                              ("LedgerTableName", shared.ledger.table_name),

@@ -46,7 +46,7 @@ def aws(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalA
     for key, value in local_aws.env.items():
         monkeypatch.setenv(key, value)
     for key in ("FINDINGS_TOPIC_ARN", "LEDGER_TABLE", "IDEMPOTENCY_TABLE", "POLICY_PARAMETER", "SLACK_SECRET_ARN",
-                "DLQ_URL", "COST_JANITOR_DRY_RUN", "AWS_PROFILE"):
+                "DLQ_URL", "DASHBOARD_NAME", "COST_JANITOR_DRY_RUN", "AWS_PROFILE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     clients.reset()

@@ -15,10 +15,11 @@ from infra.janitor_function import FunctionFactory
 
 class Report(Construct):
     def __init__(self, scope: Construct, id: str, *, policy: Policy, functions: FunctionFactory,
-                 dlq: sqs.IQueue) -> None:
+                 dlq: sqs.IQueue, dashboard_name: str) -> None:
         super().__init__(scope, id)
         self.fn = functions(self, "Function", service="report", timeout=Duration.minutes(5), memory_size=1024,
-                            handler="cost_janitor.handlers.report.lambda_handler")
+                            handler="cost_janitor.handlers.report.lambda_handler",
+                            environment={"DASHBOARD_NAME": dashboard_name})
         role = self.fn.role
         role.add_to_policy(iam.PolicyStatement(
             sid="ReadCostsMetricsAndTags", resources=["*"],

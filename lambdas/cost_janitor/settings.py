@@ -20,6 +20,7 @@ _ENV = {
     "slack_secret_arn": "SLACK_SECRET_ARN",
     "slack_api_url": "SLACK_API_URL",
     "answers_queue_url": "ANSWERS_QUEUE_URL",
+    "dashboard_name": "DASHBOARD_NAME",
 }
 LAMBDA_SETS = ("AWS_REGION",)  # the runtime sets these; the stack never wires them
 
@@ -34,6 +35,7 @@ class Settings:
     slack_secret_arn: str | None = None
     slack_api_url: str | None = None  # tests and the demo point slack-sdk at the local stand-in
     answers_queue_url: str | None = None
+    dashboard_name: str | None = None  # the stack's CloudWatch dashboard: the digest links it
     dry_run_override: bool | None = None
 
     @classmethod
@@ -105,6 +107,7 @@ class DigestSettings(PublishingSettings):
     """report: the digest, and the end of a stopped box's savings clock."""
 
     slack_secret_arn: str = field()
+    dashboard_name: str = field()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -210,8 +211,9 @@ def reassign_modal(*, resource_id: str, metadata: Mapping[str, str]) -> dict[str
     return view.to_dict()
 
 
-def digest_message(doc: Mapping[str, Any], *, team: str | None) -> dict[str, Any]:
-    """The weekly digest as one Slack message: the whole account, or one team's share of it."""
+def digest_message(doc: Mapping[str, Any], *, team: str | None, dashboard: str | None = None) -> dict[str, Any]:
+    """The weekly digest as one Slack message: the whole account, or one team's share of it. `dashboard`: the
+    stack's CloudWatch dashboard, linked for the charts (the full picture is `cost-janitor report --html`)."""
     weeks = doc.get("weeks") or []
     this = weeks[-1] if weeks else {"realized_usd": 0.0, "estimated_usd": 0.0}
     title = f"cost-janitor weekly digest{f' for {team}' if team else ''}"
@@ -261,9 +263,18 @@ def digest_message(doc: Mapping[str, Any], *, team: str | None) -> dict[str, Any
         sections.append(f"*Cost per 1,000 predictions, {model['name']}:* {trend}")
     if doc.get("egress") and not team:
         sections.append("*Top data transfer (30 d):* " + ", ".join(f"{u} ${usd:,.2f}" for u, usd in doc["egress"]))
+    if dashboard:
+        sections.append(f"*Charts:* <{dashboard}|CloudWatch dashboard> · the whole report as one page: "
+                        "`cost-janitor report --html report.html`")
     if doc.get("unavailable"):
         sections.append("_Not available this week: " + ", ".join(f"{k} ({v})" for k, v in doc["unavailable"].items())
                         + "_")
     for text in sections:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(text, MAX_SECTION_TEXT))))
     return {"text": _clip(title, MAX_PLAIN_TEXT), "blocks": [b.to_dict() for b in blocks[:MAX_BLOCKS]]}
+
+
+def plain_text(message: Mapping[str, Any]) -> str:
+    """A message's header and sections as plain text (the digest's email): Slack's `<url|label>` as `label: url`."""
+    text = "\n\n".join(b["text"]["text"] for b in message["blocks"] if b["type"] in ("header", "section"))
+    return re.sub(r"<([^|>]+)\|([^>]+)>", r"\2: \1", text)

@@ -346,6 +346,14 @@ def test_the_dashboard_shows_only_metrics_the_handlers_emit(synth: Synth) -> Non
     assert "AWS/Lambda" in body and "ApproximateNumberOfMessagesVisible" in body
 
 
+def test_the_digest_links_the_dashboard_the_stack_made(synth: Synth) -> None:
+    [dashboard] = synth.resources("AWS::CloudWatch::Dashboard").values()
+    [report] = [f["Properties"] for f in synth.resources("AWS::Lambda::Function").values()
+                if f["Properties"]["Environment"]["Variables"].get("POWERTOOLS_SERVICE_NAME") == "report"]
+    assert report["Environment"]["Variables"]["DASHBOARD_NAME"] == dashboard["Properties"]["DashboardName"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,255}", dashboard["Properties"]["DashboardName"])  # CloudWatch's rule
+
+
 def test_the_notifier_does_not_receive_the_weekly_digest(synth: Synth) -> None:
     subs = [s["Properties"] for s in synth.resources("AWS::SNS::Subscription").values()]
     [notifier] = [s for s in subs if s["Protocol"] == "sqs"]

@@ -166,6 +166,10 @@ def test_the_digest_reaches_slack_channels_and_sns(seeded: dict[str, Any]) -> No
         assert channels == ["#ml-cost", "#vision"]
         summary = json.dumps(standin.of("chat.postMessage")[0].args["blocks"])
         assert f"${digest.weeks[-1]['realized_usd']:,.2f}" in summary and "Cost per 1,000 predictions" in summary
+        link = ("https://console.aws.amazon.com/cloudwatch/home?region=us-east-1"
+                "#dashboards:name=cost-janitor-local")
+        for post in standin.of("chat.postMessage"):  # the summary and the team's message link the charts
+            assert f"<{link}|CloudWatch dashboard>" in json.dumps(post.args["blocks"])
         [message] = seeded["aws"].client("sqs").receive_message(QueueUrl=tap)["Messages"]
         assert json.loads(message["Body"])["schema"] == "cost-janitor/digest/v1"
     finally:

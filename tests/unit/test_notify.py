@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from cost_janitor.core.idle import classify_instances
-from cost_janitor.core.models import ActionKind, Ask, Finding, Verdict
+from cost_janitor.core.models import ActionKind, Ask, Finding, Verdict, dashboard_url
 from cost_janitor.core.notify import (
     NoticeHistory,
     Recipient,
@@ -19,7 +19,7 @@ from cost_janitor.core.notify import (
     recipient_for,
 )
 from cost_janitor.core.policy import Policy
-from cost_janitor.slack_blocks import MAX_BLOCKS, buttons_for, keep_modal, owner_messages
+from cost_janitor.slack_blocks import MAX_BLOCKS, buttons_for, digest_message, keep_modal, owner_messages, plain_text
 from tests.builders import NOW, make_instance, make_usage
 
 POLICY = Policy.model_validate({"slack": {"team_channels": {"vision": "#vision"}, "admins": ["U0ADMIN01"]}})
@@ -147,3 +147,17 @@ def test_the_owner_is_told_what_became_of_a_stop(status: str, error: str | None,
                                                        "action_error": error})
     [message] = owner_messages([f], POLICY)
     assert says in json.dumps(message["blocks"])
+
+
+@pytest.mark.parametrize(("region", "host"), [("us-west-2", "console.aws.amazon.com"),
+                                              ("cn-north-1", "console.amazonaws.cn"),
+                                              ("us-gov-west-1", "console.amazonaws-us-gov.com")])
+def test_the_digest_links_the_dashboard_in_its_partitions_console(region: str, host: str) -> None:
+    url = dashboard_url(region, "cost-janitor-CostJanitor")
+    assert url == f"https://{host}/cloudwatch/home?region={region}#dashboards:name=cost-janitor-CostJanitor"
+    doc = {"weeks": [{"realized_usd": 12.5, "estimated_usd": 20.0}]}
+    message = digest_message(doc, team=None, dashboard=url)
+    assert f"<{url}|CloudWatch dashboard>" in json.dumps(message["blocks"])
+    email = plain_text(message)  # the same digest by email: no Slack markup around the link
+    assert f"CloudWatch dashboard: {url}" in email and "<" not in email
+    assert "CloudWatch dashboard" not in json.dumps(digest_message(doc, team=None)["blocks"])  # none wired, none shown

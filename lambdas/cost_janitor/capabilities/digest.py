@@ -24,7 +24,7 @@ from cost_janitor.adapters.cloudwatch import (
 )
 from cost_janitor.adapters.cost import CostExplorer
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.models import STOPS, ActionKind, LedgerRecord
+from cost_janitor.core.models import STOPS, ActionKind, LedgerRecord, dashboard_url
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.report import (
     cost_per_prediction,
@@ -208,18 +208,20 @@ def send(digest: Digest, policy: Policy, settings: Settings, *, slack: Any | Non
     """SNS (one message, attribute kind=weekly-digest) and Slack: a summary and one message per team channel.
     A channel Slack refuses (the app not invited, Slack down) is recorded and the others still get theirs:
     failing the run would make the schedule retry it and send everyone else the digest again."""
-    from cost_janitor.slack_blocks import digest_message
+    from cost_janitor.slack_blocks import digest_message, plain_text
 
     doc = digest.document()
-    summary = digest_message(doc, team=None)
-    email = "\n\n".join(b["text"]["text"] for b in summary["blocks"] if b["type"] in ("header", "section"))
+    dashboard = dashboard_url(settings.region, settings.dashboard_name) if settings.dashboard_name else None
+    summary = digest_message(doc, team=None, dashboard=dashboard)
+    email = plain_text(summary)
     sent: dict[str, Any] = {"sns": publish_digest(doc, email, settings), "slack": 0}
     if slack is None:
         return sent
     from cost_janitor.adapters.slack import error_code
 
     messages = [(policy.slack.default_channel, summary)] + [
-        (channel, digest_message(doc, team=team)) for team, channel in policy.slack.team_channels.items()
+        (channel, digest_message(doc, team=team, dashboard=dashboard))
+        for team, channel in policy.slack.team_channels.items()
         if team in digest.by_team or (digest.tag_coverage or {}).get("by_team", {}).get(team) is not None]
     failed: dict[str, str] = {}
     for channel, message in messages:

@@ -87,6 +87,15 @@ def arn(service: str, region: str, account: str, resource: str) -> str:
     return f"arn:{partition(region)}:{service}:{'' if service == 's3' else region}:{account}:{resource}"
 
 
+CONSOLES = {"aws": "console.aws.amazon.com", "aws-cn": "console.amazonaws.cn",
+            "aws-us-gov": "console.amazonaws-us-gov.com"}
+
+
+def dashboard_url(region: str, name: str) -> str:
+    """The CloudWatch console's page for a dashboard, in the region's partition."""
+    return f"https://{CONSOLES[partition(region)]}/cloudwatch/home?region={region}#dashboards:name={name}"
+
+
 class Ask(StrEnum):
     """Things only a person can do; carried by a finding to the notifier."""
 

@@ -282,8 +282,12 @@ def pointed_at(aws: LocalAws) -> Iterator[None]:
         clients.reset()
 
 
+LOCAL_DASHBOARD = "cost-janitor-local"
+
+
 def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-east-1") -> dict[str, str]:
-    """Create what the stack creates (topic, tables, policy parameter, Slack secret, DLQ); return the env vars."""
+    """Create what the stack creates (topic, tables, policy parameter, Slack secret, DLQ, dashboard); return the env
+    vars."""
     sns, ddb, ssm, sm, sqs = (aws.client(s, region) for s in ("sns", "dynamodb", "ssm", "secretsmanager", "sqs"))
     topic = sns.create_topic(Name="cost-janitor-findings")["TopicArn"]
     ddb.create_table(
@@ -304,7 +308,11 @@ def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-ea
         {"bot_token": "xoxb-local-test-token", "signing_secret": "local-signing-secret"}))["ARN"]
     dlq = sqs.create_queue(QueueName="cost-janitor-dlq")["QueueUrl"]
     answers = sqs.create_queue(QueueName="cost-janitor-answers")["QueueUrl"]
+    aws.client("cloudwatch", region).put_dashboard(DashboardName=LOCAL_DASHBOARD, DashboardBody=json.dumps(
+        {"widgets": [{"type": "text", "x": 0, "y": 0, "width": 24, "height": 2,
+                      "properties": {"markdown": "cost-janitor (emulator)"}}]}))
     return {
+        "DASHBOARD_NAME": LOCAL_DASHBOARD,
         "ANSWERS_QUEUE_URL": answers,
         "FINDINGS_TOPIC_ARN": topic,
         "LEDGER_TABLE": "cost-janitor-ledger",
