@@ -302,7 +302,8 @@ def cmd_tags(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from cost_janitor.capabilities.digest import build
-    from cost_janitor.slack_blocks import digest_message
+    from cost_janitor.core.models import dashboard_url
+    from cost_janitor.slack_blocks import digest_message, plain_text
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "report"
     _quiet_powertools(args.verbose)
@@ -320,13 +321,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(digest.document(), indent=2, default=str))
         return 0
-    print(digest_text(digest_message(digest.document(), team=None)))
+    dashboard = dashboard_url(settings.region, settings.dashboard_name) if settings.dashboard_name else None
+    print(plain_text(digest_message(digest.document(), team=None, dashboard=dashboard)))
     return 0
-
-
-def digest_text(message: dict[str, Any]) -> str:
-    """A Slack message's header and sections as plain text (the CLI and the demo print digests this way)."""
-    return "\n\n".join(b["text"]["text"] for b in message["blocks"] if b["type"] in ("header", "section"))
 
 
 def cmd_spot(args: argparse.Namespace) -> int:

@@ -162,13 +162,14 @@ def main() -> int:
 
         _title("9. The weekly digest for this account (cost-janitor report)")
         from cost_janitor.capabilities.digest import build
-        from cost_janitor.cli import digest_text
-        from cost_janitor.slack_blocks import digest_message
+        from cost_janitor.core.models import dashboard_url
+        from cost_janitor.slack_blocks import digest_message, plain_text
 
         with contextlib.redirect_stdout(io.StringIO()):
             digest = build(policy, settings, now=end + timedelta(days=3))
             quarter = build(policy, settings, now=end + timedelta(days=3), weeks=12)
-        print(digest_text(digest_message(digest.document(), team=None)))
+        print(plain_text(digest_message(digest.document(), team=None,
+                                        dashboard=dashboard_url(settings.region, str(settings.dashboard_name)))))
 
         _title("10. The same digest as a picture (cost-janitor report --html) and what the janitor costs")
         from pathlib import Path
