@@ -23,6 +23,8 @@ class FindingKind(StrEnum):
     LOG_RETENTION = "log-retention"
     TAG_COMPLIANCE = "tag-compliance"
     SPOT_INTERRUPTION = "spot-interruption"
+    IDLE_ENDPOINT = "idle-endpoint"  # SageMaker real-time endpoints
+    NOTEBOOK = "notebook-instance"  # SageMaker notebook instances left running
 
 
 class SpotEvent(StrEnum):
@@ -50,6 +52,11 @@ class Verdict(StrEnum):
     UNUSED = "unused"
     NO_RETENTION = "no-retention"
     NON_COMPLIANT = "non-compliant"
+    UNDERUSED = "underused"  # serving traffic on accelerators that stay mostly unused: smaller, fewer, serverless
+    SERVERLESS = "serverless"  # billed per use: reported, never idle for money
+    LEFT_RUNNING = "left-running"  # a notebook instance in service past the policy's hours (no utilisation metric)
+    STARTED_RECENTLY = "started-recently"
+    NO_AUTO_STOP = "no-auto-stop"  # a notebook instance without an idle auto-stop lifecycle configuration
 
 
 class ActionKind(StrEnum):
@@ -72,9 +79,15 @@ class ActionKind(StrEnum):
     SNOOZE = "snooze"
     REASSIGN = "reassign"
     SET_TAGS = "set-tags"
+    # SageMaker: the endpoint goes, its EndpointConfig and Model stay (recorded), so it can be restored
+    DELETE_ENDPOINT = "delete-endpoint"
+    RESTORE_ENDPOINT = "restore-endpoint"
+    STOP_NOTEBOOK = "stop-notebook"
 
 
 STOPS = (ActionKind.STOP, ActionKind.HIBERNATE)  # the actions that take a machine away from its owner
+# every action that ends a resource's hourly bill until someone brings it back (realized savings count from it)
+SAVINGS_ACTIONS = (*STOPS, ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK)
 
 
 def partition(region: str) -> str:
@@ -103,6 +116,7 @@ class Ask(StrEnum):
     INSTALL_GPU_AGENT = "install-gpu-agent"
     REVIEW = "review"
     FIX_TAGS = "fix-tags"
+    RIGHT_SIZE = "right-size"  # an endpoint serving traffic on more accelerator than it uses
 
 
 class _Frozen(BaseModel):
@@ -220,7 +234,8 @@ class Finding(_Frozen):
     @property
     def publishable(self) -> bool:
         """Worth telling someone: a verdict with something to do, or an exemption that needs fixing."""
-        quiet = (Verdict.BUSY, Verdict.EXEMPT, Verdict.INSUFFICIENT_DATA, Verdict.COMPLIANT)
+        quiet = (Verdict.BUSY, Verdict.EXEMPT, Verdict.INSUFFICIENT_DATA, Verdict.COMPLIANT, Verdict.SERVERLESS,
+                 Verdict.STARTED_RECENTLY)
         return self.action is not None or bool(self.notes) or self.verdict not in quiet
 
 

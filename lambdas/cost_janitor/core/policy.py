@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, 
 from cost_janitor.core.errors import JanitorError
 
 OnIdle = Literal["stop", "ask"]
+Service = Literal["ec2", "sagemaker"]
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$", re.UNICODE)
@@ -119,7 +120,28 @@ class IdlePolicy(_Strict):
                     "without accelerator metrics, and their owners are not told to install the agent.",
     )
     hibernate: bool = Field(False, description="Hibernate instead of stop where the instance supports it.")
+    services: list[Service] = Field(default_factory=lambda: list[Service](["ec2", "sagemaker"]),
+                                    description="What the nightly sweep covers: EC2 instances, SageMaker endpoints "
+                                    "and notebook instances.", min_length=1)
 
+
+
+class SageMakerPolicy(_Strict):
+    """SageMaker real-time endpoints and notebook instances in the nightly sweep (its window and thresholds are
+    the idle policy's: lookback_days, period_seconds, min_coverage)."""
+
+    underused_accelerator_pct: float = Field(
+        30.0, gt=0, le=100, description="An endpoint serving traffic whose busiest GPU never exceeds this is "
+        "underused (a smaller instance, fewer instances, or serverless is suggested).")
+    delete_idle_dev_endpoints: bool = Field(
+        False, description="Opt-in: delete a dev endpoint with no invocations for the whole window, after the "
+        "grace period (its EndpointConfig and Model stay and are recorded: 'cost-janitor restore' brings it back). "
+        "Off: its owner is asked, as for prod.")
+    notebook_max_hours: int = Field(12, ge=1, le=24 * 14, description="A notebook instance in service for longer "
+                                    "than this at the nightly run is left running.")
+    auto_stop_docs_url: str = Field(
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/notebook-lifecycle-config.html",
+        description="Where a notebook instance without an idle auto-stop lifecycle configuration is sent.")
 
 
 class GracePolicy(_Strict):
@@ -374,6 +396,7 @@ class Policy(_Strict):
     storage: StoragePolicy = Field(default_factory=StoragePolicy)
     report: ReportPolicy = Field(default_factory=ReportPolicy)
     agent: AgentPolicy = Field(default_factory=AgentPolicy)
+    sagemaker: SageMakerPolicy = Field(default_factory=SageMakerPolicy)
 
     def ownership(self, tags: dict[str, str]) -> dict[str, str | None]:
         """Who a resource belongs to, from its tags: its Name, owner, team and environment class (every finding)."""

@@ -80,3 +80,37 @@ def instance_price(instance_type: str, region: str) -> Price:
 
 def known_instance_types() -> list[str]:
     return sorted(_US_EAST_1)
+
+
+# SageMaker AI on-demand instance prices (real-time inference hosting; notebook instances are billed at the same
+# hourly rate for these types), USD per hour, us-east-1, transcribed from the SageMaker pricing page as of this
+# date. Fewer types than EC2 on purpose: a type not listed is priced "unknown", never guessed from EC2's price.
+ML_PRICE_TABLE_DATE = "2025-05-01"
+ML_PRICE_SOURCE = f"AWS SageMaker AI on-demand list price, us-east-1 table of {ML_PRICE_TABLE_DATE}"
+_ML_US_EAST_1: dict[str, float] = {
+    "ml.t2.medium": 0.056, "ml.t3.medium": 0.05, "ml.t3.large": 0.10, "ml.t3.xlarge": 0.20,
+    "ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461, "ml.m5.4xlarge": 0.922,
+    "ml.c5.large": 0.102, "ml.c5.xlarge": 0.204, "ml.c5.2xlarge": 0.408, "ml.c5.4xlarge": 0.816,
+    "ml.g4dn.xlarge": 0.7364, "ml.g4dn.2xlarge": 1.0528, "ml.g4dn.4xlarge": 1.6856, "ml.g4dn.12xlarge": 5.4768,
+    "ml.g5.xlarge": 1.408, "ml.g5.2xlarge": 1.515, "ml.g5.4xlarge": 2.03, "ml.g5.12xlarge": 7.09,
+    "ml.g5.48xlarge": 20.36,
+    "ml.p3.2xlarge": 3.825, "ml.p3.8xlarge": 14.688, "ml.p3.16xlarge": 28.152,
+    "ml.inf2.xlarge": 0.99, "ml.inf2.8xlarge": 2.36, "ml.inf2.24xlarge": 7.79, "ml.inf2.48xlarge": 15.58,
+}
+
+
+def ml_price(instance_type: str, region: str) -> Price:
+    """A SageMaker instance type's on-demand hourly price (per instance), or None with the reason."""
+    if region not in _SAME_AS_US_EAST_1:
+        return Price(None, f"unknown: no offline SageMaker price table for region {region} "
+                           f"(table of {ML_PRICE_TABLE_DATE})")
+    hourly = _ML_US_EAST_1.get(instance_type)
+    if hourly is None:
+        return Price(None, f"unknown: {instance_type} is not in the offline SageMaker price table of "
+                           f"{ML_PRICE_TABLE_DATE}")
+    return Price(hourly, ML_PRICE_SOURCE)
+
+
+def accelerators(instance_type: str) -> int:
+    """GPUs of an EC2 or SageMaker (ml.*) instance type; 0 when the table does not know it."""
+    return GPU_COUNT.get(instance_type.removeprefix("ml."), 0)

@@ -1,0 +1,341 @@
+"""SageMaker: pure verdicts for real-time endpoints (traffic and accelerators) and notebook instances (time in
+service — SageMaker publishes no utilisation metric for them, and none is invented), and the actions they call for.
+
+An endpoint is judged on its traffic first: no invocations over the window, on an endpoint whose instance metrics
+show it was up for the window, is idle. An endpoint with no traffic may publish no `Invocations` datapoints at all,
+so missing invocations are zero invocations once the instance metrics show it up — never "insufficient data".
+With traffic, the busiest accelerator decides: under the policy's threshold the endpoint is underused. SageMaker's
+`GPUUtilization` for a variant is the sum over the instance's GPUs (0–100 % × GPUs); its per-instance Maximum is at
+least the busiest GPU's, so "the sum never reached the threshold" safely means "no GPU did". With enhanced metrics
+(an `AcceleratorId` dimension) each GPU is its own series and the busiest one decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cost_janitor.core.exemptions import evaluate_exemption, parse_instant
+from cost_janitor.core.idle import expected_points, merge_max
+from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import HOURS_PER_MONTH, accelerators, ml_price
+
+ENDPOINT_TYPE = "sagemaker:endpoint"
+NOTEBOOK_TYPE = "sagemaker:notebook-instance"
+UNMEASURED_PREFIXES = ("ml.inf", "ml.trn")  # Neuron: /aws/sagemaker/Endpoints has no accelerator metric for them
+
+
+class EndpointVariant(_Frozen):
+    """A production variant as DescribeEndpoint + DescribeEndpointConfig say: instance-backed or serverless."""
+
+    name: str
+    instance_type: str | None = None
+    instance_count: int = 0
+    serverless: bool = False
+
+
+class Endpoint(_Frozen):
+    """An InService real-time endpoint. `variants` is None until it is described: the adapter describes only the
+    endpoints whose verdict needs it (`needs_description`), never the whole fleet."""
+
+    name: str
+    arn: str
+    region: str
+    account: str
+    created: datetime
+    last_modified: datetime
+    tags: dict[str, str] = {}
+    config_name: str | None = None
+    variants: tuple[EndpointVariant, ...] | None = None
+
+
+class VariantUsage(_Frozen):
+    """One variant's metrics over the window. None: not read; an empty Series: read, no datapoints."""
+
+    invocations: Series | None = None
+    cpu: Series | None = None
+    gpu: tuple[Series, ...] = ()  # one aggregate series (sum over GPUs), or one per AcceleratorId
+    gpu_memory: tuple[Series, ...] = ()
+
+
+class NotebookInstance(_Frozen):
+    name: str
+    arn: str
+    region: str
+    account: str
+    status: str
+    instance_type: str
+    last_modified: datetime  # a notebook instance is modified when it starts: in service since then
+    lifecycle_config: str | None = None
+    tags: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    verdict: Verdict
+    reason: str
+    evidence: dict[str, float | int | str | None]
+    suggestion: str | None = None
+
+
+def _window(policy: Policy) -> timedelta:
+    return timedelta(days=policy.idle.lookback_days)
+
+
+def _up(usage: VariantUsage, policy: Policy) -> bool:
+    """The instance metrics cover enough of the window to show the variant was serving (or could have)."""
+    return usage.cpu is not None and usage.cpu.points >= policy.idle.min_coverage * expected_points(policy)
+
+
+def needs_description(endpoint: Endpoint, usage: dict[str, VariantUsage], policy: Policy, *, now: datetime) -> bool:
+    """Whether the verdict needs the endpoint's variants (instance types, counts, serverless). A busy endpoint (traffic
+    on every variant, every GPU variant above the threshold) or an exempt one is judged from its metrics and tags
+    alone; idle and underused candidates, and endpoints without instance metrics (serverless, or new), are
+    described — they are the ones that need a price or an action."""
+    if endpoint.variants is not None:
+        return False
+    if evaluate_exemption(endpoint.tags, policy.exemptions, now=now).exempt:
+        return False
+    if not usage or any(not _up(u, policy) for u in usage.values()):
+        return True
+    for u in usage.values():
+        if u.invocations is None or u.invocations.total <= 0:
+            return True
+        gpu = merge_max(u.gpu) if u.gpu else None
+        if gpu is not None and (gpu.maximum or 0) < policy.sagemaker.underused_accelerator_pct:
+            return True
+    return False
+
+
+def _endpoint_verdict(e: Endpoint, usage: dict[str, VariantUsage], policy: Policy, now: datetime) -> _Outcome:
+    exemption = evaluate_exemption(e.tags, policy.exemptions, now=now)
+    if exemption.exempt:
+        return _Outcome(Verdict.EXEMPT, exemption.reason, {})
+    variants = {v.name: v for v in e.variants or ()}
+    names = sorted(set(variants) | set(usage))
+    ev: dict[str, float | int | str | None] = {"variants": len(names), "expected_points": expected_points(policy)}
+    if variants and all(v.serverless for v in variants.values()):
+        calls = sum(u.invocations.total for u in usage.values() if u.invocations is not None)
+        ev["invocations"] = int(calls)
+        return _Outcome(Verdict.SERVERLESS, f"serverless: billed per use ({int(calls)} invocations in "
+                        f"{policy.idle.lookback_days} days), never idle for money", ev)
+    instance_names = [n for n in names if not (n in variants and variants[n].serverless)]
+    window_start = now - _window(policy)
+    up = [n for n in instance_names if _up(usage.get(n, VariantUsage()), policy)]
+    if e.created > window_start:
+        return _Outcome(Verdict.INSUFFICIENT_DATA, f"created {e.created:%Y-%m-%d %H:%M}, less than the "
+                        f"{policy.idle.lookback_days}-day window ago", ev)
+    if len(up) < len(instance_names) or not instance_names:
+        seen = min((usage.get(n, VariantUsage()).cpu or Series()).points for n in instance_names) \
+            if instance_names else 0
+        return _Outcome(Verdict.INSUFFICIENT_DATA, f"instance metrics cover only {seen} of {expected_points(policy)} "
+                        "periods of the window (updated or scaled from zero recently); not judged", ev)
+    if any(usage[n].invocations is None for n in instance_names):
+        return _Outcome(Verdict.NOT_EVALUATED, "invocations could not be read this run; not judged idle", ev)
+    invocations = {n: int((usage[n].invocations or Series()).total) for n in instance_names}
+    total = sum(invocations.values()) + sum(
+        int((u.invocations or Series()).total) for n, u in usage.items() if n not in instance_names)
+    ev["invocations"] = total
+    if total == 0:
+        return _Outcome(Verdict.IDLE, f"no invocations in {policy.idle.lookback_days} days while up the whole window "
+                        f"({len(instance_names)} instance variant(s))", ev)
+    threshold = policy.sagemaker.underused_accelerator_pct
+    idle_variants, underused, unmeasured = [], [], []
+    for n in instance_names:
+        v = variants.get(n)
+        if invocations[n] == 0:
+            idle_variants.append(n)
+            continue
+        gpu = merge_max(usage[n].gpu) if usage[n].gpu else None
+        if gpu is not None and gpu.maximum is not None:
+            ev[f"{n}:gpu_max_pct"] = round(gpu.maximum, 2)
+            if gpu.maximum < threshold:
+                underused.append(n)
+        elif v is not None and v.instance_type and v.instance_type.startswith(UNMEASURED_PREFIXES):
+            unmeasured.append(n)
+    if not idle_variants and not underused:
+        if unmeasured:
+            return _Outcome(Verdict.ACCELERATOR_NOT_MEASURED, f"serving traffic ({total} invocations); Neuron "
+                            "accelerator utilisation is not published for endpoint variants, so it cannot be "
+                            "judged underused", ev)
+        return _Outcome(Verdict.BUSY, f"serving traffic ({total} invocations in {policy.idle.lookback_days} days)", ev)
+    parts, advice = [], []
+    if underused:
+        peak = max(float(ev[f'{n}:gpu_max_pct'] or 0) for n in underused)
+        parts.append(f"variant(s) {', '.join(underused)} serve traffic but their busiest GPU never exceeded "
+                     f"{peak:g}% (underused below {threshold:g}%)")
+        advice.append(_advice(variants, underused))
+    if idle_variants:
+        parts.append(f"variant(s) {', '.join(idle_variants)} had no invocations while others did")
+        advice.append(f"remove variant(s) {', '.join(idle_variants)} (or set their weight to 0 and scale them in)")
+    return _Outcome(Verdict.UNDERUSED, "; ".join(parts), ev, suggestion="; ".join(advice))
+
+
+def _advice(variants: dict[str, EndpointVariant], names: list[str]) -> str:
+    out = []
+    for n in names:
+        v = variants.get(n)
+        if v is not None and v.instance_count > 1:
+            out.append(f"{n}: fewer instances ({v.instance_count} now)")
+        elif v is not None and v.instance_type and accelerators(v.instance_type) > 1:
+            out.append(f"{n}: a type with fewer GPUs than {v.instance_type}")
+        else:
+            out.append(f"{n}: a smaller instance, or serverless / scale-to-zero")
+    return "; ".join(out)
+
+
+def endpoint_monthly(e: Endpoint) -> tuple[float | None, str]:
+    """What its instance variants cost a month at list price (instances × hourly), or None naming what is unknown."""
+    total, sources = 0.0, set()
+    for v in e.variants or ():
+        if v.serverless:
+            continue
+        if not v.instance_type:
+            return None, "unknown: variant instance type not read"
+        price = ml_price(v.instance_type, e.region)
+        if price.hourly_usd is None:
+            return None, price.source
+        total += price.hourly_usd * HOURS_PER_MONTH * max(v.instance_count, 1)
+        sources.add(price.source)
+    if e.variants is None:
+        return None, "unknown: not described (busy by its metrics)"
+    return round(total, 2), "; ".join(sorted(sources))
+
+
+def classify_endpoints(endpoints: list[Endpoint], usage: dict[str, dict[str, VariantUsage]], policy: Policy, *,
+                       now: datetime, run_id: str = "") -> list[Finding]:
+    """One finding per endpoint: verdict, reason, evidence, dollars and what the policy calls for."""
+    return [_endpoint_finding(e, usage.get(e.name, {}), policy, now, run_id) for e in endpoints]
+
+
+def _endpoint_finding(e: Endpoint, usage: dict[str, VariantUsage], policy: Policy, now: datetime,
+                      run_id: str) -> Finding:
+    outcome = _endpoint_verdict(e, usage, policy, now)
+    who = policy.ownership(e.tags)
+    monthly, source = endpoint_monthly(e)
+    notes = list(evaluate_exemption(e.tags, policy.exemptions, now=now).notes)
+    if outcome.suggestion:
+        notes.append(f"suggestion: {outcome.suggestion}")
+    evidence = dict(outcome.evidence)
+    if e.config_name:
+        evidence["endpoint_config"] = e.config_name
+    types = sorted({f"{v.instance_type}×{v.instance_count}" for v in e.variants or () if v.instance_type})
+    action, act_after = _endpoint_action(e, outcome.verdict, str(who["environment"]), policy, now, notes)
+    dollars = outcome.verdict in (Verdict.IDLE, Verdict.UNDERUSED)
+    return Finding(kind=FindingKind.IDLE_ENDPOINT, resource_id=e.name, resource_arn=e.arn,
+                   resource_type=ENDPOINT_TYPE, instance_type=", ".join(types) or None, account=e.account,
+                   region=e.region, **who, verdict=outcome.verdict, reason=outcome.reason, evidence=evidence,
+                   notes=tuple(notes), monthly_usd=monthly if dollars else None,
+                   price_source=source if dollars else None, action=action,
+                   action_status="planned" if isinstance(action, ActionKind) else None, act_after=act_after,
+                   severity=_severity(outcome.verdict, monthly), run_id=run_id, observed_at=now)
+
+
+def _endpoint_action(e: Endpoint, verdict: Verdict, environment: str, policy: Policy, now: datetime,
+                     notes: list[str]) -> tuple[ActionKind | Ask | None, datetime | None]:
+    """Idle dev (opt-in): mark → tell → delete after the grace period. Otherwise the owner is asked. Underused: a
+    suggestion to right-size. A mark on an endpoint that is busy or exempt again is removed."""
+    mark = e.tags.get(policy.exemptions.idle_since_tag)
+    if verdict in (Verdict.BUSY, Verdict.EXEMPT, Verdict.SERVERLESS, Verdict.UNDERUSED) and mark is not None:
+        return ActionKind.UNMARK_IDLE, None
+    if verdict == Verdict.UNDERUSED:
+        return Ask.RIGHT_SIZE, None
+    if verdict != Verdict.IDLE:
+        return None, None
+    may_delete = policy.environments.classes[environment].on_idle == "stop"
+    if may_delete and not policy.sagemaker.delete_idle_dev_endpoints:
+        notes.append("deleting idle dev endpoints is off (sagemaker.delete_idle_dev_endpoints): the owner is asked")
+    if not (may_delete and policy.sagemaker.delete_idle_dev_endpoints):
+        return Ask.JUSTIFY, None
+    return _mark_then(ActionKind.DELETE_ENDPOINT, mark, policy, now, notes)
+
+
+def _mark_then(act: ActionKind, mark: str | None, policy: Policy, now: datetime,
+               notes: list[str]) -> tuple[ActionKind | None, datetime | None]:
+    grace = timedelta(hours=policy.grace.dev_stop_after_hours)
+    marked = parse_instant(mark) if mark is not None else None
+    if marked is None:
+        if mark is not None:
+            notes.append(f"tag {policy.exemptions.idle_since_tag}={mark!r} is not an ISO datetime; marked again")
+        return ActionKind.MARK_IDLE, now + grace
+    due = marked + grace
+    return (act, due) if now >= due else (None, due)
+
+
+def recheck_endpoint(planned: Finding, current: Endpoint | None, policy: Policy, *, now: datetime) -> Finding:
+    """A deletion decided minutes ago, checked against the endpoint as it is just before acting: gone, not in
+    service, re-tagged (prod, a keep tag, the mark removed) → not deleted, and the finding says why."""
+    if planned.action != ActionKind.DELETE_ENDPOINT:
+        return planned
+    if current is None:
+        return planned.model_copy(update={"action_status": "skipped", "action_error": "endpoint-gone",
+                                          "notes": (*planned.notes, "not deleted: the endpoint was gone")})
+    env = policy.ownership(current.tags)["environment"]
+    notes: list[str] = []
+    still_dev = policy.environments.classes[str(env)].on_idle == "stop"
+    kept = evaluate_exemption(current.tags, policy.exemptions, now=now).exempt
+    action, _ = _mark_then(ActionKind.DELETE_ENDPOINT, current.tags.get(policy.exemptions.idle_since_tag), policy,
+                           now, notes) if still_dev and not kept else (None, None)
+    if action == ActionKind.DELETE_ENDPOINT:
+        return planned
+    why = "kept" if kept else "no longer dev" if not still_dev else "its idle mark changed"
+    return planned.model_copy(update={"action": None, "action_status": None,
+                                      "notes": (*planned.notes, f"not deleted: changed between read and act ({why})")})
+
+
+def classify_notebooks(notebooks: list[NotebookInstance], policy: Policy, *, now: datetime,
+                       run_id: str = "") -> list[Finding]:
+    """In service longer than the policy's hours at the nightly run → left running (a dev one is marked, and
+    stopped the next night if still in service and not kept; its ML storage volume survives the stop). No
+    auto-stop lifecycle configuration → said in the finding, with the setup link (attaching one needs the
+    instance stopped, so the janitor only reports it)."""
+    return [_notebook_finding(n, policy, now, run_id) for n in notebooks]
+
+
+def _notebook_finding(n: NotebookInstance, policy: Policy, now: datetime, run_id: str) -> Finding:
+    who = policy.ownership(n.tags)
+    hours = round((now - n.last_modified).total_seconds() / 3600, 1)
+    exemption = evaluate_exemption(n.tags, policy.exemptions, now=now)
+    notes = list(exemption.notes)
+    if not n.lifecycle_config:
+        notes.append("no lifecycle configuration: add one that stops the instance when idle "
+                     f"(see {policy.sagemaker.auto_stop_docs_url}); it can be attached while the instance is stopped")
+    limit = policy.sagemaker.notebook_max_hours
+    mark = n.tags.get(policy.exemptions.idle_since_tag)
+    action: ActionKind | Ask | None = None
+    act_after = None
+    if exemption.exempt:
+        verdict, reason = Verdict.EXEMPT, exemption.reason
+    elif hours > limit:
+        verdict = Verdict.LEFT_RUNNING
+        reason = f"in service for {hours:g} h at the nightly run (policy: {limit} h); no utilisation metric exists " \
+                 "for notebook instances, so time in service is what is judged"
+        if policy.environments.classes[str(who["environment"])].on_idle == "stop":
+            action, act_after = _mark_then(ActionKind.STOP_NOTEBOOK, mark, policy, now, notes)
+        else:
+            action = Ask.JUSTIFY
+    else:
+        verdict = Verdict.NO_AUTO_STOP if not n.lifecycle_config else Verdict.STARTED_RECENTLY
+        reason = f"in service for {hours:g} h" + (" and it has no auto-stop configuration" if not n.lifecycle_config
+                                                  else "")
+    if verdict != Verdict.LEFT_RUNNING and mark is not None:
+        action = ActionKind.UNMARK_IDLE
+    price = ml_price(n.instance_type, n.region)
+    return Finding(kind=FindingKind.NOTEBOOK, resource_id=n.name, resource_arn=n.arn, resource_type=NOTEBOOK_TYPE,
+                   instance_type=n.instance_type, account=n.account, region=n.region, **who, verdict=verdict,
+                   reason=reason, evidence={"hours_in_service": hours, "lifecycle_config": n.lifecycle_config},
+                   notes=tuple(notes),
+                   monthly_usd=price.monthly_usd if verdict == Verdict.LEFT_RUNNING else None,
+                   price_source=price.source if verdict == Verdict.LEFT_RUNNING else None,
+                   action=action, action_status="planned" if isinstance(action, ActionKind) else None,
+                   act_after=act_after, severity=_severity(verdict, price.monthly_usd), run_id=run_id,
+                   observed_at=now)
+
+
+def _severity(verdict: Verdict, monthly: float | None) -> str:
+    if verdict not in (Verdict.IDLE, Verdict.UNDERUSED, Verdict.LEFT_RUNNING):
+        return "medium" if verdict == Verdict.NO_AUTO_STOP else "info"
+    if monthly is None:
+        return "medium"
+    return "high" if monthly >= 500 else "medium" if monthly >= 50 else "low"

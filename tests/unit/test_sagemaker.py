@@ -1,0 +1,209 @@
+"""SageMaker verdicts, pure: endpoints judged on traffic then accelerators, notebook instances on time in service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from cost_janitor.core.models import ActionKind, Ask, Series, Verdict
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import ml_price
+from cost_janitor.core.sagemaker import (
+    Endpoint,
+    EndpointVariant,
+    NotebookInstance,
+    VariantUsage,
+    classify_endpoints,
+    classify_notebooks,
+    needs_description,
+    recheck_endpoint,
+)
+from tests.builders import HOURS, NOW, series
+
+POLICY = Policy.model_validate({"sagemaker": {"delete_idle_dev_endpoints": True}})
+DEV = {"environment": "dev", "owner": "ana@example.com", "team": "vision"}
+PROD = {"environment": "prod", "owner": "bo@example.com", "team": "search"}
+G5 = EndpointVariant(name="AllTraffic", instance_type="ml.g5.xlarge", instance_count=1)
+
+
+def endpoint(*variants: EndpointVariant, tags: dict[str, str] | None = None, age_days: float = 30,
+             described: bool = True) -> Endpoint:
+    return Endpoint(name="ranker", arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/ranker",
+                    region="us-east-1", account="123456789012", created=NOW - timedelta(days=age_days),
+                    last_modified=NOW - timedelta(days=age_days), tags=DEV if tags is None else tags,
+                    config_name="ranker-config", variants=(variants or (G5,)) if described else None)
+
+
+def up(*, calls: float | None = 0.0, gpu: list[float] | None = None, cpu_points: int = HOURS) -> VariantUsage:
+    """A variant whose instance metrics cover `cpu_points` hours; `calls` invocations an hour (None: no datapoints
+    at all, as SageMaker publishes for an endpoint nobody calls); per-GPU (or aggregate) max %."""
+    return VariantUsage(invocations=Series() if not calls else series(calls), cpu=series(3.0, cpu_points),
+                        gpu=tuple(series(g) for g in gpu or []))
+
+
+CASES: list[tuple[str, Endpoint, dict[str, VariantUsage], Verdict, Any]] = [
+    ("zero traffic, no Invocations datapoints at all", endpoint(), {"AllTraffic": up(calls=None, gpu=[0.0])},
+     Verdict.IDLE, ActionKind.MARK_IDLE),
+    ("zero traffic, prod: asked", endpoint(tags=PROD), {"AllTraffic": up(gpu=[0.0])}, Verdict.IDLE, Ask.JUSTIFY),
+    ("traffic with idle GPUs", endpoint(), {"AllTraffic": up(calls=40, gpu=[4.0])}, Verdict.UNDERUSED,
+     Ask.RIGHT_SIZE),
+    ("busy", endpoint(), {"AllTraffic": up(calls=4000, gpu=[85.0])}, Verdict.BUSY, None),
+    ("new: created inside the window", endpoint(age_days=2), {"AllTraffic": up(cpu_points=48)},
+     Verdict.INSUFFICIENT_DATA, None),
+    ("instance metrics missing for most of the window", endpoint(), {"AllTraffic": up(cpu_points=20)},
+     Verdict.INSUFFICIENT_DATA, None),
+    ("exempt", endpoint(tags={**DEV, "cost-janitor:keep-until": "2099-01-01"}), {"AllTraffic": up()},
+     Verdict.EXEMPT, None),
+    ("serverless: never idle for money", endpoint(EndpointVariant(name="AllTraffic", serverless=True)),
+     {"AllTraffic": VariantUsage(invocations=Series())}, Verdict.SERVERLESS, None),
+    ("multi-variant: one variant idle while the other serves", endpoint(
+        G5, EndpointVariant(name="Canary", instance_type="ml.g5.xlarge", instance_count=1)),
+     {"AllTraffic": up(calls=900, gpu=[70.0]), "Canary": up(gpu=[0.0])}, Verdict.UNDERUSED, Ask.RIGHT_SIZE),
+    ("multi-variant, no traffic on either", endpoint(
+        G5, EndpointVariant(name="Canary", instance_type="ml.g5.xlarge", instance_count=1)),
+     {"AllTraffic": up(gpu=[0.0]), "Canary": up(gpu=[0.0])}, Verdict.IDLE, ActionKind.MARK_IDLE),
+    ("inf2 serving traffic: accelerator not measured", endpoint(EndpointVariant(
+        name="AllTraffic", instance_type="ml.inf2.xlarge", instance_count=1)), {"AllTraffic": up(calls=50)},
+     Verdict.ACCELERATOR_NOT_MEASURED, None),
+    ("inf2 with no traffic is still idle", endpoint(EndpointVariant(
+        name="AllTraffic", instance_type="ml.inf2.xlarge", instance_count=1)), {"AllTraffic": up()},
+     Verdict.IDLE, ActionKind.MARK_IDLE),
+    ("invocations not read (a failed read) is never idle", endpoint(),
+     {"AllTraffic": VariantUsage(invocations=None, cpu=series(3.0), gpu=(series(0.0),))}, Verdict.NOT_EVALUATED, None),
+    ("CPU endpoint serving traffic", endpoint(EndpointVariant(name="AllTraffic", instance_type="ml.m5.large",
+                                                              instance_count=2)),
+     {"AllTraffic": up(calls=10)}, Verdict.BUSY, None),
+]
+
+
+@pytest.mark.parametrize(("case", "ep", "usage", "verdict", "action"), CASES, ids=[c[0] for c in CASES])
+def test_endpoint_verdicts(case: str, ep: Endpoint, usage: dict[str, VariantUsage], verdict: Verdict,
+                           action: Any) -> None:
+    [f] = classify_endpoints([ep], {"ranker": usage}, POLICY, now=NOW)
+    assert (f.verdict, f.action) == (verdict, action), f.reason
+    assert f.resource_type == "sagemaker:endpoint"
+    if verdict in (Verdict.IDLE, Verdict.UNDERUSED):
+        assert f.monthly_usd is not None and f.monthly_usd > 0 and "SageMaker" in str(f.price_source)
+    else:
+        assert f.monthly_usd is None  # serverless, busy, new, exempt: never dollars of waste
+
+
+def test_idle_dollars_are_every_instance_of_every_variant() -> None:
+    two = EndpointVariant(name="AllTraffic", instance_type="ml.g5.xlarge", instance_count=2)
+    [f] = classify_endpoints([endpoint(two)], {"ranker": {"AllTraffic": up()}}, POLICY, now=NOW)
+    assert f.monthly_usd == round(2 * 1.408 * 730, 2) and f.instance_type == "ml.g5.xlarge×2"
+    assert f.evidence["endpoint_config"] == "ranker-config"
+
+
+def test_an_aggregate_gpu_sum_under_the_threshold_means_no_gpu_reached_it() -> None:
+    """GPUUtilization of a 4-GPU variant is 0–400 %: 25 % summed is at most 25 % on the busiest GPU."""
+    four = EndpointVariant(name="AllTraffic", instance_type="ml.g5.12xlarge", instance_count=1)
+    [f] = classify_endpoints([endpoint(four)], {"ranker": {"AllTraffic": up(calls=30, gpu=[25.0])}}, POLICY, now=NOW)
+    assert f.verdict == Verdict.UNDERUSED and "fewer GPUs" in " ".join(f.notes)
+    [busy] = classify_endpoints([endpoint(four)], {"ranker": {"AllTraffic": up(calls=30, gpu=[120.0])}}, POLICY,
+                                now=NOW)
+    assert busy.verdict == Verdict.BUSY
+
+
+def test_with_per_accelerator_series_the_busiest_gpu_decides() -> None:
+    [f] = classify_endpoints([endpoint()], {"ranker": {"AllTraffic": up(calls=30, gpu=[2.0, 3.0, 64.0])}}, POLICY,
+                             now=NOW)
+    assert f.verdict == Verdict.BUSY
+
+
+@pytest.mark.parametrize(("tags", "delete_opt_in", "action"), [
+    ({**DEV, "cost-janitor:idle-since": (NOW - timedelta(hours=30)).isoformat()}, True, ActionKind.DELETE_ENDPOINT),
+    ({**DEV, "cost-janitor:idle-since": (NOW - timedelta(hours=3)).isoformat()}, True, None),  # still in grace
+    ({**DEV, "cost-janitor:idle-since": (NOW - timedelta(hours=30)).isoformat()}, False, Ask.JUSTIFY),  # opt-in off
+    ({**PROD, "cost-janitor:idle-since": (NOW - timedelta(hours=30)).isoformat()}, True, Ask.JUSTIFY),
+])
+def test_delete_only_dev_only_opted_in_only_after_the_grace(tags: dict[str, str], delete_opt_in: bool,
+                                                            action: Any) -> None:
+    policy = Policy.model_validate({"sagemaker": {"delete_idle_dev_endpoints": delete_opt_in}})
+    [f] = classify_endpoints([endpoint(tags=tags)], {"ranker": {"AllTraffic": up()}}, policy, now=NOW)
+    assert f.action == action
+
+
+def test_a_busy_endpoint_loses_its_stale_mark() -> None:
+    tags = {**DEV, "cost-janitor:idle-since": (NOW - timedelta(hours=30)).isoformat()}
+    [f] = classify_endpoints([endpoint(tags=tags)], {"ranker": {"AllTraffic": up(calls=500, gpu=[90.0])}}, POLICY,
+                             now=NOW)
+    assert (f.verdict, f.action) == (Verdict.BUSY, ActionKind.UNMARK_IDLE)
+
+
+@pytest.mark.parametrize(("usage", "needed"), [
+    ({"AllTraffic": up(calls=4000, gpu=[85.0])}, False),  # busy by its metrics: no describe
+    ({"AllTraffic": up(calls=10)}, False),  # CPU-only, serving: busy, no describe
+    ({"AllTraffic": up(gpu=[0.0])}, True),  # idle candidate: its price and config are needed
+    ({"AllTraffic": up(calls=40, gpu=[4.0])}, True),  # underused candidate
+    ({}, True),  # no instance metrics: serverless, or new
+])
+def test_only_candidates_are_described(usage: dict[str, VariantUsage], needed: bool) -> None:
+    assert needs_description(endpoint(described=False), usage, POLICY, now=NOW) is needed
+
+
+def test_an_exempt_endpoint_is_never_described() -> None:
+    kept = endpoint(tags={**DEV, "cost-janitor:opt-out": "true"}, described=False)
+    assert needs_description(kept, {"AllTraffic": up()}, POLICY, now=NOW) is False
+
+
+@pytest.mark.parametrize(("current_tags", "gone", "deleted"), [
+    (None, False, True),  # unchanged
+    ({**DEV, "cost-janitor:keep-until": "2099-01-01"}, False, False),  # kept in between
+    ({**PROD}, False, False),  # re-tagged prod
+    (None, True, False),  # gone
+])
+def test_a_deletion_is_rechecked_against_the_endpoint_as_it_is(current_tags: dict[str, str] | None, gone: bool,
+                                                               deleted: bool) -> None:
+    tags = {**DEV, "cost-janitor:idle-since": (NOW - timedelta(hours=30)).isoformat()}
+    [planned] = classify_endpoints([endpoint(tags=tags)], {"ranker": {"AllTraffic": up()}}, POLICY, now=NOW)
+    assert planned.action == ActionKind.DELETE_ENDPOINT
+    now_ep = None if gone else endpoint(tags={**(current_tags or tags), "cost-janitor:idle-since":
+                                               tags["cost-janitor:idle-since"]} if current_tags else tags)
+    after = recheck_endpoint(planned, now_ep, POLICY, now=NOW)
+    assert (after.action == ActionKind.DELETE_ENDPOINT and after.action_status == "planned") is deleted
+
+
+def notebook(hours: float, *, tags: dict[str, str] | None = None, lifecycle: str | None = "auto-stop",
+             instance_type: str = "ml.g4dn.xlarge") -> NotebookInstance:
+    return NotebookInstance(name="ana-nb", arn="arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/ana-nb",
+                            region="us-east-1", account="123456789012", status="InService",
+                            instance_type=instance_type, last_modified=NOW - timedelta(hours=hours),
+                            lifecycle_config=lifecycle, tags=DEV if tags is None else tags)
+
+
+MARKED = {**DEV, "cost-janitor:idle-since": (NOW - timedelta(hours=25)).isoformat()}
+
+
+@pytest.mark.parametrize(("nb", "verdict", "action"), [
+    (notebook(20), Verdict.LEFT_RUNNING, ActionKind.MARK_IDLE),  # left on overnight: marked, owner told
+    (notebook(44, tags=MARKED), Verdict.LEFT_RUNNING, ActionKind.STOP_NOTEBOOK),  # still on the next night
+    (notebook(20, tags=PROD), Verdict.LEFT_RUNNING, Ask.JUSTIFY),
+    (notebook(3), Verdict.STARTED_RECENTLY, None),
+    (notebook(3, tags=MARKED), Verdict.STARTED_RECENTLY, ActionKind.UNMARK_IDLE),  # restarted since: mark goes
+    (notebook(3, lifecycle=None), Verdict.NO_AUTO_STOP, None),
+    (notebook(40, tags={**DEV, "cost-janitor:opt-out": "true"}), Verdict.EXEMPT, None),
+])
+def test_notebook_instances(nb: NotebookInstance, verdict: Verdict, action: Any) -> None:
+    [f] = classify_notebooks([nb], POLICY, now=NOW)
+    assert (f.verdict, f.action) == (verdict, action), f.reason
+    if verdict == Verdict.LEFT_RUNNING:
+        assert f.monthly_usd == round(0.7364 * 730, 2)
+        assert "no utilisation metric" in f.reason
+
+
+def test_a_notebook_without_auto_stop_says_how_to_add_one() -> None:
+    [f] = classify_notebooks([notebook(20, lifecycle=None)], POLICY, now=NOW)
+    assert any(POLICY.sagemaker.auto_stop_docs_url in n for n in f.notes)
+
+
+def test_unknown_ml_types_are_priced_unknown_never_guessed() -> None:
+    assert ml_price("ml.g5.xlarge", "us-east-1").hourly_usd == 1.408
+    unknown = ml_price("ml.p5.48xlarge", "us-east-1")
+    assert unknown.hourly_usd is None and unknown.source.startswith("unknown")
+    assert ml_price("ml.g5.xlarge", "eu-west-1").hourly_usd is None
+    ep = endpoint(EndpointVariant(name="AllTraffic", instance_type="ml.p5.48xlarge", instance_count=1))
+    [f] = classify_endpoints([ep], {"ranker": {"AllTraffic": up()}}, POLICY, now=NOW)
+    assert f.verdict == Verdict.IDLE and f.monthly_usd is None and str(f.price_source).startswith("unknown")
