@@ -207,3 +207,17 @@ def test_unknown_ml_types_are_priced_unknown_never_guessed() -> None:
     ep = endpoint(EndpointVariant(name="AllTraffic", instance_type="ml.p5.48xlarge", instance_count=1))
     [f] = classify_endpoints([ep], {"ranker": {"AllTraffic": up()}}, POLICY, now=NOW)
     assert f.verdict == Verdict.IDLE and f.monthly_usd is None and str(f.price_source).startswith("unknown")
+
+
+@pytest.mark.parametrize(("memory", "per_accelerator", "advice"), [
+    ([80.0], False, "fewer instances (2 now)"),  # sum over 4 GPUs: 20 % each, a smaller setup fits
+    ([85.0], True, "GPU memory peaked at 85%"),  # one GPU's own series: the model fills it
+    ([340.0], False, "GPU memory peaked at 85%"),  # 4 × 85 % summed
+])
+def test_gpu_memory_is_read_per_gpu_before_suggesting_a_smaller_one(memory: list[float], per_accelerator: bool,
+                                                                     advice: str) -> None:
+    four = EndpointVariant(name="AllTraffic", instance_type="ml.g5.12xlarge", instance_count=2)
+    usage = VariantUsage(invocations=series(30.0), cpu=series(3.0), gpu=(series(12.0),),
+                         gpu_memory=tuple(series(m) for m in memory), per_accelerator=per_accelerator)
+    [f] = classify_endpoints([endpoint(four)], {"ranker": {"AllTraffic": usage}}, POLICY, now=NOW)
+    assert f.verdict == Verdict.UNDERUSED and advice in " ".join(f.notes)

@@ -94,6 +94,14 @@ class CloudWatchReader:
             request["NextToken"] = token
         return {q.key: Series.of(values[qid].items()) for qid, q in by_id.items()}
 
+    def list_metrics(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """Every page of ListMetrics for one metric (500 series a page), counted."""
+        pages = []
+        for page in self._cw.get_paginator("list_metrics").paginate(Namespace=namespace, MetricName=name):
+            self.calls["ListMetrics"] += 1
+            pages.append(page)
+        return pages
+
     def gpu_dimensions(self) -> dict[str, list[Dimensions]]:
         """Each instance's per-GPU series (InstanceId + index + name/arch/...), found with ListMetrics."""
         by_instance: dict[str, set[Dimensions]] = {}

@@ -126,6 +126,57 @@ EXECUTORS: dict[ActionKind, _Call] = {
         lambda tagging, api, f, r: _tag(tagging, api, f.resource_arn, r.payload[f.resource_id])),
         dry_run_supported=False, batch=False, always=True)
        for kind in (ActionKind.KEEP, ActionKind.SNOOZE, ActionKind.REASSIGN, ActionKind.SET_TAGS)},
+    ActionKind.DELETE_ENDPOINT: _Call("sagemaker", ("sagemaker:AddTags", "sagemaker:DeleteEndpoint"),
+                                      _each(lambda sm, api, f, r: _delete_endpoint(sm, api, f, r)),
+                                      dry_run_supported=False, batch=False),
+    # an owner's (or the CLI user's) explicit answer: made in dry-run too
+    ActionKind.RESTORE_ENDPOINT: _Call("sagemaker", ("sagemaker:CreateEndpoint", "sagemaker:AddTags"),
+                                       _each(lambda sm, api, f, r: _restore_endpoint(sm, api, f, r)),
+                                       dry_run_supported=False, batch=False, always=True),
+    ActionKind.STOP_NOTEBOOK: _Call("sagemaker", ("sagemaker:DeleteTags", "sagemaker:StopNotebookInstance"),
+                                    _each(lambda sm, api, f, r: _stop_notebook(sm, api, f, r)),
+                                    dry_run_supported=False, batch=False),
+}
+
+
+def _sm_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def _delete_endpoint(sm: Any, api: Api, f: Finding, run: Run) -> None:
+    """The endpoint only: its EndpointConfig is tagged as the janitor's to restore (the one thing CreateEndpoint
+    may later use) and it and the Model stay; the finding, recorded in the ledger, carries the config and tags."""
+    config_arn = f.evidence.get("endpoint_config_arn")
+    if not config_arn:
+        raise ClientError({"Error": {"Code": "NoRestoreRecord", "Message": "the EndpointConfig was not read; an "
+                                     "endpoint that cannot be restored is not deleted"}}, "DeleteEndpoint")
+    api(sm.add_tags, ResourceArn=str(config_arn), Tags=_sm_tags({RESTORABLE_TAG: f.resource_id}))
+    api(sm.delete_endpoint, EndpointName=f.resource_id)
+
+
+def _restore_endpoint(sm: Any, api: Api, f: Finding, run: Run) -> None:
+    """CreateEndpoint from the recorded EndpointConfig, with the endpoint's recorded tags."""
+    config, tags = run.payload[f.resource_id]
+    api(sm.create_endpoint, EndpointName=f.resource_id, EndpointConfigName=config, Tags=_sm_tags(tags))
+
+
+def _stop_notebook(sm: Any, api: Api, f: Finding, run: Run) -> None:
+    """Unmark, then stop (its ML storage volume stays): restarted by its owner, its next idle spell starts afresh."""
+    api(sm.delete_tags, ResourceArn=f.resource_arn, TagKeys=[run.policy.exemptions.idle_since_tag])
+    api(sm.stop_notebook_instance, NotebookInstanceName=f.resource_id)
+
+
+RESTORABLE_TAG = "cost-janitor:deleted-endpoint"  # on an EndpointConfig: which deleted endpoint it restores
+SAGEMAKER_TYPES = ("sagemaker:endpoint", "sagemaker:notebook-instance")
+# The same action on another kind of resource: SageMaker resources are marked with SageMaker's own tag API.
+TYPED: dict[tuple[str, ActionKind], _Call] = {
+    **{(t, ActionKind.MARK_IDLE): _Call("sagemaker", ("sagemaker:AddTags",), _each(lambda sm, api, f, r: api(
+        sm.add_tags, ResourceArn=f.resource_arn,
+        Tags=_sm_tags({r.policy.exemptions.idle_since_tag: r.now.isoformat(timespec="seconds")}))),
+        dry_run_supported=False, batch=False) for t in SAGEMAKER_TYPES},
+    **{(t, ActionKind.UNMARK_IDLE): _Call("sagemaker", ("sagemaker:DeleteTags",), _each(lambda sm, api, f, r: api(
+        sm.delete_tags, ResourceArn=f.resource_arn, TagKeys=[r.policy.exemptions.idle_since_tag])),
+        dry_run_supported=False, batch=False) for t in SAGEMAKER_TYPES},
 }
 
 
@@ -139,8 +190,15 @@ def _tag(tagging: Any, api: Api, arn: str, tags: dict[str, str]) -> None:
 
 
 def permissions(kinds: Sequence[ActionKind]) -> list[str]:
-    """The IAM actions the given kinds need (the constructs grant exactly these, with their conditions)."""
-    return sorted({p for k in kinds for p in EXECUTORS[k].permissions})
+    """The IAM actions the given kinds need, on every resource type (the constructs grant exactly these, with their
+    conditions)."""
+    calls = [EXECUTORS[k] for k in kinds] + [c for (_t, k), c in TYPED.items() if k in kinds]
+    return sorted({p for c in calls for p in c.permissions})
+
+
+def call_for(kind: ActionKind, resource_type: str) -> _Call:
+    """How an action is carried out on a resource of this type."""
+    return TYPED.get((resource_type, kind)) or EXECUTORS[kind]
 
 
 class Executor:
@@ -154,16 +212,17 @@ class Executor:
         """Carry out every planned action; return the findings with their action's outcome filled in.
         `payload` carries per-resource data an action needs (a bucket's merged lifecycle rules)."""
         run = Run(policy, now, payload or {})
-        groups: dict[tuple[str, ActionKind], list[Finding]] = {}
+        groups: dict[tuple[str, ActionKind, str], list[Finding]] = {}
         for f in findings:
             if isinstance(f.action, ActionKind) and f.action_status == "planned":
-                groups.setdefault((f.region, f.action), []).append(f)
+                groups.setdefault((f.region, f.action, f.resource_type), []).append(f)
         results: dict[tuple[str, ActionKind], ActionResult] = {}
-        for (region, kind), group in groups.items():
-            api_client = self._client(EXECUTORS[kind].service, region)
-            size = BATCH if EXECUTORS[kind].batch else 1
+        for (region, kind, resource_type), group in groups.items():
+            call = call_for(kind, resource_type)
+            api_client = self._client(call.service, region)
+            size = BATCH if call.batch else 1
             for start in range(0, len(group), size):
-                for result in self._run(api_client, kind, region, group[start:start + size], run):
+                for result in self._run(api_client, kind, call, region, group[start:start + size], run):
                     results[(result.resource_id, kind)] = result
         out = []
         for f in findings:
@@ -176,37 +235,38 @@ class Executor:
             out.append(done)
         return out
 
-    def _run(self, api_client: Any, kind: ActionKind, region: str, group: list[Finding],
+    def _run(self, api_client: Any, kind: ActionKind, call: _Call, region: str, group: list[Finding],
              run: Run) -> list[ActionResult]:
         """Try the batch in one call; if it fails, try each resource alone so one bad apple fails alone."""
-        if self.dry_run and not EXECUTORS[kind].dry_run_supported and not EXECUTORS[kind].always:
-            return [self._result(kind, region, f.resource_id, None) for f in group]  # planned, logged by audit
-        outcome = self._call(api_client, kind, group, run)
+        if self.dry_run and not call.dry_run_supported and not call.always:
+            return [self._result(kind, call, region, f.resource_id, None) for f in group]  # planned, logged by audit
+        outcome = self._call(api_client, call, group, run)
         if outcome is None or len(group) == 1:
-            return [self._result(kind, region, f.resource_id, outcome) for f in group]
-        return [self._result(kind, region, f.resource_id, self._call(api_client, kind, [f], run)) for f in group]
+            return [self._result(kind, call, region, f.resource_id, outcome) for f in group]
+        return [self._result(kind, call, region, f.resource_id, self._call(api_client, call, [f], run))
+                for f in group]
 
-    def _call(self, api_client: Any, kind: ActionKind, group: list[Finding], run: Run) -> ClientError | None:
+    def _call(self, api_client: Any, call: _Call, group: list[Finding], run: Run) -> ClientError | None:
         def api(method: Callable[..., Any], **kwargs: Any) -> Any:
             """EC2 calls go out with DryRun; in dry-run, EC2's DryRunOperation means 'would succeed'."""
             try:
-                return method(DryRun=self.dry_run, **kwargs) if EXECUTORS[kind].dry_run_supported else \
-                    method(**kwargs)
+                return method(DryRun=self.dry_run, **kwargs) if call.dry_run_supported else method(**kwargs)
             except ClientError as exc:
                 if not (self.dry_run and exc.response["Error"]["Code"] == "DryRunOperation"):
                     raise
             return None
 
         try:
-            EXECUTORS[kind].run(api_client, api, group, run)
+            call.run(api_client, api, group, run)
         except ClientError as exc:
             return exc
         return None
 
-    def _result(self, kind: ActionKind, region: str, resource_id: str, error: ClientError | None) -> ActionResult:
+    def _result(self, kind: ActionKind, call: _Call, region: str, resource_id: str,
+                error: ClientError | None) -> ActionResult:
         if error is None:
             return ActionResult(kind=kind, resource_id=resource_id, region=region,
-                                status="dry-run" if self.dry_run and not EXECUTORS[kind].always else "done")
+                                status="dry-run" if self.dry_run and not call.always else "done")
         return ActionResult(kind=kind, resource_id=resource_id, region=region, status="failed",
                             error_code=error.response["Error"]["Code"],
                             message=error.response["Error"].get("Message", "")[:500])

@@ -1,11 +1,13 @@
-"""The nightly idle sweep: GPU-aware verdicts per region; mark → tell → re-check → stop for dev, ask for prod."""
+"""The nightly idle sweep: GPU-aware verdicts per region; mark → tell → re-check → stop for dev, ask for prod. It
+covers the policy's services (idle.services): EC2 instances, and SageMaker real-time endpoints (deleted only with
+the opt-in, restorable) and notebook instances (stopped)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,9 +18,20 @@ from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
+from cost_janitor.adapters.sagemaker import EndpointUsageReader, SageMakerInventory
 from cost_janitor.core.idle import classify_instances, recheck, stop_candidates
-from cost_janitor.core.models import STOPS, Finding, Instance, Usage
+from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, Usage
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.sagemaker import (
+    ENDPOINT_TYPE,
+    NOTEBOOK_TYPE,
+    Endpoint,
+    NotebookInstance,
+    classify_endpoints,
+    classify_notebooks,
+    needs_description,
+    recheck_endpoint,
+)
 from cost_janitor.delivery import deliver
 from cost_janitor.observability import METRIC_NOT_EVALUATED, logger, metrics, tracer
 from cost_janitor.settings import Settings
@@ -54,10 +67,12 @@ class SweepReport:
 
 @tracer.capture_method
 def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_run: bool,
-          regions: list[str] | None = None, remaining_ms: Callable[[], int] | None = None) -> SweepReport:
+          regions: list[str] | None = None, remaining_ms: Callable[[], int] | None = None,
+          services: list[str] | None = None) -> SweepReport:
     """The whole sweep; the Lambda, the CLI and the demo all call this. With `remaining_ms` (the Lambda's clock)
     it starts no region once less than RESERVE_MS is left, reports the regions it did not reach, and the next run
-    starts with them."""
+    starts with them. `services` narrows the policy's idle.services (the CLI's --services)."""
+    covered = [s for s in policy.idle.services if services is None or s in services]
     ledger = Ledger(client("dynamodb", settings.region), settings.ledger_table) if settings.ledger_table else None
     wanted = regions or policy.regions or [settings.region]
     behind = [r for r in (ledger.sweep_backlog() if ledger else []) if r in wanted]
@@ -66,6 +81,10 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
     for region in report.regions:
         if remaining_ms is not None and remaining_ms() < RESERVE_MS:
             report.not_reached.append(region)
+            continue
+        if "sagemaker" in covered:
+            report.findings += _sweep_sagemaker(region, policy, ledger, now=now, run_id=run_id, report=report)
+        if "ec2" not in covered:
             continue
         try:
             inventory = Ec2Inventory(client("ec2", region), region)
@@ -88,6 +107,7 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
     if ledger:
         ledger.set_sweep_backlog(report.not_reached)
     report.findings = _recheck_stops(report, usage, policy, now=now)
+    report.findings = _recheck_sagemaker(report, policy, now=now)
     report.findings = Executor(client, dry_run=dry_run).execute(report.findings, policy, now=now)
     report.messages_published = deliver(report.findings, settings, run_id=run_id)
     logger.info("sweep finished", extra=report.summary())
@@ -141,3 +161,92 @@ def _recheck_stops(report: SweepReport, usage: dict[str, Usage], policy: Policy,
             f = recheck(f, current.get(f.resource_id), usage.get(f.resource_id, Usage()), policy, now=now)
         out.append(f)
     return out
+
+
+def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now: datetime, run_id: str,
+                     report: SweepReport) -> list[Finding]:
+    """Endpoints (listed, their metrics read in batches, only the candidates described) and notebook instances, in
+    one region. A region where SageMaker cannot be read is reported like an EC2 one; the rest of the sweep runs."""
+    inventory = SageMakerInventory(client("sagemaker", region), client("resourcegroupstaggingapi", region), region)
+    cloudwatch = CloudWatchReader(client("cloudwatch", region))
+    try:
+        endpoints = inventory.endpoints()
+        usage, not_read = EndpointUsageReader(cloudwatch).read(endpoints, policy, now=now)
+        wanted = [e for e in endpoints if e.name not in not_read
+                  and needs_description(e, usage.get(e.name, {}), policy, now=now)]
+        described = inventory.describe(wanted)
+        endpoints = [described.get(e.name) or e for e in endpoints if described.get(e.name, e) is not None]
+        notebooks = inventory.notebooks()
+    except ClientError as exc:
+        key = f"{region} (sagemaker)"
+        report.failed_regions[key] = exc.response["Error"]["Code"]
+        logger.error("SageMaker not swept", extra={"region": region, "error_code": report.failed_regions[key]})
+        metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=1)
+        return []
+    finally:
+        report.api_calls.update({f"sagemaker:{k}": v for k, v in inventory.calls.items()})
+        report.api_calls.update({f"sagemaker:{k}": v for k, v in cloudwatch.calls.items() if v})
+    if ledger:
+        _notebooks_started_again(notebooks, ledger, now=now)
+    return (classify_endpoints(endpoints, usage, policy, now=now, run_id=run_id, not_read=not_read)
+            + classify_notebooks(notebooks, policy, now=now, run_id=run_id))
+
+
+def _notebooks_started_again(notebooks: list[NotebookInstance], ledger: Ledger, *, now: datetime) -> None:
+    """A notebook instance the janitor stopped and its owner started since: its savings end when it started (its
+    LastModifiedTime). Only those started within the last day are looked up (one ledger query each)."""
+    for n in notebooks:
+        if now - n.last_modified > timedelta(hours=26):
+            continue
+        history = [e for e in ledger.history(n.name) if e.resource_type in (NOTEBOOK_TYPE, "")]
+        stops = [e for e in history if e.action == ActionKind.STOP_NOTEBOOK and e.status == "done"]
+        starts = [e for e in history if e.action == "started"]
+        if stops and not (starts and starts[-1].at >= stops[-1].at) and n.last_modified > stops[-1].at:
+            ledger.record_started(n.name, at=n.last_modified.isoformat(), source="notebook-started")
+
+
+def _recheck_sagemaker(report: SweepReport, policy: Policy, *, now: datetime) -> list[Finding]:
+    """Each endpoint about to be deleted and each notebook instance about to be stopped is looked at again just
+    before acting (its state and tags now); a region where that look fails deletes and stops nothing."""
+    due: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        if f.action in (ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK):
+            due.setdefault(f.region, []).append(f)
+    fresh: dict[tuple[str, str], Finding | None] = {}
+    for region, planned in due.items():
+        inventory = SageMakerInventory(client("sagemaker", region), client("resourcegroupstaggingapi", region), region)
+        try:
+            endpoints = inventory.current([_endpoint_of(f) for f in planned if f.resource_type == ENDPOINT_TYPE])
+            notebooks = {n.name: n for n in inventory.notebooks()} if any(
+                f.resource_type == NOTEBOOK_TYPE for f in planned) else {}
+        except ClientError as exc:
+            logger.error("SageMaker actions not re-checked, so not made",
+                         extra={"region": region, "error_code": exc.response["Error"]["Code"]})
+            fresh.update({(f.region, f.resource_id): None for f in planned})
+            continue
+        finally:
+            report.api_calls.update({f"sagemaker:{k} (re-check)": v for k, v in inventory.calls.items()})
+        for f in planned:
+            if f.resource_type == ENDPOINT_TYPE:
+                fresh[(region, f.resource_id)] = recheck_endpoint(f, endpoints.get(f.resource_id), policy, now=now)
+            else:
+                now_nb = notebooks.get(f.resource_id)
+                again = classify_notebooks([now_nb], policy, now=now, run_id=f.run_id)[0] if now_nb else None
+                fresh[(region, f.resource_id)] = f if again is not None and again.action == f.action else \
+                    f.model_copy(update={"action": None, "action_status": None, "notes": (
+                        *f.notes, "not stopped: it changed between read and act (stopped, kept or re-tagged)")})
+    out = []
+    for f in report.findings:
+        key = (f.region, f.resource_id)
+        if key in fresh and f.action in (ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK):
+            again = fresh[key]
+            f = again if again is not None else f.model_copy(update={
+                "action_status": "skipped", "action_error": "not-rechecked",
+                "notes": (*f.notes, "not carried out: it could not be looked at again before acting")})
+        out.append(f)
+    return out
+
+
+def _endpoint_of(f: Finding) -> Endpoint:
+    return Endpoint(name=f.resource_id, arn=f.resource_arn, region=f.region, account=f.account,
+                    created=f.observed_at, last_modified=f.observed_at)

@@ -19,3 +19,7 @@ class BadEventError(JanitorError):
 class AwsSetupError(JanitorError):
     """The CLI's AWS setup cannot work (no region, no or expired credentials, access denied): one line says what is
     missing and how to provide it."""
+
+
+class RestoreRefused(JanitorError):
+    """An endpoint that cannot be restored: never deleted by the janitor, already back, or its record incomplete."""

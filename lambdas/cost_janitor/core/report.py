@@ -31,8 +31,9 @@ def _overlap_hours(a: datetime, b: datetime, start: datetime, end: datetime) -> 
 def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datetime,
                      lifecycle_monthly: dict[str, tuple[str | None, float]] | None = None) -> Savings:
     """Within [start, end): each stop (an instance's, a notebook instance's, an endpoint's deletion) saves its hourly
-    price until it is started again or restored (a 'started' entry) or the window ends; a deleted volume saves its price from deletion on; buckets whose lifecycle the
-    janitor wrote save their measured monthly rate. `estimated` assumes every stop lasted the whole window."""
+    price until it is started again or restored (a 'started' entry) or the window ends; a deleted volume saves its
+    price from deletion on; buckets whose lifecycle the janitor wrote save their measured monthly rate.
+    `estimated` assumes every stop lasted the whole window."""
     out = Savings()
     team_total: dict[str, float] = defaultdict(float)
     action_total: dict[str, float] = defaultdict(float)

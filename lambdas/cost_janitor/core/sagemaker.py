@@ -12,9 +12,12 @@ least the busiest GPU's, so "the sum never reached the threshold" safely means "
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cost_janitor.core.errors import RestoreRefused
 from cost_janitor.core.exemptions import evaluate_exemption, parse_instant
 from cost_janitor.core.idle import expected_points, merge_max
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
@@ -33,6 +36,7 @@ class EndpointVariant(_Frozen):
     instance_type: str | None = None
     instance_count: int = 0
     serverless: bool = False
+    model_name: str | None = None
 
 
 class Endpoint(_Frozen):
@@ -47,6 +51,7 @@ class Endpoint(_Frozen):
     last_modified: datetime
     tags: dict[str, str] = {}
     config_name: str | None = None
+    config_arn: str | None = None
     variants: tuple[EndpointVariant, ...] | None = None
 
 
@@ -57,6 +62,7 @@ class VariantUsage(_Frozen):
     cpu: Series | None = None
     gpu: tuple[Series, ...] = ()  # one aggregate series (sum over GPUs), or one per AcceleratorId
     gpu_memory: tuple[Series, ...] = ()
+    per_accelerator: bool = False  # the GPU series are per AcceleratorId (enhanced metrics), not the sum
 
 
 class NotebookInstance(_Frozen):
@@ -150,6 +156,12 @@ def _endpoint_verdict(e: Endpoint, usage: dict[str, VariantUsage], policy: Polic
         gpu = merge_max(usage[n].gpu) if usage[n].gpu else None
         if gpu is not None and gpu.maximum is not None:
             ev[f"{n}:gpu_max_pct"] = round(gpu.maximum, 2)
+            memory = merge_max(usage[n].gpu_memory) if usage[n].gpu_memory else None
+            if memory is not None and memory.maximum is not None:
+                # the aggregate is the sum over the GPUs: per GPU, it is the sum shared out (a sharded model)
+                gpus = accelerators(v.instance_type) if v is not None and v.instance_type else 0
+                share = gpus if gpus > 1 and not usage[n].per_accelerator else 1
+                ev[f"{n}:gpu_memory_max_pct"] = round(memory.maximum / share, 2)
             if gpu.maximum < threshold:
                 underused.append(n)
         elif v is not None and v.instance_type and v.instance_type.startswith(UNMEASURED_PREFIXES):
@@ -165,18 +177,23 @@ def _endpoint_verdict(e: Endpoint, usage: dict[str, VariantUsage], policy: Polic
         peak = max(float(ev[f'{n}:gpu_max_pct'] or 0) for n in underused)
         parts.append(f"variant(s) {', '.join(underused)} serve traffic but their busiest GPU never exceeded "
                      f"{peak:g}% (underused below {threshold:g}%)")
-        advice.append(_advice(variants, underused))
+        advice.append(_advice(variants, underused, ev, threshold))
     if idle_variants:
         parts.append(f"variant(s) {', '.join(idle_variants)} had no invocations while others did")
         advice.append(f"remove variant(s) {', '.join(idle_variants)} (or set their weight to 0 and scale them in)")
     return _Outcome(Verdict.UNDERUSED, "; ".join(parts), ev, suggestion="; ".join(advice))
 
 
-def _advice(variants: dict[str, EndpointVariant], names: list[str]) -> str:
+def _advice(variants: dict[str, EndpointVariant], names: list[str], ev: dict[str, float | int | str | None],
+            threshold: float) -> str:
     out = []
     for n in names:
         v = variants.get(n)
-        if v is not None and v.instance_count > 1:
+        memory = ev.get(f"{n}:gpu_memory_max_pct")
+        if isinstance(memory, (int, float)) and memory >= threshold:
+            out.append(f"{n}: fewer instances or scale-to-zero — its GPU memory peaked at {memory:g}%, so a smaller "
+                       "GPU may not hold the model")
+        elif v is not None and v.instance_count > 1:
             out.append(f"{n}: fewer instances ({v.instance_count} now)")
         elif v is not None and v.instance_type and accelerators(v.instance_type) > 1:
             out.append(f"{n}: a type with fewer GPUs than {v.instance_type}")
@@ -204,14 +221,16 @@ def endpoint_monthly(e: Endpoint) -> tuple[float | None, str]:
 
 
 def classify_endpoints(endpoints: list[Endpoint], usage: dict[str, dict[str, VariantUsage]], policy: Policy, *,
-                       now: datetime, run_id: str = "") -> list[Finding]:
-    """One finding per endpoint: verdict, reason, evidence, dollars and what the policy calls for."""
-    return [_endpoint_finding(e, usage.get(e.name, {}), policy, now, run_id) for e in endpoints]
+                       now: datetime, run_id: str = "", not_read: Collection[str] = ()) -> list[Finding]:
+    """One finding per endpoint: verdict, reason, evidence, dollars and what the policy calls for. `not_read`:
+    endpoints whose metrics could not be read this run (not evaluated, never idle)."""
+    return [_endpoint_finding(e, usage.get(e.name, {}), policy, now, run_id, e.name in not_read) for e in endpoints]
 
 
 def _endpoint_finding(e: Endpoint, usage: dict[str, VariantUsage], policy: Policy, now: datetime,
-                      run_id: str) -> Finding:
-    outcome = _endpoint_verdict(e, usage, policy, now)
+                      run_id: str, not_read: bool = False) -> Finding:
+    outcome = _Outcome(Verdict.NOT_EVALUATED, "metrics could not be read this run; not judged idle", {}) \
+        if not_read else _endpoint_verdict(e, usage, policy, now)
     who = policy.ownership(e.tags)
     monthly, source = endpoint_monthly(e)
     notes = list(evaluate_exemption(e.tags, policy.exemptions, now=now).notes)
@@ -222,6 +241,8 @@ def _endpoint_finding(e: Endpoint, usage: dict[str, VariantUsage], policy: Polic
         evidence["endpoint_config"] = e.config_name
     types = sorted({f"{v.instance_type}×{v.instance_count}" for v in e.variants or () if v.instance_type})
     action, act_after = _endpoint_action(e, outcome.verdict, str(who["environment"]), policy, now, notes)
+    if action == ActionKind.DELETE_ENDPOINT:  # what a restore needs, recorded in the ledger with the deletion
+        evidence.update(restore_evidence(e, policy))
     dollars = outcome.verdict in (Verdict.IDLE, Verdict.UNDERUSED)
     return Finding(kind=FindingKind.IDLE_ENDPOINT, resource_id=e.name, resource_arn=e.arn,
                    resource_type=ENDPOINT_TYPE, instance_type=", ".join(types) or None, account=e.account,
@@ -230,6 +251,25 @@ def _endpoint_finding(e: Endpoint, usage: dict[str, VariantUsage], policy: Polic
                    price_source=source if dollars else None, action=action,
                    action_status="planned" if isinstance(action, ActionKind) else None, act_after=act_after,
                    severity=_severity(outcome.verdict, monthly), run_id=run_id, observed_at=now)
+
+
+def restore_evidence(e: Endpoint, policy: Policy) -> dict[str, float | int | str | None]:
+    """The endpoint as it can be recreated: its EndpointConfig (kept), its models (kept) and its tags (less the
+    janitor's idle mark)."""
+    tags = {k: v for k, v in e.tags.items() if k != policy.exemptions.idle_since_tag}
+    return {"endpoint_config": e.config_name, "endpoint_config_arn": e.config_arn,
+            "models": ",".join(sorted({v.model_name for v in e.variants or () if v.model_name})),
+            "restore_tags": json.dumps(tags, sort_keys=True)}
+
+
+def restore_plan(evidence: dict[str, object]) -> tuple[str, dict[str, str]]:
+    """The EndpointConfig and tags a deletion recorded; RestoreRefused when the record cannot bring it back."""
+    config = evidence.get("endpoint_config")
+    if not isinstance(config, str) or not config:
+        raise RestoreRefused("the deletion record names no EndpointConfig")
+    raw = evidence.get("restore_tags")
+    tags = json.loads(raw) if isinstance(raw, str) and raw else {}
+    return config, {str(k): str(v) for k, v in tags.items()}
 
 
 def _endpoint_action(e: Endpoint, verdict: Verdict, environment: str, policy: Policy, now: datetime,

@@ -10,6 +10,8 @@ Targets is patched too (moto sends it to every instance in the account), and so 
 instance the region does not have (moto tags any id; EC2 answers InvalidInstanceID.NotFound). S3 lifecycle
 writes are made as strict as S3 (V1/V2 rules mixed, transitions S3 refuses, rule IDs over 255 characters) and
 keep the bucket's TransitionDefaultMinimumObjectSize (moto drops it and always answers all_storage_classes_128K).
+SageMaker: CreateEndpoint refuses an existing name, notebook instances come into service and their
+LastModifiedTime follows starts and stops (see _patch_sagemaker).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -225,6 +228,56 @@ def _patch_s3() -> None:
     setattr(cls, "_cost_janitor_patched", True)  # noqa: B010
 
 
+ML_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+
+
+def _patch_sagemaker() -> None:
+    """SageMaker as AWS answers it where the janitor depends on it: CreateEndpoint refuses a name that exists (moto
+    replaced the endpoint silently, so a second restore looked fine); a new notebook instance comes into service
+    (moto left it Pending forever) and starting or stopping one updates its LastModifiedTime (moto never changed
+    it, and the janitor reads time in service from it); notebook and hosting instance types are any ml.* type
+    (moto's lists predate g5, g6 and inf2)."""
+    from moto.core.utils import utcnow
+    from moto.sagemaker import models as sm
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.utils import arn_formatter
+
+    if getattr(sm, "_cost_janitor_patched", False):
+        return
+    original_create = sm.SageMakerModelBackend.create_endpoint
+
+    def create_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+        if endpoint_name in self.endpoints:
+            arn = arn_formatter("endpoint", endpoint_name, self.account_id, self.region_name)
+            raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+        return original_create(self, endpoint_name, endpoint_config_name, tags)
+
+    original_create_notebook = sm.SageMakerModelBackend.create_notebook_instance
+
+    def create_notebook_instance(self: Any, *args: Any, **kwargs: Any) -> Any:
+        notebook = original_create_notebook(self, *args, **kwargs)
+        notebook.status = "InService"
+        return notebook
+
+    def start(self: Any) -> None:
+        self.status, self.last_modified_time = "InService", utcnow()
+
+    def stop(self: Any) -> None:
+        self.status, self.last_modified_time = "Stopped", utcnow()
+
+    def validate_instance_type(self: Any, instance_type: str) -> None:
+        if not ML_INSTANCE_TYPE.match(instance_type):
+            raise ValidationError(message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint")
+
+    setattr(sm.SageMakerModelBackend, "create_endpoint", create_endpoint)  # noqa: B010
+    setattr(sm.SageMakerModelBackend, "create_notebook_instance", create_notebook_instance)  # noqa: B010
+    setattr(sm.FakeSagemakerNotebookInstance, "start", start)  # noqa: B010
+    setattr(sm.FakeSagemakerNotebookInstance, "stop", stop)  # noqa: B010
+    setattr(sm.FakeSagemakerNotebookInstance, "validate_instance_type", validate_instance_type)  # noqa: B010
+    setattr(sm.FakeEndpointConfig, "validate_instance_type", validate_instance_type)  # noqa: B010
+    setattr(sm, "_cost_janitor_patched", True)  # noqa: B010
+
+
 class LocalAws:
     """A running moto server; `env` holds what a process needs to talk to it."""
 
@@ -256,6 +309,7 @@ def start_moto() -> LocalAws:
     _patch_ssm()
     _patch_s3()
     _patch_ec2_tags()
+    _patch_sagemaker()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -396,3 +450,61 @@ def gpu_dimensions(instance_id: str, index: int, gpu_name: str) -> dict[str, str
     """The dimensions the CloudWatch agent's nvidia_gpu plugin writes (index, name, host) plus InstanceId."""
     host = f"ip-{instance_id[-8:]}.ec2.internal"
     return {"InstanceId": instance_id, "index": str(index), "name": gpu_name, "host": host}
+
+
+def seed_endpoint(aws: LocalAws, name: str, *, variants: list[tuple[str, str | None, int]], tags: dict[str, str],
+                  created: datetime, region: str = "us-east-1") -> str:
+    """A model, an EndpointConfig and an InService endpoint created at `created`. A variant is (name, instance type,
+    count); instance type None makes it serverless. Returns the endpoint's ARN."""
+    sm = aws.client("sagemaker", region)
+    sm.create_model(ModelName=f"{name}-model", ExecutionRoleArn=f"arn:aws:iam::{FAKE_ACCOUNT}:role/sagemaker",
+                    PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1"})
+    spec = [{"VariantName": v, "ModelName": f"{name}-model", **(
+        {"InstanceType": t, "InitialInstanceCount": n, "InitialVariantWeight": 1.0} if t else
+        {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}})} for v, t, n in variants]
+    sm.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=spec)
+    arn: str = sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config",
+                                  Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["EndpointArn"]
+    backdate(name, created, region=region, kind="endpoints")
+    return arn
+
+
+def backdate(name: str, at: datetime, *, region: str = "us-east-1", kind: str = "endpoints") -> None:
+    """Seeding only: an endpoint (or notebook instance, kind='notebook_instances') created or started at `at` — the
+    emulator stamps the present, and the janitor judges time against the run's clock."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    resource = getattr(sagemaker_backends[FAKE_ACCOUNT][region], kind)[name]
+    resource.creation_time = resource.last_modified_time = at.astimezone(UTC).replace(tzinfo=None)
+
+
+def seed_endpoint_metrics(seeder: MetricSeeder, endpoint: str, variant: str, *, end: datetime, hours: int,
+                          invocations_per_hour: float | None, cpu: float = 5.0, gpus: list[float] | None = None,
+                          gpu_memory: float = 20.0) -> None:
+    """Hourly metrics as SageMaker publishes them: Invocations (none at all when None: an endpoint nobody calls
+    publishes no datapoints), instance CPU, and GPUUtilization / GPUMemoryUtilization as the sum over the GPUs."""
+    dims = {"EndpointName": endpoint, "VariantName": variant}
+    if invocations_per_hour is not None:
+        seeder.series("AWS/SageMaker", "Invocations", dims, [invocations_per_hour] * hours, end=end)
+    seeder.series("/aws/sagemaker/Endpoints", "CPUUtilization", dims, [cpu] * hours, end=end, unit="Percent")
+    if gpus:
+        seeder.series("/aws/sagemaker/Endpoints", "GPUUtilization", dims, [sum(gpus)] * hours, end=end,
+                      unit="Percent")
+        seeder.series("/aws/sagemaker/Endpoints", "GPUMemoryUtilization", dims, [gpu_memory * len(gpus)] * hours,
+                      end=end, unit="Percent")
+
+
+def seed_notebook(aws: LocalAws, name: str, *, instance_type: str, tags: dict[str, str], started: datetime,
+                  lifecycle_config: str | None = None, region: str = "us-east-1") -> str:
+    """A notebook instance in service since `started` (with an auto-stop lifecycle configuration if named)."""
+    sm = aws.client("sagemaker", region)
+    if lifecycle_config:
+        sm.create_notebook_instance_lifecycle_config(
+            NotebookInstanceLifecycleConfigName=lifecycle_config,
+            OnStart=[{"Content": "IyBhdXRvLXN0b3Agd2hlbiBpZGxl"}])  # base64 of a script
+    arn: str = sm.create_notebook_instance(
+        NotebookInstanceName=name, InstanceType=instance_type, RoleArn=f"arn:aws:iam::{FAKE_ACCOUNT}:role/sagemaker",
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        **({"LifecycleConfigName": lifecycle_config} if lifecycle_config else {}))["NotebookInstanceArn"]
+    backdate(name, started, region=region, kind="notebook_instances")
+    return arn

@@ -1,0 +1,198 @@
+"""SageMaker reads for the nightly sweep, in batches: endpoints and notebook instances by paginated lists (100 a
+page), their tags through the Resource Groups Tagging API (100 a page, not one ListTags per resource), the variants'
+metrics with ListMetrics + batched GetMetricData, and DescribeEndpoint/DescribeEndpointConfig only for the endpoints
+whose verdict needs them (core.sagemaker.needs_description)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cost_janitor.adapters.cloudwatch import CloudWatchReader, Dimensions, MetricQuery, window
+from cost_janitor.core.models import Series
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.sagemaker import (
+    ENDPOINT_TYPE,
+    NOTEBOOK_TYPE,
+    Endpoint,
+    EndpointVariant,
+    NotebookInstance,
+    VariantUsage,
+)
+
+INVOCATIONS_NAMESPACE = "AWS/SageMaker"
+INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"  # CPU/GPU utilisation of an endpoint's instances, per variant
+VARIANT = ("EndpointName", "VariantName")
+
+
+class SageMakerInventory:
+    def __init__(self, sagemaker: Any, tagging: Any, region: str) -> None:
+        self._sm = sagemaker
+        self._tagging = tagging
+        self.region = region
+        self.calls: Counter[str] = Counter()
+
+    def _tags(self, resource_type: str) -> dict[str, dict[str, str]]:
+        """Every tagged resource of a type in the region, by ARN: one call per 100 resources."""
+        out: dict[str, dict[str, str]] = {}
+        for page in self._tagging.get_paginator("get_resources").paginate(ResourceTypeFilters=[resource_type],
+                                                                          ResourcesPerPage=100):
+            self.calls["GetResources"] += 1
+            for m in page.get("ResourceTagMappingList", []):
+                out[m["ResourceARN"]] = {t["Key"]: t["Value"] for t in m.get("Tags", [])}
+        return out
+
+    def endpoints(self) -> list[Endpoint]:
+        """Every InService endpoint with its tags; variants are filled in by `describe`, for candidates only."""
+        tags = self._tags(ENDPOINT_TYPE)
+        out = []
+        for page in self._sm.get_paginator("list_endpoints").paginate(StatusEquals="InService", MaxResults=100):
+            self.calls["ListEndpoints"] += 1
+            for e in page.get("Endpoints", []):
+                out.append(Endpoint(name=e["EndpointName"], arn=e["EndpointArn"], region=self.region,
+                                    account=e["EndpointArn"].split(":")[4], created=e["CreationTime"],
+                                    last_modified=e["LastModifiedTime"], tags=tags.get(e["EndpointArn"], {})))
+        return out
+
+    def describe(self, endpoints: Sequence[Endpoint]) -> dict[str, Endpoint | None]:
+        """Variants (type, current count, serverless, model) and EndpointConfig of each; None for one gone since
+        the list. Configs are read once per run however many endpoints share them."""
+        configs: dict[str, dict[str, Any]] = {}
+        out: dict[str, Endpoint | None] = {}
+        for e in endpoints:
+            try:
+                self.calls["DescribeEndpoint"] += 1
+                desc = self._sm.describe_endpoint(EndpointName=e.name)
+                name = desc["EndpointConfigName"]
+                if name not in configs:
+                    self.calls["DescribeEndpointConfig"] += 1
+                    configs[name] = self._sm.describe_endpoint_config(EndpointConfigName=name)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
+                    out[e.name] = None  # deleted since the list
+                    continue
+                raise
+            config = configs[name]
+            by_name = {v["VariantName"]: v for v in config.get("ProductionVariants", [])}
+            variants = []
+            for v in desc.get("ProductionVariants", []):
+                spec = by_name.get(v["VariantName"], {})
+                serverless = bool(v.get("CurrentServerlessConfig") or spec.get("ServerlessConfig"))
+                variants.append(EndpointVariant(
+                    name=v["VariantName"], instance_type=None if serverless else spec.get("InstanceType"),
+                    instance_count=0 if serverless else int(v.get("CurrentInstanceCount")
+                                                            or spec.get("InitialInstanceCount") or 0),
+                    serverless=serverless, model_name=spec.get("ModelName")))
+            out[e.name] = e.model_copy(update={"config_name": name, "config_arn": config.get("EndpointConfigArn"),
+                                               "variants": tuple(variants)})
+        return out
+
+    def current(self, endpoints: Sequence[Endpoint]) -> dict[str, Endpoint]:
+        """Just before acting: each endpoint as it is now (InService only) with its tags now."""
+        if not endpoints:
+            return {}
+        tags: dict[str, dict[str, str]] = {}
+        arns = [e.arn for e in endpoints]
+        for first in range(0, len(arns), 100):
+            self.calls["GetResources"] += 1
+            page = self._tagging.get_resources(ResourceARNList=arns[first:first + 100])
+            tags.update({m["ResourceARN"]: {t["Key"]: t["Value"] for t in m.get("Tags", [])}
+                         for m in page.get("ResourceTagMappingList", [])})
+        described = self.describe(endpoints)
+        out = {}
+        for e in endpoints:
+            now = described.get(e.name)
+            if now is not None:
+                out[e.name] = now.model_copy(update={"tags": tags.get(e.arn, {})})
+        return out
+
+    def notebooks(self, *, status: str = "InService") -> list[NotebookInstance]:
+        tags = self._tags(NOTEBOOK_TYPE)
+        out = []
+        for page in self._sm.get_paginator("list_notebook_instances").paginate(StatusEquals=status, MaxResults=100):
+            self.calls["ListNotebookInstances"] += 1
+            for n in page.get("NotebookInstances", []):
+                arn = n["NotebookInstanceArn"]
+                out.append(NotebookInstance(
+                    name=n["NotebookInstanceName"], arn=arn, region=self.region, account=arn.split(":")[4],
+                    status=n["NotebookInstanceStatus"], instance_type=n["InstanceType"],
+                    last_modified=n["LastModifiedTime"],
+                    lifecycle_config=n.get("NotebookInstanceLifecycleConfigName"), tags=tags.get(arn, {})))
+        return out
+
+
+class EndpointUsageReader:
+    """Each endpoint variant's Invocations (Sum), instance CPU (Average: only its coverage is used), GPU and GPU
+    memory (Maximum; per AcceleratorId where enhanced metrics publish it) — discovered with ListMetrics, read in
+    batches of 500 series."""
+
+    def __init__(self, reader: CloudWatchReader) -> None:
+        self._cw = reader
+
+    def _sets(self, namespace: str, metric: str) -> dict[str, list[Dimensions]]:
+        """Per endpoint, the dimension sets of a metric: the (EndpointName, VariantName) aggregate, plus the
+        per-accelerator sets when enhanced metrics exist."""
+        out: dict[str, set[Dimensions]] = {}
+        for page in self._cw.list_metrics(namespace, metric):
+            for m in page.get("Metrics", []):
+                dims = tuple(sorted((d["Name"], d["Value"]) for d in m.get("Dimensions", [])))
+                names = {k for k, _ in dims}
+                if set(VARIANT) <= names and (names == set(VARIANT) or "AcceleratorId" in names):
+                    out.setdefault(dict(dims)["EndpointName"], set()).add(dims)
+        return {k: sorted(v) for k, v in out.items()}
+
+    def read(self, endpoints: Sequence[Endpoint], policy: Policy, *,
+             now: datetime) -> tuple[dict[str, dict[str, VariantUsage]], set[str]]:
+        """Usage per endpoint and variant, and the endpoints whose metrics could not be read (not evaluated)."""
+        start, end = window(policy, now)
+        names = {e.name for e in endpoints}
+        calls = self._sets(INVOCATIONS_NAMESPACE, "Invocations")
+        cpu = self._sets(INSTANCE_NAMESPACE, "CPUUtilization")
+        gpu = self._sets(INSTANCE_NAMESPACE, "GPUUtilization")
+        memory = self._sets(INSTANCE_NAMESPACE, "GPUMemoryUtilization")
+        queries: list[MetricQuery] = []
+        for source, metric, namespace, stat in ((calls, "Invocations", INVOCATIONS_NAMESPACE, "Sum"),
+                                                (cpu, "CPUUtilization", INSTANCE_NAMESPACE, "Average"),
+                                                (gpu, "GPUUtilization", INSTANCE_NAMESPACE, "Maximum"),
+                                                (memory, "GPUMemoryUtilization", INSTANCE_NAMESPACE, "Maximum")):
+            for endpoint, sets in source.items():
+                if endpoint in names:
+                    queries += [MetricQuery((endpoint, dict(d)["VariantName"], metric, d), namespace, metric, d, stat)
+                                for d in _prefer_per_accelerator(sets)]
+        found, failed = self._cw.read(queries, start=start, end=end, period=policy.idle.period_seconds)
+        usage: dict[str, dict[str, VariantUsage]] = {}
+        for key, s in found.items():
+            endpoint, variant, metric = str(key[0]), str(key[1]), str(key[2])  # type: ignore[index]
+            u = usage.setdefault(endpoint, {}).setdefault(variant, VariantUsage())
+            usage[endpoint][variant] = _add(u, metric, s, "AcceleratorId" in dict(key[3]))  # type: ignore[index]
+        for variants in usage.values():  # a variant with instance metrics but no Invocations series: no traffic
+            for v, u in variants.items():
+                variants[v] = u if u.invocations is not None else u.model_copy(update={"invocations": Series()})
+        return usage, {str(k[0]) for k in failed}  # type: ignore[index]
+
+
+def _prefer_per_accelerator(sets: list[Dimensions]) -> list[Dimensions]:
+    """A variant's per-GPU series when it has them (the busiest GPU decides), else its aggregate."""
+    by_variant: dict[str, list[Dimensions]] = {}
+    for d in sets:
+        by_variant.setdefault(dict(d)["VariantName"], []).append(d)
+    out: list[Dimensions] = []
+    for group in by_variant.values():
+        per_gpu = [d for d in group if "AcceleratorId" in dict(d)]
+        out += per_gpu or group
+    return out
+
+
+def _add(u: VariantUsage, metric: str, s: Series, per_accelerator: bool = False) -> VariantUsage:
+    if metric == "Invocations":
+        total = Series(mask=u.invocations.mask | s.mask if u.invocations else s.mask,
+                       total=(u.invocations.total if u.invocations else 0) + s.total)
+        return u.model_copy(update={"invocations": total})
+    if metric == "CPUUtilization":
+        return u.model_copy(update={"cpu": s})
+    field = "gpu" if metric == "GPUUtilization" else "gpu_memory"
+    return u.model_copy(update={field: (*getattr(u, field), s), "per_accelerator": per_accelerator})

@@ -1,0 +1,65 @@
+"""Restore an endpoint the janitor deleted: CreateEndpoint from the EndpointConfig its deletion recorded, with its
+recorded tags. The Slack Restore button (answers) and `cost-janitor restore <endpoint>` call this."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from cost_janitor.adapters.clients import client
+from cost_janitor.adapters.executor import Executor
+from cost_janitor.adapters.ledger import Ledger
+from cost_janitor.core.errors import RestoreRefused
+from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.sagemaker import ENDPOINT_TYPE, restore_plan
+from cost_janitor.settings import Settings
+
+
+def deletion_of(history: list[LedgerRecord]) -> LedgerRecord:
+    """The janitor's last deletion of this endpoint that has not been restored since."""
+    deletions = [e for e in history if e.action == ActionKind.DELETE_ENDPOINT and e.status == "done"
+                 and e.resource_type in (ENDPOINT_TYPE, "")]
+    if not deletions:
+        raise RestoreRefused("cost-janitor has no record of deleting this endpoint (only endpoints it deleted can be "
+                             "restored; check the name and the region)")
+    last = deletions[-1]
+    if any(e.action == "started" and e.at >= last.at for e in history):
+        raise RestoreRefused(f"already restored since its deletion on {last.at:%Y-%m-%d %H:%M} UTC")
+    return last
+
+
+def run(endpoint: str, policy: Policy, settings: Settings, *, actor: str, now: datetime) -> Finding:
+    """Recreate the endpoint in the region it was deleted from; the ledger records the restore and ends the
+    deletion's savings. RestoreRefused (a clear sentence) when it cannot be brought back."""
+    ledger = Ledger(client("dynamodb", settings.region), str(settings.ledger_table))
+    deleted = deletion_of(ledger.history(endpoint))
+    evidence: dict[str, Any] = json.loads(deleted.evidence or "{}")
+    config, tags = restore_plan(evidence)
+    region = deleted.region or settings.region
+    sm = client("sagemaker", region)
+    try:
+        sm.describe_endpoint_config(EndpointConfigName=config)
+    except ClientError as exc:
+        raise RestoreRefused(f"its EndpointConfig {config!r} no longer exists in {region} (someone deleted it after "
+                             f"the janitor kept it); recreate it from the ledger record: {evidence}") from exc
+    finding = Finding(kind=deleted.kind or "idle-endpoint", resource_id=endpoint, resource_arn="",
+                      resource_type=ENDPOINT_TYPE, account="", region=region, team=deleted.team,
+                      environment=policy.ownership(tags)["environment"] or "prod", verdict="idle",
+                      reason=f"restored by {actor} from EndpointConfig {config}", evidence={"endpoint_config": config},
+                      monthly_usd=deleted.monthly_usd, action=ActionKind.RESTORE_ENDPOINT, action_status="planned",
+                      observed_at=now)
+    [done] = Executor(client, dry_run=settings.dry_run(policy)).execute(
+        [finding], policy, now=now, payload={endpoint: (config, tags)})
+    if done.action_status != "done":
+        code = done.action_error or done.action_status
+        if code == "ValidationException":
+            raise RestoreRefused(f"SageMaker refused to create {endpoint!r} ({code}): an endpoint of that name "
+                                 "probably exists already")
+        raise RestoreRefused(f"SageMaker refused to create {endpoint!r} ({code})")
+    ledger.record([done], actor=actor)
+    ledger.record_started(endpoint, at=now.isoformat(), source=f"restore by {actor}")
+    return done

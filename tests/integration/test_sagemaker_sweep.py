@@ -1,0 +1,197 @@
+"""SageMaker in the nightly sweep, against the moto server: every endpoint verdict on a labelled fleet (zero
+traffic, traffic with idle GPUs, busy, new, exempt, serverless, multi-variant), only the candidates described,
+mark → delete after the grace period with the config and model kept, restore from the record, notebook instances
+marked then stopped, and dry-run changing nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cost_janitor.adapters.ledger import Ledger
+from cost_janitor.capabilities import idle_sweep, restore
+from cost_janitor.core.errors import RestoreRefused
+from cost_janitor.core.models import ActionKind, Ask, Verdict
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.report import realized_savings
+from cost_janitor.local.emulator import LocalAws, MetricSeeder, seed_endpoint, seed_endpoint_metrics, seed_notebook
+from cost_janitor.settings import Settings
+from tests.integration.fleet import DEV, PROD, night
+
+END = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+NIGHT1, NIGHT2 = night(END, 0), night(END, 1)
+HOURS = 9 * 24
+POLICY = Policy.model_validate({"idle": {"services": ["sagemaker"]},
+                                "sagemaker": {"delete_idle_dev_endpoints": True}})
+G5 = "ml.g5.xlarge"
+
+
+@pytest.fixture
+def ml(aws: LocalAws, janitor: Any) -> dict[str, Any]:
+    janitor(POLICY)
+    seeder = MetricSeeder(aws.client("cloudwatch"))
+    month_ago = END - timedelta(days=30)
+
+    def endpoint(name: str, tags: dict[str, str], variants: list[tuple[str, str | None, int]], *,
+                 created: datetime = month_ago, hours: int = HOURS, **per_variant: dict[str, Any]) -> None:
+        seed_endpoint(aws, name, variants=variants, tags={"Name": name, **tags}, created=created)
+        for variant, instance_type, _ in variants:
+            if instance_type:  # instance metrics exist only for instance-backed variants
+                seed_endpoint_metrics(seeder, name, variant, end=END, hours=hours,
+                                      **{"invocations_per_hour": None, **per_variant.get(variant, {})})
+            elif per_variant.get(variant, {}).get("invocations_per_hour"):
+                seeder.series("AWS/SageMaker", "Invocations", {"EndpointName": name, "VariantName": variant},
+                              [per_variant[variant]["invocations_per_hour"]] * hours, end=END)
+
+    endpoint("idle-dev", DEV, [("AllTraffic", G5, 1)], AllTraffic={"gpus": [0.0]})
+    endpoint("underused-prod", PROD, [("AllTraffic", "ml.g5.12xlarge", 2)],
+             AllTraffic={"invocations_per_hour": 50, "gpus": [3.0] * 4})
+    endpoint("busy", DEV, [("AllTraffic", G5, 1)], AllTraffic={"invocations_per_hour": 3000, "gpus": [80.0]})
+    endpoint("new", DEV, [("AllTraffic", G5, 1)], created=END - timedelta(days=2), hours=48,
+             AllTraffic={"gpus": [0.0]})
+    endpoint("kept", {**DEV, "cost-janitor:keep-until": "2026-12-31"}, [("AllTraffic", G5, 1)],
+             AllTraffic={"gpus": [0.0]})
+    endpoint("serverless", DEV, [("AllTraffic", None, 0)], AllTraffic={"invocations_per_hour": 5})
+    endpoint("multi", DEV, [("Champion", G5, 1), ("Challenger", G5, 1)],
+             Champion={"invocations_per_hour": 900, "gpus": [70.0]}, Challenger={"gpus": [0.0]})
+    seeder.flush()
+    seed_notebook(aws, "ana-nb", instance_type="ml.g4dn.xlarge", tags={"Name": "ana-nb", **DEV},
+                  started=NIGHT1 - timedelta(hours=20))
+    seed_notebook(aws, "bo-nb", instance_type="ml.t3.medium", tags={"Name": "bo-nb", **PROD},
+                  started=NIGHT1 - timedelta(hours=30), lifecycle_config="auto-stop")
+    seed_notebook(aws, "fresh-nb", instance_type="ml.t3.medium", tags={"Name": "fresh-nb", **DEV},
+                  started=NIGHT1 - timedelta(hours=2), lifecycle_config="auto-stop-2")
+    return {"aws": aws, "sm": aws.client("sagemaker")}
+
+
+def _run(now: datetime, *, dry_run: bool, policy: Policy = POLICY) -> Any:
+    return idle_sweep.run(policy, Settings.from_env(), now=now, run_id=f"run-{now:%d%H%M}", dry_run=dry_run)
+
+
+def _by_name(report: Any) -> dict[str, Any]:
+    return {f.resource_id: f for f in report.findings}
+
+
+def test_every_endpoint_and_notebook_verdict(ml: dict[str, Any]) -> None:
+    report = _run(NIGHT1, dry_run=True)
+    got = {name: (f.verdict, f.action) for name, f in _by_name(report).items()}
+    assert got == {
+        "idle-dev": (Verdict.IDLE, ActionKind.MARK_IDLE),
+        "underused-prod": (Verdict.UNDERUSED, Ask.RIGHT_SIZE),
+        "busy": (Verdict.BUSY, None),
+        "new": (Verdict.INSUFFICIENT_DATA, None),
+        "kept": (Verdict.EXEMPT, None),
+        "serverless": (Verdict.SERVERLESS, None),
+        "multi": (Verdict.UNDERUSED, Ask.RIGHT_SIZE),
+        "ana-nb": (Verdict.LEFT_RUNNING, ActionKind.MARK_IDLE),
+        "bo-nb": (Verdict.LEFT_RUNNING, Ask.JUSTIFY),
+        "fresh-nb": (Verdict.STARTED_RECENTLY, None),
+    }
+    found = _by_name(report)
+    assert found["idle-dev"].monthly_usd == round(1.408 * 730, 2)
+    assert found["underused-prod"].monthly_usd == round(2 * 7.09 * 730, 2)
+    assert "fewer instances (2 now)" in " ".join(found["underused-prod"].notes)
+    assert "Challenger" in found["multi"].reason and "remove variant" in " ".join(found["multi"].notes)
+    assert found["serverless"].monthly_usd is None
+    assert any("no lifecycle configuration" in n for n in found["ana-nb"].notes)
+    assert found["idle-dev"].evidence["invocations"] == 0  # no Invocations series at all: zero, not "no data"
+
+
+def test_reads_are_batched_and_only_candidates_are_described(ml: dict[str, Any]) -> None:
+    report = _run(NIGHT1, dry_run=True)
+    calls = {k.removeprefix("sagemaker:"): v for k, v in report.api_calls.items()}
+    # one page each for the lists and the tags, 4 ListMetrics (Invocations, CPU, GPU, GPU memory), one
+    # GetMetricData for every series; DescribeEndpoint for the 5 candidates (idle, underused, new, serverless,
+    # multi) — never the busy or the kept one
+    assert calls == {"ListEndpoints": 1, "GetResources": 2, "ListNotebookInstances": 1, "ListMetrics": 4,
+                     "GetMetricData": 1, "DescribeEndpoint": 5, "DescribeEndpointConfig": 5}
+
+
+def test_dry_run_changes_nothing(ml: dict[str, Any]) -> None:
+    sm = ml["sm"]
+    before = (sm.list_endpoints()["Endpoints"], sm.list_notebook_instances()["NotebookInstances"],
+              {e["EndpointName"]: sm.list_tags(ResourceArn=e["EndpointArn"])["Tags"]
+               for e in sm.list_endpoints()["Endpoints"]})
+    report = _run(NIGHT1, dry_run=True)
+    assert {f.action_status for f in report.findings if isinstance(f.action, ActionKind)} == {"dry-run"}
+    after = (sm.list_endpoints()["Endpoints"], sm.list_notebook_instances()["NotebookInstances"],
+             {e["EndpointName"]: sm.list_tags(ResourceArn=e["EndpointArn"])["Tags"]
+              for e in sm.list_endpoints()["Endpoints"]})
+    assert after == before
+
+
+def test_an_idle_dev_endpoint_is_marked_deleted_and_restored_exactly(ml: dict[str, Any]) -> None:
+    sm = ml["sm"]
+    first = _by_name(_run(NIGHT1, dry_run=False))
+    assert (first["idle-dev"].action, first["idle-dev"].action_status) == (ActionKind.MARK_IDLE, "done")
+    arn = sm.describe_endpoint(EndpointName="idle-dev")["EndpointArn"]
+    tags_before = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+    assert "cost-janitor:idle-since" in tags_before
+
+    second = _by_name(_run(NIGHT2, dry_run=False))
+    assert (second["idle-dev"].action, second["idle-dev"].action_status) == (ActionKind.DELETE_ENDPOINT, "done")
+    assert "idle-dev" not in {e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]}
+    config = sm.describe_endpoint_config(EndpointConfigName="idle-dev-config")  # the config stays...
+    sm.describe_model(ModelName="idle-dev-model")  # ...and so does the model
+    assert {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=config["EndpointConfigArn"])["Tags"]} == {
+        "cost-janitor:deleted-endpoint": "idle-dev"}
+    ledger = Ledger(ml["aws"].client("dynamodb"), Settings.from_env().ledger_table or "")
+    [deleted] = [e for e in ledger.history("idle-dev") if e.action == "delete-endpoint"]
+    evidence = json.loads(deleted.evidence)
+    assert (evidence["endpoint_config"], evidence["models"]) == ("idle-dev-config", "idle-dev-model")
+    # every other endpoint is untouched: the prod one is only asked, busy/new/kept/serverless have no action
+    assert {e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]} == {
+        "underused-prod", "busy", "new", "kept", "serverless", "multi"}
+
+    restored = restore.run("idle-dev", POLICY, Settings.from_env(), actor="ana@example.com",
+                           now=NIGHT2 + timedelta(hours=10))
+    assert (restored.action, restored.action_status) == (ActionKind.RESTORE_ENDPOINT, "done")
+    back = sm.describe_endpoint(EndpointName="idle-dev")
+    assert back["EndpointConfigName"] == "idle-dev-config" and back["EndpointStatus"] == "InService"
+    tags_after = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=back["EndpointArn"])["Tags"]}
+    assert tags_after == {k: v for k, v in tags_before.items() if k != "cost-janitor:idle-since"}
+    # the deletion saved its hourly price for the 10 hours it was gone, and no more
+    saved = realized_savings(ledger.history("idle-dev"), start=NIGHT2 - timedelta(days=1),
+                             end=NIGHT2 + timedelta(days=1))
+    assert saved.realized_usd == round(1.408 * 10, 2)
+    with pytest.raises(RestoreRefused, match="already restored"):
+        restore.run("idle-dev", POLICY, Settings.from_env(), actor="ana@example.com", now=NIGHT2 + timedelta(hours=11))
+
+
+def test_an_endpoint_the_janitor_never_deleted_cannot_be_restored(ml: dict[str, Any]) -> None:
+    with pytest.raises(RestoreRefused, match="no record of deleting"):
+        restore.run("busy", POLICY, Settings.from_env(), actor="ana@example.com", now=NIGHT2)
+
+
+def test_a_dev_notebook_left_on_is_marked_then_stopped_and_prod_is_only_asked(ml: dict[str, Any]) -> None:
+    sm = ml["sm"]
+    _run(NIGHT1, dry_run=False)
+    second = _by_name(_run(NIGHT2, dry_run=False))
+    assert (second["ana-nb"].action, second["ana-nb"].action_status) == (ActionKind.STOP_NOTEBOOK, "done")
+    status = {n["NotebookInstanceName"]: n["NotebookInstanceStatus"]
+              for n in sm.list_notebook_instances()["NotebookInstances"]}
+    assert status == {"ana-nb": "Stopped", "bo-nb": "InService", "fresh-nb": "InService"}
+    arn = sm.describe_notebook_instance(NotebookInstanceName="ana-nb")["NotebookInstanceArn"]
+    assert "cost-janitor:idle-since" not in {t["Key"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+
+
+def test_a_deletion_is_not_made_when_the_endpoint_was_kept_in_between(ml: dict[str, Any]) -> None:
+    sm = ml["sm"]
+    _run(NIGHT1, dry_run=False)
+    arn = sm.describe_endpoint(EndpointName="idle-dev")["EndpointArn"]
+    original = idle_sweep._recheck_sagemaker
+
+    def kept_meanwhile(report: Any, policy: Policy, *, now: datetime) -> Any:
+        sm.add_tags(ResourceArn=arn, Tags=[{"Key": "cost-janitor:keep-until", "Value": "2026-12-31"}])
+        return original(report, policy, now=now)
+
+    idle_sweep._recheck_sagemaker = kept_meanwhile  # type: ignore[assignment]
+    try:
+        second = _by_name(_run(NIGHT2, dry_run=False))
+    finally:
+        idle_sweep._recheck_sagemaker = original  # type: ignore[assignment]
+    assert second["idle-dev"].action is None and "kept" in " ".join(second["idle-dev"].notes)
+    assert sm.describe_endpoint(EndpointName="idle-dev")["EndpointStatus"] == "InService"
