@@ -41,3 +41,9 @@ def tag_statements(scope: Construct, sid: str, keys: list[str]) -> list[iam.Poli
             iam.PolicyStatement(sid=f"{sid}OnlyTheseKeys", actions=TAG_WRITES, resources=["*"], conditions=only),
             iam.PolicyStatement(sid=f"{sid}Buckets", actions=["s3:GetBucketTagging", "s3:PutBucketTagging"],
                                 resources=[all_buckets(scope)])]
+
+
+def nag_arns(policy: Policy, *, service: str, resource: str) -> list[str]:
+    """How cdk-nag prints regional_arns(...) (tokens as <AWS::...>), for its acknowledgements."""
+    return [f"arn:<AWS::Partition>:{service}:{region}:<AWS::AccountId>:{resource}/*" for region in policy.regions] or [
+        f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}/*"]

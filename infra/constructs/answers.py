@@ -10,8 +10,9 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cost_janitor.adapters.executor import RESTORABLE_TAG
 from cost_janitor.core.policy import Policy
-from infra.iam import ALL_BUCKETS_NAG, regional_arns, tag_statements
+from infra.iam import ALL_BUCKETS_NAG, nag_arns, regional_arns, tag_statements
 from infra.janitor_function import FunctionFactory
 
 
@@ -47,6 +48,7 @@ class Answers(Construct):
             conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [ex.idle_since_tag]}}))
         role.add_to_policy(iam.PolicyStatement(sid="NeverTerminate", effect=iam.Effect.DENY,
                                                actions=["ec2:TerminateInstances"], resources=["*"]))
+        sagemaker = self._sagemaker(policy, role) if "sagemaker" in policy.idle.services else []
         Validations.of(role).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="ec2:DescribeInstances, X-Ray writes and tag:TagResources have no resource "
@@ -57,7 +59,38 @@ class Answers(Construct):
             *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
                              reason="answers apply to any instance the clicker owns (checked in the handler) in the "
                                     "policy's regions; tag writes are limited to the answer tag keys, stops to "
-                                    "dev-tagged instances") for arn in _nag_arns(policy.regions)))
+                                    "dev-tagged instances") for arn in _nag_arns(policy.regions)),
+            *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
+                             reason="answers on the owner's SageMaker resources in the policy's regions: answer tag "
+                                    "keys only; a restore only from an EndpointConfig the janitor marked, as a dev "
+                                    "endpoint") for arn in sagemaker))
+
+    def _sagemaker(self, policy: Policy, role: iam.Role) -> list[str]:
+        """Keep / Snooze / Not mine on endpoints and notebook instances (answer tag keys only), and Restore: a dev
+        endpoint, only from an EndpointConfig the janitor marked when it deleted the endpoint."""
+        endpoints = regional_arns(self, policy, service="sagemaker", resource="endpoint")
+        configs = regional_arns(self, policy, service="sagemaker", resource="endpoint-config")
+        notebooks = regional_arns(self, policy, service="sagemaker", resource="notebook-instance")
+        ex, env = policy.exemptions, policy.environments
+        role.add_to_policy(iam.PolicyStatement(
+            sid="WriteOnlyAnswerTagsSageMaker", actions=["sagemaker:AddTags"], resources=endpoints + notebooks,
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [
+                ex.keep_until_tag, ex.reason_tag, ex.by_tag, policy.tagging.owner_tag]}}))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="RestoreReadsTheConfig", actions=["sagemaker:DescribeEndpointConfig"], resources=configs))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="RestoreOnlyMarkedConfigs", actions=["sagemaker:CreateEndpoint"], resources=configs,
+            conditions={"Null": {f"aws:ResourceTag/{RESTORABLE_TAG}": "false"}}))
+        dev_request = {"StringEqualsIgnoreCase": {f"aws:RequestTag/{env.tag_key}": env.stop_values()}}
+        role.add_to_policy(iam.PolicyStatement(
+            sid="RestoreOnlyDevEndpoints", actions=["sagemaker:CreateEndpoint"], resources=endpoints,
+            conditions=dev_request))
+        role.add_to_policy(iam.PolicyStatement(  # CreateEndpoint with Tags needs AddTags on the new endpoint
+            sid="TagRestoredDevEndpoints", actions=["sagemaker:AddTags"], resources=endpoints,
+            conditions={**dev_request, "StringEqualsIgnoreCaseIfExists": {
+                f"aws:ResourceTag/{env.tag_key}": env.stop_values()}}))
+        return [a for r in ("endpoint", "endpoint-config", "notebook-instance")
+                for a in nag_arns(policy, service="sagemaker", resource=r)]
 
 
 def _nag_arns(regions: list[str]) -> list[str]:

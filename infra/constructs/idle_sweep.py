@@ -9,7 +9,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cost_janitor.adapters.executor import RESTORABLE_TAG
 from cost_janitor.core.policy import Policy
+from infra.iam import nag_arns, regional_arns
 from infra.janitor_function import FunctionFactory
 
 _INSTANCES_IN_ANY_REGION = "arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*"
@@ -48,6 +50,7 @@ class IdleSweep(Construct):
             conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [policy.agent.tag_key]}}))
         role.add_to_policy(iam.PolicyStatement(
             sid="NeverTerminate", effect=iam.Effect.DENY, actions=["ec2:TerminateInstances"], resources=["*"]))
+        nag = self._sagemaker(policy, role, env_tag) if "sagemaker" in policy.idle.services else []
 
         Validations.of(role).acknowledge(
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -55,9 +58,50 @@ class IdleSweep(Construct):
                                   "resource-level permissions"),
             Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_INSTANCES_IN_ANY_REGION}]",
                            reason="the sweep covers the policy's regions; stop and tag writes are conditioned on "
-                                  "the dev environment tag and the idle-since tag key"))
+                                  "the dev environment tag and the idle-since tag key"),
+            *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
+                             reason="SageMaker endpoints, configs and notebook instances of the policy's regions: "
+                                    "reads, and writes conditioned on the dev environment tag and the janitor's tag "
+                                    "keys") for arn in nag))
 
         self.rule = events.Rule(self, "Nightly", schedule=events.Schedule.expression(policy.idle.schedule),
                                 description="cost-janitor nightly idle sweep")
         self.rule.add_target(targets.LambdaFunction(
             self.fn.function, dead_letter_queue=dlq, retry_attempts=2, max_event_age=Duration.hours(2)))
+
+    def _sagemaker(self, policy: Policy, role: iam.Role, env_tag: str) -> list[str]:
+        """Reads of endpoints, their configs and notebook instances; marks, stops and (opt-in) deletions only on
+        dev-tagged ones; the configs and models a deletion keeps, and notebook instances, are never deleted.
+        Returns the ARN patterns for cdk-nag's acknowledgement."""
+        endpoints = regional_arns(self, policy, service="sagemaker", resource="endpoint")
+        configs = regional_arns(self, policy, service="sagemaker", resource="endpoint-config")
+        notebooks = regional_arns(self, policy, service="sagemaker", resource="notebook-instance")
+        dev = {"StringEqualsIgnoreCase": {env_tag: policy.environments.stop_values()}}
+        idle_key = {"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}
+        role.add_to_policy(iam.PolicyStatement(
+            sid="ListSageMaker", resources=["*"],
+            actions=["sagemaker:ListEndpoints", "sagemaker:ListNotebookInstances", "tag:GetResources"]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="DescribeEndpoints", resources=endpoints + configs,
+            actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"]))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="MarkOnlyDevSageMaker", actions=["sagemaker:AddTags"], resources=endpoints + notebooks,
+            conditions={**dev, **idle_key}))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="UnmarkSageMaker", actions=["sagemaker:DeleteTags"], resources=endpoints + notebooks,
+            conditions=idle_key))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="StopOnlyDevNotebooks", actions=["sagemaker:StopNotebookInstance"], resources=notebooks,
+            conditions=dev))
+        if policy.sagemaker.delete_idle_dev_endpoints:
+            role.add_to_policy(iam.PolicyStatement(
+                sid="DeleteDevEndpointsOptIn", actions=["sagemaker:DeleteEndpoint"], resources=endpoints,
+                conditions=dev))
+            role.add_to_policy(iam.PolicyStatement(
+                sid="MarkConfigsRestorable", actions=["sagemaker:AddTags"], resources=configs,
+                conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [RESTORABLE_TAG]}}))
+        role.add_to_policy(iam.PolicyStatement(
+            sid="NeverDeleteConfigsModelsNotebooks", effect=iam.Effect.DENY, resources=["*"],
+            actions=["sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel", "sagemaker:DeleteNotebookInstance"]))
+        return [a for r in ("endpoint", "endpoint-config", "notebook-instance")
+                for a in nag_arns(policy, service="sagemaker", resource=r)]

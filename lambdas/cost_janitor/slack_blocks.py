@@ -37,7 +37,9 @@ MAX_VALUE = 2000  # a button's value
 KEEP_DAYS = (1, 3, 7, 14, 30, 60, 90)
 EMOJI = {Verdict.IDLE: ":zzz:", Verdict.GPU_METRICS_MISSING: ":grey_question:", Verdict.NOT_STOPPABLE: ":lock:",
          Verdict.NOT_EVALUATED: ":warning:", Verdict.BUSY: ":white_check_mark:", Verdict.EXEMPT: ":shield:",
-         Verdict.INSUFFICIENT_DATA: ":hourglass:", Verdict.ACCELERATOR_NOT_MEASURED: ":grey_question:"}
+         Verdict.INSUFFICIENT_DATA: ":hourglass:", Verdict.ACCELERATOR_NOT_MEASURED: ":grey_question:",
+         Verdict.UNDERUSED: ":chart_with_downwards_trend:", Verdict.LEFT_RUNNING: ":crescent_moon:",
+         Verdict.NO_AUTO_STOP: ":alarm_clock:"}
 
 
 def _clip(text: str, limit: int) -> str:
@@ -71,8 +73,15 @@ def buttons_for(finding: Finding, policy: Policy) -> list[ButtonElement]:
         return [ButtonElement(text="Fix tags", action_id="fix_tags", style="primary",
                               value=button_value(finding, **_tag_hints(finding, policy)))] \
             if finding.verdict == Verdict.NON_COMPLIANT else []
+    snooze = ButtonElement(text="Snooze 1 day", action_id="snooze", value=value)
+    if finding.action == ActionKind.DELETE_ENDPOINT and finding.action_status == "done":
+        return [ButtonElement(text="Restore", action_id="restore", style="primary", value=value)]
+    if finding.resource_type.startswith("sagemaker:"):  # no "stop now": an endpoint is deleted only by the policy
+        if finding.action in (ActionKind.MARK_IDLE, Ask.JUSTIFY, Ask.RIGHT_SIZE):
+            return [keep, snooze, not_mine]
+        return []
     if finding.action == Ask.JUSTIFY:
-        return [keep, ButtonElement(text="Snooze 1 day", action_id="snooze", value=value), not_mine]
+        return [keep, snooze, not_mine]
     if finding.action in (ActionKind.MARK_IDLE,) or (finding.verdict == Verdict.IDLE and finding.action is None
                                                        and finding.environment == "dev"):
         return [keep, ButtonElement(text="Stop now", action_id="stop_now", value=value, style="danger")]
@@ -98,8 +107,28 @@ def _what_happens(f: Finding) -> str:
                 if f.verdict == Verdict.NON_COMPLIANT else "All cost tags are present. Thank you.")
         if f.action == ActionKind.TAG_CREATED_BY:
             text += f" Tagged created-by={f.evidence.get('created_by')} ({f.action_status})."
+    elif f.action == ActionKind.MARK_IDLE and f.resource_type == "sagemaker:endpoint":
+        text = (f"Marked idle. It will be deleted after {when} unless you keep it; its EndpointConfig and model stay, "
+                "and Restore brings it back exactly." if when else "Marked idle.")
+    elif f.action == ActionKind.MARK_IDLE and f.resource_type == "sagemaker:notebook-instance":
+        text = (f"Marked. It will be stopped after {when} if it is still in service, unless you keep it; its ML "
+                "storage volume is kept." if when else "Marked.")
     elif f.action == ActionKind.MARK_IDLE:
         text = f"Marked idle. It will be stopped after {when} unless you keep it." if when else "Marked idle."
+    elif f.action == ActionKind.DELETE_ENDPOINT:
+        text = {"done": f"Deleted: no invocations for the whole window after the grace period. Its EndpointConfig "
+                        f"`{f.evidence.get('endpoint_config')}` and model are kept: Restore (or `cost-janitor restore "
+                        f"{f.resource_id} --region {f.region}`) recreates it.",
+                "failed": f"Could not be deleted ({f.action_error}); it is still serving.",
+                "skipped": f"Not deleted: it changed before the janitor acted ({f.action_error})."}.get(
+            str(f.action_status), f"Deletion {f.action_status}.")
+    elif f.action == ActionKind.STOP_NOTEBOOK:
+        text = {"done": "Stopped: still in service a night after it was marked. Its ML storage volume is kept; start "
+                        "it again when you need it.",
+                "failed": f"Could not be stopped ({f.action_error})."}.get(str(f.action_status),
+                                                                           f"Stop {f.action_status}.")
+    elif f.action == Ask.RIGHT_SIZE:
+        text = "It serves traffic on more accelerator than it uses: see the suggestion below, or keep it as it is."
     elif f.action in STOPS:
         verb = "Stopped" if f.action == ActionKind.STOP else "Hibernated"
         text = {"done": f"{verb}: idle past the grace period after a fresh look at its metrics.",

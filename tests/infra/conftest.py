@@ -43,7 +43,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return _synth(tmp_path_factory.mktemp("cdk.out"))
 
 
-OPT_INS = {"storage": {"delete_unattached_volumes": True, "set_log_retention": True}}
+OPT_INS = {"storage": {"delete_unattached_volumes": True, "set_log_retention": True},
+           "sagemaker": {"delete_idle_dev_endpoints": True}}
 
 
 @pytest.fixture(scope="session")

@@ -21,15 +21,19 @@ SLACK = {"secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
 QUEUE = {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:ReceiveMessage"}
 TAGGING = {"tag:TagResources", "ec2:CreateTags", "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource",
            "s3:GetBucketTagging", "s3:PutBucketTagging"}
+SAGEMAKER_SWEEP = {"sagemaker:ListEndpoints", "sagemaker:ListNotebookInstances", "tag:GetResources",
+                   "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:AddTags",
+                   "sagemaker:DeleteTags", "sagemaker:StopNotebookInstance"}
 ALLOWED: dict[str, set[str]] = {
     "IdleSweep": SHARED | PUBLISH | {"ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
                                     "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "ec2:StopInstances",
-                                    "ec2:CreateTags", "ec2:DeleteTags"},
+                                    "ec2:CreateTags", "ec2:DeleteTags"} | SAGEMAKER_SWEEP,
     "NotifierFunction": SHARED | SLACK | QUEUE,
     # the public endpoint: its secret and the answers queue, nothing that touches a resource
     "SlackInteractivityFunction": SHARED | SLACK,
     "AnswersFunction": SHARED | SLACK | QUEUE | TAGGING | {"ec2:DescribeInstances", "ec2:StopInstances",
-                                                           "ec2:DeleteTags"},
+                                                           "ec2:DeleteTags", "sagemaker:DescribeEndpointConfig",
+                                                           "sagemaker:CreateEndpoint"},
     "SpotInterruptionFunction": SHARED | PUBLISH | {"ec2:DescribeInstances", "ssm:SendCommand"},
     "StorageLifecycleFunction": SHARED | PUBLISH | {
         "s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:GetBucketVersioning",
@@ -42,7 +46,8 @@ ALLOWED: dict[str, set[str]] = {
                                                   "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests"},
 }
 MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteVolume",
-                           "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource"}
+                           "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource", "sagemaker:DeleteTags",
+                           "sagemaker:StopNotebookInstance", "sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint"}
 
 
 def _roles(synth: Synth) -> dict[str, list[dict[str, Any]]]:

@@ -128,14 +128,16 @@ def test_idle_sweep_may_stop_only_dev_tagged_instances_and_never_terminate(synth
 
 ACTIONS_BY_FUNCTION = {
     "IdleSweep": [ActionKind.MARK_IDLE, ActionKind.UNMARK_IDLE, ActionKind.STOP, ActionKind.HIBERNATE,
-                  ActionKind.TAG_GPU_AGENT],
-    "Answers": [ActionKind.STOP, ActionKind.KEEP, ActionKind.SNOOZE, ActionKind.REASSIGN, ActionKind.SET_TAGS],
+                  ActionKind.TAG_GPU_AGENT, ActionKind.STOP_NOTEBOOK],
+    "Answers": [ActionKind.STOP, ActionKind.KEEP, ActionKind.SNOOZE, ActionKind.REASSIGN, ActionKind.SET_TAGS,
+                ActionKind.RESTORE_ENDPOINT],
     "SpotInterruption": [ActionKind.CHECKPOINT],
     "StorageLifecycle": [ActionKind.PUT_LIFECYCLE, ActionKind.MARK_UNATTACHED],
     "TagCompliance": [ActionKind.TAG_CREATED_BY],
 }
 OPT_IN_ACTIONS = {"StorageLifecycle": [ActionKind.SNAPSHOT_VOLUME, ActionKind.DELETE_VOLUME,
-                                       ActionKind.SET_LOG_RETENTION]}
+                                       ActionKind.SET_LOG_RETENTION],
+                  "IdleSweep": [ActionKind.DELETE_ENDPOINT]}
 
 
 def _allowed(synth: Synth, construct: str) -> set[str]:
@@ -166,6 +168,19 @@ def test_destructive_storage_actions_are_granted_only_with_their_opt_in(synth: S
     assert "prod" not in json.dumps(delete["Condition"]) and "dev" in json.dumps(delete["Condition"])
     [nag] = [p for p in synth_opt_in.report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
     assert nag["violations"] == []
+
+
+def test_endpoints_are_deleted_only_with_the_opt_in_and_only_when_dev(synth: Synth, synth_opt_in: Synth) -> None:
+    everything = {a for k in synth.resources("AWS::IAM::Policy") for a in _allowed(synth, k.split("Role")[0])}
+    assert "sagemaker:DeleteEndpoint" not in everything
+    assert set(permissions(OPT_IN_ACTIONS["IdleSweep"])) <= _allowed(synth_opt_in, "IdleSweep")
+    [delete] = [s for s in _statements(synth_opt_in, "IdleSweep") if s.get("Sid") == "DeleteDevEndpointsOptIn"]
+    assert "prod" not in json.dumps(delete["Condition"]) and "dev" in json.dumps(delete["Condition"])
+    [never] = [s for s in _statements(synth_opt_in, "IdleSweep") if s.get("Sid") == "NeverDeleteConfigsModelsNotebooks"]
+    assert never["Effect"] == "Deny" and {"sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel"} <= set(
+        never["Action"])
+    [restore] = [s for s in _statements(synth, "Answers") if s.get("Sid") == "RestoreOnlyMarkedConfigs"]
+    assert restore["Condition"] == {"Null": {"aws:ResourceTag/cost-janitor:deleted-endpoint": "false"}}
 
 
 def test_idle_sweep_runs_on_the_policy_schedule(synth: Synth) -> None:

@@ -148,6 +148,8 @@ class EndpointUsageReader:
     def read(self, endpoints: Sequence[Endpoint], policy: Policy, *,
              now: datetime) -> tuple[dict[str, dict[str, VariantUsage]], set[str]]:
         """Usage per endpoint and variant, and the endpoints whose metrics could not be read (not evaluated)."""
+        if not endpoints:
+            return {}, set()
         start, end = window(policy, now)
         names = {e.name for e in endpoints}
         calls = self._sets(INVOCATIONS_NAMESPACE, "Invocations")

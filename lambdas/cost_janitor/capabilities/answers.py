@@ -15,7 +15,7 @@ from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import MessageState, SlackState
 from cost_janitor.adapters.slack import SlackGateway
 from cost_janitor.core.answers import Answer, KeepInput, ReassignInput, TagsInput, read_submission
-from cost_janitor.core.errors import JanitorError
+from cost_janitor.core.errors import JanitorError, RestoreRefused
 from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.notify import keep_until, may_act, may_stop_now, recipient_for
 from cost_janitor.core.policy import Policy
@@ -91,6 +91,8 @@ def on_click(ctx: Ctx, click: SlackBlockActions) -> dict[str, Any]:
                         reason="snoozed for a day", answer=Answer.SNOOZED)
     elif action.action_id == "stop_now":
         outcome = _stop_now(ctx, finding, user=user)
+    elif action.action_id == "restore":
+        outcome = _restore(ctx, finding, user=user)
     else:
         return {"status": "unknown-action"}
     message.outcomes[resource] = outcome
@@ -153,6 +155,20 @@ def _stop_now(ctx: Ctx, finding: Finding, *, user: str) -> str:
         return f":warning: <@{user}> asked to stop it; the stop failed ({done.action_error})."
     suffix = " (dry-run: nothing was changed)" if done.action_status == "dry-run" else ""
     return f":octagonal_sign: Stopped at the request of <@{user}>{suffix}."
+
+
+def _restore(ctx: Ctx, finding: Finding, *, user: str) -> str:
+    """Recreate a deleted endpoint from the EndpointConfig its deletion recorded (capabilities.restore)."""
+    from cost_janitor.capabilities import restore
+
+    try:
+        done = restore.run(finding.resource_id, ctx.policy, ctx.settings, actor=user, now=ctx.now)
+    except RestoreRefused as exc:
+        return f":warning: <@{user}> asked to restore it: {exc}"
+    ctx.state.record_answer(finding.resource_id, answer=Answer.RESTORE_REQUESTED, actor=user, at=ctx.now,
+                            detail=str(done.action_status))
+    return f":leftwards_arrow_with_hook: Restored at the request of <@{user}> from EndpointConfig " \
+           f"`{done.evidence.get('endpoint_config')}` (it takes a few minutes to come into service)."
 
 
 def _fix_tags(ctx: Ctx, finding: Finding, *, user: str, tags: dict[str, str]) -> str:

@@ -19,6 +19,7 @@ class Answer(StrEnum):
     REASSIGNED = "reassigned"
     TAGGED = "tagged"
     STOP_REQUESTED = "stop-requested"
+    RESTORE_REQUESTED = "restore-requested"
 
 
 ENDS_A_REQUEST = (Answer.JUSTIFIED, Answer.SNOOZED, Answer.REASSIGNED)
