@@ -15,7 +15,7 @@ import pytest
 
 from cost_janitor.cli import FakeContext
 from cost_janitor.core.policy import Policy
-from cost_janitor.local.emulator import LocalAws, launch
+from cost_janitor.local.emulator import LocalAws, launch, seed_endpoint, seed_endpoint_metrics, seed_notebook
 from cost_janitor.settings import Settings
 from tests.conftest import load_event
 from tests.integration.fleet import DEV, PROD, Fleet
@@ -56,7 +56,8 @@ def _changes(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
 @pytest.fixture
 def world(aws: LocalAws, janitor: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     janitor(Policy.model_validate({"storage": {"delete_unattached_volumes": True, "set_log_retention": True},
-                                   "agent": {"install_on_gpu_families": True}}))
+                                   "agent": {"install_on_gpu_families": True},
+                                   "sagemaker": {"delete_idle_dev_endpoints": True}}))
     monkeypatch.setenv("COST_JANITOR_DRY_RUN", "true")
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     fleet = Fleet(aws, end)
@@ -75,6 +76,16 @@ def world(aws: LocalAws, janitor: Any, monkeypatch: pytest.MonkeyPatch) -> dict[
                                                   "Value": "2026-01-01T00:00:00+00:00"}]}])
     aws.client("logs").create_log_group(logGroupName="/ml/forever")
     spot = launch(ec2, "g5.xlarge", {"owner": "a@b.co"}, InstanceMarketOptions={"MarketType": "spot"})
+    marked = {**DEV, "cost-janitor:idle-since": (end - timedelta(days=3)).isoformat()}
+    seed_endpoint(aws, "idle-endpoint", variants=[("AllTraffic", "ml.g5.xlarge", 1)], tags=marked,
+                  created=end - timedelta(days=30))
+    seed_endpoint(aws, "new-idle-endpoint", variants=[("AllTraffic", "ml.g5.xlarge", 1)], tags=DEV,
+                  created=end - timedelta(days=30))
+    for name in ("idle-endpoint", "new-idle-endpoint"):
+        seed_endpoint_metrics(fleet.seeder, name, "AllTraffic", end=end, hours=9 * 24, invocations_per_hour=None,
+                              gpus=[0.0])
+    fleet.seeder.flush()
+    seed_notebook(aws, "left-on", instance_type="ml.g4dn.xlarge", tags=marked, started=end - timedelta(hours=40))
     return {"fleet": fleet, "spot": spot}
 
 
@@ -86,7 +97,8 @@ def test_every_capability_in_dry_run_changes_nothing(world: dict[str, Any],
     settings = Settings.from_env()
     nightly = load_event("eventbridge/scheduled_nightly_sweep.json")
     sweep = idle_sweep.lambda_handler(nightly, FakeContext())
-    assert {"stop:dry-run", "tag-gpu-agent:dry-run"} <= set(sweep["actions"])
+    assert {"stop:dry-run", "tag-gpu-agent:dry-run", "delete-endpoint:dry-run", "stop-notebook:dry-run",
+            "mark-idle:dry-run"} <= set(sweep["actions"])
     storage = storage_lifecycle.lambda_handler({**nightly, "id": "storage-1"}, FakeContext())
     assert {"put-lifecycle:dry-run", "snapshot-volume:dry-run", "set-log-retention:dry-run"} <= set(
         storage["actions"])
@@ -105,6 +117,9 @@ def test_every_capability_in_dry_run_changes_nothing(world: dict[str, Any],
     assert {"StopInstances", "DescribeInstances", "GetMetricData"} <= operations  # the real path ran
     assert _changes(recorded) == []
     assert world["fleet"].state("idle-dev") == "running"
+    sm = world["fleet"].aws.client("sagemaker")
+    assert {e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]} == {"idle-endpoint", "new-idle-endpoint"}
+    assert sm.describe_notebook_instance(NotebookInstanceName="left-on")["NotebookInstanceStatus"] == "InService"
 
 
 def test_the_check_itself_catches_a_real_change() -> None:
