@@ -169,7 +169,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
         report = idle_sweep.run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
-                       dry_run=not args.apply, regions=args.region or None)
+                                dry_run=not args.apply, regions=args.region or None, services=args.services)
     denied = {r: c for r, c in report.failed_regions.items() if c in AUTH_CODES}
     if denied and len(denied) == len(report.regions):
         from cost_janitor.core.errors import AwsSetupError
@@ -184,6 +184,33 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(format_findings(report.findings))
         print()
         print(_plain(report.summary()))
+    return 0
+
+
+def _services(value: str) -> list[str]:
+    wanted = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(SERVICES))
+    if not wanted or unknown:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(SERVICES)} (got {', '.join(unknown) or 'none'})")
+    return wanted
+
+
+SERVICES = ("ec2", "sagemaker")
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Recreate an endpoint the janitor deleted, from the EndpointConfig and tags its deletion recorded."""
+    from cost_janitor.capabilities import restore
+
+    os.environ["POWERTOOLS_SERVICE_NAME"] = "restore"
+    _quiet_powertools(args.verbose)
+    settings = aws_settings(args, require=("ledger_table",))
+    policy = _policy(args, settings)
+    actor = os.environ.get("USER") or "cli"
+    with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
+        done = restore.run(args.endpoint, policy, settings, actor=f"{actor} (cli)", now=datetime.now(UTC))
+    print(f"restored {args.endpoint} in {done.region} from EndpointConfig {done.evidence.get('endpoint_config')} "
+          "(it takes a few minutes to come into service)")
     return 0
 
 
@@ -414,7 +441,17 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
     sweep.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
+    sweep.add_argument("--services", type=_services, default=None, metavar="ec2,sagemaker",
+                       help="what to sweep (default: the policy's idle.services)")
     sweep.set_defaults(func=cmd_sweep)
+
+    restore = sub.add_parser("restore", parents=[aws],
+                             help="recreate a SageMaker endpoint the janitor deleted, exactly as it was")
+    restore.add_argument("endpoint", help="the endpoint's name")
+    restore.add_argument("--region", action="append", help="the region of the janitor's ledger (default: the "
+                                                           "profile's); the endpoint comes back where it was")
+    restore.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
+    restore.set_defaults(func=cmd_restore)
 
     storage = sub.add_parser("storage", parents=[aws],
                              help="the weekly storage run, now: lifecycle, volumes, snapshots, logs")

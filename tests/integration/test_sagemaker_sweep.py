@@ -195,3 +195,26 @@ def test_a_deletion_is_not_made_when_the_endpoint_was_kept_in_between(ml: dict[s
         idle_sweep._recheck_sagemaker = original  # type: ignore[assignment]
     assert second["idle-dev"].action is None and "kept" in " ".join(second["idle-dev"].notes)
     assert sm.describe_endpoint(EndpointName="idle-dev")["EndpointStatus"] == "InService"
+
+
+def test_the_cli_restores_a_deleted_endpoint_and_sweeps_only_the_services_asked(ml: dict[str, Any]) -> None:
+    from tests.integration.test_cli import _cli
+
+    _run(NIGHT1, dry_run=False)
+    _run(NIGHT2, dry_run=False)
+    assert "idle-dev" not in {e["EndpointName"] for e in ml["sm"].list_endpoints()["Endpoints"]}
+    restored = _cli("restore", "idle-dev")
+    assert restored.returncode == 0, restored.stderr
+    assert "restored idle-dev in us-east-1 from EndpointConfig idle-dev-config" in restored.stdout
+    assert ml["sm"].describe_endpoint(EndpointName="idle-dev")["EndpointStatus"] == "InService"
+    again = _cli("restore", "idle-dev")
+    assert again.returncode == 2 and "already restored" in again.stderr and "Traceback" not in again.stderr
+    unknown = _cli("restore", "never-deleted")
+    assert unknown.returncode == 2 and "no record of deleting" in unknown.stderr
+
+    swept = _cli("sweep", "--services", "sagemaker", "--json")
+    assert swept.returncode == 0, swept.stderr
+    types = {f["resource_type"] for f in json.loads(swept.stdout)["findings"]}
+    assert types == {"sagemaker:endpoint", "sagemaker:notebook-instance"}
+    bad = _cli("sweep", "--services", "ec2,lambda")
+    assert bad.returncode == 2 and "choose from ec2, sagemaker" in bad.stderr
