@@ -218,3 +218,27 @@ def test_the_cli_restores_a_deleted_endpoint_and_sweeps_only_the_services_asked(
     assert types == {"sagemaker:endpoint", "sagemaker:notebook-instance"}
     bad = _cli("sweep", "--services", "ec2,lambda")
     assert bad.returncode == 2 and "choose from ec2, sagemaker" in bad.stderr
+
+
+def test_restore_from_slack_by_the_owner_only(ml: dict[str, Any], slack: Any) -> None:
+    from cost_janitor.adapters.ledger import MessageState, SlackState
+    from cost_janitor.slack_blocks import render
+    from tests.integration.slack_helpers import button, click
+    from tests.integration.slack_world import ANA, BO, act
+
+    _run(NIGHT1, dry_run=False)
+    deleted = _by_name(_run(NIGHT2, dry_run=False))["idle-dev"]
+    assert deleted.action_status == "done"
+    blocks = render([deleted], POLICY)["blocks"]
+    assert json.loads(button(blocks, "restore", "idle-dev"))["resource"] == "idle-dev"
+    assert "Restore (or `cost-janitor restore idle-dev --region us-east-1`)" in json.dumps(blocks)
+    SlackState(ml["aws"].client("dynamodb"), str(Settings.from_env().ledger_table)).save_message(MessageState(
+        channel="D0ANA0001", ts="1.000001", run_id=deleted.run_id, recipient=ANA, findings=[deleted]))
+    where = {"channel": "D0ANA0001", "ts": "1.000001", "response_url": slack.response_url()}
+    act(click("restore", resource="idle-dev", user=BO, **where))  # not hers: refused, nothing created
+    assert "idle-dev" not in {e["EndpointName"] for e in ml["sm"].list_endpoints()["Endpoints"]}
+    act(click("restore", resource="idle-dev", user=ANA, **where))
+    assert ml["sm"].describe_endpoint(EndpointName="idle-dev")["EndpointStatus"] == "InService"
+    replies = [json.dumps(c.args) for c in slack.of("response_url")]
+    assert any("Only the owner of `idle-dev`" in r for r in replies)
+    assert any(f"Restored at the request of <@{ANA}>" in r for r in replies)
