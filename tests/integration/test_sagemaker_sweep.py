@@ -105,9 +105,21 @@ def test_reads_are_batched_and_only_candidates_are_described(ml: dict[str, Any])
     calls = {k.removeprefix("sagemaker:"): v for k, v in report.api_calls.items()}
     # one page each for the lists and the tags, 4 ListMetrics (Invocations, CPU, GPU, GPU memory), one
     # GetMetricData for every series; DescribeEndpoint for the 5 candidates (idle, underused, new, serverless,
-    # multi) — never the busy or the kept one
+    # multi) — never the busy or the kept one — after one look for descriptions saved by earlier runs
     assert calls == {"ListEndpoints": 1, "GetResources": 2, "ListNotebookInstances": 1, "ListMetrics": 4,
-                     "GetMetricData": 1, "DescribeEndpoint": 5, "DescribeEndpointConfig": 5}
+                     "GetMetricData": 1, "BatchGetItem (descriptions)": 1, "DescribeEndpoint": 5,
+                     "DescribeEndpointConfig": 5}
+    # the next night, nothing updated: the descriptions are the saved ones, and the verdicts the same
+    again = _run(NIGHT1 + timedelta(hours=1), dry_run=True)
+    calls = {k.removeprefix("sagemaker:"): v for k, v in again.api_calls.items()}
+    assert "DescribeEndpoint" not in calls and calls["BatchGetItem (descriptions)"] == 1
+    assert {f.resource_id: (f.verdict, f.monthly_usd) for f in again.findings} == {
+        f.resource_id: (f.verdict, f.monthly_usd) for f in report.findings}
+    # an endpoint updated since (new LastModifiedTime) is described again
+    from cost_janitor.local.emulator import backdate
+    backdate("idle-dev", END - timedelta(days=20))
+    third = _run(NIGHT1 + timedelta(hours=2), dry_run=True)
+    assert third.api_calls["sagemaker:DescribeEndpoint"] == 1
 
 
 def test_dry_run_changes_nothing(ml: dict[str, Any]) -> None:

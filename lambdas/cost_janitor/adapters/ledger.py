@@ -64,6 +64,39 @@ class Ledger:
 
     OUTBOX = "outbox"
     BACKLOG = {"pk": {"S": "sweep-state"}, "sk": {"S": "not-reached"}}
+    DESCRIPTION_DAYS = 30
+
+    @staticmethod
+    def _description_key(region: str, name: str, version: str) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": f"sagemaker-description#{region}#{name}"}, "sk": {"S": version}}
+
+    def descriptions(self, wanted: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """Endpoint descriptions saved by earlier runs, by (region, name, LastModifiedTime): an endpoint's variants
+        and config change only when it is updated, which changes its LastModifiedTime. 100 keys a call."""
+        out: dict[tuple[str, str, str], dict[str, Any]] = {}
+        keys = list(dict.fromkeys(wanted))
+        for first in range(0, len(keys), 100):
+            request = {self._table: {"Keys": [self._description_key(*k) for k in keys[first:first + 100]]}}
+            for _ in range(5):
+                response = self._ddb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    _, region, name = item["pk"]["S"].split("#", 2)
+                    out[(region, name, item["sk"]["S"])] = json.loads(item["description"]["S"])
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return out
+
+    def save_descriptions(self, described: dict[tuple[str, str, str], dict[str, Any]], *, now: datetime) -> None:
+        expires = {"N": str(int((now + timedelta(days=self.DESCRIPTION_DAYS)).timestamp()))}
+        items = [{**self._description_key(*k), "description": {"S": json.dumps(v, default=str)},
+                  "expires_at": expires} for k, v in described.items()]
+        for first in range(0, len(items), 25):
+            request = {self._table: [{"PutRequest": {"Item": i}} for i in items[first:first + 25]]}
+            for _ in range(5):
+                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
 
     def sweep_backlog(self) -> list[str]:
         """Regions the last sweep ran out of time for (the next one starts with them)."""

@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cost_janitor.adapters.cloudwatch import CloudWatchReader, Dimensions, MetricQuery, window
+from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.models import Series
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.sagemaker import (
@@ -58,9 +59,35 @@ class SageMakerInventory:
                                     last_modified=e["LastModifiedTime"], tags=tags.get(e["EndpointArn"], {})))
         return out
 
-    def describe(self, endpoints: Sequence[Endpoint]) -> dict[str, Endpoint | None]:
+    def describe(self, endpoints: Sequence[Endpoint], cache: Ledger | None = None, *,
+                 now: datetime | None = None) -> dict[str, Endpoint | None]:
         """Variants (type, current count, serverless, model) and EndpointConfig of each; None for one gone since
-        the list. Configs are read once per run however many endpoints share them."""
+        the list. Configs are read once per run however many endpoints share them. With `cache` (the ledger), an
+        endpoint not updated since an earlier run described it (same LastModifiedTime) is not described again."""
+        saved = cache.descriptions([(self.region, e.name, e.last_modified.isoformat()) for e in endpoints]) \
+            if cache is not None and endpoints else {}
+        if cache is not None and endpoints:
+            self.calls["BatchGetItem (descriptions)"] += -(-len(endpoints) // 100)
+        out: dict[str, Endpoint | None] = {}
+        fresh = []
+        for e in endpoints:
+            known = saved.get((self.region, e.name, e.last_modified.isoformat()))
+            if known is not None:
+                out[e.name] = e.model_copy(update={
+                    "config_name": known["config_name"], "config_arn": known["config_arn"],
+                    "variants": tuple(EndpointVariant.model_validate(v) for v in known["variants"])})
+            else:
+                fresh.append(e)
+        out.update(self._describe(fresh))
+        if cache is not None and now is not None:
+            cache.save_descriptions({
+                (self.region, e.name, e.last_modified.isoformat()): {
+                    "config_name": d.config_name, "config_arn": d.config_arn,
+                    "variants": [v.model_dump() for v in d.variants or ()]}
+                for e in fresh if (d := out.get(e.name)) is not None}, now=now)
+        return out
+
+    def _describe(self, endpoints: Sequence[Endpoint]) -> dict[str, Endpoint | None]:
         configs: dict[str, dict[str, Any]] = {}
         out: dict[str, Endpoint | None] = {}
         for e in endpoints:

@@ -49,6 +49,7 @@ class SweepReport:
     not_reached: list[str] = field(default_factory=list)
     messages_published: int = 0
     api_calls: Counter[str] = field(default_factory=Counter)
+    metrics_requested: int = 0  # GetMetricData's billing unit, for the own-cost model and the benchmarks
 
     def summary(self) -> dict[str, Any]:
         idle = [f for f in self.findings if f.monthly_usd is not None]
@@ -98,6 +99,7 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
             continue
         findings = classify_instances(instances, read, policy, now=now, run_id=run_id)
         report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
+        report.metrics_requested += cloudwatch.metrics_requested
         usage.update(read)
         report.findings += _with_stop_protection(findings, instances, read, inventory, policy, now=now,
                                                  run_id=run_id, calls=report.api_calls)
@@ -174,7 +176,7 @@ def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now:
         usage, not_read = EndpointUsageReader(cloudwatch).read(endpoints, policy, now=now)
         wanted = [e for e in endpoints if e.name not in not_read
                   and needs_description(e, usage.get(e.name, {}), policy, now=now)]
-        described = inventory.describe(wanted)
+        described = inventory.describe(wanted, ledger, now=now)
         endpoints = [described.get(e.name) or e for e in endpoints if described.get(e.name, e) is not None]
         notebooks = inventory.notebooks()
     except ClientError as exc:
@@ -186,6 +188,7 @@ def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now:
     finally:
         report.api_calls.update({f"sagemaker:{k}": v for k, v in inventory.calls.items()})
         report.api_calls.update({f"sagemaker:{k}": v for k, v in cloudwatch.calls.items() if v})
+        report.metrics_requested += cloudwatch.metrics_requested
     if ledger:
         _notebooks_started_again(notebooks, ledger, now=now)
     return (classify_endpoints(endpoints, usage, policy, now=now, run_id=run_id, not_read=not_read)
