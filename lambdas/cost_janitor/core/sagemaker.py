@@ -175,8 +175,11 @@ def _endpoint_verdict(e: Endpoint, usage: dict[str, VariantUsage], policy: Polic
     parts, advice = [], []
     if underused:
         peak = max(float(ev[f'{n}:gpu_max_pct'] or 0) for n in underused)
-        parts.append(f"variant(s) {', '.join(underused)} serve traffic but their busiest GPU never exceeded "
-                     f"{peak:g}% (underused below {threshold:g}%)")
+        summed = any(not usage[n].per_accelerator and variants.get(n) is not None
+                     and accelerators(str(variants[n].instance_type or "")) > 1 for n in underused)
+        what = "GPU utilisation summed over their GPUs" if summed else "their busiest GPU"
+        parts.append(f"variant(s) {', '.join(underused)} serve traffic but {what} never exceeded {peak:g}% "
+                     f"(underused below {threshold:g}% on any GPU)")
         advice.append(_advice(variants, underused, ev, threshold))
     if idle_variants:
         parts.append(f"variant(s) {', '.join(idle_variants)} had no invocations while others did")

@@ -190,8 +190,56 @@ def main() -> int:
             items = estimate(fleet, policy)
             print(f"own cost, {label}: ${total(items):,.2f}/month — biggest: " + ", ".join(
                 f"{i.name} ${i.monthly_usd:,.2f}" for i in items[:3]))
+
+        _title("11. SageMaker: endpoints by traffic and GPUs, a notebook left on overnight (two nights, --apply)")
+        _sagemaker_scene(aws, settings, end)
     aws.stop()
     return 0
+
+
+def _sagemaker_scene(aws: Any, settings: Any, end: datetime) -> None:
+    """An idle dev endpoint deleted (config and model kept) and restored; an underused prod endpoint asked to
+    justify; a busy one left alone; a dev notebook left on overnight stopped the next night."""
+    from cost_janitor.capabilities import idle_sweep, restore
+    from cost_janitor.cli import format_findings
+    from cost_janitor.local.emulator import MetricSeeder, seed_endpoint, seed_endpoint_metrics, seed_notebook
+
+    policy = Policy.model_validate({"idle": {"services": ["sagemaker"]},
+                                    "sagemaker": {"delete_idle_dev_endpoints": True}})
+    seeder = MetricSeeder(aws.client("cloudwatch"))
+    month_ago = end - timedelta(days=30)
+    for name, tags, instance_type, count, calls, gpus in (
+            ("detector-dev", {**DEV, "owner": "ana@example.com"}, "ml.g5.xlarge", 1, None, [0.0]),
+            ("ranker-prod", {**PROD, "owner": "bo@example.com"}, "ml.g5.12xlarge", 2, 60.0, [3.0] * 4),
+            ("search-prod", {**PROD, "owner": "gi@example.com"}, "ml.g5.xlarge", 1, 5000.0, [85.0])):
+        seed_endpoint(aws, name, variants=[("AllTraffic", instance_type, count)], tags={"Name": name, **tags},
+                      created=month_ago)
+        seed_endpoint_metrics(seeder, name, "AllTraffic", end=end, hours=9 * 24, invocations_per_hour=calls,
+                              gpus=gpus)
+    seeder.flush()
+    night1, night2 = end - timedelta(days=1) + timedelta(minutes=5), end + timedelta(minutes=5)
+    seed_notebook(aws, "ana-exploration", instance_type="ml.g4dn.xlarge",
+                  tags={"Name": "ana-exploration", **DEV, "owner": "ana@example.com"},
+                  started=night1 - timedelta(hours=14))
+    for n, now in enumerate((night1, night2), start=1):
+        with contextlib.redirect_stdout(io.StringIO()):
+            report = idle_sweep.run(policy, settings, now=now, run_id=f"demo-ml-{n}", dry_run=False)
+        print(f"night {n} ({now:%Y-%m-%d %H:%M} UTC):")
+        print(format_findings(report.findings, show_busy=True))
+    sm = aws.client("sagemaker")
+    print("endpoints now:", ", ".join(sorted(e["EndpointName"] for e in sm.list_endpoints()["Endpoints"])),
+          "— detector-dev's config and model are kept:",
+          sm.describe_endpoint_config(EndpointConfigName="detector-dev-config")["EndpointConfigName"],
+          sm.describe_model(ModelName="detector-dev-model")["ModelName"])
+    with contextlib.redirect_stdout(io.StringIO()):
+        done = restore.run("detector-dev", policy, settings, actor="ana@example.com",
+                           now=night2 + timedelta(hours=9))
+    back = sm.describe_endpoint(EndpointName="detector-dev")
+    print(f"Ana clicks Restore (or runs `cost-janitor restore detector-dev`): {done.action} {done.action_status} → "
+          f"{back['EndpointName']} {back['EndpointStatus']} from {back['EndpointConfigName']}")
+    notebook = sm.describe_notebook_instance(NotebookInstanceName="ana-exploration")
+    print(f"ana-exploration: {notebook['NotebookInstanceStatus']} (its ML storage volume is kept; no utilisation "
+          "metric exists for notebook instances, so the janitor judges time in service, never a made-up metric)")
 
 
 _first_message: dict[str, Any] | None = None
