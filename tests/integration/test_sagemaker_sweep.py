@@ -254,3 +254,21 @@ def test_restore_from_slack_by_the_owner_only(ml: dict[str, Any], slack: Any) ->
     replies = [json.dumps(c.args) for c in slack.of("response_url")]
     assert any("Only the owner of `idle-dev`" in r for r in replies)
     assert any(f"Restored at the request of <@{ANA}>" in r for r in replies)
+
+
+def test_the_emulator_answers_as_sagemaker_does(ml: dict[str, Any]) -> None:
+    """Where moto was more lenient than SageMaker and the janitor depends on it (see emulator._patch_sagemaker)."""
+    from botocore.exceptions import ClientError
+
+    sm = ml["sm"]
+    with pytest.raises(ClientError, match="Cannot create already existing endpoint"):
+        sm.create_endpoint(EndpointName="busy", EndpointConfigName="busy-config")
+    arn = sm.describe_endpoint(EndpointName="busy")["EndpointArn"]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "cost-janitor:keep-until", "Value": "2026-12-01"}])
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "cost-janitor:keep-until", "Value": "2026-12-31"}])
+    keeps = [t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"] if t["Key"] == "cost-janitor:keep-until"]
+    assert keeps == ["2026-12-31"]
+    before = sm.describe_notebook_instance(NotebookInstanceName="fresh-nb")["LastModifiedTime"]
+    sm.stop_notebook_instance(NotebookInstanceName="fresh-nb")
+    stopped = sm.describe_notebook_instance(NotebookInstanceName="fresh-nb")
+    assert stopped["NotebookInstanceStatus"] == "Stopped" and stopped["LastModifiedTime"] > before

@@ -233,7 +233,8 @@ ML_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 def _patch_sagemaker() -> None:
     """SageMaker as AWS answers it where the janitor depends on it: CreateEndpoint refuses a name that exists (moto
-    replaced the endpoint silently, so a second restore looked fine); a new notebook instance comes into service
+    replaced the endpoint silently, so a second restore looked fine); AddTags replaces a key's value (moto
+    appended a second tag with the same key, so a keep written twice read back either date); a new notebook instance comes into service
     (moto left it Pending forever) and starting or stopping one updates its LastModifiedTime (moto never changed
     it, and the janitor reads time in service from it); notebook and hosting instance types are any ml.* type
     (moto's lists predate g5, g6 and inf2)."""
@@ -269,6 +270,14 @@ def _patch_sagemaker() -> None:
         if not ML_INSTANCE_TYPE.match(instance_type):
             raise ValidationError(message=f"Value '{instance_type}' at 'instanceType' failed to satisfy constraint")
 
+    def add_tags(self: Any, arn: str, tags: list[dict[str, str]]) -> list[dict[str, str]]:
+        resource = self._get_resource_from_arn(arn)
+        new = {t["Key"] for t in tags}
+        resource.tags = [t for t in resource.tags if t["Key"] not in new] + list(tags)
+        tagged: list[dict[str, str]] = resource.tags
+        return tagged
+
+    setattr(sm.SageMakerModelBackend, "add_tags", add_tags)  # noqa: B010
     setattr(sm.SageMakerModelBackend, "create_endpoint", create_endpoint)  # noqa: B010
     setattr(sm.SageMakerModelBackend, "create_notebook_instance", create_notebook_instance)  # noqa: B010
     setattr(sm.FakeSagemakerNotebookInstance, "start", start)  # noqa: B010
