@@ -76,20 +76,30 @@ class IdleSweep(Construct):
         endpoints = regional_arns(self, policy, service="sagemaker", resource="endpoint")
         configs = regional_arns(self, policy, service="sagemaker", resource="endpoint-config")
         notebooks = regional_arns(self, policy, service="sagemaker", resource="notebook-instance")
+        domains = regional_arns(self, policy, service="sagemaker", resource="domain")
+        apps = regional_arns(self, policy, service="sagemaker", resource="app")
         dev = {"StringEqualsIgnoreCase": {env_tag: policy.environments.stop_values()}}
         idle_key = {"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}
         role.add_to_policy(iam.PolicyStatement(
             sid="ListSageMaker", resources=["*"],
-            actions=["sagemaker:ListEndpoints", "sagemaker:ListNotebookInstances", "tag:GetResources"]))
+            actions=["sagemaker:ListEndpoints", "sagemaker:ListNotebookInstances", "sagemaker:ListDomains",
+                     "sagemaker:ListApps", "tag:GetResources"]))
         role.add_to_policy(iam.PolicyStatement(
-            sid="DescribeEndpoints", resources=endpoints + configs,
-            actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"]))
+            sid="DescribeEndpointsAndDomains", resources=endpoints + configs + domains,
+            actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeDomain"]))
         role.add_to_policy(iam.PolicyStatement(
-            sid="MarkOnlyDevSageMaker", actions=["sagemaker:AddTags"], resources=endpoints + notebooks,
+            sid="MarkOnlyDevSageMaker", actions=["sagemaker:AddTags"], resources=endpoints + notebooks + apps,
             conditions={**dev, **idle_key}))
         role.add_to_policy(iam.PolicyStatement(
-            sid="UnmarkSageMaker", actions=["sagemaker:DeleteTags"], resources=endpoints + notebooks,
+            sid="UnmarkSageMaker", actions=["sagemaker:DeleteTags"], resources=endpoints + notebooks + apps,
             conditions=idle_key))
+        if policy.sagemaker.enable_studio_idle_shutdown:
+            role.add_to_policy(iam.PolicyStatement(
+                sid="IdleShutdownOnDevDomainsOptIn", actions=["sagemaker:UpdateDomain"], resources=domains,
+                conditions=dev))
+        if policy.sagemaker.delete_studio_accelerator_apps:
+            role.add_to_policy(iam.PolicyStatement(
+                sid="DeleteDevStudioAppsOptIn", actions=["sagemaker:DeleteApp"], resources=apps, conditions=dev))
         role.add_to_policy(iam.PolicyStatement(
             sid="StopOnlyDevNotebooks", actions=["sagemaker:StopNotebookInstance"], resources=notebooks,
             conditions=dev))
@@ -102,6 +112,7 @@ class IdleSweep(Construct):
                 conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [RESTORABLE_TAG]}}))
         role.add_to_policy(iam.PolicyStatement(
             sid="NeverDeleteConfigsModelsNotebooks", effect=iam.Effect.DENY, resources=["*"],
-            actions=["sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel", "sagemaker:DeleteNotebookInstance"]))
-        return [a for r in ("endpoint", "endpoint-config", "notebook-instance")
+            actions=["sagemaker:DeleteEndpointConfig", "sagemaker:DeleteModel", "sagemaker:DeleteNotebookInstance",
+                     "sagemaker:DeleteDomain", "sagemaker:DeleteUserProfile", "sagemaker:DeleteSpace"]))
+        return [a for r in ("endpoint", "endpoint-config", "notebook-instance", "domain", "app")
                 for a in nag_arns(policy, service="sagemaker", resource=r)]

@@ -44,7 +44,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
 
 
 OPT_INS = {"storage": {"delete_unattached_volumes": True, "set_log_retention": True},
-           "sagemaker": {"delete_idle_dev_endpoints": True}}
+           "sagemaker": {"delete_idle_dev_endpoints": True, "enable_studio_idle_shutdown": True,
+                         "delete_studio_accelerator_apps": True}}
 
 
 @pytest.fixture(scope="session")

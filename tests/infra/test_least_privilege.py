@@ -23,7 +23,8 @@ TAGGING = {"tag:TagResources", "ec2:CreateTags", "sagemaker:AddTags", "rds:AddTa
            "s3:GetBucketTagging", "s3:PutBucketTagging"}
 SAGEMAKER_SWEEP = {"sagemaker:ListEndpoints", "sagemaker:ListNotebookInstances", "tag:GetResources",
                    "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:AddTags",
-                   "sagemaker:DeleteTags", "sagemaker:StopNotebookInstance"}
+                   "sagemaker:DeleteTags", "sagemaker:StopNotebookInstance", "sagemaker:ListDomains",
+                   "sagemaker:ListApps", "sagemaker:DescribeDomain"}
 ALLOWED: dict[str, set[str]] = {
     "IdleSweep": SHARED | PUBLISH | {"ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
                                     "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "ec2:StopInstances",
@@ -47,7 +48,8 @@ ALLOWED: dict[str, set[str]] = {
 }
 MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteVolume",
                            "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource", "sagemaker:DeleteTags",
-                           "sagemaker:StopNotebookInstance", "sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint"}
+                           "sagemaker:StopNotebookInstance", "sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint",
+                           "sagemaker:UpdateDomain", "sagemaker:DeleteApp"}
 
 
 def _roles(synth: Synth) -> dict[str, list[dict[str, Any]]]:

@@ -137,7 +137,7 @@ ACTIONS_BY_FUNCTION = {
 }
 OPT_IN_ACTIONS = {"StorageLifecycle": [ActionKind.SNAPSHOT_VOLUME, ActionKind.DELETE_VOLUME,
                                        ActionKind.SET_LOG_RETENTION],
-                  "IdleSweep": [ActionKind.DELETE_ENDPOINT]}
+                  "IdleSweep": [ActionKind.DELETE_ENDPOINT, ActionKind.ENABLE_IDLE_SHUTDOWN, ActionKind.DELETE_APP]}
 
 
 def _allowed(synth: Synth, construct: str) -> set[str]:
@@ -172,7 +172,7 @@ def test_destructive_storage_actions_are_granted_only_with_their_opt_in(synth: S
 
 def test_endpoints_are_deleted_only_with_the_opt_in_and_only_when_dev(synth: Synth, synth_opt_in: Synth) -> None:
     everything = {a for k in synth.resources("AWS::IAM::Policy") for a in _allowed(synth, k.split("Role")[0])}
-    assert "sagemaker:DeleteEndpoint" not in everything
+    assert not {"sagemaker:DeleteEndpoint", "sagemaker:DeleteApp", "sagemaker:UpdateDomain"} & everything
     assert set(permissions(OPT_IN_ACTIONS["IdleSweep"])) <= _allowed(synth_opt_in, "IdleSweep")
     [delete] = [s for s in _statements(synth_opt_in, "IdleSweep") if s.get("Sid") == "DeleteDevEndpointsOptIn"]
     assert "prod" not in json.dumps(delete["Condition"]) and "dev" in json.dumps(delete["Condition"])

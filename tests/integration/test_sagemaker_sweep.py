@@ -103,12 +103,13 @@ def test_every_endpoint_and_notebook_verdict(ml: dict[str, Any]) -> None:
 def test_reads_are_batched_and_only_candidates_are_described(ml: dict[str, Any]) -> None:
     report = _run(NIGHT1, dry_run=True)
     calls = {k.removeprefix("sagemaker:"): v for k, v in report.api_calls.items()}
-    # one page each for the lists and the tags, 4 ListMetrics (Invocations, CPU, GPU, GPU memory), one
-    # GetMetricData for every series; DescribeEndpoint for the 5 candidates (idle, underused, new, serverless,
-    # multi) — never the busy or the kept one — after one look for descriptions saved by earlier runs
+    # one page each for the lists and the tags (none for Studio apps: no domain), 4 ListMetrics (Invocations,
+    # CPU, GPU, GPU memory), one GetMetricData for every series; DescribeEndpoint for the 5 candidates (idle,
+    # underused, new, serverless, multi) — never the busy or the kept one — after one look for descriptions saved
+    # by earlier runs
     assert calls == {"ListEndpoints": 1, "GetResources": 2, "ListNotebookInstances": 1, "ListMetrics": 4,
                      "GetMetricData": 1, "BatchGetItem (descriptions)": 1, "DescribeEndpoint": 5,
-                     "DescribeEndpointConfig": 5}
+                     "DescribeEndpointConfig": 5, "ListDomains": 1}
     # the next night, nothing updated: the descriptions are the saved ones, and the verdicts the same
     again = _run(NIGHT1 + timedelta(hours=1), dry_run=True)
     calls = {k.removeprefix("sagemaker:"): v for k, v in again.api_calls.items()}
@@ -272,3 +273,47 @@ def test_the_emulator_answers_as_sagemaker_does(ml: dict[str, Any]) -> None:
     sm.stop_notebook_instance(NotebookInstanceName="fresh-nb")
     stopped = sm.describe_notebook_instance(NotebookInstanceName="fresh-nb")
     assert stopped["NotebookInstanceStatus"] == "Stopped" and stopped["LastModifiedTime"] > before
+
+
+@pytest.fixture
+def studio(aws: LocalAws, janitor: Any) -> dict[str, Any]:
+    from cost_janitor.local.emulator import seed_studio_app, seed_studio_domain
+
+    policy = Policy.model_validate({"idle": {"services": ["sagemaker"]},
+                                    "sagemaker": {"enable_studio_idle_shutdown": True,
+                                                  "delete_studio_accelerator_apps": True}})
+    janitor(policy)
+    research = seed_studio_domain(aws, "research", tags=DEV, idle_shutdown=False)
+    serving = seed_studio_domain(aws, "serving", tags=PROD, idle_shutdown=True)
+    seed_studio_app(aws, research, user_profile="ana", app_type="JupyterLab", instance_type="ml.g5.xlarge",
+                    tags=DEV, created=NIGHT1 - timedelta(hours=30))
+    seed_studio_app(aws, research, user_profile="ana", app_type="CodeEditor", instance_type="ml.t3.medium",
+                    tags=DEV, created=NIGHT1 - timedelta(days=5))
+    seed_studio_app(aws, serving, user_profile="bo", app_type="JupyterLab", instance_type="ml.g5.12xlarge",
+                    tags=PROD, created=NIGHT1 - timedelta(hours=40))
+    return {"policy": policy, "sm": aws.client("sagemaker"), "research": research, "serving": serving}
+
+
+def test_studio_domains_get_idle_shutdown_and_dev_gpu_apps_are_deleted_after_the_grace(studio: dict[str, Any]) -> None:
+    sm, policy = studio["sm"], studio["policy"]
+    first = _by_name(_run(NIGHT1, dry_run=False, policy=policy))
+    research, serving = studio["research"], studio["serving"]
+    assert (first[research].verdict, first[research].action, first[research].action_status) == (
+        Verdict.NO_IDLE_SHUTDOWN, ActionKind.ENABLE_IDLE_SHUTDOWN, "done")
+    assert first[serving].verdict == Verdict.COMPLIANT
+    settings = sm.describe_domain(DomainId=research)["DefaultUserSettings"]
+    for app_settings in ("JupyterLabAppSettings", "CodeEditorAppSettings"):
+        assert settings[app_settings]["AppLifecycleManagement"]["IdleSettings"] == {
+            "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}
+    assert settings["ExecutionRole"].endswith("role/sagemaker")  # the rest of the domain's settings untouched
+    gpu = f"{research}/ana/JupyterLab/default"
+    assert (first[gpu].verdict, first[gpu].action) == (Verdict.ACCELERATOR_APP_RUNNING, ActionKind.MARK_IDLE)
+    assert first[gpu].monthly_usd == round(1.408 * 730, 2) and "user profile ana" in first[gpu].reason
+    assert f"{research}/ana/CodeEditor/default" not in first  # a CPU app is not a finding
+    assert first[f"{serving}/bo/JupyterLab/default"].action == Ask.JUSTIFY  # prod: asked, never deleted
+
+    second = _by_name(_run(NIGHT2, dry_run=False, policy=policy))
+    assert (second[gpu].action, second[gpu].action_status) == (ActionKind.DELETE_APP, "done")
+    status = {(a["UserProfileName"], a["AppType"]): a["Status"] for a in sm.list_apps()["Apps"]}
+    assert status == {("ana", "JupyterLab"): "Deleted", ("ana", "CodeEditor"): "InService",
+                      ("bo", "JupyterLab"): "InService"}

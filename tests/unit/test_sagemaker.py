@@ -14,7 +14,11 @@ from cost_janitor.core.sagemaker import (
     Endpoint,
     EndpointVariant,
     NotebookInstance,
+    StudioApp,
+    StudioDomain,
     VariantUsage,
+    classify_apps,
+    classify_domains,
     classify_endpoints,
     classify_notebooks,
     needs_description,
@@ -221,3 +225,57 @@ def test_gpu_memory_is_read_per_gpu_before_suggesting_a_smaller_one(memory: list
                          gpu_memory=tuple(series(m) for m in memory), per_accelerator=per_accelerator)
     [f] = classify_endpoints([endpoint(four)], {"ranker": {"AllTraffic": usage}}, POLICY, now=NOW)
     assert f.verdict == Verdict.UNDERUSED and advice in " ".join(f.notes)
+
+
+def domain(tags: dict[str, str] = DEV, **idle: bool) -> StudioDomain:
+    return StudioDomain(domain_id="d-ml", name="ml-research", region="us-east-1", account="123456789012",
+                        arn="arn:aws:sagemaker:us-east-1:123456789012:domain/d-ml", idle_shutdown=idle, tags=tags)
+
+
+@pytest.mark.parametrize(("idle", "opt_in", "verdict", "action", "missing"), [
+    ({}, False, Verdict.NO_IDLE_SHUTDOWN, None, "JupyterLab,CodeEditor"),
+    ({"JupyterLab": True}, False, Verdict.NO_IDLE_SHUTDOWN, None, "CodeEditor"),
+    ({}, True, Verdict.NO_IDLE_SHUTDOWN, ActionKind.ENABLE_IDLE_SHUTDOWN, "JupyterLab,CodeEditor"),
+    ({"JupyterLab": True, "CodeEditor": True}, True, Verdict.COMPLIANT, None, ""),
+])
+def test_studio_domains_without_idle_shutdown(idle: dict[str, bool], opt_in: bool, verdict: Verdict, action: Any,
+                                              missing: str) -> None:
+    policy = Policy.model_validate({"sagemaker": {"enable_studio_idle_shutdown": opt_in}})
+    [f] = classify_domains([domain(**idle)], policy, now=NOW)
+    assert (f.verdict, f.action, f.evidence["missing"]) == (verdict, action, missing)
+    assert f.name == "ml-research" and f.resource_type == "sagemaker:domain"
+
+
+def app(hours: float, *, instance_type: str = "ml.g5.xlarge", tags: dict[str, str] | None = None) -> StudioApp:
+    return StudioApp(arn="arn:aws:sagemaker:us-east-1:123456789012:app/d-ml/ana/jupyterlab/default",
+                     domain_id="d-ml", app_type="JupyterLab", app_name="default", region="us-east-1",
+                     account="123456789012", created=NOW - timedelta(hours=hours), user_profile="ana",
+                     instance_type=instance_type, tags=DEV if tags is None else tags)
+
+
+OPT_IN_APPS = Policy.model_validate({"sagemaker": {"delete_studio_accelerator_apps": True}})
+
+
+@pytest.mark.parametrize(("a", "policy", "verdict", "action"), [
+    (app(30), OPT_IN_APPS, Verdict.ACCELERATOR_APP_RUNNING, ActionKind.MARK_IDLE),
+    (app(60, tags=MARKED), OPT_IN_APPS, Verdict.ACCELERATOR_APP_RUNNING, ActionKind.DELETE_APP),
+    (app(60, tags=MARKED), POLICY, Verdict.ACCELERATOR_APP_RUNNING, Ask.JUSTIFY),  # deletion not opted in
+    (app(30, tags=PROD), OPT_IN_APPS, Verdict.ACCELERATOR_APP_RUNNING, Ask.JUSTIFY),
+    (app(3), OPT_IN_APPS, Verdict.STARTED_RECENTLY, None),
+    (app(30, tags={**DEV, "cost-janitor:keep-until": "2099-01-01"}), OPT_IN_APPS, Verdict.EXEMPT, None),
+])
+def test_studio_apps_on_accelerators(a: StudioApp, policy: Policy, verdict: Verdict, action: Any) -> None:
+    [f] = classify_apps([a], policy, now=NOW)
+    assert (f.verdict, f.action) == (verdict, action), f.reason
+    if verdict == Verdict.ACCELERATOR_APP_RUNNING:
+        assert f.monthly_usd == round(1.408 * 730, 2) and "user profile ana" in f.reason
+
+
+def test_a_prod_domain_is_only_reported_even_with_the_opt_in() -> None:
+    policy = Policy.model_validate({"sagemaker": {"enable_studio_idle_shutdown": True}})
+    [f] = classify_domains([domain(tags=PROD)], policy, now=NOW)
+    assert (f.verdict, f.action) == (Verdict.NO_IDLE_SHUTDOWN, None) and "prod domain is only reported" in f.notes[0]
+
+
+def test_studio_apps_on_cpu_instances_are_not_findings() -> None:
+    assert classify_apps([app(300, instance_type="ml.t3.medium")], OPT_IN_APPS, now=NOW) == []

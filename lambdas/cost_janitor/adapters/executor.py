@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.core.models import ActionKind, ActionResult, Finding
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.sagemaker import SETTINGS_OF
 from cost_janitor.core.storage import BucketLifecycle
 from cost_janitor.observability import audit
 
@@ -136,6 +137,12 @@ EXECUTORS: dict[ActionKind, _Call] = {
     ActionKind.STOP_NOTEBOOK: _Call("sagemaker", ("sagemaker:DeleteTags", "sagemaker:StopNotebookInstance"),
                                     _each(lambda sm, api, f, r: _stop_notebook(sm, api, f, r)),
                                     dry_run_supported=False, batch=False),
+    ActionKind.ENABLE_IDLE_SHUTDOWN: _Call("sagemaker", ("sagemaker:UpdateDomain",),
+                                           _each(lambda sm, api, f, r: _enable_idle_shutdown(sm, api, f, r)),
+                                           dry_run_supported=False, batch=False),
+    ActionKind.DELETE_APP: _Call("sagemaker", ("sagemaker:DeleteTags", "sagemaker:DeleteApp"),
+                                 _each(lambda sm, api, f, r: _delete_app(sm, api, f, r)),
+                                 dry_run_supported=False, batch=False),
 }
 
 
@@ -166,8 +173,25 @@ def _stop_notebook(sm: Any, api: Api, f: Finding, run: Run) -> None:
     api(sm.stop_notebook_instance, NotebookInstanceName=f.resource_id)
 
 
+def _enable_idle_shutdown(sm: Any, api: Api, f: Finding, run: Run) -> None:
+    """The domain's default user settings get idle shutdown for the app types that lack it (UpdateDomain merges
+    what it is given into the domain's settings; nothing else changes)."""
+    idle = {"AppLifecycleManagement": {"IdleSettings": {
+        "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": run.policy.sagemaker.studio_idle_timeout_minutes}}}
+    settings = {SETTINGS_OF[t]: idle for t in str(f.evidence.get("missing") or "").split(",") if t in SETTINGS_OF}
+    api(sm.update_domain, DomainId=f.resource_id, DefaultUserSettings=settings)
+
+
+def _delete_app(sm: Any, api: Api, f: Finding, run: Run) -> None:
+    """The app only: its user profile or space, and the space's storage, remain."""
+    e = f.evidence
+    owner = {"UserProfileName": str(e["user_profile"])} if e.get("user_profile") else {"SpaceName": str(e["space"])}
+    api(sm.delete_tags, ResourceArn=f.resource_arn, TagKeys=[run.policy.exemptions.idle_since_tag])
+    api(sm.delete_app, DomainId=str(e["domain_id"]), AppType=str(e["app_type"]), AppName=str(e["app_name"]), **owner)
+
+
 RESTORABLE_TAG = "cost-janitor:deleted-endpoint"  # on an EndpointConfig: which deleted endpoint it restores
-SAGEMAKER_TYPES = ("sagemaker:endpoint", "sagemaker:notebook-instance")
+SAGEMAKER_TYPES = ("sagemaker:endpoint", "sagemaker:notebook-instance", "sagemaker:app")
 # The same action on another kind of resource: SageMaker resources are marked with SageMaker's own tag API.
 TYPED: dict[tuple[str, ActionKind], _Call] = {
     **{(t, ActionKind.MARK_IDLE): _Call("sagemaker", ("sagemaker:AddTags",), _each(lambda sm, api, f, r: api(

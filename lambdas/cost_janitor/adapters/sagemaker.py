@@ -17,11 +17,17 @@ from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.models import Series
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.sagemaker import (
+    APP_TYPE,
+    DOMAIN_TYPE,
     ENDPOINT_TYPE,
+    IDLE_SHUTDOWN_APPS,
     NOTEBOOK_TYPE,
+    SETTINGS_OF,
     Endpoint,
     EndpointVariant,
     NotebookInstance,
+    StudioApp,
+    StudioDomain,
     VariantUsage,
 )
 
@@ -149,6 +155,49 @@ class SageMakerInventory:
                     status=n["NotebookInstanceStatus"], instance_type=n["InstanceType"],
                     last_modified=n["LastModifiedTime"],
                     lifecycle_config=n.get("NotebookInstanceLifecycleConfigName"), tags=tags.get(arn, {})))
+        return out
+
+
+    def domains(self) -> list[StudioDomain]:
+        """Every Studio domain with its idle-shutdown settings (one DescribeDomain each: accounts have few)."""
+        listed: list[dict[str, Any]] = []
+        for page in self._sm.get_paginator("list_domains").paginate():
+            self.calls["ListDomains"] += 1
+            listed += page.get("Domains", [])
+        tags = self._tags(DOMAIN_TYPE) if listed else {}
+        out = []
+        for d in listed:
+            self.calls["DescribeDomain"] += 1
+            desc = self._sm.describe_domain(DomainId=d["DomainId"])
+            settings = desc.get("DefaultUserSettings") or {}
+            idle = {t: ((settings.get(SETTINGS_OF[t]) or {}).get("AppLifecycleManagement") or {})
+                    .get("IdleSettings", {}).get("LifecycleManagement") == "ENABLED" for t in IDLE_SHUTDOWN_APPS}
+            out.append(StudioDomain(domain_id=d["DomainId"], name=d.get("DomainName", d["DomainId"]),
+                                    arn=d["DomainArn"], region=self.region, account=d["DomainArn"].split(":")[4],
+                                    idle_shutdown=idle, tags=tags.get(d["DomainArn"], {})))
+        return out
+
+    def apps(self, domains: Sequence[StudioDomain]) -> list[StudioApp]:
+        """Every app in service in these domains, with its own tags."""
+        if not domains:
+            return []
+        tags = self._tags(APP_TYPE)
+        out = []
+        for d in domains:
+            for page in self._sm.get_paginator("list_apps").paginate(DomainIdEquals=d.domain_id,
+                                                                      PaginationConfig={"PageSize": 100}):
+                self.calls["ListApps"] += 1
+                for a in page.get("Apps", []):
+                    if a.get("Status") != "InService":
+                        continue
+                    owner = a.get("UserProfileName") or a.get("SpaceName") or ""
+                    arn = (f"arn:{d.arn.split(':')[1]}:sagemaker:{self.region}:{d.account}:app/{d.domain_id}/"
+                           f"{owner}/{a['AppType'].lower()}/{a['AppName']}")
+                    out.append(StudioApp(arn=arn, domain_id=d.domain_id, app_type=a["AppType"], app_name=a["AppName"],
+                                         region=self.region, account=d.account, created=a["CreationTime"],
+                                         user_profile=a.get("UserProfileName"), space=a.get("SpaceName"),
+                                         instance_type=(a.get("ResourceSpec") or {}).get("InstanceType"),
+                                         status=a["Status"], tags=tags.get(arn, {})))
         return out
 
 

@@ -23,10 +23,12 @@ from cost_janitor.core.idle import classify_instances, recheck, stop_candidates
 from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, Usage
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.sagemaker import (
+    APP_TYPE,
     ENDPOINT_TYPE,
     NOTEBOOK_TYPE,
     Endpoint,
-    NotebookInstance,
+    classify_apps,
+    classify_domains,
     classify_endpoints,
     classify_notebooks,
     needs_description,
@@ -179,6 +181,8 @@ def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now:
         described = inventory.describe(wanted, ledger, now=now)
         endpoints = [described.get(e.name) or e for e in endpoints if described.get(e.name, e) is not None]
         notebooks = inventory.notebooks()
+        domains = inventory.domains()
+        apps = inventory.apps(domains)
     except ClientError as exc:
         key = f"{region} (sagemaker)"
         report.failed_regions[key] = exc.response["Error"]["Code"]
@@ -190,30 +194,37 @@ def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now:
         report.api_calls.update({f"sagemaker:{k}": v for k, v in cloudwatch.calls.items() if v})
         report.metrics_requested += cloudwatch.metrics_requested
     if ledger:
-        _notebooks_started_again(notebooks, ledger, now=now)
+        _started_again([(n.name, n.last_modified, NOTEBOOK_TYPE, ActionKind.STOP_NOTEBOOK) for n in notebooks]
+                       + [(a.resource_id, a.created, APP_TYPE, ActionKind.DELETE_APP) for a in apps], ledger, now=now)
     return (classify_endpoints(endpoints, usage, policy, now=now, run_id=run_id, not_read=not_read)
-            + classify_notebooks(notebooks, policy, now=now, run_id=run_id))
+            + classify_notebooks(notebooks, policy, now=now, run_id=run_id)
+            + classify_domains(domains, policy, now=now, run_id=run_id)
+            + classify_apps(apps, policy, now=now, run_id=run_id))
 
 
-def _notebooks_started_again(notebooks: list[NotebookInstance], ledger: Ledger, *, now: datetime) -> None:
-    """A notebook instance the janitor stopped and its owner started since: its savings end when it started (its
-    LastModifiedTime). Only those started within the last day are looked up (one ledger query each)."""
-    for n in notebooks:
-        if now - n.last_modified > timedelta(hours=26):
+def _started_again(resources: list[tuple[str, datetime, str, ActionKind]], ledger: Ledger, *,
+                   now: datetime) -> None:
+    """A notebook instance the janitor stopped, or a Studio app it deleted, that its owner started since: its savings
+    end when it started. Only those started within the last day are looked up (one ledger query each)."""
+    for resource_id, started, resource_type, ended_by in resources:
+        if now - started > timedelta(hours=26):
             continue
-        history = [e for e in ledger.history(n.name) if e.resource_type in (NOTEBOOK_TYPE, "")]
-        stops = [e for e in history if e.action == ActionKind.STOP_NOTEBOOK and e.status == "done"]
+        history = [e for e in ledger.history(resource_id) if e.resource_type in (resource_type, "")]
+        stops = [e for e in history if e.action == ended_by and e.status == "done"]
         starts = [e for e in history if e.action == "started"]
-        if stops and not (starts and starts[-1].at >= stops[-1].at) and n.last_modified > stops[-1].at:
-            ledger.record_started(n.name, at=n.last_modified.isoformat(), source="notebook-started")
+        if stops and not (starts and starts[-1].at >= stops[-1].at) and started > stops[-1].at:
+            ledger.record_started(resource_id, at=started.isoformat(), source=f"{resource_type} started again")
+
+
+RECHECKED = (ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK, ActionKind.DELETE_APP)
 
 
 def _recheck_sagemaker(report: SweepReport, policy: Policy, *, now: datetime) -> list[Finding]:
-    """Each endpoint about to be deleted and each notebook instance about to be stopped is looked at again just
-    before acting (its state and tags now); a region where that look fails deletes and stops nothing."""
+    """Each endpoint or Studio app about to be deleted and each notebook instance about to be stopped is looked at
+    again just before acting (its state and tags now); a region where that look fails deletes and stops nothing."""
     due: dict[str, list[Finding]] = {}
     for f in report.findings:
-        if f.action in (ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK):
+        if f.action in RECHECKED:
             due.setdefault(f.region, []).append(f)
     fresh: dict[tuple[str, str], Finding | None] = {}
     for region, planned in due.items():
@@ -222,6 +233,8 @@ def _recheck_sagemaker(report: SweepReport, policy: Policy, *, now: datetime) ->
             endpoints = inventory.current([_endpoint_of(f) for f in planned if f.resource_type == ENDPOINT_TYPE])
             notebooks = {n.name: n for n in inventory.notebooks()} if any(
                 f.resource_type == NOTEBOOK_TYPE for f in planned) else {}
+            apps = {a.resource_id: a for a in inventory.apps(inventory.domains())} if any(
+                f.resource_type == APP_TYPE for f in planned) else {}
         except ClientError as exc:
             logger.error("SageMaker actions not re-checked, so not made",
                          extra={"region": region, "error_code": exc.response["Error"]["Code"]})
@@ -233,15 +246,16 @@ def _recheck_sagemaker(report: SweepReport, policy: Policy, *, now: datetime) ->
             if f.resource_type == ENDPOINT_TYPE:
                 fresh[(region, f.resource_id)] = recheck_endpoint(f, endpoints.get(f.resource_id), policy, now=now)
             else:
-                now_nb = notebooks.get(f.resource_id)
-                again = classify_notebooks([now_nb], policy, now=now, run_id=f.run_id)[0] if now_nb else None
+                now_nb, now_app = notebooks.get(f.resource_id), apps.get(f.resource_id)
+                again = classify_notebooks([now_nb], policy, now=now, run_id=f.run_id)[0] if now_nb else \
+                    next(iter(classify_apps([now_app], policy, now=now, run_id=f.run_id)), None) if now_app else None
                 fresh[(region, f.resource_id)] = f if again is not None and again.action == f.action else \
                     f.model_copy(update={"action": None, "action_status": None, "notes": (
                         *f.notes, "not stopped: it changed between read and act (stopped, kept or re-tagged)")})
     out = []
     for f in report.findings:
         key = (f.region, f.resource_id)
-        if key in fresh and f.action in (ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK):
+        if key in fresh and f.action in RECHECKED:
             again = fresh[key]
             f = again if again is not None else f.model_copy(update={
                 "action_status": "skipped", "action_error": "not-rechecked",

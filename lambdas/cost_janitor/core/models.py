@@ -25,6 +25,8 @@ class FindingKind(StrEnum):
     SPOT_INTERRUPTION = "spot-interruption"
     IDLE_ENDPOINT = "idle-endpoint"  # SageMaker real-time endpoints
     NOTEBOOK = "notebook-instance"  # SageMaker notebook instances left running
+    STUDIO_DOMAIN = "studio-domain"  # SageMaker Studio domains without idle shutdown
+    STUDIO_APP = "studio-app"  # Studio apps running on GPU/accelerator instances
 
 
 class SpotEvent(StrEnum):
@@ -57,6 +59,8 @@ class Verdict(StrEnum):
     LEFT_RUNNING = "left-running"  # a notebook instance in service past the policy's hours (no utilisation metric)
     STARTED_RECENTLY = "started-recently"
     NO_AUTO_STOP = "no-auto-stop"  # a notebook instance without an idle auto-stop lifecycle configuration
+    NO_IDLE_SHUTDOWN = "no-idle-shutdown"  # a Studio domain whose JupyterLab / Code Editor apps never shut down
+    ACCELERATOR_APP_RUNNING = "accelerator-app-running"  # a Studio app on a GPU/accelerator instance, for hours
 
 
 class ActionKind(StrEnum):
@@ -83,11 +87,13 @@ class ActionKind(StrEnum):
     DELETE_ENDPOINT = "delete-endpoint"
     RESTORE_ENDPOINT = "restore-endpoint"
     STOP_NOTEBOOK = "stop-notebook"
+    ENABLE_IDLE_SHUTDOWN = "enable-idle-shutdown"  # a Studio domain's JupyterLab / Code Editor idle shutdown
+    DELETE_APP = "delete-app"  # a Studio app (its space and storage remain)
 
 
 STOPS = (ActionKind.STOP, ActionKind.HIBERNATE)  # the actions that take a machine away from its owner
 # every action that ends a resource's hourly bill until someone brings it back (realized savings count from it)
-SAVINGS_ACTIONS = (*STOPS, ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK)
+SAVINGS_ACTIONS = (*STOPS, ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK, ActionKind.DELETE_APP)
 
 
 def partition(region: str) -> str:

@@ -139,6 +139,16 @@ class SageMakerPolicy(_Strict):
         "Off: its owner is asked, as for prod.")
     notebook_max_hours: int = Field(12, ge=1, le=24 * 14, description="A notebook instance in service for longer "
                                     "than this at the nightly run is left running.")
+    studio_idle_timeout_minutes: int = Field(
+        60, ge=60, le=525_600, description="Idle shutdown timeout the janitor sets on a Studio domain (opt-in below).")
+    enable_studio_idle_shutdown: bool = Field(
+        False, description="Opt-in: turn on idle shutdown for JupyterLab and Code Editor apps in Studio domains "
+        "that do not have it (UpdateDomain). Off: such domains are reported.")
+    studio_app_max_hours: int = Field(12, ge=1, le=24 * 14, description="A Studio app on a GPU/accelerator "
+                                      "instance running longer than this at the nightly run is reported.")
+    delete_studio_accelerator_apps: bool = Field(
+        False, description="Opt-in: delete such an app in dev after the grace period (mark → tell → delete; the "
+        "space and its storage remain). Off: its owner is told.")
     auto_stop_docs_url: str = Field(
         "https://docs.aws.amazon.com/sagemaker/latest/dg/notebook-lifecycle-config.html",
         description="Where a notebook instance without an idle auto-stop lifecycle configuration is sent.")

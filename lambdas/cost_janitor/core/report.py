@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.core.answers import ENDS_A_REQUEST
-from cost_janitor.core.models import FindingKind, LedgerRecord
+from cost_janitor.core.models import SAVINGS_ACTIONS, FindingKind, LedgerRecord
 
 HOURS_PER_MONTH = 730.0
-STOP_KINDS = ("stop", "hibernate", "delete-endpoint", "stop-notebook")  # save until 'started' (or restored)
+STOP_KINDS = tuple(str(a) for a in SAVINGS_ACTIONS)  # each saves until 'started' (or restored)
 
 
 @dataclass

@@ -233,11 +233,12 @@ ML_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 def _patch_sagemaker() -> None:
     """SageMaker as AWS answers it where the janitor depends on it: CreateEndpoint refuses a name that exists (moto
-    replaced the endpoint silently, so a second restore looked fine); AddTags replaces a key's value (moto
-    appended a second tag with the same key, so a keep written twice read back either date); a new notebook instance comes into service
-    (moto left it Pending forever) and starting or stopping one updates its LastModifiedTime (moto never changed
-    it, and the janitor reads time in service from it); notebook and hosting instance types are any ml.* type
-    (moto's lists predate g5, g6 and inf2)."""
+    replaced the endpoint silently, so a second restore looked fine); AddTags replaces a key's value (moto appended
+    a second tag with the same key, so a keep written twice read back either date); a new notebook instance comes
+    into service (moto left it Pending forever) and starting or stopping one updates its LastModifiedTime (moto
+    never changed it, and the janitor reads time in service from it); notebook and hosting instance types are any
+    ml.* type (moto's lists predate g5, g6 and inf2). Studio's apps and UpdateDomain, which moto lacks, are added
+    (_add_studio)."""
     from moto.core.utils import utcnow
     from moto.sagemaker import models as sm
     from moto.sagemaker.exceptions import ValidationError
@@ -278,6 +279,7 @@ def _patch_sagemaker() -> None:
         return tagged
 
     setattr(sm.SageMakerModelBackend, "add_tags", add_tags)  # noqa: B010
+    _add_studio(sm, ValidationError, utcnow)
     setattr(sm.SageMakerModelBackend, "create_endpoint", create_endpoint)  # noqa: B010
     setattr(sm.SageMakerModelBackend, "create_notebook_instance", create_notebook_instance)  # noqa: B010
     setattr(sm.FakeSagemakerNotebookInstance, "start", start)  # noqa: B010
@@ -285,6 +287,126 @@ def _patch_sagemaker() -> None:
     setattr(sm.FakeSagemakerNotebookInstance, "validate_instance_type", validate_instance_type)  # noqa: B010
     setattr(sm.FakeEndpointConfig, "validate_instance_type", validate_instance_type)  # noqa: B010
     setattr(sm, "_cost_janitor_patched", True)  # noqa: B010
+
+
+class _StudioApp:
+    """A Studio app as SageMaker describes it (moto has none)."""
+
+    def __init__(self, arn: str, spec: dict[str, Any], created: datetime) -> None:
+        self.arn, self.spec, self.created, self.status = arn, spec, created, "InService"
+        self.tags: list[dict[str, str]] = list(spec.get("Tags") or [])
+
+    def details(self) -> dict[str, Any]:
+        owner = {k: self.spec[k] for k in ("UserProfileName", "SpaceName") if self.spec.get(k)}
+        return {"DomainId": self.spec["DomainId"], **owner, "AppType": self.spec["AppType"],
+                "AppName": self.spec["AppName"], "Status": self.status, "CreationTime": self.created,
+                "ResourceSpec": self.spec.get("ResourceSpec") or {}}
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in update.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _add_studio(sm: Any, ValidationError: Any, utcnow: Any) -> None:
+    """Studio APIs moto lacks, from their documented request and response shapes (botocore's service model):
+    CreateApp, DescribeApp, ListApps (DomainIdEquals, UserProfileNameEquals, SpaceNameEquals; NextToken), DeleteApp
+    (the app goes to Deleted and stays listed, as in SageMaker), UpdateDomain (DefaultUserSettings merged into the
+    domain's), and tags on apps (AddTags/ListTags/DeleteTags, and the tagging API's sagemaker:app)."""
+    from moto.core.resource_tagging import TaggedResource
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound
+    from moto.sagemaker.responses import SageMakerResponse
+    from moto.sagemaker.utils import arn_formatter
+
+    backend, responses = sm.SageMakerModelBackend, SageMakerResponse
+
+    def apps(self: Any) -> dict[str, _StudioApp]:
+        if not hasattr(self, "_cost_janitor_apps"):
+            self._cost_janitor_apps = {}
+        store: dict[str, _StudioApp] = self._cost_janitor_apps
+        return store
+
+    def key(p: dict[str, Any]) -> str:
+        owner = p.get("UserProfileName") or p.get("SpaceName") or ""
+        return f"{p['DomainId']}/{owner}/{str(p['AppType']).lower()}/{p['AppName']}"
+
+    def find(self: Any, p: dict[str, Any]) -> _StudioApp:
+        app = apps(self).get(key(p))
+        if app is None:
+            raise ResourceNotFound(message=f"App {key(p)} does not exist.")
+        return app
+
+    def create_app(r: Any) -> Any:
+        b = r.sagemaker_backend
+        p = {k: r._get_param(k) for k in ("DomainId", "UserProfileName", "SpaceName", "AppType", "AppName",
+                                         "ResourceSpec", "Tags")}
+        if p["DomainId"] not in b.domains:
+            raise ValidationError(message=f"Domain {p['DomainId']} not found.")
+        existing = apps(b).get(key(p))
+        if existing is not None and existing.status != "Deleted":
+            raise ResourceInUseException(message=f"App {key(p)} already exists")
+        arn = arn_formatter("app", key(p), b.account_id, b.region_name)
+        apps(b)[key(p)] = _StudioApp(arn, p, utcnow())
+        return ActionResult({"AppArn": arn})
+
+    def describe_app(r: Any) -> Any:
+        app = find(r.sagemaker_backend, {k: r._get_param(k) for k in ("DomainId", "UserProfileName", "SpaceName",
+                                                                        "AppType", "AppName")})
+        return ActionResult({"AppArn": app.arn, **app.details()})
+
+    def list_apps(r: Any) -> Any:
+        wanted = {"DomainId": r._get_param("DomainIdEquals"), "UserProfileName": r._get_param("UserProfileNameEquals"),
+                  "SpaceName": r._get_param("SpaceNameEquals")}
+        found = [a.details() for a in apps(r.sagemaker_backend).values()
+                 if all(v is None or a.spec.get(k) == v for k, v in wanted.items())]
+        start, size = int(r._get_param("NextToken") or 0), int(r._get_param("MaxResults") or 10)
+        page = found[start:start + size]
+        token = str(start + size) if start + size < len(found) else None
+        return ActionResult({"Apps": page, **({"NextToken": token} if token else {})})
+
+    def delete_app(r: Any) -> Any:
+        app = find(r.sagemaker_backend, {k: r._get_param(k) for k in ("DomainId", "UserProfileName", "SpaceName",
+                                                                        "AppType", "AppName")})
+        if app.status == "Deleted":
+            raise ValidationError(message=f"App {app.arn} is already deleted.")
+        app.status = "Deleted"
+        return EmptyResult()
+
+    def update_domain(r: Any) -> Any:
+        b, domain_id = r.sagemaker_backend, r._get_param("DomainId")
+        if domain_id not in b.domains:
+            raise ValidationError(message=f"Could not find domain '{domain_id}'.")
+        domain = b.domains[domain_id]
+        domain.default_user_settings = _merge(domain.default_user_settings or {},
+                                              r._get_param("DefaultUserSettings") or {})
+        return ActionResult({"DomainArn": domain.arn})
+
+    original_resource = backend._get_resource_from_arn
+    original_iter = backend.iter_tagged_resources
+
+    def resource_from_arn(self: Any, arn: str) -> Any:
+        resource = arn.split(":", 5)[-1]
+        if resource.startswith("app/"):
+            app = apps(self).get(resource.removeprefix("app/"))
+            if app is None:
+                raise ValidationError(message=f"Could not find app {resource}")
+            return app
+        return original_resource(self, arn)
+
+    def iter_tagged_resources(self: Any) -> Any:
+        yield from original_iter(self)
+        for app in apps(self).values():
+            yield TaggedResource(arn=app.arn, tags={t["Key"]: t["Value"] for t in app.tags},
+                                    resource_type="sagemaker:app")
+
+    for name, fn in (("create_app", create_app), ("describe_app", describe_app), ("list_apps", list_apps),
+                     ("delete_app", delete_app), ("update_domain", update_domain)):
+        setattr(responses, name, fn)
+    setattr(backend, "_get_resource_from_arn", resource_from_arn)  # noqa: B010
+    setattr(backend, "iter_tagged_resources", iter_tagged_resources)  # noqa: B010
 
 
 class LocalAws:
@@ -517,3 +639,34 @@ def seed_notebook(aws: LocalAws, name: str, *, instance_type: str, tags: dict[st
         **({"LifecycleConfigName": lifecycle_config} if lifecycle_config else {}))["NotebookInstanceArn"]
     backdate(name, started, region=region, kind="notebook_instances")
     return arn
+
+
+def seed_studio_domain(aws: LocalAws, name: str, *, tags: dict[str, str], idle_shutdown: bool,
+                       region: str = "us-east-1") -> str:
+    """A Studio domain, with JupyterLab and Code Editor idle shutdown on or off; returns its id."""
+    idle = {"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED" if idle_shutdown else
+                                                        "DISABLED", "IdleTimeoutInMinutes": 60}}}
+    arn: str = aws.client("sagemaker", region).create_domain(
+        DomainName=name, AuthMode="IAM", SubnetIds=["subnet-0a1b2c3d"], VpcId="vpc-0a1b2c3d",
+        DefaultUserSettings={"ExecutionRole": f"arn:aws:iam::{FAKE_ACCOUNT}:role/sagemaker",
+                             "JupyterLabAppSettings": idle, "CodeEditorAppSettings": idle},
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["DomainArn"]
+    return arn.rsplit("/", 1)[1]
+
+
+def seed_studio_app(aws: LocalAws, domain_id: str, *, user_profile: str, app_type: str, instance_type: str,
+                    tags: dict[str, str], created: datetime, app_name: str = "default",
+                    region: str = "us-east-1") -> str:
+    """A Studio app in service since `created` (tags as TagPropagation gives them); returns its ARN."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    arn: str = aws.client("sagemaker", region).create_app(
+        DomainId=domain_id, UserProfileName=user_profile, AppType=app_type, AppName=app_name,
+        ResourceSpec={"InstanceType": instance_type}, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["AppArn"]
+    backend = sagemaker_backends[FAKE_ACCOUNT][region]
+    getattr(backend, "_cost_janitor_apps")[arn.split(":app/", 1)[1]].created = at_naive(created)  # noqa: B009
+    return arn
+
+
+def at_naive(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None)
