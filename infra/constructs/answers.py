@@ -71,9 +71,10 @@ class Answers(Construct):
         endpoints = regional_arns(self, policy, service="sagemaker", resource="endpoint")
         configs = regional_arns(self, policy, service="sagemaker", resource="endpoint-config")
         notebooks = regional_arns(self, policy, service="sagemaker", resource="notebook-instance")
+        apps = regional_arns(self, policy, service="sagemaker", resource="app")
         ex, env = policy.exemptions, policy.environments
         role.add_to_policy(iam.PolicyStatement(
-            sid="WriteOnlyAnswerTagsSageMaker", actions=["sagemaker:AddTags"], resources=endpoints + notebooks,
+            sid="WriteOnlyAnswerTagsSageMaker", actions=["sagemaker:AddTags"], resources=endpoints + notebooks + apps,
             conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [
                 ex.keep_until_tag, ex.reason_tag, ex.by_tag, policy.tagging.owner_tag]}}))
         role.add_to_policy(iam.PolicyStatement(
@@ -89,7 +90,7 @@ class Answers(Construct):
             sid="TagRestoredDevEndpoints", actions=["sagemaker:AddTags"], resources=endpoints,
             conditions={**dev_request, "StringEqualsIgnoreCaseIfExists": {
                 f"aws:ResourceTag/{env.tag_key}": env.stop_values()}}))
-        return [a for r in ("endpoint", "endpoint-config", "notebook-instance")
+        return [a for r in ("endpoint", "endpoint-config", "notebook-instance", "app")
                 for a in nag_arns(policy, service="sagemaker", resource=r)]
 
 

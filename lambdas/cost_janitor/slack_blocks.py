@@ -110,6 +110,18 @@ def _what_happens(f: Finding) -> str:
     elif f.action == ActionKind.MARK_IDLE and f.resource_type == "sagemaker:endpoint":
         text = (f"Marked idle. It will be deleted after {when} unless you keep it; its EndpointConfig and model stay, "
                 "and Restore brings it back exactly." if when else "Marked idle.")
+    elif f.action == ActionKind.MARK_IDLE and f.resource_type == "sagemaker:app":
+        text = (f"Marked. It will be deleted after {when} if it is still running, unless you keep it; your space and "
+                "its files remain — open the app again from Studio when you need it." if when else "Marked.")
+    elif f.action == ActionKind.DELETE_APP:
+        text = {"done": "Deleted: still running on a GPU/accelerator instance after the grace period. Your space and "
+                        "its files remain; open the app again from Studio when you need it.",
+                "failed": f"Could not be deleted ({f.action_error}); it is still running."}.get(
+            str(f.action_status), f"Deletion {f.action_status}.")
+    elif f.action == ActionKind.ENABLE_IDLE_SHUTDOWN:
+        text = f"Idle shutdown turned on for {f.evidence.get('missing')} apps ({f.action_status})."
+    elif f.verdict == Verdict.NO_IDLE_SHUTDOWN:
+        text = "Reported: apps left open in this domain run until someone stops them."
     elif f.action == ActionKind.MARK_IDLE and f.resource_type == "sagemaker:notebook-instance":
         text = (f"Marked. It will be stopped after {when} if it is still in service, unless you keep it; its ML "
                 "storage volume is kept." if when else "Marked.")

@@ -191,7 +191,7 @@ def main() -> int:
             print(f"own cost, {label}: ${total(items):,.2f}/month — biggest: " + ", ".join(
                 f"{i.name} ${i.monthly_usd:,.2f}" for i in items[:3]))
 
-        _title("11. SageMaker: endpoints by traffic and GPUs, a notebook left on overnight (two nights, --apply)")
+        _title("11. SageMaker: endpoints by traffic and GPUs, a notebook left on, Studio (two nights, --apply)")
         _sagemaker_scene(aws, settings, end)
     aws.stop()
     return 0
@@ -199,10 +199,18 @@ def main() -> int:
 
 def _sagemaker_scene(aws: Any, settings: Any, end: datetime) -> None:
     """An idle dev endpoint deleted (config and model kept) and restored; an underused prod endpoint asked to
-    justify; a busy one left alone; a dev notebook left on overnight stopped the next night."""
+    justify; a busy one left alone; a dev notebook left on overnight stopped the next night; a Studio domain
+    without idle shutdown and a GPU app running for a day (reported: those two actions are opt-ins, off here)."""
     from cost_janitor.capabilities import idle_sweep, restore
     from cost_janitor.cli import format_findings
-    from cost_janitor.local.emulator import MetricSeeder, seed_endpoint, seed_endpoint_metrics, seed_notebook
+    from cost_janitor.local.emulator import (
+        MetricSeeder,
+        seed_endpoint,
+        seed_endpoint_metrics,
+        seed_notebook,
+        seed_studio_app,
+        seed_studio_domain,
+    )
 
     policy = Policy.model_validate({"idle": {"services": ["sagemaker"]},
                                     "sagemaker": {"delete_idle_dev_endpoints": True}})
@@ -221,6 +229,9 @@ def _sagemaker_scene(aws: Any, settings: Any, end: datetime) -> None:
     seed_notebook(aws, "ana-exploration", instance_type="ml.g4dn.xlarge",
                   tags={"Name": "ana-exploration", **DEV, "owner": "ana@example.com"},
                   started=night1 - timedelta(hours=14))
+    studio = seed_studio_domain(aws, "vision-research", tags=DEV, idle_shutdown=False)
+    seed_studio_app(aws, studio, user_profile="di", app_type="JupyterLab", instance_type="ml.g5.2xlarge",
+                    tags={**DEV, "owner": "di@example.com"}, created=night1 - timedelta(hours=30))
     for n, now in enumerate((night1, night2), start=1):
         with contextlib.redirect_stdout(io.StringIO()):
             report = idle_sweep.run(policy, settings, now=now, run_id=f"demo-ml-{n}", dry_run=False)
