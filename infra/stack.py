@@ -12,6 +12,7 @@ from cost_janitor.observability import METRIC_ACTION_FAILURES, METRIC_NOT_EVALUA
 from infra.constructs.answers import Answers
 from infra.constructs.gpu_agent import GpuAgent
 from infra.constructs.idle_sweep import IdleSweep
+from infra.constructs.neuron_agent import NeuronAgent
 from infra.constructs.notifier import Notifier
 from infra.constructs.report import Report
 from infra.constructs.slack_interactivity import SlackInteractivity
@@ -47,6 +48,7 @@ class JanitorStack(Stack):
             reserved_concurrency=settings.slack_reserved_concurrency)
         self.spot_interruption = SpotInterruption(self, "SpotInterruption", functions=functions, dlq=dlq)
         self.gpu_agent = GpuAgent(self, "GpuAgent", tag_key=policy.agent.tag_key)
+        self.neuron_agent = NeuronAgent(self, "NeuronAgent", tag_key=policy.agent.neuron_tag_key)
         self.storage_lifecycle = StorageLifecycle(self, "StorageLifecycle", policy=policy, functions=functions,
                                                   dlq=dlq)
         self.tag_compliance = TagCompliance(self, "TagCompliance", policy=policy, functions=functions, dlq=dlq)

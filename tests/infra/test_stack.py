@@ -293,20 +293,36 @@ def test_gpu_agent_config_is_deployed_where_the_agent_may_read_it(synth: Synth) 
     [param] = params
     shipped = json.loads((ROOT / "agent" / "cloudwatch-agent.json").read_text())
     assert json.loads(param["Value"]) == shipped
-    [association] = synth.resources("AWS::SSM::Association").values()
+    [association] = [a for k, a in synth.resources("AWS::SSM::Association").items() if k.startswith("GpuAgent")]
     assert association["Properties"]["Targets"] == [{"Key": "tag:cost-janitor:gpu-agent", "Values": ["true"]}]
-    [document_id] = synth.resources("AWS::SSM::Document")
+    [document_id] = [k for k in synth.resources("AWS::SSM::Document") if k.startswith("GpuAgent")]
     assert association["Properties"]["Name"] == {"Ref": document_id}
 
 
 def test_the_gpu_agent_is_configured_only_after_it_is_installed(synth: Synth) -> None:
     """One ordered document: install (abort on failure), then configure — two associations on one schedule raced."""
-    [document] = synth.resources("AWS::SSM::Document").values()
+    [document] = [d for k, d in synth.resources("AWS::SSM::Document").items() if k.startswith("GpuAgent")]
     steps = document["Properties"]["Content"]["mainSteps"]
     assert [(s["inputs"]["documentPath"], s.get("onFailure")) for s in steps] == [
         ("AWS-ConfigureAWSPackage", "Abort"), ("AmazonCloudWatch-ManageAgent", None)]
     assert steps[1]["inputs"]["documentParameters"]["optionalConfigurationLocation"] == \
         "AmazonCloudWatch-cost-janitor-gpu"
+
+
+def test_the_neuron_pusher_is_installed_byte_for_byte_on_tagged_instances(synth: Synth) -> None:
+    import base64
+
+    [association] = [a for k, a in synth.resources("AWS::SSM::Association").items() if k.startswith("NeuronAgent")]
+    assert association["Properties"]["Targets"] == [{"Key": "tag:cost-janitor:neuron-agent", "Values": ["true"]}]
+    [document] = [d for k, d in synth.resources("AWS::SSM::Document").items() if k.startswith("NeuronAgent")]
+    commands = document["Properties"]["Content"]["mainSteps"][0]["inputs"]["runCommand"]
+    written = {line.rsplit("/", 1)[1]: base64.b64decode(line.split("'")[1]) for line in commands
+               if line.startswith("echo '") and "/opt/cost-janitor/" in line}
+    for name in ("gpu_metrics.py", "neuron_metrics.py", "neuron-monitor.json"):
+        assert written[name] == (ROOT / "agent" / name).read_bytes()
+    assert commands[0] == "set -eu" and "neuron-monitor not found" in commands[1]  # a clear failure, not a silent one
+    [unit] = [base64.b64decode(line.split("'")[1]).decode() for line in commands if "systemd/system" in line]
+    assert "neuron-monitor -c /opt/cost-janitor/neuron-monitor.json | /usr/bin/python3" in unit
 
 
 def test_creation_calls_reach_tag_compliance_after_a_delay(synth: Synth) -> None:

@@ -177,7 +177,8 @@ def test_an_unmeasured_accelerator_finding_says_why_and_is_not_sent_to_slack() -
 
     inst = make_instance(instance_type="inf2.xlarge")
     [f] = classify_instances([inst], {inst.instance_id: make_usage(cpu=0.5, gpus=[])}, POLICY, now=NOW)
-    assert "not measured for the inf2 family" in f.reason and f.monthly_usd is None and f.severity == "info"
+    assert "not measured for this inf2 box" in f.reason and f.monthly_usd is None and f.severity == "info"
+    assert "agent/neuron_metrics.py" in f.reason  # a Neuron box: the pusher that would measure it is named
     assert not plan_notice(f, NoticeHistory(), POLICY, now=NOW).notify_owner
 
 

@@ -18,6 +18,8 @@ EC2_NAMESPACE = "AWS/EC2"
 AGENT_NAMESPACE = "CWAgent"
 GPU_UTIL_METRIC = "nvidia_smi_utilization_gpu"
 GPU_MEMORY_METRIC = "nvidia_smi_utilization_memory"
+NEURON_METRIC = "neuroncore_utilization"  # agent/neuron_metrics.py: per NeuronCore (InstanceId, NeuronCore)
+NEURON_PREFIXES = ("inf", "trn")
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800
 
@@ -102,14 +104,14 @@ class CloudWatchReader:
             pages.append(page)
         return pages
 
-    def gpu_dimensions(self) -> dict[str, list[Dimensions]]:
-        """Each instance's per-GPU series (InstanceId + index + name/arch/...), found with ListMetrics."""
+    def gpu_dimensions(self, metric: str = GPU_UTIL_METRIC) -> dict[str, list[Dimensions]]:
+        """Each instance's per-GPU series (InstanceId + index + name/arch/...), or per-NeuronCore series with
+        metric=NEURON_METRIC, found with ListMetrics."""
         by_instance: dict[str, set[Dimensions]] = {}
-        for page in self._cw.get_paginator("list_metrics").paginate(Namespace=AGENT_NAMESPACE,
-                                                                    MetricName=GPU_UTIL_METRIC):
+        for page in self._cw.get_paginator("list_metrics").paginate(Namespace=AGENT_NAMESPACE, MetricName=metric):
             self.calls["ListMetrics"] += 1
-            for metric in page.get("Metrics", []):
-                dims = tuple(sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])))
+            for found in page.get("Metrics", []):
+                dims = tuple(sorted((d["Name"], d["Value"]) for d in found.get("Dimensions", [])))
                 instance_id = dict(dims).get("InstanceId")
                 if instance_id:
                     by_instance.setdefault(instance_id, set()).add(dims)
@@ -150,20 +152,26 @@ class UsageReader:
         if not candidates:
             return usage
         gpu_dims = self._cw.gpu_dimensions()
+        neuron = {i.instance_id for i in candidates if i.family.startswith(NEURON_PREFIXES)}
+        core_dims = self._cw.gpu_dimensions(NEURON_METRIC) if neuron else {}  # one more page only with Neuron boxes
         queries: list[MetricQuery] = []
         for i in candidates:
             queries += [_ec2_query(i.instance_id, "NetworkIn", "Sum"), _ec2_query(i.instance_id, "NetworkOut", "Sum")]
-            queries += _gpu_queries(i.instance_id, gpu_dims, GPU_UTIL_METRIC)
+            queries += _gpu_queries(i.instance_id, core_dims if i.instance_id in neuron else gpu_dims,
+                                    NEURON_METRIC if i.instance_id in neuron else GPU_UTIL_METRIC)
         detail, failed = fetch(queries)
         for i in candidates:
-            iid, gpus = i.instance_id, range(len(gpu_dims.get(i.instance_id, [])))
+            iid = i.instance_id
+            metric = NEURON_METRIC if iid in neuron else GPU_UTIL_METRIC
+            gpus = range(len((core_dims if iid in neuron else gpu_dims).get(iid, [])))
             if iid in failed:
                 continue  # network/GPU unread: the verdict needs them, so it is "not evaluated"
             usage[iid] = usage[iid].model_copy(update={
                 "network_in": detail.get((iid, "NetworkIn"), Series()),
                 "network_out": detail.get((iid, "NetworkOut"), Series()),
-                "gpu_util": tuple(detail.get((iid, GPU_UTIL_METRIC, n), Series()) for n in gpus),
-                "gpu_memory": None if gpus else (),
+                "gpu_util": tuple(detail.get((iid, metric, n), Series()) for n in gpus),
+                # NeuronCores have no memory-utilisation series: the busiest core decides alone
+                "gpu_memory": None if gpus and iid not in neuron else (),
             })
 
         memory_needed = [i for i in candidates if i.instance_id not in failed

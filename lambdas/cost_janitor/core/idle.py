@@ -96,9 +96,12 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
         ev["gpu_count_seen"] = len(gpu_series)
         ev["gpu_points"] = gpu.points
         if gpu.maximum is None and instance.family in th.unmeasured_families:
-            return _Outcome(Verdict.ACCELERATOR_NOT_MEASURED, f"accelerator utilisation is not measured for the "
-                            f"{instance.family} family (the CloudWatch agent's NVIDIA plugin cannot see it); CPU avg "
-                            f"{cpu}% and network {mb_per_day} MB/day alone do not make it idle", ev)
+            how = (f"no NeuronCore series: the Neuron pusher (agent/neuron_metrics.py; State Manager installs it on "
+                   f"instances tagged {policy.agent.neuron_tag_key}=true) publishes them" if _neuron(instance) else
+                   "the CloudWatch agent's NVIDIA plugin cannot see it")
+            return _Outcome(Verdict.ACCELERATOR_NOT_MEASURED, f"accelerator utilisation is not measured for this "
+                            f"{instance.family} box ({how}); CPU avg {cpu}% and network {mb_per_day} MB/day alone do "
+                            "not make it idle", ev)
         if gpu.maximum is None:
             return _Outcome(Verdict.GPU_METRICS_MISSING, f"{instance.instance_type} is a GPU instance but no "
                             "CloudWatch agent GPU metrics were found; it cannot be judged idle", ev)
@@ -107,8 +110,10 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
                             "GPU datapoints (agent installed recently or not reporting)", ev)
         gpu_max = round(gpu.maximum, 2)
         ev["gpu_max_pct"] = gpu_max
+        unit = "NeuronCore" if _neuron(instance) else "GPU"
         if gpu_max >= th.gpu_max_pct:
-            return _Outcome(Verdict.BUSY, f"a GPU reached {gpu_max}% utilisation (idle below {th.gpu_max_pct}%)", ev)
+            return _Outcome(Verdict.BUSY, f"a {unit} reached {gpu_max}% utilisation (idle below {th.gpu_max_pct}%)",
+                            ev)
         if usage.gpu_memory is None:
             return None
         mem = merge_max(usage.gpu_memory)
@@ -121,12 +126,17 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
 
     idle_parts = [f"CPU avg {cpu}%", f"network {mb_per_day} MB/day"]
     if "gpu_max_pct" in ev:
-        idle_parts.append(f"GPU max {ev['gpu_max_pct']}%")
+        idle_parts.append(f"{'NeuronCore' if _neuron(instance) else 'GPU'} max {ev['gpu_max_pct']}%")
     reason = f"idle for {th.lookback_days} days: " + ", ".join(idle_parts)
     blocker = _not_stoppable(instance)
     if blocker:
         return _Outcome(Verdict.NOT_STOPPABLE, f"{reason}; not stoppable: {blocker}", ev)
     return _Outcome(Verdict.IDLE, reason, ev)
+
+
+def _neuron(instance: Instance) -> bool:
+    """Inferentia and Trainium: their accelerator series are per NeuronCore (agent/neuron_metrics.py)."""
+    return instance.family.startswith(("inf", "trn"))
 
 
 def _not_stoppable(instance: Instance) -> str | None:

@@ -329,6 +329,8 @@ class AgentPolicy(_Strict):
     """Where the CloudWatch agent with GPU metrics is installed (by an SSM State Manager association)."""
 
     tag_key: TagKey = Field("cost-janitor:gpu-agent", description="Instances tagged <key>=true get the agent.")
+    neuron_tag_key: TagKey = Field("cost-janitor:neuron-agent", description="Instances tagged <key>=true get the "
+                                   "Neuron pusher (agent/neuron_metrics.py: per-NeuronCore utilisation).")
     install_on_gpu_families: bool = Field(
         False, description="Tag GPU instances reported as gpu-metrics-missing, so the association installs it.")
 
