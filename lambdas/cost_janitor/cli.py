@@ -381,7 +381,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
     policy = load_policy_file(args.policy) if args.policy else Policy()
     gpu = args.gpu_instances if args.gpu_instances is not None else args.instances // 3
     fleet = Fleet(instances=args.instances, gpu_instances=gpu, gpus_per_box=args.gpus_per_box,
-                  regions=args.regions)
+                  regions=args.regions, endpoints=args.endpoints, neuron_instances=args.neuron_instances,
+                  neuron_cores_per_box=args.neuron_cores_per_box)
     items = estimate(fleet, policy)
     if args.json:
         print(json.dumps({"fleet": fleet.__dict__, "price_date": PRICE_DATE, "monthly_usd": total(items),
@@ -492,6 +493,9 @@ def parser() -> argparse.ArgumentParser:
     cost.add_argument("--gpu-instances", type=int, default=None, help="default: a third of the instances")
     cost.add_argument("--gpus-per-box", type=float, default=4)
     cost.add_argument("--regions", type=int, default=1)
+    cost.add_argument("--endpoints", type=int, default=0, help="SageMaker real-time endpoints swept")
+    cost.add_argument("--neuron-instances", type=int, default=0, help="Inferentia/Trainium boxes with the pusher")
+    cost.add_argument("--neuron-cores-per-box", type=float, default=2)
     cost.add_argument("--policy", help="policy JSON or cdk.json (its schedules; default: the defaults)")
     cost.add_argument("--json", action="store_true")
     cost.set_defaults(func=cmd_cost)

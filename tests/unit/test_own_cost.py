@@ -69,3 +69,16 @@ def test_a_slower_schedule_costs_less() -> None:
     nightly = {i.name: i.monthly_usd for i in estimate(Fleet(10_000, 0, 0), Policy())}
     once = {i.name: i.monthly_usd for i in estimate(Fleet(10_000, 0, 0), weekly)}
     assert once["CloudWatch GetMetricData"] < nightly["CloudWatch GetMetricData"] / 6
+
+
+def test_endpoints_and_neuron_boxes_add_their_own_lines_only_when_there_are_some() -> None:
+    from cost_janitor.core.own_cost import ENDPOINT_METRICS_REQUESTED_PER_1K
+
+    plain = {i.name for i in estimate(Fleet(instances=1000, gpu_instances=333, gpus_per_box=4), Policy())}
+    assert not {"SageMaker: GetMetricData", "Neuron pusher: custom metrics"} & plain
+    items = {i.name: i.monthly_usd for i in estimate(Fleet(instances=1000, gpu_instances=333, gpus_per_box=4,
+                                                           endpoints=2000, neuron_instances=50,
+                                                           neuron_cores_per_box=8), Policy())}
+    nights = runs_per_month(Policy().idle.schedule)
+    assert items["SageMaker: GetMetricData"] == round(ENDPOINT_METRICS_REQUESTED_PER_1K * 2 * nights / 1000 * 0.01, 2)
+    assert items["Neuron pusher: custom metrics"] == 400 * 0.30

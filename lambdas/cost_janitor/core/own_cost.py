@@ -47,6 +47,10 @@ AGENT_FLUSH_S = 300  # its force_flush_interval: one PutMetricData per box per f
 ALARMS_PER_FUNCTION = 4  # errors, action failures, not evaluated, publish failures (+1 for the DLQ)
 FUNCTIONS = 8
 JANITOR_METRICS_PER_RUN = 12  # distinct (service, name, dimensions) a capability emits in one run, at most
+# Measured by bench/sagemaker.py at 1,000 endpoints (its seeded fleet, 2026-12-01): GetMetricData queries a night
+# (Invocations, instance CPU, GPU and GPU memory per variant), and calls on a night when no endpoint was updated.
+ENDPOINT_METRICS_REQUESTED_PER_1K = 3_709.0
+ENDPOINT_CALLS_PER_1K = 53.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class Fleet:
     buckets: int = 20
     creations_per_day: float | None = None  # CloudTrail creation calls checked; default: 2 % of the fleet a day
     answers_per_month: int = 50  # Slack clicks and forms
+    endpoints: int = 0  # SageMaker real-time endpoints swept
+    neuron_instances: int = 0  # Inferentia / Trainium boxes running the Neuron pusher
+    neuron_cores_per_box: float = 2
 
 
 @dataclass(frozen=True)
@@ -167,6 +174,19 @@ def estimate(fleet: Fleet, policy: Policy) -> list[LineItem]:
         LineItem("X-Ray", requests / 1e6 * p["xray_per_1m_traces"], "every invocation traced (first 100,000 free)"),
         LineItem("Cost Explorer API", weeks * 3 * p["cost_explorer_per_request"], "three queries per digest"),
     ]
+    cores = fleet.neuron_instances * fleet.neuron_cores_per_box
+    if fleet.neuron_instances:  # agent/neuron_metrics.py: one series per NeuronCore, sent every AGENT_FLUSH_S
+        items += [LineItem("Neuron pusher: custom metrics", cores * p["custom_metric_month"],
+                           f"{cores:,.0f} NeuronCores × 1 series × ${p['custom_metric_month']}/metric-month"),
+                  LineItem("Neuron pusher: PutMetricData", fleet.neuron_instances * MINUTES_PER_MONTH * 60
+                           / AGENT_FLUSH_S / 1000 * p["cloudwatch_api_per_1k_requests"],
+                           f"one request per box every {AGENT_FLUSH_S} s × "
+                           f"${p['cloudwatch_api_per_1k_requests']}/1,000")]
+    if fleet.endpoints:  # the lists, tags and descriptions are free SageMaker / tagging / DynamoDB-cached calls
+        items.append(LineItem("SageMaker: GetMetricData", ENDPOINT_METRICS_REQUESTED_PER_1K
+                              * fleet.endpoints / 1000 * nights / 1000 * p["get_metric_data_per_1k_metrics"],
+                              f"{ENDPOINT_METRICS_REQUESTED_PER_1K:,.0f} metrics per 1,000 endpoints a night "
+                              f"(measured) × {nights:g} nights"))
     return sorted((LineItem(i.name, round(i.monthly_usd, 2), i.basis) for i in items),
                   key=lambda i: -i.monthly_usd)
 
