@@ -252,6 +252,10 @@ def reassign_modal(*, resource_id: str, metadata: Mapping[str, str]) -> dict[str
     return view.to_dict()
 
 
+ML_ACTIONS = {"delete-endpoint": "endpoints deleted", "stop-notebook": "notebook instances stopped",
+              "delete-app": "Studio apps deleted"}
+
+
 def digest_message(doc: Mapping[str, Any], *, team: str | None, dashboard: str | None = None) -> dict[str, Any]:
     """The weekly digest as one Slack message: the whole account, or one team's share of it. `dashboard`: the
     stack's CloudWatch dashboard, linked for the charts (the full picture is `cost-janitor report --html`)."""
@@ -268,6 +272,10 @@ def digest_message(doc: Mapping[str, Any], *, team: str | None, dashboard: str |
         lines.append(f"*Last {len(weeks)} weeks:* {trend}")
         if doc.get("by_action"):
             lines.append("*By action:* " + ", ".join(f"{k} ${v:,.2f}" for k, v in doc["by_action"].items()))
+        ml = {k: v for k, v in (doc.get("by_action") or {}).items() if k in ML_ACTIONS}
+        if ml:
+            lines.append("*SageMaker this week:* " + ", ".join(f"{ML_ACTIONS[k]} ${v:,.2f}" for k, v in ml.items())
+                         + " (saved until restored or started again)")
         own = doc.get("own_cost") or {}
         if own:
             share = own.get("share_of_savings_pct")

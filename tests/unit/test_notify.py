@@ -161,3 +161,11 @@ def test_the_digest_links_the_dashboard_in_its_partitions_console(region: str, h
     email = plain_text(message)  # the same digest by email: no Slack markup around the link
     assert f"CloudWatch dashboard: {url}" in email and "<" not in email
     assert "CloudWatch dashboard" not in json.dumps(digest_message(doc, team=None)["blocks"])  # none wired, none shown
+
+
+def test_the_digest_has_a_sagemaker_line_when_sagemaker_saved_something() -> None:
+    doc = {"weeks": [{"realized_usd": 40.0, "estimated_usd": 50.0}],
+           "by_action": {"stop": 20.0, "delete-endpoint": 14.08, "stop-notebook": 5.9}}
+    text = json.dumps(digest_message(doc, team=None)["blocks"])
+    assert "*SageMaker this week:* endpoints deleted $14.08, notebook instances stopped $5.90" in text
+    assert "SageMaker" not in json.dumps(digest_message({**doc, "by_action": {"stop": 20.0}}, team=None)["blocks"])
