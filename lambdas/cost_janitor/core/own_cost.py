@@ -50,7 +50,7 @@ JANITOR_METRICS_PER_RUN = 12  # distinct (service, name, dimensions) a capabilit
 # Measured by bench/sagemaker.py at 1,000 endpoints (its seeded fleet, 2026-12-01): GetMetricData queries a night
 # (Invocations, instance CPU, GPU and GPU memory per variant), and calls on a night when no endpoint was updated.
 ENDPOINT_METRICS_REQUESTED_PER_1K = 3_709.0
-ENDPOINT_CALLS_PER_1K = 53.0
+ENDPOINT_CALLS_PER_1K = 54.0
 
 
 @dataclass(frozen=True)
