@@ -48,9 +48,8 @@ ALARMS_PER_FUNCTION = 4  # errors, action failures, not evaluated, publish failu
 FUNCTIONS = 8
 JANITOR_METRICS_PER_RUN = 12  # distinct (service, name, dimensions) a capability emits in one run, at most
 # Measured by bench/sagemaker.py at 1,000 endpoints (its seeded fleet, 2026-12-01): GetMetricData queries a night
-# (Invocations, instance CPU, GPU and GPU memory per variant), and calls on a night when no endpoint was updated.
+# (Invocations, instance CPU, GPU and GPU memory per variant). Its other calls (lists, tags, describes) are free.
 ENDPOINT_METRICS_REQUESTED_PER_1K = 3_709.0
-ENDPOINT_CALLS_PER_1K = 54.0
 
 
 @dataclass(frozen=True)
