@@ -26,13 +26,12 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 try:  # installed side by side on the instance, or imported as the package in tests
-    from gpu_metrics import Batcher, instance_id
+    from gpu_metrics import Batcher, instance_id, publish
 except ImportError:  # pragma: no cover - the test path
-    from agent.gpu_metrics import Batcher, instance_id
+    from agent.gpu_metrics import Batcher, instance_id, publish
 
-NAMESPACE = "CWAgent"
+NAMESPACE = "CWAgent"  # the same namespace as the GPU metrics: gpu_metrics.publish sends both
 METRIC = "neuroncore_utilization"
-MAX_PER_CALL = 1000
 
 
 def cores(report: dict[str, Any]) -> dict[str, float]:
@@ -55,14 +54,6 @@ def metric_data(utilisation: dict[str, float], *, instance: str, timestamp: date
     return [{"MetricName": METRIC, "Unit": "Percent", "Value": value, "Timestamp": timestamp,
              "Dimensions": [{"Name": "InstanceId", "Value": instance}, {"Name": "NeuronCore", "Value": core}]}
             for core, value in sorted(utilisation.items(), key=lambda kv: int(kv[0]))]
-
-
-def publish(cloudwatch: Any, data: list[dict[str, Any]]) -> int:
-    calls = 0
-    for start in range(0, len(data), MAX_PER_CALL):
-        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + MAX_PER_CALL])
-        calls += 1
-    return calls
 
 
 def reports(stream: IO[str]) -> Iterable[dict[str, Any]]:

@@ -239,17 +239,23 @@ def _action(
                 else None), None
     if on_idle != "stop":
         return Ask.JUSTIFY, None
+    hibernate = policy.idle.hibernate and instance.hibernation_configured
+    return mark_then(ActionKind.HIBERNATE if hibernate else ActionKind.STOP, marked_raw, policy, now, notes)
+
+
+def mark_then(act: ActionKind, mark: str | None, policy: Policy, now: datetime,
+              notes: list[str]) -> tuple[ActionKind | None, datetime | None]:
+    """Mark → tell → act: no (valid) idle mark yet → mark now; marked and the grace period over → `act`; marked
+    and still in the grace period → nothing yet. Every resource the janitor may take away goes this way."""
     grace = timedelta(hours=policy.grace.dev_stop_after_hours)
-    marked = parse_instant(marked_raw) if marked_raw is not None else None
+    marked = parse_instant(mark) if mark is not None else None
     if marked is None:
-        if marked_raw is not None:
-            notes.append(f"tag {idle_tag}={marked_raw!r} is not an ISO datetime; marked again from now")
+        if mark is not None:
+            notes.append(f"tag {policy.exemptions.idle_since_tag}={mark!r} is not an ISO datetime; marked again "
+                         "from now")
         return ActionKind.MARK_IDLE, now + grace
     due = marked + grace
-    if now < due:
-        return None, due
-    hibernate = policy.idle.hibernate and instance.hibernation_configured
-    return (ActionKind.HIBERNATE if hibernate else ActionKind.STOP), due
+    return (act, due) if now >= due else (None, due)
 
 
 def _severity(verdict: Verdict, monthly: float | None) -> str:

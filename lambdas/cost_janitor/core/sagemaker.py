@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cost_janitor.core.errors import RestoreRefused
-from cost_janitor.core.exemptions import evaluate_exemption, parse_instant
-from cost_janitor.core.idle import expected_points, merge_max
+from cost_janitor.core.exemptions import evaluate_exemption
+from cost_janitor.core.idle import expected_points, mark_then, merge_max
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import HOURS_PER_MONTH, accelerators, ml_price
@@ -291,19 +291,7 @@ def _endpoint_action(e: Endpoint, verdict: Verdict, environment: str, policy: Po
         notes.append("deleting idle dev endpoints is off (sagemaker.delete_idle_dev_endpoints): the owner is asked")
     if not (may_delete and policy.sagemaker.delete_idle_dev_endpoints):
         return Ask.JUSTIFY, None
-    return _mark_then(ActionKind.DELETE_ENDPOINT, mark, policy, now, notes)
-
-
-def _mark_then(act: ActionKind, mark: str | None, policy: Policy, now: datetime,
-               notes: list[str]) -> tuple[ActionKind | None, datetime | None]:
-    grace = timedelta(hours=policy.grace.dev_stop_after_hours)
-    marked = parse_instant(mark) if mark is not None else None
-    if marked is None:
-        if mark is not None:
-            notes.append(f"tag {policy.exemptions.idle_since_tag}={mark!r} is not an ISO datetime; marked again")
-        return ActionKind.MARK_IDLE, now + grace
-    due = marked + grace
-    return (act, due) if now >= due else (None, due)
+    return mark_then(ActionKind.DELETE_ENDPOINT, mark, policy, now, notes)
 
 
 def recheck_endpoint(planned: Finding, current: Endpoint | None, policy: Policy, *, now: datetime) -> Finding:
@@ -318,7 +306,7 @@ def recheck_endpoint(planned: Finding, current: Endpoint | None, policy: Policy,
     notes: list[str] = []
     still_dev = policy.environments.classes[str(env)].on_idle == "stop"
     kept = evaluate_exemption(current.tags, policy.exemptions, now=now).exempt
-    action, _ = _mark_then(ActionKind.DELETE_ENDPOINT, current.tags.get(policy.exemptions.idle_since_tag), policy,
+    action, _ = mark_then(ActionKind.DELETE_ENDPOINT, current.tags.get(policy.exemptions.idle_since_tag), policy,
                            now, notes) if still_dev and not kept else (None, None)
     if action == ActionKind.DELETE_ENDPOINT:
         return planned
@@ -355,7 +343,7 @@ def _notebook_finding(n: NotebookInstance, policy: Policy, now: datetime, run_id
         reason = f"in service for {hours:g} h at the nightly run (policy: {limit} h); no utilisation metric exists " \
                  "for notebook instances, so time in service is what is judged"
         if policy.environments.classes[str(who["environment"])].on_idle == "stop":
-            action, act_after = _mark_then(ActionKind.STOP_NOTEBOOK, mark, policy, now, notes)
+            action, act_after = mark_then(ActionKind.STOP_NOTEBOOK, mark, policy, now, notes)
         else:
             action = Ask.JUSTIFY
     else:
@@ -484,7 +472,7 @@ def classify_apps(apps: list[StudioApp], policy: Policy, *, now: datetime, run_i
                       f"(policy: {limit} h)")
             may_delete = policy.environments.classes[str(who["environment"])].on_idle == "stop"
             if may_delete and policy.sagemaker.delete_studio_accelerator_apps:
-                action, act_after = _mark_then(ActionKind.DELETE_APP, mark, policy, now, notes)
+                action, act_after = mark_then(ActionKind.DELETE_APP, mark, policy, now, notes)
             else:
                 action = Ask.JUSTIFY
                 if may_delete:
