@@ -15,7 +15,15 @@ import pytest
 
 from cost_janitor.cli import FakeContext
 from cost_janitor.core.policy import Policy
-from cost_janitor.local.emulator import LocalAws, launch, seed_endpoint, seed_endpoint_metrics, seed_notebook
+from cost_janitor.local.emulator import (
+    LocalAws,
+    launch,
+    seed_endpoint,
+    seed_endpoint_metrics,
+    seed_notebook,
+    seed_studio_app,
+    seed_studio_domain,
+)
 from cost_janitor.settings import Settings
 from tests.conftest import load_event
 from tests.integration.fleet import DEV, PROD, Fleet
@@ -57,7 +65,8 @@ def _changes(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
 def world(aws: LocalAws, janitor: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     janitor(Policy.model_validate({"storage": {"delete_unattached_volumes": True, "set_log_retention": True},
                                    "agent": {"install_on_gpu_families": True},
-                                   "sagemaker": {"delete_idle_dev_endpoints": True}}))
+                                   "sagemaker": {"delete_idle_dev_endpoints": True, "enable_studio_idle_shutdown": True,
+                                                 "delete_studio_accelerator_apps": True}}))
     monkeypatch.setenv("COST_JANITOR_DRY_RUN", "true")
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     fleet = Fleet(aws, end)
@@ -86,7 +95,10 @@ def world(aws: LocalAws, janitor: Any, monkeypatch: pytest.MonkeyPatch) -> dict[
                               gpus=[0.0])
     fleet.seeder.flush()
     seed_notebook(aws, "left-on", instance_type="ml.g4dn.xlarge", tags=marked, started=end - timedelta(hours=40))
-    return {"fleet": fleet, "spot": spot}
+    studio = seed_studio_domain(aws, "research", tags=DEV, idle_shutdown=False)
+    seed_studio_app(aws, studio, user_profile="ana", app_type="JupyterLab", instance_type="ml.g5.xlarge",
+                    tags=marked, created=end - timedelta(hours=40))
+    return {"fleet": fleet, "spot": spot, "studio": studio}
 
 
 def test_every_capability_in_dry_run_changes_nothing(world: dict[str, Any],
@@ -98,7 +110,7 @@ def test_every_capability_in_dry_run_changes_nothing(world: dict[str, Any],
     nightly = load_event("eventbridge/scheduled_nightly_sweep.json")
     sweep = idle_sweep.lambda_handler(nightly, FakeContext())
     assert {"stop:dry-run", "tag-gpu-agent:dry-run", "delete-endpoint:dry-run", "stop-notebook:dry-run",
-            "mark-idle:dry-run"} <= set(sweep["actions"])
+            "mark-idle:dry-run", "enable-idle-shutdown:dry-run", "delete-app:dry-run"} <= set(sweep["actions"])
     storage = storage_lifecycle.lambda_handler({**nightly, "id": "storage-1"}, FakeContext())
     assert {"put-lifecycle:dry-run", "snapshot-volume:dry-run", "set-log-retention:dry-run"} <= set(
         storage["actions"])
@@ -120,6 +132,10 @@ def test_every_capability_in_dry_run_changes_nothing(world: dict[str, Any],
     sm = world["fleet"].aws.client("sagemaker")
     assert {e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]} == {"idle-endpoint", "new-idle-endpoint"}
     assert sm.describe_notebook_instance(NotebookInstanceName="left-on")["NotebookInstanceStatus"] == "InService"
+    assert [a["Status"] for a in sm.list_apps()["Apps"]] == ["InService"]
+    assert "JupyterLabAppSettings" in sm.describe_domain(DomainId=world["studio"])["DefaultUserSettings"]
+    assert sm.describe_domain(DomainId=world["studio"])["DefaultUserSettings"]["JupyterLabAppSettings"][
+        "AppLifecycleManagement"]["IdleSettings"]["LifecycleManagement"] == "DISABLED"
 
 
 def test_the_check_itself_catches_a_real_change() -> None:
