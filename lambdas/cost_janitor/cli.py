@@ -214,6 +214,43 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_slack_manifest(args: argparse.Namespace) -> int:
+    """The Slack app manifest, its Request URL read from the hub (or single-account) stack's output."""
+    from cost_janitor.adapters.clients import client
+    from cost_janitor.core.errors import JanitorError
+    from cost_janitor.slack_manifest import OUTPUT_NAME, ManifestError, manifest
+
+    url = args.url
+    if not url:
+        from botocore.exceptions import ClientError
+
+        settings = aws_settings(args)
+        try:
+            [stack] = client("cloudformation", settings.region).describe_stacks(StackName=args.stack)["Stacks"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ValidationError":
+                raise
+            raise JanitorError(f"no stack {args.stack!r} in {settings.region}: pass --stack (the hub's name) and "
+                               "--region (where the hub is deployed)") from None
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        url = outputs.get(OUTPUT_NAME)
+        if not url:
+            raise JanitorError(f"stack {args.stack!r} has no {OUTPUT_NAME} output: only a hub or single-account "
+                               "stack talks to Slack; pass the hub's --stack")
+    try:
+        document = manifest(url, name=args.name)
+    except ManifestError as exc:
+        raise JanitorError(str(exc)) from None
+    text = json.dumps(document, indent=2) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}: api.slack.com/apps → Create New App → From an app manifest → paste it → "
+              "Install; then put the bot token and signing secret in the hub's secret", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_policy(args: argparse.Namespace) -> int:
     if args.reference and args.update_readme:
         readme = Path(args.update_readme)
@@ -499,6 +536,16 @@ def parser() -> argparse.ArgumentParser:
     cost.add_argument("--policy", help="policy JSON or cdk.json (its schedules; default: the defaults)")
     cost.add_argument("--json", action="store_true")
     cost.set_defaults(func=cmd_cost)
+
+    slack = sub.add_parser("slack-manifest", parents=[aws],
+                           help="the Slack app manifest, with the Request URL from the hub stack's output")
+    slack.add_argument("--stack", default="CostJanitor",
+                       help="the hub (or single-account) stack's name (default: CostJanitor)")
+    slack.add_argument("--region", action="append", help="where that stack is (default: the profile's)")
+    slack.add_argument("--url", help="the Request URL itself (no AWS call)")
+    slack.add_argument("--name", default="cost-janitor", help="the app's and its bot's name in Slack")
+    slack.add_argument("--out", metavar="FILE", help="write the manifest here (default: stdout)")
+    slack.set_defaults(func=cmd_slack_manifest)
 
     policy = sub.add_parser("policy", help="validate and print a policy, or print its reference")
     policy.add_argument("file", nargs="?", help="policy JSON or cdk.json to validate (default: the defaults)")

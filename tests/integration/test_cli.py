@@ -221,3 +221,39 @@ def test_refused_credentials_are_one_clear_line(tmp_path: Path, expired: bool, s
         aws.server.shutdown()
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert says in result.stderr.strip().splitlines()[-1], result.stderr
+
+
+# --- one Slack app: the manifest from the hub stack's output ------------------------------------------------------
+
+HUB_URL = "https://x4hub2b7yq.lambda-url.us-east-1.on.aws/slack/actions"
+
+
+def _stack(aws: LocalAws, name: str, outputs: dict[str, str]) -> None:
+    """A CloudFormation stack in the emulator with these outputs (what `cdk deploy` leaves behind)."""
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+                "Outputs": {k: {"Value": v} for k, v in outputs.items()}}
+    aws.client("cloudformation").create_stack(StackName=name, TemplateBody=json.dumps(template))
+
+
+def test_slack_manifest_takes_the_request_url_from_the_hub_stacks_output(aws: LocalAws, tmp_path: Path) -> None:
+    _stack(aws, "CostJanitorHub", {"SlackInteractivityUrl": HUB_URL, "LedgerTableName": "t"})
+    result = _cli("slack-manifest", "--stack", "CostJanitorHub", "--name", "acme-janitor")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["settings"]["interactivity"] == {"is_enabled": True, "request_url": HUB_URL}
+    assert document["features"]["bot_user"]["display_name"] == "acme-janitor"
+    out = tmp_path / "manifest.json"
+    written = _cli("slack-manifest", "--stack", "CostJanitorHub", "--out", str(out))
+    assert written.returncode == 0, written.stderr
+    assert json.loads(out.read_text())["settings"]["interactivity"]["request_url"] == HUB_URL
+    assert "From an app manifest" in written.stderr
+
+
+def test_slack_manifest_names_what_is_wrong_with_the_stack(aws: LocalAws) -> None:
+    _stack(aws, "CostJanitorMember", {"LedgerTableName": "t"})
+    member = _cli("slack-manifest", "--stack", "CostJanitorMember")
+    assert member.returncode == 2 and "has no SlackInteractivityUrl output" in member.stderr
+    missing = _cli("slack-manifest", "--stack", "NoSuchStack")
+    assert missing.returncode == 2 and "no stack 'NoSuchStack' in us-east-1" in missing.stderr
+    plain = _cli("slack-manifest", "--url", "http://insecure.example/slack/actions")
+    assert plain.returncode == 2 and "https" in plain.stderr
