@@ -1,5 +1,7 @@
 """Record and publish, in one place every capability uses: the ledger (what was done), SNS (the findings topic,
-with an outbox in the ledger when SNS refuses) and the run's metrics. Nothing else publishes to SNS."""
+with an outbox in the ledger when SNS refuses) — or, in a member of an organization, the member's bus (→ the hub)
+with the same outbox, plus the hub outbox for what the hub refused — and the run's metrics. Nothing else publishes
+findings."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from cost_janitor.adapters.bus import BusPublisher, redrive
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.adapters.sns import FindingsPublisher
@@ -31,7 +34,32 @@ def ledger_for(settings: Settings) -> Ledger | None:
     return Ledger(client("dynamodb", settings.region), settings.ledger_table) if settings.ledger_table else None
 
 
-def _drain_outbox(ledger: Ledger, publisher: FindingsPublisher) -> int:
+def publisher_for(settings: Settings) -> FindingsPublisher | BusPublisher | None:
+    """Where findings go: a member's bus (→ the hub: organization mode), else the stack's findings topic."""
+    if settings.findings_bus_name:
+        return BusPublisher(client("events", settings.region), settings.findings_bus_name)
+    if settings.findings_topic_arn:
+        return FindingsPublisher(client("sns", settings.region), settings.findings_topic_arn)
+    return None
+
+
+def _redrive_hub_outbox(settings: Settings, publisher: BusPublisher) -> int:
+    """A member's batches the hub refused (bus policy, hub down): put on the bus again, once a run. Failing to
+    reach them is logged, never fatal: they stay in the queue."""
+    if not settings.hub_outbox_queue_url:
+        return 0
+    try:
+        sent = redrive(client("sqs", settings.region), settings.hub_outbox_queue_url, publisher)
+    except ClientError as exc:
+        metrics.add_metric(name=METRIC_PUBLISH_FAILURES, unit=MetricUnit.Count, value=1)
+        logger.error("hub outbox not sent; kept for the next run", extra={"error_code": exc.response["Error"]["Code"]})
+        return 0
+    if sent:
+        logger.info("hub outbox sent again", extra={"events": sent})
+    return sent
+
+
+def _drain_outbox(ledger: Ledger, publisher: FindingsPublisher | BusPublisher) -> int:
     """Publish what earlier runs could not. Each waiting batch is taken (a conditional delete) before it is
     published, so two runs draining at once never publish it twice; one SNS refuses again goes back."""
     sent = 0
@@ -60,10 +88,10 @@ def deliver(findings: Sequence[Finding], settings: Settings, *, run_id: str) -> 
         count_by(METRIC_FINDINGS_BY_KIND, "kind", kind, n)
     metrics.add_metric(name=METRIC_ESTIMATED_SAVINGS, unit=MetricUnit.Count,
                        value=round(sum(f.monthly_usd or 0 for f in publishable), 2))
-    if not settings.findings_topic_arn:
+    publisher = publisher_for(settings)
+    if publisher is None:
         return 0
-    publisher = FindingsPublisher(client("sns", settings.region), settings.findings_topic_arn)
-    sent = 0
+    sent = _redrive_hub_outbox(settings, publisher) if isinstance(publisher, BusPublisher) else 0
     try:
         if ledger:
             sent += _drain_outbox(ledger, publisher)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsModel
@@ -109,6 +110,31 @@ class FindingsDocument(BaseModel):
     schema_: Literal["cost-janitor/finding/v1", "cost-janitor/finding/v2"] = Field(alias="schema")  # v1: in flight
     run_id: str
     findings: list[Finding] = Field(min_length=1)
+
+
+class BusEnvelope(BaseModel):
+    """A findings batch as the hub's bus delivers it to the notifier's queue (organization mode): EventBridge sets
+    `account` to the account that put the event, so a member cannot speak for another."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    detail_type: Literal["cost-janitor findings"] = Field(alias="detail-type")
+    source: Literal["cost-janitor"]
+    account: str = Field(pattern=r"^\d{12}$")
+    detail: FindingsDocument
+
+
+def findings_message(body: str) -> tuple[FindingsDocument, str | None]:
+    """A findings message from the notifier's queue: the topic's raw body, or the hub bus's event (then also the
+    sending account). Anything else raises pydantic's ValidationError."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return FindingsDocument.model_validate_json(body), None  # raises ValidationError naming the JSON problem
+    if isinstance(data, dict) and "detail-type" in data:
+        envelope = BusEnvelope.model_validate(data)
+        return envelope.detail, envelope.account
+    return FindingsDocument.model_validate(data), None
 
 
 class FindingsQueueEvent(SqsModel):

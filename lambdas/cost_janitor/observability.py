@@ -27,6 +27,7 @@ METRIC_REALIZED_SAVINGS = "RealizedSavingsUSD"
 METRIC_GPU_CANDIDATES = "GpuRightSizingCandidates"
 METRIC_PUBLISH_FAILURES = "PublishFailures"
 METRIC_SLACK_REPLY_FAILURES = "SlackReplyFailures"
+METRIC_REFUSED_FINDINGS = "RefusedFindings"  # hub: findings from a non-member, or naming another account
 
 
 def count_by(name: str, dimension: str, value: str, count: float = 1) -> None:

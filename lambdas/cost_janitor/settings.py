@@ -21,6 +21,11 @@ _ENV = {
     "slack_api_url": "SLACK_API_URL",
     "answers_queue_url": "ANSWERS_QUEUE_URL",
     "dashboard_name": "DASHBOARD_NAME",
+    # organization mode (see README "Many accounts"): a member's findings bus and hub outbox; the hub's members
+    "findings_bus_name": "FINDINGS_BUS_NAME",
+    "hub_outbox_queue_url": "HUB_OUTBOX_QUEUE_URL",
+    "member_accounts": "MEMBER_ACCOUNTS",
+    "member_role_name": "MEMBER_ROLE_NAME",
 }
 LAMBDA_SETS = ("AWS_REGION",)  # the runtime sets these; the stack never wires them
 
@@ -36,6 +41,10 @@ class Settings:
     slack_api_url: str | None = None  # tests and the demo point slack-sdk at the local stand-in
     answers_queue_url: str | None = None
     dashboard_name: str | None = None  # the stack's CloudWatch dashboard: the digest links it
+    findings_bus_name: str | None = None  # member: findings go on this bus (→ the hub), not on the topic
+    hub_outbox_queue_url: str | None = None  # member: what the hub refused (the forwarding rule's DLQ)
+    member_accounts: str | None = None  # hub: comma-separated member account ids it answers for
+    member_role_name: str | None = None  # hub: the narrow role it assumes in a member to carry out an answer
     dry_run_override: bool | None = None
 
     @classmethod
@@ -65,6 +74,10 @@ class Settings:
     def dry_run(self, policy: Any) -> bool:
         """The policy's dry_run, unless COST_JANITOR_DRY_RUN overrides it (the CLI sets it from --apply)."""
         return bool(policy.dry_run) if self.dry_run_override is None else self.dry_run_override
+
+    def members(self) -> set[str]:
+        """The member accounts a hub answers for (none: a single-account stack)."""
+        return {a.strip() for a in (self.member_accounts or "").split(",") if a.strip()}
 
     def require(self, *names: str) -> None:
         missing = [_ENV[n] for n in names if not getattr(self, n)]

@@ -19,10 +19,11 @@ class Fleet:
     hours: int = DAYS * 24
     ids: dict[str, str] = field(default_factory=dict)
     region: str = "us-east-1"
+    account: str | None = None  # another account of the emulator (organization tests); None: the default
 
     def __post_init__(self) -> None:
-        self.ec2 = self.aws.client("ec2", self.region)
-        self.seeder = MetricSeeder(self.aws.client("cloudwatch", self.region))
+        self.ec2 = self.aws.client("ec2", self.region, account=self.account)
+        self.seeder = MetricSeeder(self.aws.client("cloudwatch", self.region, account=self.account))
 
     def add(self, name: str, instance_type: str, tags: dict[str, str], *, cpu: float, hours: int | None = None,
             net: float = 0.5, gpus: list[tuple[float, float]] | None = None, **launch_args: Any) -> str:

@@ -9,6 +9,7 @@ import boto3
 from botocore.config import Config
 
 from cost_janitor import __version__
+from cost_janitor.core.models import partition
 
 RETRY_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8},
@@ -27,3 +28,24 @@ def client(service: str, region: str | None = None) -> Any:
 def reset() -> None:
     """Forget cached clients (tests that switch endpoints or credentials)."""
     client.cache_clear()
+    _assumed.cache_clear()
+
+
+def assumed(account: str, role_name: str, region: str, *, session_name: str = "cost-janitor-hub") -> Any:
+    """client(service, region) in another account, through one narrow role there (STS AssumeRole, one call per
+    account and Lambda container: the session lasts an hour, far longer than an answer)."""
+    return _assumed(account, role_name, partition(region), session_name)
+
+
+@lru_cache(maxsize=32)
+def _assumed(account: str, role_name: str, partition: str, session_name: str) -> Any:
+    got = client("sts").assume_role(RoleArn=f"arn:{partition}:iam::{account}:role/{role_name}",
+                                    RoleSessionName=session_name, DurationSeconds=3600)["Credentials"]
+    session = boto3.session.Session(aws_access_key_id=got["AccessKeyId"], aws_secret_access_key=got["SecretAccessKey"],
+                                    aws_session_token=got["SessionToken"])
+
+    @lru_cache(maxsize=32)
+    def client_in(service: str, region: str | None = None) -> Any:
+        return session.client(service, region_name=region, config=RETRY_CONFIG)  # type: ignore[call-overload]
+
+    return client_in

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cost_janitor.adapters.clients import client
+from cost_janitor.adapters.clients import assumed, client
 from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import MessageState, SlackState
@@ -29,6 +29,13 @@ class AnswerNotCarriedOut(JanitorError):
     """An answer's tags could not be written (throttled, denied): retried from the queue, never dropped."""
 
 
+class UnknownAccount(JanitorError):
+    """A finding in an account the hub does not answer for: refused, nothing assumed, nothing changed."""
+
+
+MEMBER_ROLE_NAME = "cost-janitor-hub-answers"  # the narrow role a member stack creates for its hub
+
+
 @dataclass
 class Ctx:
     settings: Settings
@@ -37,16 +44,32 @@ class Ctx:
     state: SlackState
     now: datetime
 
+    def clients_for(self, finding: Finding) -> Any:
+        """client(service, region) where the resource is: this account, or — on a hub — its member account through
+        the member's narrow role (assumed only for a listed member; any other account is refused)."""
+        members = self.settings.members()
+        if finding.account in members:
+            return assumed(finding.account, self.settings.member_role_name or MEMBER_ROLE_NAME, finding.region)
+        if not members or finding.account == _own_account():
+            return client
+        raise UnknownAccount(f"cost-janitor does not act in account {finding.account}: it is not one of this hub's "
+                             "members. Nothing was changed.")
+
     def act(self, finding: Finding, kind: ActionKind, tags: dict[str, str] | None = None) -> Finding:
-        """One answer as an action through the executor — where the resource is (its region), with the executor's
-        dry-run rule, declared permissions and audit record. `tags`: what the answer writes."""
+        """One answer as an action through the executor — where the resource is (its account and region), with the
+        executor's dry-run rule, declared permissions and audit record. `tags`: what the answer writes."""
         planned = finding.model_copy(update={"action": kind, "action_status": "planned", "action_error": None})
-        [done] = Executor(client, dry_run=self.settings.dry_run(self.policy)).execute(
+        [done] = Executor(self.clients_for(finding), dry_run=self.settings.dry_run(self.policy)).execute(
             [planned], self.policy, now=self.now, payload={finding.resource_id: tags or {}})
         if done.action_status == "failed" and kind != ActionKind.STOP:
             # the owner's answer is not lost: the queue retries it, then parks it in the DLQ (alarm)
             raise AnswerNotCarriedOut(f"{kind} on {finding.resource_id} failed: {done.action_error}")
         return done
+
+
+def _own_account() -> str:
+    account: str = client("sts").get_caller_identity()["Account"]
+    return account
 
 
 def key_of(interaction: SlackBlockActions | SlackViewSubmission) -> str:
@@ -86,6 +109,13 @@ def on_click(ctx: Ctx, click: SlackBlockActions) -> dict[str, Any]:
                                                         f"can {action.action_id.replace('_', ' ')} it.")
         logger.info("slack action refused", extra={"user": user, "resource": resource, "action": action.action_id})
         return {"status": "refused"}
+    try:
+        ctx.clients_for(finding)
+    except UnknownAccount as exc:
+        ctx.slack.respond_ephemeral(click.response_url, str(exc))
+        logger.warning("slack action refused: unknown account", extra={"account": finding.account,
+                                                                       "resource": resource})
+        return {"status": "refused-account"}
     if action.action_id == "snooze":
         outcome = _keep(ctx, finding, user=user, until=(ctx.now + timedelta(days=1)).isoformat(timespec="minutes"),
                         reason="snoozed for a day", answer=Answer.SNOOZED)
@@ -112,6 +142,13 @@ def on_submit(ctx: Ctx, submission: SlackViewSubmission) -> dict[str, Any]:
         logger.info("slack answer refused", extra={"user": user, "resource": meta.resource,
                                                    "form": submission.view.callback_id})
         return {"status": "refused"}
+    try:
+        ctx.clients_for(finding)
+    except UnknownAccount as exc:
+        ctx.slack.post_ephemeral(meta.channel, user, str(exc))
+        logger.warning("slack answer refused: unknown account", extra={"account": finding.account,
+                                                                       "resource": meta.resource})
+        return {"status": "refused-account"}
     submitted = read_submission(submission.view.callback_id, submission.view.state)
     if isinstance(submitted, TagsInput):
         outcome = _fix_tags(ctx, finding, user=user, tags=submitted.tags)
@@ -142,7 +179,8 @@ def _keep(ctx: Ctx, finding: Finding, *, user: str, until: str, reason: str, ans
 
 def _stop_now(ctx: Ctx, finding: Finding, *, user: str) -> str:
     """'Stop now' goes through the sweep's executor: dev only, dry-run honoured, IAM still applies."""
-    instance = Ec2Inventory(client("ec2", finding.region), finding.region).instance(finding.resource_id)
+    instance = Ec2Inventory(ctx.clients_for(finding)("ec2", finding.region), finding.region).instance(
+        finding.resource_id)
     if instance is None:
         return f":grey_question: <@{user}> asked to stop it, but it no longer exists."
     env = ctx.policy.environments.class_of(instance.tags.get(ctx.policy.environments.tag_key))
@@ -161,6 +199,10 @@ def _restore(ctx: Ctx, finding: Finding, *, user: str) -> str:
     """Recreate a deleted endpoint from the EndpointConfig its deletion recorded (capabilities.restore)."""
     from cost_janitor.capabilities import restore
 
+    if finding.account in ctx.settings.members():  # the deletion's record is in the member's ledger, not here
+        return (f":warning: <@{user}> asked to restore it: from Slack, only endpoints in the hub's own account come "
+                f"back; run `cost-janitor restore {finding.resource_id}` with account {finding.account}'s "
+                "credentials. Nothing was changed.")
     try:
         done = restore.run(finding.resource_id, ctx.policy, ctx.settings, actor=user, now=ctx.now)
     except RestoreRefused as exc:

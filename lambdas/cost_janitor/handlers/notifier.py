@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -14,10 +15,28 @@ from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.ledger import SlackState
 from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
 from cost_janitor.capabilities import notify
-from cost_janitor.events import FindingsDocument, FindingsQueueEvent
-from cost_janitor.observability import logger
+from cost_janitor.core.models import Finding
+from cost_janitor.events import FindingsQueueEvent, findings_message
+from cost_janitor.observability import METRIC_REFUSED_FINDINGS, logger, metrics
 from cost_janitor.runtime import janitor_handler, load_policy_for
 from cost_janitor.settings import NotifierSettings
+
+
+def _from(sender: str, findings: list[Finding], members: set[str]) -> list[Finding]:
+    """A member speaks only for its own account, and only a known member is heard: anything else is dropped with
+    an error (a retry would not make it true) — it could make the hub act in an account that never asked."""
+    if sender not in members:
+        logger.error("findings from an account that is not a member; dropped",
+                     extra={"account": sender, "findings": len(findings)})
+        metrics.add_metric(name=METRIC_REFUSED_FINDINGS, unit=MetricUnit.Count, value=len(findings))
+        return []
+    forged = [f for f in findings if f.account != sender]
+    if forged:
+        logger.error("findings naming another account than their sender; dropped",
+                     extra={"account": sender, "named": sorted({f.account for f in forged}),
+                            "resources": [f.resource_id for f in forged]})
+        metrics.add_metric(name=METRIC_REFUSED_FINDINGS, unit=MetricUnit.Count, value=len(forged))
+    return [f for f in findings if f.account == sender]
 
 
 @janitor_handler(FindingsQueueEvent)
@@ -28,13 +47,16 @@ def lambda_handler(event: FindingsQueueEvent, context: LambdaContext) -> dict[st
     origin: dict[str, list[str]] = defaultdict(list)  # resource → the SQS messages that carried it
     for record in event.Records:
         try:
-            document = FindingsDocument.model_validate_json(str(record.body))
+            document, sender = findings_message(str(record.body))
         except ValidationError as exc:
-            logger.error("bad findings message", extra={"message_id": record.messageId, "errors": exc.error_count()})
+            logger.error("bad findings message", extra={"message_id": record.messageId, "errors": exc.error_count(),
+                                                        "problems": [f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                                                     for e in exc.errors()[:5]]})
             failures.append({"itemIdentifier": record.messageId})  # SQS retries it, then its redrive DLQ
             continue
-        findings += document.findings
-        for f in document.findings:
+        accepted = document.findings if sender is None else _from(sender, document.findings, settings.members())
+        findings += accepted
+        for f in accepted:
             origin[f.resource_id].append(record.messageId)
     secrets = load_secrets(client("secretsmanager", settings.region), str(settings.slack_secret_arn))
     slack = SlackGateway(secrets.bot_token, base_url=settings.slack_api_url or SLACK_API)

@@ -11,7 +11,8 @@ instance the region does not have (moto tags any id; EC2 answers InvalidInstance
 writes are made as strict as S3 (V1/V2 rules mixed, transitions S3 refuses, rule IDs over 255 characters) and
 keep the bucket's TransitionDefaultMinimumObjectSize (moto drops it and always answers all_storage_classes_128K).
 SageMaker: CreateEndpoint refuses an existing name, notebook instances come into service and their
-LastModifiedTime follows starts and stops (see _patch_sagemaker).
+LastModifiedTime follows starts and stops (see _patch_sagemaker). EventBridge: a rule forwarding to another
+account's bus is held to that bus's policy and keeps the sender's account (see _patch_events).
 """
 
 from __future__ import annotations
@@ -303,6 +304,77 @@ class _StudioApp:
                 "ResourceSpec": self.spec.get("ResourceSpec") or {}}
 
 
+def bus_admits(policy: str | None, account: str, bus_account: str) -> bool:
+    """Whether an event bus's resource policy lets `account` put events on it (its own account always may).
+    Principals by account id or root ARN, and "*"; a statement with conditions (aws:PrincipalOrgID) admits nobody
+    here: the emulator has no organization to check it against, so it errs on the refusing side."""
+    if account == bus_account:
+        return True
+    for statement in json.loads(policy or "{}").get("Statement", []):
+        actions = statement.get("Action")
+        actions = [actions] if isinstance(actions, str) else actions or []
+        principal = statement.get("Principal")
+        names = principal.get("AWS") if isinstance(principal, dict) else principal
+        names = [names] if isinstance(names, str) else names or []
+        if (statement.get("Effect") == "Allow" and not statement.get("Condition")
+                and {"events:PutEvents", "events:*"} & set(actions)
+                and any(n in ("*", account) or re.fullmatch(rf"arn:aws[\w-]*:iam::{account}:root", n) for n in names)):
+            return True
+    return False
+
+
+def _patch_events() -> None:
+    """EventBridge rules whose target is an event bus in another account: moto forwards every event, ignores the
+    receiving bus's policy and rewrites `account` to the receiver's. EventBridge checks the policy (a refused event
+    goes, after its retries, to the target's dead-letter queue: here at once, retries are not emulated) and keeps
+    the sender's `account` — which is how the receiver knows who sent it. Targets get the event with its
+    `account` (moto's default input template drops it)."""
+    import copy
+
+    from moto.events import models, utils
+    from moto.sqs.models import sqs_backends
+    from moto.utilities.arns import parse_arn
+
+    # a target without an input transformer gets the whole event, `account` included (moto leaves it out)
+    utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = (
+        '{"version": "0", "id": "<id>", "detail-type": "<detail-type>", "source": "<source>", "account": "<account>", '
+        '"time": <time>, "region": "<region>", "resources": <resources>, "detail": <detail>}')
+    original: Any = models.Rule.send_to_targets
+
+    def is_bus(target: dict[str, Any]) -> bool:
+        arn = parse_arn(target["Arn"])
+        return bool(arn.service == "events" and arn.resource_type == "event-bus")
+
+    def forward(rule: Any, target: dict[str, Any], event: dict[str, Any]) -> None:
+        arn = parse_arn(target["Arn"])
+        bus = models.events_backends[arn.account][arn.region].event_buses.get(arn.resource_id)
+        if bus is None or not bus_admits(bus.policy, rule.account_id, arn.account):
+            dlq = target.get("DeadLetterConfig", {}).get("Arn")
+            if dlq:
+                q = parse_arn(dlq)
+                sqs_backends[q.account][q.region].send_message(queue_name=q.resource_id,
+                                                               message_body=json.dumps(event))
+            return
+        for receiving in list(bus.rules.values()):
+            original(receiving, copy.deepcopy(event))
+
+    def send_to_targets(self: Any, event: dict[str, Any], transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(event):
+            return
+        targets = self.targets
+        for target in [t for t in targets if is_bus(t)]:
+            forward(self, target, event)
+        others = [t for t in targets if not is_bus(t)]
+        if others:
+            self.targets = others
+            try:
+                original(self, event, transform_input)
+            finally:
+                self.targets = targets
+
+    models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
+
+
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in update.items():
@@ -416,17 +488,33 @@ class LocalAws:
         self.server = server
         self.endpoint = endpoint
         self.env = {**FAKE_ENV, "AWS_ENDPOINT_URL": endpoint}
+        self._credentials: dict[str, dict[str, str]] = {}
 
-    def client(self, service: str, region: str = "us-east-1") -> Any:
+    def client(self, service: str, region: str = "us-east-1", *, account: str | None = None) -> Any:
+        """A client in the emulator's default account, or in `account` (credentials assumed into it)."""
+        keys = self.credentials(account) if account and account != FAKE_ACCOUNT else {
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
         return boto3.session.Session().client(  # type: ignore[call-overload]
-            service, region_name=region, endpoint_url=self.endpoint, aws_access_key_id="testing",
-            aws_secret_access_key="testing", aws_session_token="testing")
+            service, region_name=region, endpoint_url=self.endpoint, aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"], aws_session_token=keys["AWS_SESSION_TOKEN"])
+
+    def credentials(self, account: str) -> dict[str, str]:
+        """Credentials of a role in another account (the emulator keeps separate state per account, chosen by the
+        caller's access key, as AWS does)."""
+        if account not in self._credentials:
+            got = self.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/cost-janitor-emulator",
+                                                 RoleSessionName="emulator")["Credentials"]
+            self._credentials[account] = {"AWS_ACCESS_KEY_ID": got["AccessKeyId"],
+                                          "AWS_SECRET_ACCESS_KEY": got["SecretAccessKey"],
+                                          "AWS_SESSION_TOKEN": got["SessionToken"]}
+        return self._credentials[account]
 
     def reset(self) -> None:
         """Drop every resource (moto's reset API), keeping the server up."""
         import urllib.request
 
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).close()
+        self._credentials.clear()  # the reset forgets assumed-role keys too
 
     def stop(self) -> None:
         self.server.stop()
@@ -441,6 +529,7 @@ def start_moto() -> LocalAws:
     _patch_s3()
     _patch_ec2_tags()
     _patch_sagemaker()
+    _patch_events()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -470,10 +559,12 @@ def pointed_at(aws: LocalAws) -> Iterator[None]:
 LOCAL_DASHBOARD = "cost-janitor-local"
 
 
-def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-east-1") -> dict[str, str]:
-    """Create what the stack creates (topic, tables, policy parameter, Slack secret, DLQ, dashboard); return the env
-    vars."""
-    sns, ddb, ssm, sm, sqs = (aws.client(s, region) for s in ("sns", "dynamodb", "ssm", "secretsmanager", "sqs"))
+def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-east-1", *,
+                             account: str | None = None) -> dict[str, str]:
+    """Create what the stack creates (topic, tables, policy parameter, Slack secret, DLQ, dashboard) in the default
+    account or `account`; return the env vars."""
+    sns, ddb, ssm, sm, sqs = (aws.client(s, region, account=account)
+                              for s in ("sns", "dynamodb", "ssm", "secretsmanager", "sqs"))
     topic = sns.create_topic(Name="cost-janitor-findings")["TopicArn"]
     ddb.create_table(
         TableName="cost-janitor-ledger", BillingMode="PAY_PER_REQUEST",
@@ -493,7 +584,8 @@ def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-ea
         {"bot_token": "xoxb-local-test-token", "signing_secret": "local-signing-secret"}))["ARN"]
     dlq = sqs.create_queue(QueueName="cost-janitor-dlq")["QueueUrl"]
     answers = sqs.create_queue(QueueName="cost-janitor-answers")["QueueUrl"]
-    aws.client("cloudwatch", region).put_dashboard(DashboardName=LOCAL_DASHBOARD, DashboardBody=json.dumps(
+    cloudwatch = aws.client("cloudwatch", region, account=account)
+    cloudwatch.put_dashboard(DashboardName=LOCAL_DASHBOARD, DashboardBody=json.dumps(
         {"widgets": [{"type": "text", "x": 0, "y": 0, "width": 24, "height": 2,
                       "properties": {"markdown": "cost-janitor (emulator)"}}]}))
     return {
@@ -506,6 +598,42 @@ def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-ea
         "SLACK_SECRET_ARN": secret,
         "DLQ_URL": dlq,
     }
+
+
+HUB_BUS = "cost-janitor-hub"
+MEMBER_BUS = "cost-janitor"
+
+
+def deploy_hub_bus(aws: LocalAws, members: list[str], region: str = "us-east-1") -> tuple[str, str]:
+    """The hub's side of organization mode, as the hub stack makes it: its bus, admitting the listed member
+    accounts, and the rule that hands findings to the notifier's queue. Returns (bus ARN, queue URL)."""
+    events, sqs = aws.client("events", region), aws.client("sqs", region)
+    bus = events.create_event_bus(Name=HUB_BUS)["EventBusArn"]
+    events.put_permission(EventBusName=HUB_BUS, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": f"member-{m}", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{m}:root"},
+         "Action": "events:PutEvents", "Resource": bus} for m in members]}))
+    queue = sqs.create_queue(QueueName="cost-janitor-hub-findings")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="findings-to-notifier", EventBusName=HUB_BUS,
+                    EventPattern=json.dumps({"source": ["cost-janitor"], "detail-type": ["cost-janitor findings"]}))
+    events.put_targets(Rule="findings-to-notifier", EventBusName=HUB_BUS,
+                       Targets=[{"Id": "notifier", "Arn": queue_arn}])
+    return bus, queue
+
+
+def deploy_member_bus(aws: LocalAws, account: str, hub_bus_arn: str, region: str = "us-east-1") -> dict[str, str]:
+    """A member's side, as the member stack makes it: its own bus, a rule forwarding findings to the hub's bus,
+    and the hub outbox (that rule target's dead-letter queue). Returns the env vars it adds."""
+    events, sqs = aws.client("events", region, account=account), aws.client("sqs", region, account=account)
+    events.create_event_bus(Name=MEMBER_BUS)
+    outbox = sqs.create_queue(QueueName="cost-janitor-hub-outbox")["QueueUrl"]
+    outbox_arn = sqs.get_queue_attributes(QueueUrl=outbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="findings-to-hub", EventBusName=MEMBER_BUS,
+                    EventPattern=json.dumps({"source": ["cost-janitor"], "detail-type": ["cost-janitor findings"]}))
+    events.put_targets(Rule="findings-to-hub", EventBusName=MEMBER_BUS, Targets=[{
+        "Id": "hub", "Arn": hub_bus_arn, "RoleArn": f"arn:aws:iam::{account}:role/cost-janitor-to-hub",
+        "DeadLetterConfig": {"Arn": outbox_arn}}])
+    return {"FINDINGS_BUS_NAME": MEMBER_BUS, "HUB_OUTBOX_QUEUE_URL": outbox}
 
 
 def subscribe_queue(aws: LocalAws, topic_arn: str, name: str = "findings-tap", region: str = "us-east-1") -> str:

@@ -1,0 +1,184 @@
+"""Organization mode against a three-account emulator: a hub (the emulator's default account: Slack, notifier,
+answers) and two members (A sweeping us-east-1 and us-west-2, B sweeping us-east-1). Findings go member bus → rule
+→ hub bus (its policy admits the members) → notifier queue; answers go hub → the member's narrow role (STS)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cost_janitor.adapters import clients
+from cost_janitor.adapters.bus import BusPublisher
+from cost_janitor.adapters.ledger import MessageState, SlackState
+from cost_janitor.capabilities import idle_sweep
+from cost_janitor.cli import FakeContext
+from cost_janitor.core.policy import Policy
+from cost_janitor.delivery import deliver as publish
+from cost_janitor.handlers import notifier
+from cost_janitor.local.emulator import (
+    FAKE_ACCOUNT,
+    FAKE_ENV,
+    HUB_BUS,
+    LocalAws,
+    deploy_hub_bus,
+    deploy_janitor_resources,
+    deploy_member_bus,
+)
+from cost_janitor.local.slack_standin import SlackStandIn
+from cost_janitor.settings import _ENV, Settings
+from tests.conftest import load_event
+from tests.integration.fleet import Fleet
+from tests.integration.slack_helpers import click, deliver, signed_request, submit_keep
+from tests.integration.slack_world import ANA, BO, message_to
+
+HUB, A, B = FAKE_ACCOUNT, "210987654321", "310987654321"
+POLICIES = {A: Policy.model_validate({"regions": ["us-east-1", "us-west-2"]}), B: Policy()}
+END = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+NIGHT = END - timedelta(minutes=55)
+
+
+def _become(monkeypatch: pytest.MonkeyPatch, aws: LocalAws, account: str, env: dict[str, str]) -> None:
+    """Run as that account's Lambda: its credentials and exactly its stack's wiring."""
+    for var in _ENV.values():
+        if var != "AWS_REGION" and var != "SLACK_API_URL":
+            monkeypatch.delenv(var, raising=False)
+    keys = aws.credentials(account) if account != HUB else {k: FAKE_ENV[k] for k in FAKE_ENV if "KEY" in k or
+                                                            "TOKEN" in k}
+    for key, value in {**keys, **env, "COST_JANITOR_DRY_RUN": "false"}.items():
+        monkeypatch.setenv(key, value)
+    clients.reset()
+
+
+@pytest.fixture
+def org(aws: LocalAws, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    hub_env = deploy_janitor_resources(aws, Policy())
+    hub_bus, hub_queue = deploy_hub_bus(aws, [A, B])
+    envs = {HUB: {**hub_env, "MEMBER_ACCOUNTS": f"{A},{B}"}}
+    for account in (A, B):
+        envs[account] = {**deploy_janitor_resources(aws, POLICIES[account], account=account),
+                         **deploy_member_bus(aws, account, hub_bus)}
+    # an idle dev box of Ana's in member A, us-west-2; one of Bo's in member B, us-east-1
+    a = Fleet(aws, END, region="us-west-2", account=A)
+    a.add("a-dev", "m5.large", {"environment": "dev", "owner": "ana@example.com", "team": "vision"}, cpu=0.5)
+    b = Fleet(aws, END, account=B)
+    b.add("b-dev", "m5.large", {"environment": "dev", "owner": "bo@example.com", "team": "search"}, cpu=0.5)
+    yield {"aws": aws, "envs": envs, "hub_bus": hub_bus, "hub_queue": hub_queue, "fleets": {A: a.done(), B: b.done()},
+           "become": lambda account: _become(monkeypatch, aws, account, envs[account])}
+
+
+def _sweep(org: dict[str, Any], account: str, run_id: str = "night-1") -> idle_sweep.SweepReport:
+    org["become"](account)
+    return idle_sweep.run(POLICIES[account], Settings.from_env(), now=NIGHT, run_id=run_id, dry_run=False)
+
+
+def _hub_night(org: dict[str, Any]) -> list[dict[str, Any]]:
+    """As the hub: what its bus handed the notifier's queue, through the notifier Lambda; returns the bodies."""
+    org["become"](HUB)
+    sqs, queue = org["aws"].client("sqs"), org["hub_queue"]
+    records, bodies = [], []
+    while got := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for m in got:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            record = json.loads(json.dumps(load_event("sqs/findings_batch.json")["Records"][0]))
+            records.append({**record, "messageId": m["MessageId"], "body": m["Body"]})
+            bodies.append(json.loads(m["Body"]))
+    if records:
+        assert notifier.lambda_handler({"Records": records}, FakeContext("notifier")) == {"batchItemFailures": []}
+    return bodies
+
+
+def test_a_members_idle_box_is_told_through_the_hub_and_kept_from_slack_in_its_own_account_and_region(
+        org: dict[str, Any], slack: SlackStandIn) -> None:
+    a: Fleet = org["fleets"][A]
+    report = _sweep(org, A)
+    assert {(f.resource_id, f.account, f.region, f.action) for f in report.findings if f.verdict == "idle"} == {
+        (a.ids["a-dev"], A, "us-west-2", "mark-idle")}
+    [event] = _hub_night(org)
+    assert event["account"] == A and event["source"] == "cost-janitor"  # EventBridge says who sent it
+    channel, ts = message_to(slack, ANA)
+    assert a.ids["a-dev"] in json.dumps(slack.of("chat.postMessage")[0].args["blocks"])
+    reason = "Benchmark box for the A/B eval until Friday."
+    deliver(signed_request(click("keep", resource=a.ids["a-dev"], user=ANA, channel=channel, ts=ts,
+                                 response_url=slack.response_url())))
+    deliver(signed_request(submit_keep(resource=a.ids["a-dev"], user=ANA, channel=channel, ts=ts, reason=reason)))
+    tags = a.tags("a-dev")  # read in member A, us-west-2
+    assert tags["cost-janitor:keep-by"] == ANA and tags["cost-janitor:keep-reason"] == reason
+    [update] = slack.of("chat.update")
+    assert f"Kept by <@{ANA}>" in json.dumps(update.args["blocks"])
+    hub_ec2 = org["aws"].client("ec2", "us-west-2")  # nothing of it in the hub's own account
+    assert hub_ec2.describe_instances()["Reservations"] == []
+
+
+def test_stop_now_on_member_bs_dev_box_stops_it_there(org: dict[str, Any], slack: SlackStandIn) -> None:
+    b: Fleet = org["fleets"][B]
+    _sweep(org, B)
+    _hub_night(org)
+    channel, ts = message_to(slack, BO)
+    deliver(signed_request(click("stop_now", resource=b.ids["b-dev"], user=BO, channel=channel, ts=ts,
+                                 response_url=slack.response_url())))
+    assert b.state("b-dev") in ("stopping", "stopped")
+    [reply] = slack.of("response_url")
+    assert f"Stopped at the request of <@{BO}>" in json.dumps(reply.args["blocks"])
+
+
+def test_a_member_the_hub_refuses_keeps_its_findings_and_sends_them_once_admitted(org: dict[str, Any]) -> None:
+    events = org["aws"].client("events")
+    events.remove_permission(EventBusName=HUB_BUS, StatementId=f"member-{B}")  # the hub's policy no longer admits B
+    _sweep(org, B)
+    assert _hub_night(org) == []  # nothing reached the hub...
+    outbox = org["aws"].client("sqs", account=B)
+
+    def waiting() -> str:
+        attrs = outbox.get_queue_attributes(QueueUrl=org["envs"][B]["HUB_OUTBOX_QUEUE_URL"],
+                                            AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        return str(attrs["ApproximateNumberOfMessages"])
+
+    assert waiting() == "1"  # ...and nothing was lost: it waits in B's hub outbox
+    org["become"](B)
+    assert publish([], Settings.from_env(), run_id="night-2") == 1  # put on B's bus again (B cannot see the hub)...
+    assert _hub_night(org) == [] and waiting() == "1"  # ...refused again: back in the outbox, once, not looping
+    events.put_permission(EventBusName=HUB_BUS, StatementId=f"member-{B}", Action="events:PutEvents", Principal=B)
+    org["become"](B)
+    assert publish([], Settings.from_env(), run_id="night-3") == 1  # the next run of any capability sends it
+    [event] = _hub_night(org)
+    assert event["account"] == B and event["detail"]["run_id"] == "night-1"
+    assert [f["resource_id"] for f in event["detail"]["findings"]] == [org["fleets"][B].ids["b-dev"]]
+
+
+def test_findings_naming_another_account_or_from_a_stranger_are_dropped(org: dict[str, Any],
+                                                                        slack: SlackStandIn) -> None:
+    """EventBridge sets `account` to whoever put the event: member A cannot speak for B's box, and an account the
+    bus admits but the hub does not list as a member is not heard at all."""
+    report = _sweep(org, B)
+    [b_finding] = [f for f in report.findings if f.verdict == "idle"]
+    org["aws"].client("sqs").purge_queue(QueueUrl=org["hub_queue"])  # B's own, genuine batch: not this test's
+    org["become"](A)
+    BusPublisher(clients.client("events"), org["envs"][A]["FINDINGS_BUS_NAME"]).publish([b_finding], run_id="forged")
+    stranger = "999999999999"
+    org["aws"].client("events").put_permission(EventBusName=HUB_BUS, StatementId="stranger",
+                                               Action="events:PutEvents", Principal=stranger)
+    bus = deploy_member_bus(org["aws"], stranger, org["hub_bus"])["FINDINGS_BUS_NAME"]
+    BusPublisher(org["aws"].client("events", account=stranger), bus).publish(
+        [b_finding.model_copy(update={"account": stranger})], run_id="stranger")
+    bodies = _hub_night(org)  # the notifier takes both (no retries: retrying would not make them true)...
+    assert sorted(b["account"] for b in bodies) == sorted([A, stranger])
+    assert slack.of("chat.postMessage") == []  # ...and tells nobody about either
+
+
+def test_an_answer_for_an_account_the_hub_does_not_know_is_refused(org: dict[str, Any], slack: SlackStandIn) -> None:
+    report = _sweep(org, A)
+    [finding] = [f for f in report.findings if f.verdict == "idle"]
+    org["become"](HUB)
+    unknown = finding.model_copy(update={"account": "999999999999", "resource_id": "i-0unknownaccount01"})
+    SlackState(org["aws"].client("dynamodb"), org["envs"][HUB]["LEDGER_TABLE"]).save_message(MessageState(
+        channel="D0ANA0001", ts="1.000001", run_id="r", recipient=ANA, findings=[unknown]))
+    deliver(signed_request(click("snooze", resource=unknown.resource_id, user=ANA, channel="D0ANA0001",
+                                 ts="1.000001", response_url=slack.response_url())))
+    [reply] = slack.of("response_url")
+    assert reply.args["response_type"] == "ephemeral"
+    assert "does not act in account 999999999999" in reply.args["text"]
+    assert not slack.of("chat.update")
