@@ -24,6 +24,31 @@ class Target(BaseModel):
     region: str = Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 
 
+class Organization(BaseModel):
+    """Organization mode: one hub stack (Slack, notifier, answers, digest — and the hub account's own sweep) and one
+    member stack per other account. `cdk deploy --all` rolls them out (each account bootstrapped to trust the
+    deploying one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hub: Target
+    members: list[Target] = Field(min_length=1)
+
+    @field_validator("members")
+    @classmethod
+    def _one_stack_per_account(cls, v: list[Target]) -> list[Target]:
+        accounts = [t.account for t in v]
+        twice = sorted({a for a in accounts if accounts.count(a) > 1})
+        if twice:
+            raise ValueError(f"one member stack per account (it sweeps the policy's regions): {', '.join(twice)} "
+                             "listed more than once")
+        return v
+
+    def member_accounts(self) -> list[str]:
+        """Accounts the hub answers for: every member but the hub's own (the hub acts there itself)."""
+        return [t.account for t in self.members if t.account != self.hub.account]
+
+
 class StackSettings(BaseModel):
     """Everything cdk.json context (and -c overrides) may set."""
 
@@ -36,6 +61,7 @@ class StackSettings(BaseModel):
     # The Slack endpoint is a public URL (auth NONE): reserved concurrency caps what a flood of unsigned requests
     # can cost or take from the account's other functions. Slack sends a click at a time; 5 is plenty.
     slack_reserved_concurrency: int = Field(5, ge=1, le=100)
+    organization: Organization | None = None
 
     @field_validator("log_retention_days")
     @classmethod
@@ -70,8 +96,11 @@ def load_settings(context: dict[str, Any]) -> StackSettings:
     except PolicyError as exc:
         raise SettingsError(str(exc)) from None
     raw = {k: _json_context(context[k], k) for k in ("targets", "log_retention_days",
-                                                     "ops_email", "slack_reserved_concurrency")
+                                                     "ops_email", "slack_reserved_concurrency", "organization")
            if context.get(k) is not None}
+    if raw.get("targets") and raw.get("organization"):
+        raise SettingsError("context 'targets' and 'organization' exclude each other: an organization lists its hub "
+                            "and members itself")
     try:
         return StackSettings(policy=policy, **raw)
     except ValidationError as exc:

@@ -143,6 +143,21 @@ def test_a_sweep_short_of_time_stops_starting_regions_and_the_next_run_starts_wi
     assert following.regions == ["us-west-2", "eu-west-1", "us-east-1"] and following.not_reached == []
 
 
+def test_per_region_sweeps_running_at_once_keep_each_others_backlog(fleet: Fleet, aws: LocalAws) -> None:
+    """The fan-out runs one sweep per region at the same time: one region's run never clears another's backlog."""
+    policy = Policy.model_validate({"regions": ["us-east-1", "us-west-2", "eu-west-1"]})
+    ledger = Ledger(aws.client("dynamodb"), str(Settings.from_env().ledger_table))
+
+    def sweep(region: str, left_ms: int) -> idle_sweep.SweepReport:
+        return idle_sweep.run(policy, Settings.from_env(), now=NOW, run_id=f"{region}-{left_ms}", dry_run=True,
+                              regions=[region], remaining_ms=lambda: left_ms)
+
+    assert sweep("us-west-2", 1_000).not_reached == ["us-west-2"]  # started too close to its end
+    assert sweep("eu-west-1", 600_000).not_reached == []
+    assert ledger.sweep_backlog() == ["us-west-2"]  # eu-west-1's run left us-west-2's backlog alone
+    assert sweep("us-west-2", 600_000).not_reached == [] and ledger.sweep_backlog() == []
+
+
 # --- Throttling at the HTTP layer: the response AWS sends, parsed and retried by botocore's own retry loop. ---
 
 EC2_LIMIT = (503, {}, b"<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded."

@@ -13,9 +13,8 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.adapters.sns import render_messages
 from cost_janitor.core.models import Finding
-
-SOURCE = "cost-janitor"
-DETAIL_TYPE = "cost-janitor findings"
+from cost_janitor.resources import FINDINGS_DETAIL_TYPE as DETAIL_TYPE
+from cost_janitor.resources import FINDINGS_SOURCE as SOURCE
 
 
 def _refused(entry: dict[str, Any]) -> ClientError:

@@ -99,12 +99,29 @@ class Ledger:
                     break
 
     def sweep_backlog(self) -> list[str]:
-        """Regions the last sweep ran out of time for (the next one starts with them)."""
-        item = self._ddb.get_item(TableName=self._table, Key=self.BACKLOG).get("Item")
-        return json.loads(item["regions"]["S"]) if item else []
+        """Regions a sweep ran out of time for (the next one starts with them): one item per region, so sweeps of
+        different regions running at once (the per-region fan-out) never overwrite each other's backlog."""
+        items = self._ddb.query(TableName=self._table, KeyConditionExpression="pk = :pk AND begins_with(sk, :sk)",
+                                ExpressionAttributeValues={":pk": self.BACKLOG["pk"], ":sk": self.BACKLOG["sk"]},
+                                ConsistentRead=True).get("Items", [])
+        regions: list[tuple[int, str]] = []
+        for item in items:  # "not-reached#<region>"; the one "not-reached" item earlier versions wrote holds a list
+            if "#" in item["sk"]["S"]:
+                regions.append((int(item.get("order", {}).get("N", "0")), item["sk"]["S"].split("#", 1)[1]))
+            else:
+                regions += list(enumerate(json.loads(item["regions"]["S"])))
+        return list(dict.fromkeys(r for _, r in sorted(regions)))  # in the order the sweep would have gone
 
-    def set_sweep_backlog(self, regions: list[str]) -> None:
-        self._ddb.put_item(TableName=self._table, Item={**self.BACKLOG, "regions": {"S": json.dumps(regions)}})
+    def set_sweep_backlog(self, swept: Sequence[str], not_reached: Sequence[str]) -> None:
+        """After a sweep of `swept`: those it did not reach wait for the next run; the others are done."""
+        self._ddb.delete_item(TableName=self._table, Key=self.BACKLOG)  # earlier versions' single item
+        for region in swept:
+            key = {"pk": self.BACKLOG["pk"], "sk": {"S": f"{self.BACKLOG['sk']['S']}#{region}"}}
+            if region in not_reached:
+                self._ddb.put_item(TableName=self._table,
+                                   Item={**key, "order": {"N": str(list(not_reached).index(region))}})
+            else:
+                self._ddb.delete_item(TableName=self._table, Key=key)
 
     def cursor(self, name: str) -> str | None:
         """Where a run that ran out of time stopped (the storage run: the last bucket it looked at)."""

@@ -21,6 +21,7 @@ from cost_janitor.core.notify import keep_until, may_act, may_stop_now, recipien
 from cost_janitor.core.policy import Policy
 from cost_janitor.events import SlackBlockActions, SlackViewSubmission
 from cost_janitor.observability import logger, metrics
+from cost_janitor.resources import MEMBER_ROLE_NAME
 from cost_janitor.settings import Settings
 from cost_janitor.slack_blocks import render
 
@@ -31,9 +32,6 @@ class AnswerNotCarriedOut(JanitorError):
 
 class UnknownAccount(JanitorError):
     """A finding in an account the hub does not answer for: refused, nothing assumed, nothing changed."""
-
-
-MEMBER_ROLE_NAME = "cost-janitor-hub-answers"  # the narrow role a member stack creates for its hub
 
 
 @dataclass

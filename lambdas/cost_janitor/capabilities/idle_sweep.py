@@ -109,7 +109,7 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
         logger.warning("time ran short; regions left for the next run", extra={"regions": report.not_reached})
         metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=len(report.not_reached))
     if ledger:
-        ledger.set_sweep_backlog(report.not_reached)
+        ledger.set_sweep_backlog(report.regions, report.not_reached)
     report.findings = _recheck_stops(report, usage, policy, now=now)
     report.findings = _recheck_sagemaker(report, policy, now=now)
     report.findings = Executor(client, dry_run=dry_run).execute(report.findings, policy, now=now)

@@ -600,8 +600,8 @@ def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-ea
     }
 
 
-HUB_BUS = "cost-janitor-hub"
-MEMBER_BUS = "cost-janitor"
+HUB_BUS = resources.HUB_BUS_NAME
+MEMBER_BUS = resources.MEMBER_BUS_NAME
 
 
 def deploy_hub_bus(aws: LocalAws, members: list[str], region: str = "us-east-1") -> tuple[str, str]:
@@ -615,7 +615,8 @@ def deploy_hub_bus(aws: LocalAws, members: list[str], region: str = "us-east-1")
     queue = sqs.create_queue(QueueName="cost-janitor-hub-findings")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="findings-to-notifier", EventBusName=HUB_BUS,
-                    EventPattern=json.dumps({"source": ["cost-janitor"], "detail-type": ["cost-janitor findings"]}))
+                    EventPattern=json.dumps({"source": [resources.FINDINGS_SOURCE],
+                                             "detail-type": [resources.FINDINGS_DETAIL_TYPE]}))
     events.put_targets(Rule="findings-to-notifier", EventBusName=HUB_BUS,
                        Targets=[{"Id": "notifier", "Arn": queue_arn}])
     return bus, queue
@@ -629,7 +630,8 @@ def deploy_member_bus(aws: LocalAws, account: str, hub_bus_arn: str, region: str
     outbox = sqs.create_queue(QueueName="cost-janitor-hub-outbox")["QueueUrl"]
     outbox_arn = sqs.get_queue_attributes(QueueUrl=outbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="findings-to-hub", EventBusName=MEMBER_BUS,
-                    EventPattern=json.dumps({"source": ["cost-janitor"], "detail-type": ["cost-janitor findings"]}))
+                    EventPattern=json.dumps({"source": [resources.FINDINGS_SOURCE],
+                                             "detail-type": [resources.FINDINGS_DETAIL_TYPE]}))
     events.put_targets(Rule="findings-to-hub", EventBusName=MEMBER_BUS, Targets=[{
         "Id": "hub", "Arn": hub_bus_arn, "RoleArn": f"arn:aws:iam::{account}:role/cost-janitor-to-hub",
         "DeadLetterConfig": {"Arn": outbox_arn}}])
