@@ -3,10 +3,11 @@ and the statements that let a function write only given tag keys."""
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import Acknowledgment, ArnFormat, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
-from constructs import Construct
+from constructs import Construct, IConstruct
 
+from cost_janitor.adapters.executor import RESTORABLE_TAG
 from cost_janitor.core.policy import Policy
 
 
@@ -28,6 +29,22 @@ def all_buckets(scope: Construct) -> str:
     return Stack.of(scope).format_arn(service="s3", region="", account="", resource="*")
 
 
+def nag(scope: IConstruct, text: str) -> str:
+    """An ARN as cdk-nag prints it in this stack: with tokens (<AWS::AccountId>) in an environment-agnostic stack,
+    with the literal account, region and partition in one deployed to a given account and region."""
+    stack = Stack.of(scope)
+    for token, value in (("<AWS::Partition>", stack.partition), ("<AWS::AccountId>", stack.account),
+                         ("<AWS::Region>", stack.region)):
+        if not Token.is_unresolved(value):
+            text = text.replace(token, value)
+    return text
+
+
+def acknowledge(target: IConstruct, *acks: Acknowledgment) -> None:
+    """Validations.of(target).acknowledge(...), each id's ARN written as cdk-nag prints it for this stack."""
+    Validations.of(target).acknowledge(*(Acknowledgment(id=nag(target, a.id), reason=a.reason) for a in acks))
+
+
 ALL_BUCKETS_NAG = "arn:<AWS::Partition>:s3:::*"  # how cdk-nag prints all_buckets()
 
 # The services behind the tagging API each check their own tagging permission too.
@@ -47,3 +64,81 @@ def nag_arns(policy: Policy, *, service: str, resource: str) -> list[str]:
     """How cdk-nag prints regional_arns(...) (tokens as <AWS::...>), for its acknowledgements."""
     return [f"arn:<AWS::Partition>:{service}:{region}:<AWS::AccountId>:{resource}/*" for region in policy.regions] or [
         f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}/*"]
+
+
+def grant_answers(scope: Construct, role: iam.Role, policy: Policy, *, restore: bool) -> None:
+    """What carrying out an owner's answer needs, on `role`: the answers Lambda's own role, or (organization mode)
+    the narrow role in a member that the hub assumes — tag writes limited to the answer keys, stops to dev-tagged
+    instances, terminate denied. `restore`: CreateEndpoint from a marked config (the hub's own account only)."""
+    instances = regional_arns(scope, policy, service="ec2", resource="instance")
+    ex = policy.exemptions
+    role.add_to_policy(iam.PolicyStatement(sid="ReadInstances", actions=["ec2:DescribeInstances"], resources=["*"]))
+    role.add_to_policy(iam.PolicyStatement(
+        sid="WriteOnlyAnswerTags", actions=["ec2:CreateTags"], resources=instances,
+        conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [
+            ex.keep_until_tag, ex.reason_tag, ex.by_tag, policy.tagging.owner_tag]}}))
+    for statement in tag_statements(scope, "FixTags", sorted(policy.tagging.required)):
+        role.add_to_policy(statement)
+    role.add_to_policy(iam.PolicyStatement(
+        sid="StopNowOnlyDevInstances", actions=["ec2:StopInstances"], resources=instances,
+        conditions={"StringEqualsIgnoreCase": {
+            f"aws:ResourceTag/{policy.environments.tag_key}": policy.environments.stop_values()}}))
+    role.add_to_policy(iam.PolicyStatement(
+        sid="UnmarkOnStop", actions=["ec2:DeleteTags"], resources=instances,
+        conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [ex.idle_since_tag]}}))
+    role.add_to_policy(iam.PolicyStatement(sid="NeverTerminate", effect=iam.Effect.DENY,
+                                           actions=["ec2:TerminateInstances"], resources=["*"]))
+    sagemaker = _answer_sagemaker(scope, policy, role, restore=restore) if "sagemaker" in policy.idle.services else []
+    acknowledge(role,
+        Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+                       reason="ec2:DescribeInstances, X-Ray writes and tag:TagResources have no resource "
+                              "scope; service tag writes are limited to the required cost-tag keys"),
+        Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{ALL_BUCKETS_NAG}]",
+                       reason="the Fix-tags form may tag any new bucket its creator owns; S3 bucket tagging has "
+                              "no tag-key condition"),
+        *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
+                         reason="answers apply to any instance the clicker owns (checked in the handler) in the "
+                                "policy's regions; tag writes are limited to the answer tag keys, stops to "
+                                "dev-tagged instances") for arn in _instance_nag_arns(policy.regions)),
+        *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
+                         reason="answers on the owner's SageMaker resources in the policy's regions: answer tag "
+                                "keys only; a restore only from an EndpointConfig the janitor marked, as a dev "
+                                "endpoint") for arn in sagemaker))
+
+
+def _answer_sagemaker(scope: Construct, policy: Policy, role: iam.Role, *, restore: bool) -> list[str]:
+    """Keep / Snooze / Not mine on endpoints and notebook instances (answer tag keys only), and Restore: a dev
+    endpoint, only from an EndpointConfig the janitor marked when it deleted the endpoint."""
+    endpoints = regional_arns(scope, policy, service="sagemaker", resource="endpoint")
+    configs = regional_arns(scope, policy, service="sagemaker", resource="endpoint-config")
+    notebooks = regional_arns(scope, policy, service="sagemaker", resource="notebook-instance")
+    apps = regional_arns(scope, policy, service="sagemaker", resource="app")
+    ex, env = policy.exemptions, policy.environments
+    role.add_to_policy(iam.PolicyStatement(
+        sid="WriteOnlyAnswerTagsSageMaker", actions=["sagemaker:AddTags"], resources=endpoints + notebooks + apps,
+        conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [
+            ex.keep_until_tag, ex.reason_tag, ex.by_tag, policy.tagging.owner_tag]}}))
+    if not restore:
+        return [a for r in ("endpoint", "notebook-instance", "app")
+                for a in nag_arns(policy, service="sagemaker", resource=r)]
+    role.add_to_policy(iam.PolicyStatement(
+        sid="RestoreReadsTheConfig", actions=["sagemaker:DescribeEndpointConfig"], resources=configs))
+    role.add_to_policy(iam.PolicyStatement(
+        sid="RestoreOnlyMarkedConfigs", actions=["sagemaker:CreateEndpoint"], resources=configs,
+        conditions={"Null": {f"aws:ResourceTag/{RESTORABLE_TAG}": "false"}}))
+    dev_request = {"StringEqualsIgnoreCase": {f"aws:RequestTag/{env.tag_key}": env.stop_values()}}
+    role.add_to_policy(iam.PolicyStatement(
+        sid="RestoreOnlyDevEndpoints", actions=["sagemaker:CreateEndpoint"], resources=endpoints,
+        conditions=dev_request))
+    role.add_to_policy(iam.PolicyStatement(  # CreateEndpoint with Tags needs AddTags on the new endpoint
+        sid="TagRestoredDevEndpoints", actions=["sagemaker:AddTags"], resources=endpoints,
+        conditions={**dev_request, "StringEqualsIgnoreCaseIfExists": {
+            f"aws:ResourceTag/{env.tag_key}": env.stop_values()}}))
+    return [a for r in ("endpoint", "endpoint-config", "notebook-instance", "app")
+            for a in nag_arns(policy, service="sagemaker", resource=r)]
+
+
+def _instance_nag_arns(regions: list[str]) -> list[str]:
+    """How cdk-nag prints the instance ARNs (tokens as <AWS::...>)."""
+    return [f"arn:<AWS::Partition>:ec2:{region}:<AWS::AccountId>:instance/*" for region in regions] or [
+        "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*"]

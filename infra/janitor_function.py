@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.iam import acknowledge
 from infra.settings import LAMBDA_ROOT
 
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "cost_janitor/local", "*.egg-info",
@@ -49,7 +50,7 @@ class JanitorFunction(Construct):
     def __init__(
         self, scope: Construct, id: str, *, service: str, handler: str, shared: SharedCode, dlq: sqs.IQueue,
         environment: dict[str, str], log_retention_days: int, timeout: Duration = Duration.minutes(5),
-        memory_size: int = 512, reserved_concurrency: int | None = None,
+        memory_size: int = 512, reserved_concurrency: int | None = None, role_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.service = service
@@ -57,7 +58,7 @@ class JanitorFunction(Construct):
         self.log_group = logs.LogGroup(self, "Logs", retention=RETENTION[log_retention_days],
                                        removal_policy=RemovalPolicy.RETAIN)
         self.role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                             description=f"cost-janitor {service}")
+                             description=f"cost-janitor {service}", role_name=role_name)
         self.role.add_to_policy(iam.PolicyStatement(
             actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]))
         self.function = lambda_.Function(
@@ -84,6 +85,6 @@ class JanitorFunction(Construct):
             },
             description=f"cost-janitor {service}",
         )
-        Validations.of(self.function).acknowledge(Acknowledgment(
+        acknowledge(self.function, Acknowledgment(
             id="AwsSolutions-L1", reason="Python 3.13 is the runtime the deps layer (lambdas/requirements.txt, "
                                          "built for cp313 arm64) is built for; move both together"))

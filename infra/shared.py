@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 
-from aws_cdk import Acknowledgment, CfnElement, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, CfnElement, Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -17,7 +17,8 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from cost_janitor import resources
-from cost_janitor.settings import BY_SERVICE
+from cost_janitor.settings import BY_SERVICE, ORGANIZATION_VARS
+from infra.iam import acknowledge
 from infra.janitor_function import JanitorFunction, SharedCode
 from infra.settings import DEPS_LAYER, StackSettings, policy_json
 
@@ -35,9 +36,13 @@ def _keep_logical_id(construct: Construct, top_level_id: str) -> None:
 
 
 class SharedResources(Construct):
-    def __init__(self, scope: Construct, id: str, *, settings: StackSettings) -> None:
+    def __init__(self, scope: Construct, id: str, *, settings: StackSettings, slack: bool = True) -> None:
+        """`slack`: whether this stack talks to people (a member stack does not: no Slack secret)."""
         super().__init__(scope, id)
         self.settings = settings
+        # organization mode: variables beyond what a handler's settings require, by service (set by the stack
+        # before the capabilities are built; only ORGANIZATION_VARS may be added this way)
+        self.organization_wiring: dict[str, dict[str, str]] = {}
         self.key = kms.Key(self, "TopicKey", enable_key_rotation=True, removal_policy=RemovalPolicy.RETAIN,
                            description="cost-janitor SNS topics (EventBridge and CloudWatch alarms publish to them)")
         for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
@@ -50,7 +55,7 @@ class SharedResources(Construct):
                                    display_name="cost-janitor operations alarms")
         self.dlq = sqs.Queue(self, "DeadLetters", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED,
                              retention_period=Duration.days(14))
-        Validations.of(self.dlq).acknowledge(Acknowledgment(
+        acknowledge(self.dlq, Acknowledgment(
             id="AwsSolutions-SQS3", reason="This queue is the dead-letter queue of every function and rule target"))
         self.ledger = dynamodb.TableV2(
             self, "Ledger",
@@ -77,19 +82,22 @@ class SharedResources(Construct):
             tier=ssm.ParameterTier.STANDARD if len(value.encode()) <= STANDARD_PARAMETER_LIMIT
             else ssm.ParameterTier.ADVANCED,
             description="cost-janitor policy (validated at synth; edit cdk.json and redeploy, or edit here)")
-        self.slack_secret = secretsmanager.Secret(
-            self, "SlackSecret", secret_name=resources.SLACK_SECRET_NAME,
-            description="Slack bot token and signing secret for cost-janitor (fill in after deploy)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template='{"bot_token": "set-me"}', generate_string_key="signing_secret"))
-        Validations.of(self.slack_secret).acknowledge(Acknowledgment(
-            id="AwsSolutions-SMG4", reason="Slack issues the bot token and signing secret; they are rotated in "
-                                           "Slack, not by a Secrets Manager rotation Lambda"))
+        self.slack_secret: secretsmanager.Secret | None = None
+        if slack:
+            self.slack_secret = secretsmanager.Secret(
+                self, "SlackSecret", secret_name=resources.SLACK_SECRET_NAME,
+                description="Slack bot token and signing secret for cost-janitor (fill in after deploy)",
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    secret_string_template='{"bot_token": "set-me"}', generate_string_key="signing_secret"))
+            acknowledge(self.slack_secret, Acknowledgment(
+                id="AwsSolutions-SMG4", reason="Slack issues the bot token and signing secret; they are rotated in "
+                                               "Slack, not by a Secrets Manager rotation Lambda"))
         for resource, top_level_id in ((self.key, "TopicKey"), (self.findings_topic, "Findings"),
                                        (self.ops_topic, "Ops"), (self.dlq, "DeadLetters"), (self.ledger, "Ledger"),
                                        (self.idempotency, "Idempotency"), (self.policy_parameter, "Policy"),
                                        (self.slack_secret, "SlackSecret")):
-            _keep_logical_id(resource, top_level_id)
+            if resource is not None:
+                _keep_logical_id(resource, top_level_id)
         self.code = SharedCode(self, "Code", deps_layer_path=str(DEPS_LAYER))
         self.functions: list[JanitorFunction] = []
         self._wiring: dict[str, str] = {
@@ -97,12 +105,12 @@ class SharedResources(Construct):
             "IDEMPOTENCY_TABLE": self.idempotency.table_name,
             "FINDINGS_TOPIC_ARN": self.findings_topic.topic_arn,
             "LEDGER_TABLE": self.ledger.table_name,
-            "SLACK_SECRET_ARN": self.slack_secret.secret_arn,
+            **({"SLACK_SECRET_ARN": self.slack_secret.secret_arn} if self.slack_secret else {}),
         }
 
     def function(self, scope: Construct, id: str, *, service: str, handler: str, timeout: Duration,
                  memory_size: int = 512, reserved_concurrency: int | None = None,
-                 environment: dict[str, str] | None = None) -> JanitorFunction:
+                 environment: dict[str, str] | None = None, role_name: str | None = None) -> JanitorFunction:
         """A JanitorFunction with exactly the environment its handler's settings class declares (the shared
         resources' names, plus `environment` for what is not shared): a variable it declares and nobody provides,
         or one it does not declare, stops synth."""
@@ -110,9 +118,13 @@ class SharedResources(Construct):
         values = {**{k: v for k, v in self._wiring.items() if k in wired}, **(environment or {})}
         if set(values) != wired:
             raise ValueError(f"{service}: its settings declare {sorted(wired)}, the stack wires {sorted(values)}")
+        extra = self.organization_wiring.get(service, {})
+        if not set(extra) <= ORGANIZATION_VARS:
+            raise ValueError(f"{service}: only {sorted(ORGANIZATION_VARS)} may be added, not {sorted(extra)}")
         fn = JanitorFunction(scope, id, service=service, handler=handler, shared=self.code, dlq=self.dlq,
                              log_retention_days=self.settings.log_retention_days, timeout=timeout,
-                             memory_size=memory_size, environment=values, reserved_concurrency=reserved_concurrency)
+                             memory_size=memory_size, environment={**values, **extra},
+                             reserved_concurrency=reserved_concurrency, role_name=role_name)
         self.functions.append(fn)
         return fn
 
@@ -126,10 +138,10 @@ class SharedResources(Construct):
             self.idempotency.grant_read_write_data(fn.role)
         if "LEDGER_TABLE" in env:  # records, and reads: the outbox, cursors, backlog, notices, messages
             self.ledger.grant_read_write_data(fn.role)
-        if "SLACK_SECRET_ARN" in env:
+        if "SLACK_SECRET_ARN" in env and self.slack_secret is not None:
             self.slack_secret.grant_read(fn.role)
         if "FINDINGS_TOPIC_ARN" in env:
             self.findings_topic.grant_publish(fn.role)
-            Validations.of(fn.role).acknowledge(Acknowledgment(
+            acknowledge(fn.role, Acknowledgment(
                 id="AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
                 reason="topic.grant_publish on the findings topic's own CMK (scoped to that key)"))

@@ -2,50 +2,71 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aws_cdk import CfnOutput, Duration, Stack, Tags
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cost_janitor.observability import METRIC_ACTION_FAILURES, METRIC_NOT_EVALUATED, METRIC_PUBLISH_FAILURES, NAMESPACE
+from cost_janitor.resources import HUB_ANSWERS_ROLE_NAME
 from infra.constructs.answers import Answers
 from infra.constructs.gpu_agent import GpuAgent
 from infra.constructs.idle_sweep import IdleSweep
 from infra.constructs.neuron_agent import NeuronAgent
 from infra.constructs.notifier import Notifier
+from infra.constructs.organization import HubLink, MemberLink
 from infra.constructs.report import Report
 from infra.constructs.slack_interactivity import SlackInteractivity
 from infra.constructs.spot_interruption import SpotInterruption
 from infra.constructs.storage_lifecycle import StorageLifecycle
 from infra.constructs.tag_compliance import TagCompliance
 from infra.dashboard import JanitorDashboard
+from infra.janitor_function import FunctionFactory
 from infra.settings import StackSettings
 from infra.shared import SharedResources
+
+Kind = Literal["single", "hub", "member"]
 
 
 class JanitorStack(Stack):
     """Wires the capabilities into the shared resources: each construct gets only what it uses, and the grants on
-    shared resources are made here, from what each function is wired with."""
+    shared resources are made here, from what each function is wired with.
 
-    def __init__(self, scope: Construct, id: str, *, settings: StackSettings, **kwargs: object) -> None:
-        super().__init__(scope, id, description="cost-janitor: event-driven cost janitor for ML infrastructure",
+    kind: `single` (today's one-account stack, the default) does everything; `hub` does the same for its own
+    account and is also the one place members' findings reach people (their bus, Slack, answers, digest);
+    `member` reads and acts in its account and sends its findings to the hub — no Slack, notifier or digest."""
+
+    def __init__(self, scope: Construct, id: str, *, settings: StackSettings, kind: Kind = "single",
+                 **kwargs: object) -> None:
+        super().__init__(scope, id, description="cost-janitor: event-driven cost janitor for ML infrastructure"
+                         + ("" if kind == "single" else f" ({kind} of an organization)"),
                          **kwargs)  # type: ignore[arg-type]
-        self.settings = settings
-        policy = settings.policy
+        self.settings, self.kind = settings, kind
+        policy, org = settings.policy, settings.organization
+        if kind != "single" and org is None:
+            raise ValueError(f"a {kind} stack needs the 'organization' context")
         # everything the stack creates carries it: the digest reads the janitor's own cost by it (Cost Explorer)
         Tags.of(self).add(policy.report.own_cost_tag, self.stack_name)
-        shared = self.shared = SharedResources(self, "Shared", settings=settings)
+        shared = self.shared = SharedResources(self, "Shared", settings=settings, slack=kind != "member")
         if settings.ops_email:
             shared.ops_topic.add_subscription(subscriptions.EmailSubscription(settings.ops_email))
         functions, dlq = shared.function, shared.dlq
+        links: list[HubLink | MemberLink] = []
+        if kind == "member":
+            assert org is not None
+            member = MemberLink(self, "MemberLink", policy=policy, hub=org.hub)
+            shared.organization_wiring = member.wiring()
+            links.append(member)
+        elif kind == "hub":
+            assert org is not None
+            shared.organization_wiring = HubLink.wiring(org.member_accounts())
         self.idle_sweep = IdleSweep(self, "IdleSweep", policy=policy, functions=functions, dlq=dlq)
-        self.notifier = Notifier(self, "Notifier", functions=functions, findings_topic=shared.findings_topic,
-                                 dlq=dlq)
-        self.answers = Answers(self, "Answers", policy=policy, functions=functions, dlq=dlq)
-        self.slack_interactivity = SlackInteractivity(
-            self, "SlackInteractivity", functions=functions, answers_queue=self.answers.queue,
-            reserved_concurrency=settings.slack_reserved_concurrency)
+        if kind != "member":
+            self._people(settings, functions, dlq, links)
         self.spot_interruption = SpotInterruption(self, "SpotInterruption", functions=functions, dlq=dlq)
         self.gpu_agent = GpuAgent(self, "GpuAgent", tag_key=policy.agent.tag_key)
         self.neuron_agent = NeuronAgent(self, "NeuronAgent", tag_key=policy.agent.neuron_tag_key)
@@ -55,20 +76,44 @@ class JanitorStack(Stack):
         # named, not generated: the digest links it, and a generated name would tie the report function to the
         # dashboard that graphs it (a dependency cycle)
         dashboard_name = f"cost-janitor-{self.stack_name}"
-        self.report = Report(self, "Report", policy=policy, functions=functions, dlq=dlq,
-                             dashboard_name=dashboard_name)
+        if kind != "member":
+            self.report = Report(self, "Report", policy=policy, functions=functions, dlq=dlq,
+                                 dashboard_name=dashboard_name)
         self.functions = shared.functions
         for fn in self.functions:
             shared.grant(fn)
+            for link in links:
+                link.grant(fn)
         self.dashboard = JanitorDashboard(self, "Dashboard", name=dashboard_name, functions=self.functions, dlq=dlq)
         self._alarms()
-        for name, value_ in (("FindingsTopicArn", shared.findings_topic.topic_arn),
-                             ("LedgerTableName", shared.ledger.table_name),
-                             ("IdempotencyTableName", shared.idempotency.table_name),
-                             ("PolicyParameterName", shared.policy_parameter.parameter_name),
-                             ("SlackSecretArn", shared.slack_secret.secret_arn),
-                             ("DeadLetterQueueUrl", dlq.queue_url)):
+        outputs = [("FindingsTopicArn", shared.findings_topic.topic_arn),
+                   ("LedgerTableName", shared.ledger.table_name),
+                   ("IdempotencyTableName", shared.idempotency.table_name),
+                   ("PolicyParameterName", shared.policy_parameter.parameter_name),
+                   ("DeadLetterQueueUrl", dlq.queue_url)]
+        if shared.slack_secret is not None:
+            outputs.append(("SlackSecretArn", shared.slack_secret.secret_arn))
+        for link in links:
+            outputs.append(("HubBusArn", link.bus.event_bus_arn) if isinstance(link, HubLink)
+                           else ("HubOutboxQueueUrl", link.outbox.queue_url))
+        for name, value_ in outputs:
             CfnOutput(self, name, value=value_)
+
+    def _people(self, settings: StackSettings, functions: FunctionFactory, dlq: sqs.IQueue,
+                links: list[HubLink | MemberLink]) -> None:
+        """What talks to people: the notifier, Slack and the answers — and, on a hub, the members' way in."""
+        shared, org = self.shared, settings.organization
+        self.notifier = Notifier(self, "Notifier", functions=functions, findings_topic=shared.findings_topic,
+                                 dlq=dlq)
+        self.answers = Answers(self, "Answers", policy=settings.policy, functions=functions, dlq=dlq,
+                               role_name=HUB_ANSWERS_ROLE_NAME if self.kind == "hub" else None)
+        self.slack_interactivity = SlackInteractivity(
+            self, "SlackInteractivity", functions=functions, answers_queue=self.answers.queue,
+            reserved_concurrency=settings.slack_reserved_concurrency)
+        if self.kind == "hub":
+            assert org is not None
+            links.append(HubLink(self, "HubLink", members=org.member_accounts(), notifier_queue=self.notifier.queue,
+                                 dlq=dlq))
 
     def _alarms(self) -> None:
         """Anything systemic pages ops: errors, dead letters, failed actions, resources left unevaluated."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -11,7 +11,7 @@ from constructs import Construct
 
 from cost_janitor.adapters.executor import RESTORABLE_TAG
 from cost_janitor.core.policy import Policy
-from infra.iam import nag_arns, regional_arns
+from infra.iam import acknowledge, nag_arns, regional_arns
 from infra.janitor_function import FunctionFactory
 
 _INSTANCES_IN_ANY_REGION = "arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*"
@@ -52,7 +52,7 @@ class IdleSweep(Construct):
             sid="NeverTerminate", effect=iam.Effect.DENY, actions=["ec2:TerminateInstances"], resources=["*"]))
         nag = self._sagemaker(policy, role, env_tag) if "sagemaker" in policy.idle.services else []
 
-        Validations.of(role).acknowledge(
+        acknowledge(role,
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="ec2:Describe*, cloudwatch:GetMetricData/ListMetrics and X-Ray writes have no "
                                   "resource-level permissions"),
@@ -64,10 +64,20 @@ class IdleSweep(Construct):
                                     "reads, and writes conditioned on the dev environment tag and the janitor's tag "
                                     "keys") for arn in nag))
 
-        self.rule = events.Rule(self, "Nightly", schedule=events.Schedule.expression(policy.idle.schedule),
-                                description="cost-janitor nightly idle sweep")
-        self.rule.add_target(targets.LambdaFunction(
-            self.fn.function, dead_letter_queue=dlq, retry_attempts=2, max_event_age=Duration.hours(2)))
+        # Regions in parallel: with more than one region, one schedule per region, each invoking the sweep for its
+        # region alone — a slow or failing region holds up no other, and each run reports its own coverage. (One
+        # rule per region, not one rule with many targets: each firing then has its own event id, which is the
+        # sweep's idempotency key.)
+        schedule = events.Schedule.expression(policy.idle.schedule)
+        self.rules: list[events.Rule] = []
+        for region in policy.regions if len(policy.regions) > 1 else [None]:
+            rule = events.Rule(self, f"Nightly-{region}" if region else "Nightly", schedule=schedule,
+                               description=f"cost-janitor nightly idle sweep{f': {region}' if region else ''}")
+            rule.add_target(targets.LambdaFunction(
+                self.fn.function, dead_letter_queue=dlq, retry_attempts=2, max_event_age=Duration.hours(2),
+                event=_only(region) if region else None))
+            self.rules.append(rule)
+        self.rule = self.rules[0]
 
     def _sagemaker(self, policy: Policy, role: iam.Role, env_tag: str) -> list[str]:
         """Reads of endpoints, their configs and notebook instances; marks, stops and (opt-in) deletions only on
@@ -116,3 +126,12 @@ class IdleSweep(Construct):
                      "sagemaker:DeleteDomain", "sagemaker:DeleteUserProfile", "sagemaker:DeleteSpace"]))
         return [a for r in ("endpoint", "endpoint-config", "notebook-instance", "domain", "app")
                 for a in nag_arns(policy, service="sagemaker", resource=r)]
+
+
+def _only(region: str) -> events.RuleTargetInput:
+    """The schedule's own event, its detail narrowed to one region (what `cost-janitor invoke` and the handler
+    read as SweepRequest.regions)."""
+    return events.RuleTargetInput.from_object({
+        "version": "0", "id": events.EventField.event_id, "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": events.EventField.account, "time": events.EventField.time, "region": events.EventField.region,
+        "resources": [], "detail": {"regions": [region]}})

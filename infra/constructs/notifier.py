@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Acknowledgment, Duration
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.iam import acknowledge
 from infra.janitor_function import FunctionFactory
 
 
@@ -29,6 +30,6 @@ class Notifier(Construct):
         # same run updates it in place).
         self.fn.function.add_event_source(sources.SqsEventSource(
             self.queue, batch_size=100, max_batching_window=Duration.minutes(1), report_batch_item_failures=True))
-        Validations.of(self.fn.role).acknowledge(Acknowledgment(
+        acknowledge(self.fn.role, Acknowledgment(
             id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             reason="only X-Ray PutTraceSegments/PutTelemetryRecords, which have no resource-level permissions"))

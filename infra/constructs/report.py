@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Acknowledgment, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -10,6 +10,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cost_janitor.core.policy import Policy
+from infra.iam import acknowledge
 from infra.janitor_function import FunctionFactory
 
 
@@ -25,7 +26,7 @@ class Report(Construct):
             sid="ReadCostsMetricsAndTags", resources=["*"],
             actions=["ce:GetCostAndUsage", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources",
                      "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests"]))
-        Validations.of(role).acknowledge(
+        acknowledge(role,
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="read-only: Cost Explorer, CloudWatch metrics, the tagging API, DescribeInstances "
                                   "and X-Ray have no resource-level permissions"))

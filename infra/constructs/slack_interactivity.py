@@ -4,11 +4,12 @@ what a flood of unsigned requests can cost."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, Stack
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.iam import acknowledge
 from infra.janitor_function import FunctionFactory
 
 
@@ -22,7 +23,7 @@ class SlackInteractivity(Construct):
                             environment={"ANSWERS_QUEUE_URL": answers_queue.queue_url})
         self.url = self.fn.function.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
         answers_queue.grant_send_messages(self.fn.role)
-        Validations.of(self.fn.role).acknowledge(Acknowledgment(
+        acknowledge(self.fn.role, Acknowledgment(
             id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             reason="only X-Ray PutTraceSegments/PutTelemetryRecords, which have no resource-level permissions"))
         CfnOutput(Stack.of(self), "SlackInteractivityUrl", value=f"{self.url.url}slack/actions",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.iam import acknowledge
 from infra.janitor_function import FunctionFactory
 
 _INSTANCES = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:instance/*"
@@ -28,7 +29,7 @@ class SpotInterruption(Construct):
             resources=[this.format_arn(service="ssm", account="", resource="document",
                                        resource_name="AWS-RunShellScript"),
                        this.format_arn(service="ec2", resource="instance", resource_name="*")]))
-        Validations.of(role).acknowledge(
+        acknowledge(role,
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="ec2:DescribeInstances and X-Ray writes have no resource-level permissions"),
             Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_INSTANCES}]",

@@ -3,7 +3,7 @@ volume snapshots/deletes and log retention are granted only when the policy opts
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -11,7 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cost_janitor.core.policy import Policy
-from infra.iam import ALL_BUCKETS_NAG, all_buckets, regional_arns
+from infra.iam import ALL_BUCKETS_NAG, acknowledge, all_buckets, regional_arns
 from infra.janitor_function import FunctionFactory
 
 
@@ -51,7 +51,7 @@ class StorageLifecycle(Construct):
                 sid="SetLogRetentionOptIn", actions=["logs:PutRetentionPolicy"],
                 resources=regional_arns(self, policy, service="logs", resource="log-group",
                                         arn_format=ArnFormat.COLON_RESOURCE_NAME)))
-        Validations.of(role).acknowledge(
+        acknowledge(role,
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="List/Describe/Get calls and X-Ray writes over every bucket, volume and log group "
                                   "have no narrower resource"),

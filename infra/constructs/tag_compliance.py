@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Acknowledgment, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -11,7 +11,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cost_janitor.core.policy import Policy
-from infra.iam import ALL_BUCKETS_NAG, tag_statements
+from infra.iam import ALL_BUCKETS_NAG, acknowledge, tag_statements
 from infra.janitor_function import FunctionFactory
 
 
@@ -33,7 +33,7 @@ class TagCompliance(Construct):
                                                resources=["*"]))
         for statement in tag_statements(self, "TagCreatedBy", [tagging.created_by_tag]):
             role.add_to_policy(statement)
-        Validations.of(role).acknowledge(
+        acknowledge(role,
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="new resources of any watched service; tag writes are limited to the created-by "
                                   "key, tag:GetResources/DescribeInstances and X-Ray have no resource scope"),

@@ -28,6 +28,8 @@ _ENV = {
     "member_role_name": "MEMBER_ROLE_NAME",
 }
 LAMBDA_SETS = ("AWS_REGION",)  # the runtime sets these; the stack never wires them
+# organization mode: optional, wired only in hub and member stacks (the stack says which service gets which)
+ORGANIZATION_VARS = {"FINDINGS_BUS_NAME", "HUB_OUTBOX_QUEUE_URL", "MEMBER_ACCOUNTS", "MEMBER_ROLE_NAME"}
 
 
 @dataclass(frozen=True, kw_only=True)

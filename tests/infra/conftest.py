@@ -38,6 +38,36 @@ def _synth(outdir: Path, overrides: dict[str, Any] | None = None) -> Synth:
     return Synth(outdir, Template.from_json(raw), raw, report)
 
 
+HUB, MEMBER = "111111111111", "222222222222"
+ORGANIZATION = {"hub": {"account": HUB, "region": "us-east-1"},
+                "members": [{"account": HUB, "region": "us-east-1"}, {"account": MEMBER, "region": "us-west-2"}]}
+
+
+@dataclass(frozen=True)
+class OrgSynth:
+    hub: Synth
+    member: Synth
+
+
+@pytest.fixture(scope="session")
+def synth_org(tmp_path_factory: pytest.TempPathFactory) -> OrgSynth:
+    """Organization mode: the hub (which also sweeps its own account) and one member, two regions swept."""
+    outdir = tmp_path_factory.mktemp("cdk.out.org")
+    context = {**load_cdk_json_context(), "organization": json.dumps(ORGANIZATION),
+               "policy_overrides": json.dumps({"regions": ["us-east-1", "us-west-2"]})}
+    app = App(context=context, outdir=str(outdir))
+    hub, member = build(app)
+    app.synth()  # cdk-nag violations and CloudFormation validation errors raise here (no report: nothing to say)
+    report_file = outdir / "validation-report.json"
+    report = json.loads(report_file.read_text()) if report_file.exists() else {"pluginReports": []}
+
+    def one(stack_name: str) -> Synth:
+        raw = json.loads((outdir / f"{stack_name}.template.json").read_text())
+        return Synth(outdir, Template.from_json(raw), raw, report)
+
+    return OrgSynth(one(hub.stack_name), one(member.stack_name))
+
+
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return _synth(tmp_path_factory.mktemp("cdk.out"))

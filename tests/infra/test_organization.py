@@ -1,0 +1,183 @@
+"""Organization mode, synthesized (cdk-nag on: an unacknowledged finding on either stack fails the synth): what the
+hub and a member stack hold, and what each may do in the other."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cost_janitor.events import ScheduledEvent
+from cost_janitor.resources import HUB_ANSWERS_ROLE_NAME, HUB_BUS_NAME, MEMBER_BUS_NAME, MEMBER_ROLE_NAME
+from infra.settings import SettingsError, load_cdk_json_context, load_settings
+from tests.conftest import ROOT, load_event
+from tests.infra.conftest import HUB, MEMBER, OrgSynth, Synth
+from tests.infra.test_least_privilege import ALLOWED, QUEUE, SHARED
+
+PUBLISHERS = {"idle-sweep", "storage-lifecycle", "tag-compliance", "spot-interruption"}
+
+
+def _functions(synth: Synth) -> dict[str, dict[str, str]]:
+    """POWERTOOLS_SERVICE_NAME → environment, for the janitor's functions."""
+    out = {}
+    for fn in synth.resources("AWS::Lambda::Function").values():
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        if "POWERTOOLS_SERVICE_NAME" in env:
+            out[env["POWERTOOLS_SERVICE_NAME"]] = env
+    return out
+
+
+def _policy_statements(synth: Synth, role_logical_id: str) -> list[dict[str, Any]]:
+    return [s for p in synth.resources("AWS::IAM::Policy").values()
+            if {"Ref": role_logical_id} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
+
+
+def _actions(statements: list[dict[str, Any]], effect: str = "Allow") -> set[str]:
+    return {a for s in statements if s["Effect"] == effect
+            for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+
+
+def _role(synth: Synth, name: str) -> tuple[str, dict[str, Any]]:
+    [(key, role)] = [(k, r) for k, r in synth.resources("AWS::IAM::Role").items()
+                     if r["Properties"].get("RoleName") == name]
+    return key, role
+
+
+def test_the_hub_talks_to_people_and_the_member_does_not(synth_org: OrgSynth) -> None:
+    hub, member = _functions(synth_org.hub), _functions(synth_org.member)
+    assert set(hub) == {"idle-sweep", "storage-lifecycle", "tag-compliance", "spot-interruption", "notifier",
+                        "answers", "slack-interactivity", "report"}  # the hub also sweeps its own account
+    assert set(member) == PUBLISHERS
+    assert synth_org.member.resources("AWS::SecretsManager::Secret") == {}  # no Slack secret in a member
+    assert "SlackInteractivityUrl" in synth_org.hub.raw["Outputs"]
+    assert "SlackInteractivityUrl" not in synth_org.member.raw["Outputs"]
+
+
+def test_the_hubs_bus_admits_exactly_the_members_and_hands_their_findings_to_the_notifier(
+        synth_org: OrgSynth) -> None:
+    hub = synth_org.hub
+    [(bus_id, bus)] = hub.resources("AWS::Events::EventBus").items()
+    assert bus["Properties"]["Name"] == HUB_BUS_NAME
+    policies = [p["Properties"] for p in hub.resources("AWS::Events::EventBusPolicy").values()]
+    assert [(p["Statement"]["Principal"], p["Statement"]["Action"]) for p in policies] == [
+        ({"AWS": f"arn:aws:iam::{MEMBER}:root"}, "events:PutEvents")]  # not the hub itself, nobody else
+    [rule] = [r["Properties"] for r in hub.resources("AWS::Events::Rule").values()
+              if r["Properties"].get("EventBusName") == {"Ref": bus_id}]
+    assert rule["EventPattern"] == {"account": [MEMBER], "detail-type": ["cost-janitor findings"],
+                                    "source": ["cost-janitor"]}
+    [target] = rule["Targets"]
+    [notifier_queue] = [k for k in hub.resources("AWS::SQS::Queue") if k.startswith("NotifierFindings")]
+    assert target["Arn"] == {"Fn::GetAtt": [notifier_queue, "Arn"]}
+    assert _functions(hub)["notifier"]["MEMBER_ACCOUNTS"] == MEMBER
+
+
+def test_the_hub_may_only_assume_each_members_narrow_role(synth_org: OrgSynth) -> None:
+    """The least-privilege list of the hub: its answers function is the single-account one plus AssumeRole on
+    exactly the members' answers role — no EC2 or tag right in a member beyond what that role allows."""
+    key, _ = _role(synth_org.hub, HUB_ANSWERS_ROLE_NAME)
+    statements = _policy_statements(synth_org.hub, key)
+    assert _actions(statements) <= ALLOWED["AnswersFunction"] | {"sts:AssumeRole"}
+    [assume] = [s for s in statements if s["Action"] == "sts:AssumeRole"]
+    assert assume["Resource"] == f"arn:aws:iam::{MEMBER}:role/{MEMBER_ROLE_NAME}"
+    others = [s for k, p in synth_org.hub.resources("AWS::IAM::Policy").items()
+              if {"Ref": key} not in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    assert "sts:AssumeRole" not in _actions(others)  # no other hub function reaches into a member
+    env = _functions(synth_org.hub)["answers"]
+    assert (env["MEMBER_ACCOUNTS"], env["MEMBER_ROLE_NAME"]) == (MEMBER, MEMBER_ROLE_NAME)
+
+
+def test_the_members_narrow_role_trusts_only_the_hubs_answers_role_and_does_only_what_an_answer_does(
+        synth_org: OrgSynth) -> None:
+    key, role = _role(synth_org.member, MEMBER_ROLE_NAME)
+    [trust] = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": f"arn:aws:iam::{HUB}:root"}
+    assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{HUB}:role/{HUB_ANSWERS_ROLE_NAME}"}}
+    assert role["Properties"]["MaxSessionDuration"] == 3600
+    statements = _policy_statements(synth_org.member, key)
+    restore = {"sagemaker:CreateEndpoint", "sagemaker:DescribeEndpointConfig"}  # restores stay in the member
+    assert _actions(statements) == ALLOWED["AnswersFunction"] - SHARED - QUEUE - restore - {
+        "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
+    assert "ec2:TerminateInstances" in _actions(statements, "Deny")
+    [stop] = [s for s in statements if s.get("Sid") == "StopNowOnlyDevInstances"]
+    assert "aws:ResourceTag/environment" in stop["Condition"]["StringEqualsIgnoreCase"]
+    assert stop["Resource"] == [f"arn:aws:ec2:{r}:{MEMBER}:instance/*" for r in ("us-east-1", "us-west-2")]
+
+
+def test_a_members_findings_go_to_its_bus_and_on_to_the_hub_with_the_hub_outbox_as_dead_letter_queue(
+        synth_org: OrgSynth) -> None:
+    member = synth_org.member
+    [(bus_id, bus)] = member.resources("AWS::Events::EventBus").items()
+    assert bus["Properties"]["Name"] == MEMBER_BUS_NAME
+    [rule] = [r["Properties"] for r in member.resources("AWS::Events::Rule").values()
+              if r["Properties"].get("EventBusName") == {"Ref": bus_id}]
+    [target] = rule["Targets"]
+    assert target["Arn"] == f"arn:aws:events:us-east-1:{HUB}:event-bus/{HUB_BUS_NAME}"
+    [outbox] = [k for k in member.resources("AWS::SQS::Queue") if k.startswith("MemberLinkHubOutbox")]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [outbox, "Arn"]}}
+    forwarder = _policy_statements(member, target["RoleArn"]["Fn::GetAtt"][0])
+    assert [(s["Action"], s["Resource"]) for s in forwarder] == [("events:PutEvents", target["Arn"])]
+    for service, env in _functions(member).items():
+        assert env["FINDINGS_BUS_NAME"] == MEMBER_BUS_NAME and env["HUB_OUTBOX_QUEUE_URL"] == {"Ref": outbox}
+        fn_role = next(k for k, r in member.resources("AWS::IAM::Role").items()
+                       if k.startswith(_construct(service)) and "Lambda" not in k and r["Properties"].get(
+                           "AssumeRolePolicyDocument", {}).get("Statement", [{}])[0].get("Principal") == {
+                           "Service": "lambda.amazonaws.com"})
+        actions = _actions(_policy_statements(member, fn_role))
+        assert {"events:PutEvents", "sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions, service
+
+
+def _construct(service: str) -> str:
+    return "".join(part.capitalize() for part in service.split("-"))
+
+
+def test_each_region_gets_its_own_nightly_sweep_invocation(synth_org: OrgSynth) -> None:
+    """Regions in parallel: one schedule per region, each handing the sweep its region alone (and its own event
+    id, the idempotency key); rendered as EventBridge renders it, the handler reads it as that region's sweep."""
+    rules = {k: r["Properties"] for k, r in synth_org.member.resources("AWS::Events::Rule").items()
+             if k.startswith("IdleSweepNightly")}
+    assert len(rules) == 2
+    sample = load_event("eventbridge/scheduled_nightly_sweep.json")
+    seen = []
+    for rule in rules.values():
+        [target] = rule["Targets"]
+        transformer = target["InputTransformer"]
+        text = transformer["InputTemplate"]
+        for name, path in transformer["InputPathsMap"].items():  # an unquoted placeholder takes the JSON value
+            text = text.replace(f"<{name}>", json.dumps(sample[path.removeprefix("$.")]))
+        event = ScheduledEvent.model_validate(json.loads(text))
+        assert event.id == sample["id"] and event.account == sample["account"]
+        seen += event.detail.regions
+    assert sorted(seen) == ["us-east-1", "us-west-2"]
+
+
+def test_cfn_lint_passes_on_both_templates(synth_org: OrgSynth) -> None:
+    templates = [str(p) for p in synth_org.hub.outdir.glob("*.template.json")]
+    assert len(templates) == 2
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run([str(cfn_lint), *templates], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("organization, says", [
+    ({"hub": {"account": HUB, "region": "us-east-1"}, "members": []}, "members"),
+    ({"hub": {"account": HUB, "region": "us-east-1"},
+      "members": [{"account": MEMBER, "region": "us-east-1"}, {"account": MEMBER, "region": "eu-west-1"}]},
+     "one member stack per account"),
+    ({"hub": {"account": "12345", "region": "us-east-1"}, "members": [{"account": MEMBER, "region": "us-east-1"}]},
+     "hub.account"),
+], ids=["no-members", "an-account-twice", "bad-account"])
+def test_a_bad_organization_is_refused_naming_the_field(organization: dict[str, Any], says: str) -> None:
+    with pytest.raises(SettingsError, match=says):
+        load_settings({**load_cdk_json_context(), "organization": json.dumps(organization)})
+
+
+def test_targets_and_organization_exclude_each_other() -> None:
+    with pytest.raises(SettingsError, match="exclude each other"):
+        load_settings({**load_cdk_json_context(), "targets": [{"account": HUB, "region": "us-east-1"}],
+                       "organization": {"hub": {"account": HUB, "region": "us-east-1"},
+                                        "members": [{"account": MEMBER, "region": "us-east-1"}]}})
