@@ -58,7 +58,7 @@ class JanitorStack(Stack):
         links: list[HubLink | MemberLink] = []
         if kind == "member":
             assert org is not None
-            member = MemberLink(self, "MemberLink", policy=policy, hub=org.hub)
+            member = MemberLink(self, "MemberLink", policy=policy, hub=org.hub, dlq=dlq)
             shared.organization_wiring = member.wiring()
             links.append(member)
         elif kind == "hub":
@@ -79,6 +79,9 @@ class JanitorStack(Stack):
         if kind != "member":
             self.report = Report(self, "Report", policy=policy, functions=functions, dlq=dlq,
                                  dashboard_name=dashboard_name)
+            for link in links:
+                if isinstance(link, HubLink):
+                    link.hear_starts(self.report.fn.function, dlq)
         self.functions = shared.functions
         for fn in self.functions:
             shared.grant(fn)

@@ -18,6 +18,7 @@ from aws_cdk import Acknowledgment, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -35,6 +36,8 @@ from infra.janitor_function import JanitorFunction
 from infra.settings import Target
 
 FINDINGS = events.EventPattern(source=[FINDINGS_SOURCE], detail_type=[FINDINGS_DETAIL_TYPE])
+STARTED = {"source": ["aws.ec2"], "detail_type": ["EC2 Instance State-change Notification"],
+           "detail": {"state": ["running"]}}  # a stopped box running again ends its savings (the hub's digest)
 PUBLISHERS = ("idle-sweep", "storage-lifecycle", "tag-compliance", "spot-interruption")
 
 
@@ -67,6 +70,14 @@ class HubLink(Construct):
         return {"notifier": {"MEMBER_ACCOUNTS": accounts},
                 "answers": {"MEMBER_ACCOUNTS": accounts, "MEMBER_ROLE_NAME": MEMBER_ROLE_NAME}}
 
+    def hear_starts(self, report: lambda_.IFunction, dlq: sqs.IQueue) -> None:
+        """Members' instances starting again reach the hub's report function (it ends their savings clock)."""
+        rule = events.Rule(self, "MembersStarted", event_bus=self.bus, description=(
+            "cost-janitor: members' instances starting (ends savings)"), event_pattern=events.EventPattern(
+                **STARTED, account=self.members))  # type: ignore[arg-type]
+        rule.add_target(targets.LambdaFunction(report, dead_letter_queue=dlq, retry_attempts=2,
+                                               max_event_age=Duration.hours(2)))
+
     def grant(self, fn: JanitorFunction) -> None:
         if "MEMBER_ROLE_NAME" in fn.wired:
             fn.role.add_to_policy(iam.PolicyStatement(
@@ -77,7 +88,7 @@ class MemberLink(Construct):
     """A member's side: its bus, the rule forwarding findings to the hub's bus (refused → the hub outbox), and the
     narrow role the hub's answers assume."""
 
-    def __init__(self, scope: Construct, id: str, *, policy: Policy, hub: Target) -> None:
+    def __init__(self, scope: Construct, id: str, *, policy: Policy, hub: Target, dlq: sqs.IQueue) -> None:
         super().__init__(scope, id)
         stack = Stack.of(self)
         self.bus = events.EventBus(self, "Bus", event_bus_name=MEMBER_BUS_NAME)
@@ -92,6 +103,11 @@ class MemberLink(Construct):
         self.rule = events.Rule(self, "FindingsToHub", event_bus=self.bus, event_pattern=FINDINGS,
                                 description="cost-janitor: findings to the hub's bus")
         self.rule.add_target(targets.EventBus(hub_bus, dead_letter_queue=self.outbox))
+        # instances starting again (the default bus) → the hub, for its digest; a lost one only overstates savings,
+        # and lands in the DLQ (alarmed), not the outbox (which holds findings only)
+        self.started = events.Rule(self, "StartedToHub", description="cost-janitor: instances starting, to the hub",
+                                   event_pattern=events.EventPattern(**STARTED))  # type: ignore[arg-type]
+        self.started.add_target(targets.EventBus(hub_bus, dead_letter_queue=dlq))
         hub_answers = stack.format_arn(service="iam", region="", account=hub.account, resource="role",
                                        resource_name=HUB_ANSWERS_ROLE_NAME)
         self.answers_role = iam.Role(

@@ -107,6 +107,13 @@ def deliver(findings: Sequence[Finding], settings: Settings, *, run_id: str) -> 
     return sent
 
 
+def record_forwarded(findings: Sequence[Finding], settings: Settings, *, account: str) -> int:
+    """On a hub: a member's findings, as they arrive, go in the hub's ledger too (actor `member <account>`), so the
+    one digest counts every member's savings. A batch sent twice writes the same items again (same keys)."""
+    ledger = ledger_for(settings)
+    return ledger.record(findings, actor=f"member {account}") if ledger else 0
+
+
 def publish_digest(document: Mapping[str, Any], email: str, settings: Settings) -> int:
     """The weekly digest: one message on the findings topic (kind=weekly-digest, which the notifier's subscription
     filters out), JSON for machines and readable text for email."""

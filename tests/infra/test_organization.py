@@ -66,14 +66,21 @@ def test_the_hubs_bus_admits_exactly_the_members_and_hands_their_findings_to_the
     policies = [p["Properties"] for p in hub.resources("AWS::Events::EventBusPolicy").values()]
     assert [(p["Statement"]["Principal"], p["Statement"]["Action"]) for p in policies] == [
         ({"AWS": f"arn:aws:iam::{MEMBER}:root"}, "events:PutEvents")]  # not the hub itself, nobody else
-    [rule] = [r["Properties"] for r in hub.resources("AWS::Events::Rule").values()
-              if r["Properties"].get("EventBusName") == {"Ref": bus_id}]
-    assert rule["EventPattern"] == {"account": [MEMBER], "detail-type": ["cost-janitor findings"],
-                                    "source": ["cost-janitor"]}
-    [target] = rule["Targets"]
+    rules = {r["Properties"]["EventPattern"]["source"][0]: r["Properties"]
+             for r in hub.resources("AWS::Events::Rule").values()
+             if r["Properties"].get("EventBusName") == {"Ref": bus_id}}
+    assert rules["cost-janitor"]["EventPattern"] == {"account": [MEMBER], "detail-type": ["cost-janitor findings"],
+                                                     "source": ["cost-janitor"]}
+    [target] = rules["cost-janitor"]["Targets"]
     [notifier_queue] = [k for k in hub.resources("AWS::SQS::Queue") if k.startswith("NotifierFindings")]
     assert target["Arn"] == {"Fn::GetAtt": [notifier_queue, "Arn"]}
     assert _functions(hub)["notifier"]["MEMBER_ACCOUNTS"] == MEMBER
+    # members' instances starting again reach the report function (the one digest's savings end there)
+    assert rules["aws.ec2"]["EventPattern"]["account"] == [MEMBER]
+    [started] = rules["aws.ec2"]["Targets"]
+    [report] = [k for k, f in hub.resources("AWS::Lambda::Function").items()
+                if f["Properties"]["Environment"]["Variables"].get("POWERTOOLS_SERVICE_NAME") == "report"]
+    assert started["Arn"] == {"Fn::GetAtt": [report, "Arn"]}
 
 
 def test_the_hub_may_only_assume_each_members_narrow_role(synth_org: OrgSynth) -> None:
@@ -121,6 +128,10 @@ def test_a_members_findings_go_to_its_bus_and_on_to_the_hub_with_the_hub_outbox_
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [outbox, "Arn"]}}
     forwarder = _policy_statements(member, target["RoleArn"]["Fn::GetAtt"][0])
     assert [(s["Action"], s["Resource"]) for s in forwarder] == [("events:PutEvents", target["Arn"])]
+    [started] = [r["Properties"] for r in member.resources("AWS::Events::Rule").values()
+                 if r["Properties"].get("EventPattern", {}).get("detail-type") == [
+                     "EC2 Instance State-change Notification"]]
+    assert [t["Arn"] for t in started["Targets"]] == [target["Arn"]]  # instances starting again: to the hub too
     for service, env in _functions(member).items():
         assert env["FINDINGS_BUS_NAME"] == MEMBER_BUS_NAME and env["HUB_OUTBOX_QUEUE_URL"] == {"Ref": outbox}
         fn_role = next(k for k, r in member.resources("AWS::IAM::Role").items()

@@ -182,3 +182,22 @@ def test_an_answer_for_an_account_the_hub_does_not_know_is_refused(org: dict[str
     assert reply.args["response_type"] == "ephemeral"
     assert "does not act in account 999999999999" in reply.args["text"]
     assert not slack.of("chat.update")
+
+
+def test_the_hubs_one_digest_counts_every_members_savings_by_account(org: dict[str, Any]) -> None:
+    from cost_janitor.capabilities import digest
+    from cost_janitor.slack_blocks import digest_message
+
+    marked = (NIGHT - timedelta(days=3)).isoformat()
+    for account, name in ((A, "a-dev"), (B, "b-dev")):  # idle and marked for three days: this night stops them
+        fleet: Fleet = org["fleets"][account]
+        fleet.ec2.create_tags(Resources=[fleet.ids[name]], Tags=[{"Key": "cost-janitor:idle-since", "Value": marked}])
+        report = _sweep(org, account)
+        assert {(f.action, f.action_status) for f in report.findings if f.verdict == "idle"} == {("stop", "done")}
+    _hub_night(org)  # the hub hears both, and writes their actions in its own ledger
+    built = digest.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
+    assert set(built.by_account) == {A, B}
+    assert built.by_account[A] == built.by_account[B] == round(70.08 / 730 * 48, 2)  # m5.large, 48 h stopped
+    assert built.weeks[-1]["realized_usd"] == round(2 * 70.08 / 730 * 48, 2)
+    text = json.dumps(digest_message(built.document(), team=None)["blocks"])
+    assert f"*By account:* {A} $4.61, {B} $4.61" in text or f"*By account:* {B} $4.61, {A} $4.61" in text

@@ -242,7 +242,8 @@ def _record(item: dict[str, Any]) -> LedgerRecord:
                         team=text("team") or None, kind=text("kind"), reason=text("reason"), region=text("region"),
                         resource_type=text("resource_type"), instance_type=text("instance_type"),
                         evidence=text("evidence"), key=text("sk"),
-                        actor=text("actor"), detail=text("detail"), verdict=text("verdict"))
+                        actor=text("actor"), detail=text("detail"), verdict=text("verdict"),
+                        account=text("account"))
 
 
 @dataclass

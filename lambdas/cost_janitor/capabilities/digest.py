@@ -66,6 +66,7 @@ class Digest:
     cost_per_prediction: list[dict[str, Any]] = field(default_factory=list)
     egress: list[tuple[str, float]] = field(default_factory=list)
     own_cost: dict[str, float] | None = None  # the janitor's own cost this week, and its share of the savings
+    by_account: dict[str, float] = field(default_factory=dict)  # realized this week per account (organization)
     unavailable: dict[str, str] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
@@ -86,6 +87,7 @@ def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | Non
         digest.weeks.append({"week_of": start.date().isoformat(), "realized_usd": s.realized_usd,
                              "estimated_usd": s.estimated_usd})
         digest.by_team, digest.by_action = s.by_team, s.by_action  # the last (current) week's split
+        digest.by_account = s.by_account
     janitor_actions = {str(k) for k in ActionKind}
     digest.actions_last_week = dict(Counter(f"{e.action}:{e.status}" for e in entries
                                             if now - e.at <= timedelta(days=7) and e.action in janitor_actions

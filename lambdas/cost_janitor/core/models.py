@@ -266,6 +266,7 @@ class LedgerRecord:
     actor: str = ""
     detail: str = ""
     verdict: str = ""
+    account: str = ""  # the resource's account (organization mode: the hub's ledger holds every member's)
 
 
 @dataclass(frozen=True)

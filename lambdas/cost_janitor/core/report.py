@@ -21,6 +21,7 @@ class Savings:
     estimated_usd: float = 0.0
     by_team: dict[str, float] = field(default_factory=dict)
     by_action: dict[str, float] = field(default_factory=dict)
+    by_account: dict[str, float] = field(default_factory=dict)  # the lifecycle rates' buckets: their account unknown
 
 
 def _overlap_hours(a: datetime, b: datetime, start: datetime, end: datetime) -> float:
@@ -37,6 +38,7 @@ def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datet
     out = Savings()
     team_total: dict[str, float] = defaultdict(float)
     action_total: dict[str, float] = defaultdict(float)
+    account_total: dict[str, float] = defaultdict(float)
     by_resource: dict[str, list[LedgerRecord]] = defaultdict(list)
     for e in entries:
         by_resource[e.resource_id].append(e)
@@ -59,6 +61,7 @@ def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datet
             out.realized_usd += usd
             team_total[e.team or "(no team)"] += usd
             action_total[e.action] += usd
+            account_total[e.account or "(this account)"] += usd
     for _bucket, (team, monthly) in (lifecycle_monthly or {}).items():
         usd = monthly / HOURS_PER_MONTH * _overlap_hours(start, end, start, end)
         out.realized_usd += usd
@@ -69,6 +72,7 @@ def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datet
     out.estimated_usd = round(out.estimated_usd, 2)
     out.by_team = {k: round(v, 2) for k, v in sorted(team_total.items(), key=lambda kv: -kv[1])}
     out.by_action = {k: round(v, 2) for k, v in sorted(action_total.items(), key=lambda kv: -kv[1])}
+    out.by_account = {k: round(v, 2) for k, v in sorted(account_total.items(), key=lambda kv: -kv[1])}
     return out
 
 

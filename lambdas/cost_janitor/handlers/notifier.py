@@ -16,6 +16,7 @@ from cost_janitor.adapters.ledger import SlackState
 from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
 from cost_janitor.capabilities import notify
 from cost_janitor.core.models import Finding
+from cost_janitor.delivery import record_forwarded
 from cost_janitor.events import FindingsQueueEvent, findings_message
 from cost_janitor.observability import METRIC_REFUSED_FINDINGS, logger, metrics
 from cost_janitor.runtime import janitor_handler, load_policy_for
@@ -55,6 +56,8 @@ def lambda_handler(event: FindingsQueueEvent, context: LambdaContext) -> dict[st
             failures.append({"itemIdentifier": record.messageId})  # SQS retries it, then its redrive DLQ
             continue
         accepted = document.findings if sender is None else _from(sender, document.findings, settings.members())
+        if sender is not None and accepted:
+            record_forwarded(accepted, settings, account=sender)  # the hub's digest counts every member
         findings += accepted
         for f in accepted:
             origin[f.resource_id].append(record.messageId)
