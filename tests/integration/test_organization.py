@@ -201,3 +201,12 @@ def test_the_hubs_one_digest_counts_every_members_savings_by_account(org: dict[s
     assert built.weeks[-1]["realized_usd"] == round(2 * 70.08 / 730 * 48, 2)
     text = json.dumps(digest_message(built.document(), team=None)["blocks"])
     assert f"*By account:* {A} $4.61, {B} $4.61" in text or f"*By account:* {B} $4.61, {A} $4.61" in text
+    # B's box runs again: the state change B's rule forwards reaches the hub's report function, ending its savings
+    from cost_janitor.handlers import report as report_handler
+
+    started = load_event("eventbridge/ec2_state_change_running.json")
+    started.update({"account": B, "time": (NIGHT + timedelta(days=1)).isoformat()})
+    started["detail"]["instance-id"] = org["fleets"][B].ids["b-dev"]
+    assert report_handler.lambda_handler(started, FakeContext("report")) == {"recorded": True}
+    later = digest.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
+    assert later.by_account == {A: round(70.08 / 730 * 48, 2), B: round(70.08 / 730 * 24, 2)}
