@@ -193,8 +193,142 @@ def main() -> int:
 
         _title("11. SageMaker: endpoints by traffic and GPUs, a notebook left on, Studio (two nights, --apply)")
         _sagemaker_scene(aws, settings, end)
+
+        _title("12. Many accounts: a hub and two members, one Slack app (organization mode)")
+        _organization_scene(aws, end)
     aws.stop()
     return 0
+
+
+@contextlib.contextmanager
+def _as_account(aws: Any, account: str, env: dict[str, str]) -> Any:
+    """Run as that account's Lambdas: its credentials (the emulator keeps each account apart) and its wiring."""
+    from cost_janitor.adapters import clients
+
+    keys = aws.credentials(account) if account != ACCOUNT else {
+        k: v for k, v in aws.env.items() if k.startswith("AWS_") and ("KEY" in k or "TOKEN" in k)}
+    saved = dict(os.environ)
+    os.environ.update({**keys, **env})
+    clients.reset()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        clients.reset()
+
+
+def _organization_scene(aws: Any, end: datetime) -> None:
+    """Member A (two regions) and member B sweep their own accounts; their findings reach the hub's bus; the hub's
+    one Slack app tells the owners; answers act in the member, through its narrow role; a member the hub's bus
+    refuses keeps its findings in its hub outbox."""
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.cli import FakeContext
+    from cost_janitor.delivery import deliver
+    from cost_janitor.handlers import answers, notifier, slack_interactivity
+    from cost_janitor.local.emulator import (
+        HUB_BUS,
+        MetricSeeder,
+        deploy_hub_bus,
+        deploy_janitor_resources,
+        deploy_member_bus,
+        launch,
+        seed_instance_metrics,
+    )
+    from cost_janitor.local.slack_standin import SlackStandIn
+    from cost_janitor.settings import Settings
+
+    a, b = "210987654321", "310987654321"
+    hub_bus, hub_queue = deploy_hub_bus(aws, [a, b])
+    envs = {ACCOUNT: {"MEMBER_ACCOUNTS": f"{a},{b}"}}
+    policies = {a: Policy.model_validate({"regions": ["us-east-1", "us-west-2"]}), b: Policy()}
+    boxes = {}
+    for account, region, owner in ((a, "us-west-2", "ana@example.com"), (b, "us-east-1", "bo@example.com")):
+        envs[account] = {**deploy_janitor_resources(aws, policies[account], account=account),
+                         **deploy_member_bus(aws, account, hub_bus)}
+        seeder = MetricSeeder(aws.client("cloudwatch", region, account=account))
+        boxes[account] = launch(aws.client("ec2", region, account=account), "g5.xlarge",
+                                {**DEV, "owner": owner, "Name": f"notebook-{owner.split('@')[0]}"})
+        seed_instance_metrics(seeder, boxes[account], end=end, hours=9 * 24, cpu=0.6, network_mb_per_hour=0.4,
+                              gpus=[(0.0, 1.0)])
+        seeder.flush()
+    print(f"hub {ACCOUNT} (Slack, notifier, answers, digest; bus {HUB_BUS} admits {a} and {b})")
+    print(f"member A {a}: sweeps us-east-1 and us-west-2 — Ana's idle GPU box {boxes[a]} is in us-west-2")
+    print(f"member B {b}: sweeps us-east-1 — Bo's idle GPU box {boxes[b]}")
+    now = end - timedelta(minutes=55)
+    for account, label in ((a, "A"), (b, "B")):
+        with _as_account(aws, account, envs[account]), contextlib.redirect_stdout(io.StringIO()):
+            report = idle_sweep.run(policies[account], Settings.from_env(), now=now, run_id=f"org-{label}",
+                                    dry_run=False)
+        idle = [f for f in report.findings if f.verdict == "idle"]
+        print(f"  member {label} sweep: {len(report.findings)} instance(s), {len(idle)} idle → "
+              f"{', '.join(f'{f.resource_id} ({f.region}) {f.action}' for f in idle)}; findings put on its bus")
+    slack = SlackStandIn(users={"ana@example.com": "U0ANA0001", "bo@example.com": "U0BO00001"})
+    hub_env = {**envs[ACCOUNT], "SLACK_API_URL": slack.api_url, "COST_JANITOR_DRY_RUN": "false"}
+    sqs = aws.client("sqs")
+    with _as_account(aws, ACCOUNT, hub_env), contextlib.redirect_stdout(io.StringIO()):
+        records = []
+        while got := sqs.receive_message(QueueUrl=hub_queue, MaxNumberOfMessages=10).get("Messages", []):
+            records += [_sqs_record(m) for m in got]
+            for m in got:
+                sqs.delete_message(QueueUrl=hub_queue, ReceiptHandle=m["ReceiptHandle"])
+        senders = sorted(json.loads(r["body"])["account"] for r in records)
+        notifier.lambda_handler({"Records": records}, FakeContext("notifier"))
+    print(f"\nthe hub's bus handed the notifier {len(records)} event(s) from {', '.join(senders)} "
+          "(EventBridge stamps the sender's account; a member is heard only about its own)")
+    posts = slack.of("chat.postMessage")
+    for call in posts:
+        print(f"→ to {call.args['channel']}: {call.args['text']}")
+
+    def answer(payload: dict[str, Any]) -> None:
+        with _as_account(aws, ACCOUNT, hub_env), contextlib.redirect_stdout(io.StringIO()):
+            slack_interactivity.lambda_handler(SlackStandIn.function_url_event(payload, "local-signing-secret"),
+                                               FakeContext("slack_interactivity"))
+            queue = os.environ["ANSWERS_QUEUE_URL"]
+            while queued := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+                answers.lambda_handler({"Records": [_sqs_record(m) for m in queued]}, FakeContext("answers"))
+                for m in queued:
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+
+    where = {user: ("D" + user[1:], f"1764300000.{n + 1:06d}") for n, c in enumerate(posts)
+             for user in [str(c.args["channel"])]}
+    channel, ts = where["U0ANA0001"]
+    answer({"type": "view_submission", "user": {"id": "U0ANA0001"}, "view": {
+        "id": "V-org-1", "callback_id": "keep", "private_metadata": json.dumps(
+            {"resource": boxes[a], "region": "us-west-2", "channel": channel, "ts": ts}),
+        "state": {"values": {"reason": {"reason": {"value": "Eval runs for the A/B test until Friday."}},
+                             "days": {"days": {"selected_option": {"value": "3"}}}}}}})
+    [r] = aws.client("ec2", "us-west-2", account=a).describe_instances(InstanceIds=[boxes[a]])["Reservations"]
+    kept = {t["Key"]: t["Value"] for t in r["Instances"][0]["Tags"]}
+    print(f"\nAna keeps her box from Slack → the hub assumed member A's narrow role: in {a}/us-west-2 the box has "
+          f"keep-until={kept.get('cost-janitor:keep-until')}, by {kept.get('cost-janitor:keep-by')}")
+    channel, ts = where["U0BO00001"]
+    answer({"type": "block_actions", "user": {"id": "U0BO00001"}, "trigger_id": "t-org",
+            "response_url": slack.response_url(), "container": {"channel_id": channel, "message_ts": ts},
+            "actions": [{"action_id": "stop_now", "action_ts": "1764300200.000001",
+                         "value": json.dumps({"resource": boxes[b], "region": "us-east-1"})}]})
+    [r] = aws.client("ec2", account=b).describe_instances(InstanceIds=[boxes[b]])["Reservations"]
+    print(f"Bo clicks Stop now → in {b}/us-east-1 his box is {r['Instances'][0]['State']['Name']}")
+    aws.client("events").remove_permission(EventBusName=HUB_BUS, StatementId=f"member-{b}")
+    seeder = MetricSeeder(aws.client("cloudwatch", account=b))  # another idle box in B, for the next night
+    spare = launch(aws.client("ec2", account=b), "m5.large", {**DEV, "owner": "bo@example.com"})
+    seed_instance_metrics(seeder, spare, end=end, hours=9 * 24, cpu=0.4, network_mb_per_hour=0.2)
+    seeder.flush()
+    with _as_account(aws, b, envs[b]), contextlib.redirect_stdout(io.StringIO()):
+        idle_sweep.run(policies[b], Settings.from_env(), now=now + timedelta(days=1), run_id="org-B-2",
+                       dry_run=True)
+    outbox = aws.client("sqs", account=b).get_queue_attributes(
+        QueueUrl=envs[b]["HUB_OUTBOX_QUEUE_URL"], AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    print(f"\nthe hub's bus stops admitting B: B's next batch (a new idle box, {spare}) waits in B's hub outbox "
+          f"({outbox['ApproximateNumberOfMessages']} event) — nothing is lost")
+    aws.client("events").put_permission(EventBusName=HUB_BUS, StatementId=f"member-{b}", Action="events:PutEvents",
+                                        Principal=b)
+    with _as_account(aws, b, envs[b]), contextlib.redirect_stdout(io.StringIO()):
+        sent = deliver([], Settings.from_env(), run_id="org-B-3")
+    waiting = sqs.get_queue_attributes(QueueUrl=hub_queue, AttributeNames=["ApproximateNumberOfMessages"])
+    print(f"admitted again: B's next run (of any capability) sends it ({sent} event); the hub's queue now has "
+          f"{waiting['Attributes']['ApproximateNumberOfMessages']}")
+    slack.stop()
 
 
 def _sagemaker_scene(aws: Any, settings: Any, end: datetime) -> None:
