@@ -70,6 +70,7 @@ lint: synth
 bench: synth
 	$(PY) bench/cold_start.py
 	$(PY) bench/sweep.py
+	$(PY) bench/fanout.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:
