@@ -192,3 +192,40 @@ def test_targets_and_organization_exclude_each_other() -> None:
         load_settings({**load_cdk_json_context(), "targets": [{"account": HUB, "region": "us-east-1"}],
                        "organization": {"hub": {"account": HUB, "region": "us-east-1"},
                                         "members": [{"account": MEMBER, "region": "us-east-1"}]}})
+
+
+ORG_PUBLISH = {"events:PutEvents", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+               "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}  # the member's own bus, and its hub outbox
+
+
+def test_every_role_in_both_stacks_is_on_the_allow_list(synth_org: OrgSynth) -> None:
+    """The least-privilege allow-list, applied to the hub and the member: each function as in the single stack
+    (a member's publishers also put on their bus and read the hub outbox; the hub's answers may assume the
+    members' role), and the member's link roles exactly what they are for. No wildcard action, every mutating call
+    conditioned, terminate denied wherever stopping is allowed."""
+    from tests.infra.test_least_privilege import MUTATING_RESOURCE_CALLS, _roles
+
+    extra = {"hub": {"AnswersFunction": {"sts:AssumeRole"}},
+             "member": {k: ORG_PUBLISH for k in ("IdleSweep", "SpotInterruptionFunction", "StorageLifecycleFunction",
+                                                 "TagComplianceFunction")}}
+    link_roles = {"MemberLinkFindingsToHubEvents": {"events:PutEvents"},
+                  "MemberLinkStartedToHubEvents": {"events:PutEvents"},
+                  "MemberLinkAnswers": ALLOWED["AnswersFunction"] - SHARED - QUEUE - {
+                      "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpointConfig", "secretsmanager:DescribeSecret",
+                      "secretsmanager:GetSecretValue"}}
+    for kind, synth in (("hub", synth_org.hub), ("member", synth_org.member)):
+        roles = _roles(synth)
+        for function, statements in roles.items():
+            allowed = ALLOWED.get(function, link_roles.get(function))
+            assert allowed is not None, f"{kind}: {function} is on no allow-list"
+            granted = _actions(statements)
+            assert granted <= allowed | extra[kind].get(function, set()), (kind, function, granted - allowed)
+            assert not {a for a in granted if "*" in a and a != "kms:GenerateDataKey*"}, (kind, function)
+            for s in statements:
+                if s["Effect"] == "Allow" and MUTATING_RESOURCE_CALLS & set(s["Action"] if isinstance(
+                        s["Action"], list) else [s["Action"]]):
+                    assert s.get("Condition"), (kind, function, s["Action"])
+            if "ec2:StopInstances" in granted:
+                assert "ec2:TerminateInstances" in _actions(statements, "Deny"), (kind, function)
+    assert set(_roles(synth_org.member)) == {"IdleSweep", "SpotInterruptionFunction", "StorageLifecycleFunction",
+                                             "TagComplianceFunction", *link_roles}
