@@ -143,6 +143,28 @@ class Batcher:
         return due
 
 
+class Sender:
+    """Where a pusher's samples go: printed (--print), or batched and sent with PutMetricData — the client is made at
+    the first send, so --print needs neither boto3 nor credentials. The GPU and the Neuron pushers share it."""
+
+    def __init__(self, *, print_only: bool, flush_s: float, client: Any = None) -> None:
+        self.print_only = print_only
+        self._batcher = Batcher(flush_s)
+        self._cloudwatch = client
+
+    def send(self, data: list[dict[str, Any]], now: float) -> None:
+        if self.print_only:
+            print(json.dumps(data, default=str, indent=2))
+            return
+        due = self._batcher.add(data, now)
+        if due:
+            if self._cloudwatch is None:
+                import boto3
+
+                self._cloudwatch = boto3.client("cloudwatch")
+            publish(self._cloudwatch, due)
+
+
 def sample() -> str:
     return subprocess.run(["nvidia-smi", f"--query-gpu={','.join(QUERY)}", "--format=csv,nounits"],
                           check=True, capture_output=True, text=True, timeout=20).stdout
@@ -156,18 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print", action="store_true", help="print the metric data instead of sending it")
     args = parser.parse_args(argv)
     iid, host = (instance_id() if not args.print else "i-local"), socket.gethostname()
-    cloudwatch = None
-    batcher = Batcher(0 if args.once else args.flush)
+    sender = Sender(print_only=args.print, flush_s=0 if args.once else args.flush)
     while True:
-        data = metric_data(parse_csv(sample()), instance_id=iid, host=host, timestamp=datetime.now(UTC))
-        if args.print:
-            print(json.dumps(data, default=str, indent=2))
-        elif due := batcher.add(data, time.monotonic()):
-            if cloudwatch is None:
-                import boto3
-
-                cloudwatch = boto3.client("cloudwatch")
-            publish(cloudwatch, due)
+        sender.send(metric_data(parse_csv(sample()), instance_id=iid, host=host, timestamp=datetime.now(UTC)),
+                    time.monotonic())
         if args.once:
             return 0
         time.sleep(args.interval)

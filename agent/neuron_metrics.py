@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 try:  # installed side by side on the instance, or imported as the package in tests
-    from gpu_metrics import Batcher, instance_id, publish
+    from gpu_metrics import Sender, instance_id
 except ImportError:  # pragma: no cover - the test path
-    from agent.gpu_metrics import Batcher, instance_id, publish
+    from agent.gpu_metrics import Sender, instance_id
 
 NAMESPACE = "CWAgent"  # the same namespace as the GPU metrics: gpu_metrics.publish sends both
 METRIC = "neuroncore_utilization"
@@ -74,18 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print", action="store_true", help="print the metric data instead of sending it")
     args = parser.parse_args(argv)
     iid = "i-local" if args.print else instance_id()
-    cloudwatch = None
-    batcher = Batcher(0 if args.once else args.flush)
+    sender = Sender(print_only=args.print, flush_s=0 if args.once else args.flush)
     for report in reports(sys.stdin):
-        data = metric_data(cores(report), instance=iid, timestamp=datetime.now(UTC))
-        if args.print:
-            print(json.dumps(data, default=str, indent=2))
-        elif due := batcher.add(data, time.monotonic()):
-            if cloudwatch is None:
-                import boto3
-
-                cloudwatch = boto3.client("cloudwatch")
-            publish(cloudwatch, due)
+        sender.send(metric_data(cores(report), instance=iid, timestamp=datetime.now(UTC)), time.monotonic())
         if args.once:
             return 0
     return 0

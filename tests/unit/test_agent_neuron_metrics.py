@@ -6,6 +6,9 @@ import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from agent.neuron_metrics import cores, metric_data, reports
 
@@ -35,3 +38,31 @@ def test_metric_data_names_what_the_sweep_reads() -> None:
 def test_lines_that_are_not_reports_are_skipped() -> None:
     stream = io.StringIO("neuron-monitor: warning: no runtime\n" + json.dumps(REPORT) + "\n[1, 2]\n")
     assert [cores(r) for r in reports(stream)] == [{"0": 12.5, "1": 71.25}]
+
+
+class _CloudWatch:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def put_metric_data(self, **request: Any) -> None:
+        self.requests.append(request)
+
+
+def test_the_pusher_prints_or_sends_in_batches_through_the_shared_sender(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Both pushers' loops go through gpu_metrics.Sender: --print needs no AWS; otherwise one PutMetricData per
+    flush, in the namespace the sweep reads."""
+    from agent.gpu_metrics import Sender
+    from agent.neuron_metrics import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("not a report\n" + json.dumps(REPORT) + "\n"))
+    assert main(["--print", "--once"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [(d["MetricName"], d["Value"]) for d in printed] == [("neuroncore_utilization", 12.5),
+                                                               ("neuroncore_utilization", 71.25)]
+    cloudwatch = _CloudWatch()
+    sender = Sender(print_only=False, flush_s=300, client=cloudwatch)
+    data = metric_data(cores(REPORT), instance="i-0abc", timestamp=AT)
+    for minute in range(6):
+        sender.send(data, now=60.0 * minute)
+    assert [(r["Namespace"], len(r["MetricData"])) for r in cloudwatch.requests] == [("CWAgent", 12)]
