@@ -55,18 +55,18 @@ class JanitorStack(Stack):
         if settings.ops_email:
             shared.ops_topic.add_subscription(subscriptions.EmailSubscription(settings.ops_email))
         functions, dlq = shared.function, shared.dlq
-        links: list[HubLink | MemberLink] = []
+        self.member_link: MemberLink | None = None
+        self.hub_link: HubLink | None = None
         if kind == "member":
             assert org is not None
-            member = MemberLink(self, "MemberLink", policy=policy, hub=org.hub, dlq=dlq)
-            shared.organization_wiring = member.wiring()
-            links.append(member)
+            self.member_link = MemberLink(self, "MemberLink", policy=policy, hub=org.hub, dlq=dlq)
+            shared.organization_wiring = self.member_link.wiring()
         elif kind == "hub":
             assert org is not None
             shared.organization_wiring = HubLink.wiring(org.member_accounts())
         self.idle_sweep = IdleSweep(self, "IdleSweep", policy=policy, functions=functions, dlq=dlq)
         if kind != "member":
-            self._people(settings, functions, dlq, links)
+            self._people(settings, functions, dlq)
         self.spot_interruption = SpotInterruption(self, "SpotInterruption", functions=functions, dlq=dlq)
         self.gpu_agent = GpuAgent(self, "GpuAgent", tag_key=policy.agent.tag_key)
         self.neuron_agent = NeuronAgent(self, "NeuronAgent", tag_key=policy.agent.neuron_tag_key)
@@ -79,14 +79,14 @@ class JanitorStack(Stack):
         if kind != "member":
             self.report = Report(self, "Report", policy=policy, functions=functions, dlq=dlq,
                                  dashboard_name=dashboard_name)
-            for link in links:
-                if isinstance(link, HubLink):
-                    link.hear_starts(self.report.fn.function, dlq)
+            if self.hub_link is not None:
+                self.hub_link.hear_starts(self.report.fn.function, dlq)
         self.functions = shared.functions
         for fn in self.functions:
             shared.grant(fn)
-            for link in links:
-                link.grant(fn)
+            for link in (self.hub_link, self.member_link):
+                if link is not None:
+                    link.grant(fn)
         self.dashboard = JanitorDashboard(self, "Dashboard", name=dashboard_name, functions=self.functions, dlq=dlq)
         self._alarms()
         outputs = [("FindingsTopicArn", shared.findings_topic.topic_arn),
@@ -96,14 +96,14 @@ class JanitorStack(Stack):
                    ("DeadLetterQueueUrl", dlq.queue_url)]
         if shared.slack_secret is not None:
             outputs.append(("SlackSecretArn", shared.slack_secret.secret_arn))
-        for link in links:
-            outputs.append(("HubBusArn", link.bus.event_bus_arn) if isinstance(link, HubLink)
-                           else ("HubOutboxQueueUrl", link.outbox.queue_url))
+        if self.hub_link is not None:
+            outputs.append(("HubBusArn", self.hub_link.bus.event_bus_arn))
+        if self.member_link is not None:
+            outputs.append(("HubOutboxQueueUrl", self.member_link.outbox.queue_url))
         for name, value_ in outputs:
             CfnOutput(self, name, value=value_)
 
-    def _people(self, settings: StackSettings, functions: FunctionFactory, dlq: sqs.IQueue,
-                links: list[HubLink | MemberLink]) -> None:
+    def _people(self, settings: StackSettings, functions: FunctionFactory, dlq: sqs.IQueue) -> None:
         """What talks to people: the notifier, Slack and the answers — and, on a hub, the members' way in."""
         shared, org = self.shared, settings.organization
         self.notifier = Notifier(self, "Notifier", functions=functions, findings_topic=shared.findings_topic,
@@ -115,8 +115,8 @@ class JanitorStack(Stack):
             reserved_concurrency=settings.slack_reserved_concurrency)
         if self.kind == "hub":
             assert org is not None
-            links.append(HubLink(self, "HubLink", members=org.member_accounts(), notifier_queue=self.notifier.queue,
-                                 dlq=dlq))
+            self.hub_link = HubLink(self, "HubLink", members=org.member_accounts(),
+                                    notifier_queue=self.notifier.queue, dlq=dlq)
 
     def _alarms(self) -> None:
         """Anything systemic pages ops: errors, dead letters, failed actions, resources left unevaluated."""

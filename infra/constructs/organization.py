@@ -31,6 +31,7 @@ from cost_janitor.resources import (
     MEMBER_BUS_NAME,
     MEMBER_ROLE_NAME,
 )
+from cost_janitor.settings import BY_SERVICE, PublishingSettings
 from infra.iam import acknowledge, grant_answers
 from infra.janitor_function import JanitorFunction
 from infra.settings import Target
@@ -38,7 +39,8 @@ from infra.settings import Target
 FINDINGS = events.EventPattern(source=[FINDINGS_SOURCE], detail_type=[FINDINGS_DETAIL_TYPE])
 STARTED = {"source": ["aws.ec2"], "detail_type": ["EC2 Instance State-change Notification"],
            "detail": {"state": ["running"]}}  # a stopped box running again ends its savings (the hub's digest)
-PUBLISHERS = ("idle-sweep", "storage-lifecycle", "tag-compliance", "spot-interruption")
+# every function that publishes findings (its settings are PublishingSettings): in a member, to the bus
+PUBLISHERS = tuple(service for service, declared in BY_SERVICE.items() if issubclass(declared, PublishingSettings))
 
 
 class HubLink(Construct):

@@ -21,7 +21,6 @@ from cost_janitor.delivery import deliver as publish
 from cost_janitor.handlers import notifier
 from cost_janitor.local.emulator import (
     FAKE_ACCOUNT,
-    FAKE_ENV,
     HUB_BUS,
     LocalAws,
     deploy_hub_bus,
@@ -46,9 +45,7 @@ def _become(monkeypatch: pytest.MonkeyPatch, aws: LocalAws, account: str, env: d
     for var in _ENV.values():
         if var != "AWS_REGION" and var != "SLACK_API_URL":
             monkeypatch.delenv(var, raising=False)
-    keys = aws.credentials(account) if account != HUB else {k: FAKE_ENV[k] for k in FAKE_ENV if "KEY" in k or
-                                                            "TOKEN" in k}
-    for key, value in {**keys, **env, "COST_JANITOR_DRY_RUN": "false"}.items():
+    for key, value in {**aws.credentials(account), **env, "COST_JANITOR_DRY_RUN": "false"}.items():
         monkeypatch.setenv(key, value)
     clients.reset()
 

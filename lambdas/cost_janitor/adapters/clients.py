@@ -29,6 +29,14 @@ def reset() -> None:
     """Forget cached clients (tests that switch endpoints or credentials)."""
     client.cache_clear()
     _assumed.cache_clear()
+    own_account.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def own_account() -> str:
+    """The account these credentials are in (STS, once per container)."""
+    account: str = client("sts").get_caller_identity()["Account"]
+    return account
 
 
 def assumed(account: str, role_name: str, region: str, *, session_name: str = "cost-janitor-hub") -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cost_janitor.adapters.clients import assumed, client
+from cost_janitor.adapters.clients import assumed, client, own_account
 from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import MessageState, SlackState
@@ -48,7 +48,7 @@ class Ctx:
         members = self.settings.members()
         if finding.account in members:
             return assumed(finding.account, self.settings.member_role_name or MEMBER_ROLE_NAME, finding.region)
-        if not members or finding.account == _own_account():
+        if not members or finding.account == own_account():
             return client
         raise UnknownAccount(f"cost-janitor does not act in account {finding.account}: it is not one of this hub's "
                              "members. Nothing was changed.")
@@ -63,11 +63,6 @@ class Ctx:
             # the owner's answer is not lost: the queue retries it, then parks it in the DLQ (alarm)
             raise AnswerNotCarriedOut(f"{kind} on {finding.resource_id} failed: {done.action_error}")
         return done
-
-
-def _own_account() -> str:
-    account: str = client("sts").get_caller_identity()["Account"]
-    return account
 
 
 def key_of(interaction: SlackBlockActions | SlackViewSubmission) -> str:

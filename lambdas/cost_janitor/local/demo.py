@@ -205,10 +205,8 @@ def _as_account(aws: Any, account: str, env: dict[str, str]) -> Any:
     """Run as that account's Lambdas: its credentials (the emulator keeps each account apart) and its wiring."""
     from cost_janitor.adapters import clients
 
-    keys = aws.credentials(account) if account != ACCOUNT else {
-        k: v for k, v in aws.env.items() if k.startswith("AWS_") and ("KEY" in k or "TOKEN" in k)}
     saved = dict(os.environ)
-    os.environ.update({**keys, **env})
+    os.environ.update({**aws.credentials(account), **env})
     clients.reset()
     try:
         yield

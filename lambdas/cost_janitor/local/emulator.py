@@ -492,15 +492,17 @@ class LocalAws:
 
     def client(self, service: str, region: str = "us-east-1", *, account: str | None = None) -> Any:
         """A client in the emulator's default account, or in `account` (credentials assumed into it)."""
-        keys = self.credentials(account) if account and account != FAKE_ACCOUNT else {
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+        keys = self.credentials(account or FAKE_ACCOUNT)
         return boto3.session.Session().client(  # type: ignore[call-overload]
             service, region_name=region, endpoint_url=self.endpoint, aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"], aws_session_token=keys["AWS_SESSION_TOKEN"])
 
     def credentials(self, account: str) -> dict[str, str]:
-        """Credentials of a role in another account (the emulator keeps separate state per account, chosen by the
-        caller's access key, as AWS does)."""
+        """Credentials (as AWS_* variables) in an account: the default account's fixed keys, or a role assumed in
+        another (the emulator keeps separate state per account, chosen by the caller's access key, as AWS does)."""
+        if account == FAKE_ACCOUNT:
+            return {k: v for k, v in FAKE_ENV.items() if k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                                                "AWS_SESSION_TOKEN")}
         if account not in self._credentials:
             got = self.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/cost-janitor-emulator",
                                                  RoleSessionName="emulator")["Credentials"]
