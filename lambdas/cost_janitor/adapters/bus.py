@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cost_janitor.adapters.sns import render_messages
+from cost_janitor.adapters.sns import batches, body
 from cost_janitor.core.models import Finding
 from cost_janitor.resources import FINDINGS_DETAIL_TYPE as DETAIL_TYPE
 from cost_janitor.resources import FINDINGS_SOURCE as SOURCE
@@ -31,7 +31,7 @@ class BusPublisher:
         self._bus = bus_name
 
     def publish(self, findings: Sequence[Finding], *, run_id: str) -> int:
-        details = [json.loads(message)["default"] for _, _, message in render_messages(findings, run_id=run_id)]
+        details = [json.dumps(body(chunk, run_id)) for _, chunk in batches(findings)]
         for detail in details:
             self.put(detail)
         return len(details)

@@ -29,6 +29,12 @@ def _text(f: Finding) -> str:
 
 def render_messages(findings: Sequence[Finding], *, run_id: str) -> list[tuple[dict[str, str], str, str]]:
     """(attributes, subject, message) per SNS message: one attribute set per message so filters work."""
+    return [_message(attrs, chunk, run_id) for attrs, chunk in batches(findings)]
+
+
+def batches(findings: Sequence[Finding]) -> list[tuple[dict[str, str], list[Finding]]]:
+    """The findings in messages: one attribute set each, each under the SNS size limit (so also under EventBridge's
+    256 KB for an event); the SNS publisher and a member's bus send the same batches."""
     groups: dict[tuple[str, ...], list[Finding]] = {}
     for f in findings:
         groups.setdefault(tuple(_attr(f, a) for a in ATTRIBUTES), []).append(f)
@@ -41,23 +47,27 @@ def render_messages(findings: Sequence[Finding], *, run_id: str) -> list[tuple[d
             # both parts are JSON strings inside the JSON envelope, so measure them escaped
             cost = len(json.dumps(f.model_dump_json(by_alias=True))) + len(json.dumps(_text(f))) + 16
             if chunk and size + cost > _BUDGET:
-                out.append(_message(attrs, chunk, run_id))
+                out.append((attrs, chunk))
                 chunk, size = [], 0
             chunk.append(f)
             size += cost
         if chunk:
-            out.append(_message(attrs, chunk, run_id))
+            out.append((attrs, chunk))
     return out
+
+
+def body(chunk: Sequence[Finding], run_id: str) -> dict[str, Any]:
+    """A batch as machines read it: the versioned findings document."""
+    return {"schema": chunk[0].schema_, "run_id": run_id, "findings": [
+        f.model_dump(mode="json", by_alias=True) for f in chunk]}
 
 
 def _message(attrs: dict[str, str], chunk: list[Finding], run_id: str) -> tuple[dict[str, str], str, str]:
     total = sum(f.monthly_usd or 0 for f in chunk)
     subject = (f"cost-janitor: {len(chunk)} {attrs['kind']} finding(s), {attrs['environment']}, "
                f"action {attrs['action']}" + (f", ~${total:,.0f}/month" if total else ""))[:99]
-    body = {"schema": chunk[0].schema_, "run_id": run_id, "findings": [
-        f.model_dump(mode="json", by_alias=True) for f in chunk]}
     text = "\n".join([subject, "", *(_text(f) for f in chunk)])
-    message = json.dumps({"default": json.dumps(body), "email": text})
+    message = json.dumps({"default": json.dumps(body(chunk, run_id)), "email": text})
     return attrs, subject, message
 
 
