@@ -65,6 +65,18 @@ class Ctx:
         return done
 
 
+def _unreachable(ctx: Ctx, finding: Finding) -> str | None:
+    """Why an answer cannot be carried out where the resource is (an account the hub does not answer for), before
+    anything is done; None when it can."""
+    try:
+        ctx.clients_for(finding)
+    except UnknownAccount as exc:
+        logger.warning("slack answer refused: unknown account", extra={"account": finding.account,
+                                                                       "resource": finding.resource_id})
+        return str(exc)
+    return None
+
+
 def key_of(interaction: SlackBlockActions | SlackViewSubmission) -> str:
     """One answer per click (action ts + user) or per submitted view (view id + user): Slack's retries, double
     clicks and SQS redeliveries are answered once."""
@@ -102,12 +114,8 @@ def on_click(ctx: Ctx, click: SlackBlockActions) -> dict[str, Any]:
                                                         f"can {action.action_id.replace('_', ' ')} it.")
         logger.info("slack action refused", extra={"user": user, "resource": resource, "action": action.action_id})
         return {"status": "refused"}
-    try:
-        ctx.clients_for(finding)
-    except UnknownAccount as exc:
-        ctx.slack.respond_ephemeral(click.response_url, str(exc))
-        logger.warning("slack action refused: unknown account", extra={"account": finding.account,
-                                                                       "resource": resource})
+    if refusal := _unreachable(ctx, finding):
+        ctx.slack.respond_ephemeral(click.response_url, refusal)
         return {"status": "refused-account"}
     if action.action_id == "snooze":
         outcome = _keep(ctx, finding, user=user, until=(ctx.now + timedelta(days=1)).isoformat(timespec="minutes"),
@@ -135,12 +143,8 @@ def on_submit(ctx: Ctx, submission: SlackViewSubmission) -> dict[str, Any]:
         logger.info("slack answer refused", extra={"user": user, "resource": meta.resource,
                                                    "form": submission.view.callback_id})
         return {"status": "refused"}
-    try:
-        ctx.clients_for(finding)
-    except UnknownAccount as exc:
-        ctx.slack.post_ephemeral(meta.channel, user, str(exc))
-        logger.warning("slack answer refused: unknown account", extra={"account": finding.account,
-                                                                       "resource": meta.resource})
+    if refusal := _unreachable(ctx, finding):
+        ctx.slack.post_ephemeral(meta.channel, user, refusal)
         return {"status": "refused-account"}
     submitted = read_submission(submission.view.callback_id, submission.view.state)
     if isinstance(submitted, TagsInput):
