@@ -46,7 +46,7 @@ def _neuron_box(aws: LocalAws, report: dict[str, Any], now: datetime) -> tuple[I
     for hour in range(1, 8 * 24):
         data += neuron_metrics.metric_data(neuron_metrics.cores(report), instance=iid,
                                            timestamp=now - timedelta(hours=hour))
-    neuron_metrics.publish(cloudwatch, data)
+    publish(cloudwatch, data)  # the Neuron pusher sends through gpu_metrics (its Sender)
     seeder = MetricSeeder(cloudwatch)
     seed_instance_metrics(seeder, iid, end=now, hours=8 * 24, cpu=1.5)  # quiet CPU and network either way
     seeder.flush()
