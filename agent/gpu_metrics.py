@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ OTHER_FIELDS = {"memory.used": "memory_used", "memory.total": "memory_total", "p
 QUERY = ["index", "name", *FIELDS]
 # Output without a header is read only in these column orders: this pusher's own query, and its earlier one.
 HEADERLESS = {len(QUERY): QUERY, 8: ["index", "name", "utilization.gpu", "utilization.memory", *OTHER_FIELDS]}
-IMDS = "http://169.254.169.254"
+IMDS = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/")
 MAX_PER_CALL = 1000
 
 
@@ -112,16 +113,26 @@ def publish(cloudwatch: Any, data: list[dict[str, Any]]) -> int:
     return calls
 
 
-def instance_id(imds: str = IMDS) -> str:
-    """The instance id from IMDSv2 (token first)."""
+def metadata(path: str, imds: str = IMDS) -> str:
+    """One IMDSv2 value (token first)."""
     token_request = urllib.request.Request(f"{imds}/latest/api/token", method="PUT",
                                            headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"})
     with urllib.request.urlopen(token_request, timeout=2) as response:
         token = response.read().decode()
-    request = urllib.request.Request(f"{imds}/latest/meta-data/instance-id",
-                                     headers={"X-aws-ec2-metadata-token": token})
+    request = urllib.request.Request(f"{imds}/latest/meta-data/{path}", headers={"X-aws-ec2-metadata-token": token})
     with urllib.request.urlopen(request, timeout=2) as response:
         return str(response.read().decode())
+
+
+def instance_id(imds: str = IMDS) -> str:
+    return metadata("instance-id", imds)
+
+
+def region(imds: str = IMDS) -> str:
+    """The region to send to: AWS_REGION / AWS_DEFAULT_REGION when the unit sets one, else the instance's own from
+    IMDSv2 (botocore does not read it from instance metadata for a plain client: without this every send fails
+    with NoRegionError and the service restarts forever)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or metadata("placement/region", imds)
 
 
 class Batcher:
@@ -147,10 +158,11 @@ class Sender:
     """Where a pusher's samples go: printed (--print), or batched and sent with PutMetricData — the client is made at
     the first send, so --print needs neither boto3 nor credentials. The GPU and the Neuron pushers share it."""
 
-    def __init__(self, *, print_only: bool, flush_s: float, client: Any = None) -> None:
+    def __init__(self, *, print_only: bool, flush_s: float, client: Any = None, region: str | None = None) -> None:
         self.print_only = print_only
         self._batcher = Batcher(flush_s)
         self._cloudwatch = client
+        self._region = region
 
     def send(self, data: list[dict[str, Any]], now: float) -> None:
         if self.print_only:
@@ -161,7 +173,7 @@ class Sender:
             if self._cloudwatch is None:
                 import boto3
 
-                self._cloudwatch = boto3.client("cloudwatch")
+                self._cloudwatch = boto3.client("cloudwatch", region_name=self._region or region())
             publish(self._cloudwatch, due)
 
 
@@ -178,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print", action="store_true", help="print the metric data instead of sending it")
     args = parser.parse_args(argv)
     iid, host = (instance_id() if not args.print else "i-local"), socket.gethostname()
-    sender = Sender(print_only=args.print, flush_s=0 if args.once else args.flush)
+    sender = Sender(print_only=args.print, flush_s=0 if args.once else args.flush,
+                    region=None if args.print else region())
     while True:
         sender.send(metric_data(parse_csv(sample()), instance_id=iid, host=host, timestamp=datetime.now(UTC)),
                     time.monotonic())

@@ -26,9 +26,9 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 try:  # installed side by side on the instance, or imported as the package in tests
-    from gpu_metrics import Sender, instance_id
+    from gpu_metrics import Sender, instance_id, region
 except ImportError:  # pragma: no cover - the test path
-    from agent.gpu_metrics import Sender, instance_id
+    from agent.gpu_metrics import Sender, instance_id, region
 
 NAMESPACE = "CWAgent"  # the same namespace as the GPU metrics: gpu_metrics.publish sends both
 METRIC = "neuroncore_utilization"
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print", action="store_true", help="print the metric data instead of sending it")
     args = parser.parse_args(argv)
     iid = "i-local" if args.print else instance_id()
-    sender = Sender(print_only=args.print, flush_s=0 if args.once else args.flush)
+    sender = Sender(print_only=args.print, flush_s=0 if args.once else args.flush,
+                    region=None if args.print else region())
     for report in reports(sys.stdin):
         sender.send(metric_data(cores(report), instance=iid, timestamp=datetime.now(UTC)), time.monotonic())
         if args.once:

@@ -62,7 +62,7 @@ def seed(aws: Any, fleet: list[dict[str, Any]], end: datetime, hours: int) -> fl
                 seeder.series("AWS/SageMaker", "Invocations", {"EndpointName": e["name"], "VariantName": v},
                               [3.0] * span, end=end)
                 continue
-            calls = None if e["kind"] in ("idle", "new") else 40.0 if e["kind"] == "underused" else 2000.0
+            calls = 0.0 if e["kind"] in ("idle", "new") else 40.0 if e["kind"] == "underused" else 2000.0
             util = {"busy-gpu": 70.0, "underused": 4.0}.get(e["kind"], 0.0)
             seed_endpoint_metrics(seeder, e["name"], v, end=end, hours=span, invocations_per_hour=calls,
                                   gpus=[util] * e["gpus"] if e["gpus"] else None)

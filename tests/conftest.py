@@ -13,7 +13,9 @@ from hypothesis import settings
 
 from cost_janitor.adapters import clients
 from cost_janitor.core.policy import Policy
-from cost_janitor.local.emulator import LocalAws, deploy_janitor_resources, start_moto
+from cost_janitor.local import iam_guard
+from cost_janitor.local.emulator import FAKE_ACCOUNT, LocalAws, deploy_janitor_resources, start_moto
+from tests import iam_roles
 
 # Property tests draw the same examples on every `make test` (CI must not go red on a new random draw);
 # `HYPOTHESIS_PROFILE=explore make test` draws new ones each run — do that when changing a parser.
@@ -33,7 +35,8 @@ def load_event(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalAws]:
-    """One moto server per test session, on a free loopback port."""
+    """One moto server per test session, on a free loopback port; every call a handler makes is held to its role."""
+    iam_guard.install(FAKE_ACCOUNT, iam_roles.synthesize)
     aws = start_moto()
     yield aws
     aws.stop()
@@ -41,8 +44,12 @@ def local_aws() -> Iterator[LocalAws]:
 
 @pytest.fixture
 def aws(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
-    """A clean emulator for each test, with boto3 (and the janitor's cached clients) pointed at it."""
+    """A clean emulator for each test, with boto3 (and the janitor's cached clients) pointed at it. A call a handler
+    made that its synthesized role does not allow fails the test, even if the code swallowed the AccessDenied."""
     local_aws.reset()
+    guard = iam_guard.current()
+    assert guard is not None
+    guard.reset()
     for key, value in local_aws.env.items():
         monkeypatch.setenv(key, value)
     for key in ("FINDINGS_TOPIC_ARN", "LEDGER_TABLE", "IDEMPOTENCY_TABLE", "POLICY_PARAMETER", "SLACK_SECRET_ARN",
@@ -52,6 +59,9 @@ def aws(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalA
     clients.reset()
     yield local_aws
     clients.reset()
+    refused = [str(r) for r in guard.refusals]
+    guard.reset()
+    assert not refused, f"calls the synthesized roles do not allow (AccessDenied on AWS): {refused}"
 
 
 @pytest.fixture

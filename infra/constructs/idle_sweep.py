@@ -30,7 +30,10 @@ class IdleSweep(Construct):
         role.add_to_policy(iam.PolicyStatement(
             sid="ReadInventoryAndMetrics",
             actions=["ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests", "cloudwatch:GetMetricData",
-                     "cloudwatch:ListMetrics"],
+                     "cloudwatch:ListMetrics",
+                     # stop protection (DisableApiStop) of the boxes about to be marked or stopped: without it AWS
+                     # refuses the read and a protected box would be marked nightly and fail to stop nightly
+                     "ec2:DescribeInstanceAttribute"],
             resources=["*"]))
         # One statement per API action (not per ActionKind), each with its own condition; a test checks that
         # together they cover executor.permissions() for every ActionKind.

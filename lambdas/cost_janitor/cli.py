@@ -92,6 +92,8 @@ def aws_problem(exc: BaseException) -> str | None:
     """One line for what a user can fix in their AWS setup; None for anything else (a bug: the traceback stays)."""
     from botocore.exceptions import (
         ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
         NoCredentialsError,
         PartialCredentialsError,
         SSOError,
@@ -100,6 +102,9 @@ def aws_problem(exc: BaseException) -> str | None:
 
     if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
         return f"no AWS credentials found ({exc}): {HOW_TO_SIGN_IN}"
+    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
+        return (f"cannot reach AWS ({exc}): check the network or proxy, the region, and AWS_ENDPOINT_URL if it is "
+                "set")
     if isinstance(exc, (TokenRetrievalError, SSOError)):
         return f"your AWS SSO session has expired or is not signed in ({exc}): run `aws sso login` and try again"
     if isinstance(exc, ClientError):

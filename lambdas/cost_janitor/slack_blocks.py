@@ -38,6 +38,7 @@ KEEP_DAYS = (1, 3, 7, 14, 30, 60, 90)
 EMOJI = {Verdict.IDLE: ":zzz:", Verdict.GPU_METRICS_MISSING: ":grey_question:", Verdict.NOT_STOPPABLE: ":lock:",
          Verdict.NOT_EVALUATED: ":warning:", Verdict.BUSY: ":white_check_mark:", Verdict.EXEMPT: ":shield:",
          Verdict.INSUFFICIENT_DATA: ":hourglass:", Verdict.ACCELERATOR_NOT_MEASURED: ":grey_question:",
+         Verdict.CANNOT_JUDGE: ":grey_question:", Verdict.CLUSTER_NODE: ":ship:",
          Verdict.UNDERUSED: ":chart_with_downwards_trend:", Verdict.LEFT_RUNNING: ":crescent_moon:",
          Verdict.NO_AUTO_STOP: ":alarm_clock:"}
 

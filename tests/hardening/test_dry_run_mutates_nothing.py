@@ -91,7 +91,7 @@ def world(aws: LocalAws, janitor: Any, monkeypatch: pytest.MonkeyPatch) -> dict[
     seed_endpoint(aws, "new-idle-endpoint", variants=[("AllTraffic", "ml.g5.xlarge", 1)], tags=DEV,
                   created=end - timedelta(days=30))
     for name in ("idle-endpoint", "new-idle-endpoint"):
-        seed_endpoint_metrics(fleet.seeder, name, "AllTraffic", end=end, hours=9 * 24, invocations_per_hour=None,
+        seed_endpoint_metrics(fleet.seeder, name, "AllTraffic", end=end, hours=9 * 24, invocations_per_hour=0,
                               gpus=[0.0])
     fleet.seeder.flush()
     seed_notebook(aws, "left-on", instance_type="ml.g4dn.xlarge", tags=marked, started=end - timedelta(hours=40))

@@ -68,3 +68,75 @@ def test_neuroncore_series_give_inferentia_boxes_real_verdicts(aws: LocalAws) ->
     assert (b.verdict, b.evidence["gpu_max_pct"], b.evidence["gpu_count_seen"]) == (Verdict.BUSY, 71.25, 2)
     assert "a NeuronCore reached 71.25%" in b.reason
     assert (i.verdict, i.evidence["gpu_max_pct"]) == (Verdict.IDLE, 0.0) and "NeuronCore max 0.0%" in i.reason
+
+
+class _FakeImds:
+    """IMDSv2 on loopback: a token first, then instance-id and placement/region (refused without the token)."""
+
+    def __init__(self, *, instance_id: str, region: str) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        values = {"/latest/meta-data/instance-id": instance_id, "/latest/meta-data/placement/region": region}
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, text: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            def do_PUT(self) -> None:
+                self._answer(200, "token-1") if self.path == "/latest/api/token" else self._answer(404, "")
+
+            def do_GET(self) -> None:
+                if self.headers.get("X-aws-ec2-metadata-token") != "token-1":
+                    return self._answer(401, "")
+                self._answer(200, values[self.path]) if self.path in values else self._answer(404, "")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def test_the_pushers_send_to_the_instances_own_region_from_a_clean_environment(aws: LocalAws,
+                                                                               tmp_path: Path) -> None:
+    """As on an instance: no AWS_REGION, no config file; the region comes from IMDSv2 (a plain boto3 client would
+    fail every send with NoRegionError)."""
+    import subprocess
+    import sys
+
+    from cost_janitor.local.emulator import FAKE_ENV
+
+    root = Path(__file__).resolve().parents[2]
+    iid = launch(aws.client("ec2", "us-west-2"), "g5.xlarge", {"environment": "dev"})
+    imds = _FakeImds(instance_id=iid, region="us-west-2")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text(f"#!/bin/sh\ncat {DATA / 'nvidia_smi_8xA100_units.csv'}\n")
+    smi.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.endpoint,
+           "AWS_ENDPOINT_URL": aws.endpoint, **{k: v for k, v in FAKE_ENV.items() if k.startswith("AWS_")
+                                                 and k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}}
+    try:
+        gpu = subprocess.run([sys.executable, str(root / "agent" / "gpu_metrics.py"), "--once"], env=env,
+                             capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        report = (DATA / "neuron_monitor_inf2_8xlarge.json").read_text().replace("\n", " ")
+        neuron = subprocess.run([sys.executable, str(root / "agent" / "neuron_metrics.py"), "--once"], env=env,
+                                input=report + "\n", capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    finally:
+        imds.server.shutdown()
+    assert gpu.returncode == 0 and neuron.returncode == 0, gpu.stderr + neuron.stderr
+
+    def names(region: str) -> set[str]:
+        metrics = aws.client("cloudwatch", region).list_metrics(Namespace="CWAgent")["Metrics"]
+        return {m["MetricName"] for m in metrics if {"Name": "InstanceId", "Value": iid} in m["Dimensions"]}
+
+    assert names("us-west-2") == {"nvidia_smi_utilization_gpu", "nvidia_smi_utilization_memory",
+                                  "neuroncore_utilization"}
+    assert names("us-east-1") == set()

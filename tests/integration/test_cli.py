@@ -165,6 +165,19 @@ def test_no_credentials_is_one_clear_line_not_a_traceback(idle_box: Fleet, tmp_p
         assert line.startswith("cost-janitor: no AWS credentials found") and "aws sso login" in line
 
 
+def test_an_unreachable_endpoint_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    _aws_files(tmp_path, config="[default]\nregion = us-east-1\n", credentials=KEYS.format(name="default"))
+    result = _run_clean("sweep", env=_laptop(tmp_path, closed))
+    assert result.returncode == 3 and "Traceback" not in result.stderr, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("cost-janitor: cannot reach AWS (Could not connect to the endpoint URL")
+
+
 class _RefusingAws:
     """An AWS endpoint on loopback answering as AWS does when credentials have expired (STS: ExpiredToken) or
     are valid but may not read EC2 (UnauthorizedOperation)."""

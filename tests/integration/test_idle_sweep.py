@@ -13,9 +13,11 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.capabilities import idle_sweep
 from cost_janitor.cli import FakeContext
+from cost_janitor.core.errors import PermissionMissing
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.handlers.idle_sweep import lambda_handler
+from cost_janitor.local import iam_guard
 from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.settings import Settings
 from tests.conftest import load_event
@@ -98,8 +100,23 @@ def test_a_stop_protected_idle_dev_box_is_not_stoppable_and_never_marked(aws: Lo
     assert "cost-janitor:idle-since" not in f.tags("protected")
     assert (found["plain"].action, found["plain"].action_status) == (ActionKind.MARK_IDLE, "done")
     assert report.api_calls["DescribeInstanceAttribute"] == 2  # the two dev candidates, never prod or busy boxes
-    _run(NIGHT2, dry_run=False)
+    second = _run(NIGHT2, dry_run=False)
     assert (f.state("protected"), f.state("plain")) == ("running", "stopped")
+    # the protected box was remembered in the ledger: only the box about to be stopped is read again
+    assert second.api_calls["DescribeInstanceAttribute"] == 1
+    assert _by_name(f, second)["protected"].verdict == Verdict.NOT_STOPPABLE
+
+
+def test_a_sweep_whose_role_cannot_read_stop_protection_fails_loudly_and_marks_nothing(aws: LocalAws,
+                                                                                      janitor: Any) -> None:
+    janitor()
+    f = Fleet(aws, END)
+    f.add("protected", "m5.large", DEV, cpu=1.0, DisableApiStop=True)
+    f.done()
+    with iam_guard.withholding("ec2:DescribeInstanceAttribute") as refused, pytest.raises(PermissionMissing):
+        _run(NIGHT1, dry_run=False)
+    assert [r.action for r in refused] == ["ec2:DescribeInstanceAttribute"]
+    assert "cost-janitor:idle-since" not in f.tags("protected")
 
 
 def test_accelerators_the_agent_cannot_measure_are_never_idle_and_never_nagged(aws: LocalAws, janitor: Any) -> None:
@@ -254,3 +271,28 @@ def test_invalid_deployed_policy_fails_loudly_naming_the_parameter(fleet: Fleet,
     from cost_janitor.core.errors import ConfigError
     with pytest.raises(ConfigError, match=r"(?s)/cost-janitor/policy is invalid.*policy.idle.cpu_avg_pct"):
         lambda_handler(load_event("eventbridge/scheduled_sweep_one_region.json"), FakeContext())
+
+
+def test_idle_kubernetes_nodes_are_never_marked_or_stopped_by_the_ec2_sweep(aws: LocalAws, janitor: Any) -> None:
+    """An EKS cluster whose GPU nodes Karpenter launched, plus a managed node group: idle or not, marked by an older
+    version or not, the EC2 sweep leaves every node to the cluster (stopping one breaks its pods and its controller
+    replaces it) — no stop-protection read, no GPU agent tag, no mark, no stop."""
+    janitor()
+    f = Fleet(aws, END)
+    karpenter = {"kubernetes.io/cluster/ml": "owned", "eks:eks-cluster-name": "ml", "karpenter.sh/nodepool": "gpu"}
+    f.add("karpenter-gpu", "g5.xlarge", {**DEV, **karpenter}, cpu=0.5, gpus=[(0.0, 0.0)])
+    f.add("karpenter-gpu-no-agent", "g5.xlarge", {**DEV, **karpenter}, cpu=0.5)
+    f.add("karpenter-cpu", "m5.large", {**DEV, **karpenter, "karpenter.sh/nodepool": "default",
+                                        "cost-janitor:idle-since": (NIGHT1 - timedelta(days=2)).isoformat()}, cpu=0.5)
+    f.add("managed-ng", "g5.xlarge", {**DEV, "eks:cluster-name": "ml", "eks:nodegroup-name": "gpu-ng"}, cpu=0.5,
+          gpus=[(0.0, 0.0)])
+    f.done()
+    for night_ in (NIGHT1, NIGHT2):
+        report = _run(night_, dry_run=False)
+        found = _by_name(f, report)
+        assert {n: fd.verdict for n, fd in found.items()} == dict.fromkeys(found, Verdict.CLUSTER_NODE)
+        assert "node group's scaling" in found["managed-ng"].reason and "cluster ml" in found["karpenter-gpu"].reason
+        assert "DescribeInstanceAttribute" not in report.api_calls
+    for name in f.ids:
+        assert f.state(name) == "running"
+        assert not {"cost-janitor:idle-since", "cost-janitor:gpu-agent"} & set(f.tags(name)), name

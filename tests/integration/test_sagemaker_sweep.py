@@ -41,7 +41,7 @@ def ml(aws: LocalAws, janitor: Any) -> dict[str, Any]:
         for variant, instance_type, _ in variants:
             if instance_type:  # instance metrics exist only for instance-backed variants
                 seed_endpoint_metrics(seeder, name, variant, end=END, hours=hours,
-                                      **{"invocations_per_hour": None, **per_variant.get(variant, {})})
+                                      **{"invocations_per_hour": 0, **per_variant.get(variant, {})})
             elif per_variant.get(variant, {}).get("invocations_per_hour"):
                 seeder.series("AWS/SageMaker", "Invocations", {"EndpointName": name, "VariantName": variant},
                               [per_variant[variant]["invocations_per_hour"]] * hours, end=END)
@@ -97,7 +97,7 @@ def test_every_endpoint_and_notebook_verdict(ml: dict[str, Any]) -> None:
     assert "Challenger" in found["multi"].reason and "remove variant" in " ".join(found["multi"].notes)
     assert found["serverless"].monthly_usd is None
     assert any("no lifecycle configuration" in n for n in found["ana-nb"].notes)
-    assert found["idle-dev"].evidence["invocations"] == 0  # no Invocations series at all: zero, not "no data"
+    assert found["idle-dev"].evidence["invocations"] == 0  # its series exists (requests 10 days ago), none since
 
 
 def test_reads_are_batched_and_only_candidates_are_described(ml: dict[str, Any]) -> None:
@@ -317,3 +317,32 @@ def test_studio_domains_get_idle_shutdown_and_dev_gpu_apps_are_deleted_after_the
     status = {(a["UserProfileName"], a["AppType"]): a["Status"] for a in sm.list_apps()["Apps"]}
     assert status == {("ana", "JupyterLab"): "Deleted", ("ana", "CodeEditor"): "InService",
                       ("bo", "JupyterLab"): "InService"}
+
+
+def test_busy_async_and_inference_component_endpoints_are_never_deleted(aws: LocalAws, janitor: Any) -> None:
+    """Deletion opted in, two nights: an asynchronous endpoint publishes no Invocations and one hosting inference
+    components publishes them per component — neither absent series reads as zero traffic."""
+    janitor(POLICY)
+    seeder = MetricSeeder(aws.client("cloudwatch"))
+    month_ago = END - timedelta(days=30)
+    for name, kind in (("async-busy", "async"), ("async-unknown", "async"), ("components", "inference-components")):
+        seed_endpoint(aws, name, variants=[("AllTraffic", G5, 1)], tags={"Name": name, **DEV}, created=month_ago,
+                      kind=kind)
+        seed_endpoint_metrics(seeder, name, "AllTraffic", end=END, hours=HOURS, invocations_per_hour=None,
+                              gpus=[0.0])
+    # the async endpoint's own metrics (docs: "Monitoring asynchronous endpoints"), dimension EndpointName only
+    seeder.series("AWS/SageMaker", "ApproximateBacklogSize", {"EndpointName": "async-busy"}, [4.0] * HOURS, end=END)
+    seeder.series("AWS/SageMaker", "InvocationsProcessed", {"EndpointName": "async-busy"}, [120.0] * HOURS, end=END)
+    seeder.flush()
+    first = _by_name(_run(NIGHT1, dry_run=False))
+    second = _by_name(_run(NIGHT2, dry_run=False))
+    assert (first["async-busy"].verdict, second["async-busy"].verdict) == (Verdict.BUSY, Verdict.BUSY)
+    assert int(first["async-busy"].evidence["invocations_processed"] or 0) > 0
+    for name in ("async-unknown", "components"):
+        assert (first[name].verdict, second[name].verdict) == (Verdict.CANNOT_JUDGE, Verdict.CANNOT_JUDGE), name
+    sm = aws.client("sagemaker")
+    for name in ("async-busy", "async-unknown", "components"):
+        assert sm.describe_endpoint(EndpointName=name)["EndpointStatus"] == "InService"
+        arn = sm.describe_endpoint(EndpointName=name)["EndpointArn"]
+        tags = {t["Key"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+        assert "cost-janitor:idle-since" not in tags, name

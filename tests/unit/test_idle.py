@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cost_janitor.core.idle import classify_instances, needs_detail, recheck, stop_candidates
-from cost_janitor.core.models import ActionKind, Ask, Usage, Verdict
+from cost_janitor.core.models import STOPS, ActionKind, Ask, Usage, Verdict
 from cost_janitor.core.policy import Policy
 from tests.builders import NOW, make_instance, make_usage, series
 
@@ -98,6 +98,55 @@ CASES: list[tuple[str, dict[str, Any], Usage, Verdict, ActionKind | Ask | None]]
     ("trainium_box_with_busy_cpu_is_busy",
      {"instance_type": "trn1.2xlarge"}, make_usage(cpu=60, gpus=[]), Verdict.BUSY, None),
 ]
+
+
+CLUSTER_NODES = [
+    ("karpenter_gpu_node", {"kubernetes.io/cluster/ml": "owned", "eks:eks-cluster-name": "ml",
+                            "karpenter.sh/nodepool": "gpu"}, "Karpenter node pool gpu of cluster ml"),
+    ("older_karpenter_node", {"karpenter.sh/provisioner-name": "default", "karpenter.sh/managed-by": "ml"},
+     "Karpenter node pool default of cluster ml"),
+    ("managed_node_group_member", {"eks:cluster-name": "ml", "eks:nodegroup-name": "gpu-ng",
+                                   "aws:autoscaling:groupName": "eks-gpu-ng-1"}, "node group's scaling"),
+    ("self_managed_node", {"kubernetes.io/cluster/ml": "owned"}, "cluster ml"),
+]
+
+
+@pytest.mark.parametrize("tags, says", [c[1:] for c in CLUSTER_NODES], ids=[c[0] for c in CLUSTER_NODES])
+def test_an_idle_cluster_node_is_never_marked_or_stopped_by_the_ec2_sweep(tags: dict[str, str], says: str) -> None:
+    for extra, usage in (({}, make_usage(cpu=0.5, gpus=[0.0])), (MARKED_30H_AGO, make_usage(cpu=0.5)),
+                         ({}, make_usage(cpu=0.5, gpus=[]))):  # idle GPU node; marked past grace; no GPU agent
+        instance = make_instance(instance_type="g5.xlarge", tags={**DEV, **tags, **extra})
+        [f] = classify_instances([instance], {instance.instance_id: usage}, POLICY, now=NOW)
+        assert f.verdict == Verdict.CLUSTER_NODE and says in f.reason
+        assert f.action in (None, ActionKind.UNMARK_IDLE) and f.monthly_usd is None
+        assert (f.action == ActionKind.UNMARK_IDLE) == bool(extra)
+
+
+# The absence table: each signal removed in turn; none is ever idle, nothing is marked or stopped.
+NO_GPU = make_usage(cpu=0.5, gpus=[])
+ABSENT = [
+    ("no_cpu_series_at_all", {}, Usage(), Verdict.NOT_EVALUATED),
+    ("cpu_series_covering_too_little", {}, make_usage(cpu=0.5, points=20), Verdict.INSUFFICIENT_DATA),
+    ("network_not_read", {}, Usage(cpu=make_usage(cpu=0.5).cpu), Verdict.NOT_EVALUATED),
+    ("gpu_box_without_gpu_series", {"instance_type": "g5.xlarge"}, NO_GPU, Verdict.GPU_METRICS_MISSING),
+    ("gpu_series_covering_too_little", {"instance_type": "g5.xlarge"},
+     Usage(cpu=make_usage(cpu=0.5).cpu, network_in=make_usage().network_in, network_out=make_usage().network_out,
+           gpu_util=(series(0.0, 20),), gpu_memory=(series(0.0, 20),)), Verdict.INSUFFICIENT_DATA),
+    ("neuron_box_with_no_neuroncore_metric", {"instance_type": "trn1.2xlarge"}, NO_GPU,
+     Verdict.ACCELERATOR_NOT_MEASURED),
+    ("amd_gpu_the_nvidia_agent_cannot_see", {"instance_type": "g4ad.xlarge"}, NO_GPU,
+     Verdict.ACCELERATOR_NOT_MEASURED),
+]
+
+
+@pytest.mark.parametrize("overrides, usage, verdict", [c[1:] for c in ABSENT], ids=[c[0] for c in ABSENT])
+def test_an_absent_signal_is_never_idle_for_instances(overrides: dict[str, Any], usage: Usage,
+                                                       verdict: Verdict) -> None:
+    for tags in (DEV, {**DEV, **MARKED_30H_AGO}):
+        instance = make_instance(**{"tags": tags, **overrides})
+        [f] = classify_instances([instance], {instance.instance_id: usage}, POLICY, now=NOW)
+        assert f.verdict == verdict, f.reason
+        assert f.action not in (ActionKind.MARK_IDLE, *STOPS)
 
 
 @pytest.mark.parametrize("overrides, usage, verdict, action", [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -11,6 +11,10 @@ from cost_janitor.core.models import ActionKind, Ask, Series, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import ml_price
 from cost_janitor.core.sagemaker import (
+    ASYNC,
+    COMPONENTS,
+    REAL_TIME,
+    AsyncUsage,
     Endpoint,
     EndpointVariant,
     NotebookInstance,
@@ -33,23 +37,25 @@ G5 = EndpointVariant(name="AllTraffic", instance_type="ml.g5.xlarge", instance_c
 
 
 def endpoint(*variants: EndpointVariant, tags: dict[str, str] | None = None, age_days: float = 30,
-             described: bool = True) -> Endpoint:
+             described: bool = True, kind: str = REAL_TIME) -> Endpoint:
     return Endpoint(name="ranker", arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/ranker",
                     region="us-east-1", account="123456789012", created=NOW - timedelta(days=age_days),
                     last_modified=NOW - timedelta(days=age_days), tags=DEV if tags is None else tags,
-                    config_name="ranker-config", variants=(variants or (G5,)) if described else None)
+                    config_name="ranker-config", variants=(variants or (G5,)) if described else None,
+                    kind=kind if described else None)
 
 
 def up(*, calls: float | None = 0.0, gpu: list[float] | None = None, cpu_points: int = HOURS) -> VariantUsage:
-    """A variant whose instance metrics cover `cpu_points` hours; `calls` invocations an hour (None: no datapoints
-    at all, as SageMaker publishes for an endpoint nobody calls); per-GPU (or aggregate) max %."""
-    return VariantUsage(invocations=Series() if not calls else series(calls), cpu=series(3.0, cpu_points),
-                        gpu=tuple(series(g) for g in gpu or []))
+    """A variant whose instance metrics cover `cpu_points` hours; `calls` invocations an hour (0: the Invocations
+    series exists but has no datapoints in the window; None: there is no series at all); per-GPU (or aggregate)
+    max %."""
+    return VariantUsage(invocations=None if calls is None else Series() if not calls else series(calls),
+                        cpu=series(3.0, cpu_points), gpu=tuple(series(g) for g in gpu or []))
 
 
 CASES: list[tuple[str, Endpoint, dict[str, VariantUsage], Verdict, Any]] = [
-    ("zero traffic, no Invocations datapoints at all", endpoint(), {"AllTraffic": up(calls=None, gpu=[0.0])},
-     Verdict.IDLE, ActionKind.MARK_IDLE),
+    ("zero traffic: the Invocations series exists, no datapoints in the window", endpoint(),
+     {"AllTraffic": up(calls=0, gpu=[0.0])}, Verdict.IDLE, ActionKind.MARK_IDLE),
     ("zero traffic, prod: asked", endpoint(tags=PROD), {"AllTraffic": up(gpu=[0.0])}, Verdict.IDLE, Ask.JUSTIFY),
     ("traffic with idle GPUs", endpoint(), {"AllTraffic": up(calls=40, gpu=[4.0])}, Verdict.UNDERUSED,
      Ask.RIGHT_SIZE),
@@ -74,12 +80,56 @@ CASES: list[tuple[str, Endpoint, dict[str, VariantUsage], Verdict, Any]] = [
     ("inf2 with no traffic is still idle", endpoint(EndpointVariant(
         name="AllTraffic", instance_type="ml.inf2.xlarge", instance_count=1)), {"AllTraffic": up()},
      Verdict.IDLE, ActionKind.MARK_IDLE),
-    ("invocations not read (a failed read) is never idle", endpoint(),
-     {"AllTraffic": VariantUsage(invocations=None, cpu=series(3.0), gpu=(series(0.0),))}, Verdict.NOT_EVALUATED, None),
+    ("no Invocations series at all is never idle", endpoint(),
+     {"AllTraffic": VariantUsage(invocations=None, cpu=series(3.0), gpu=(series(0.0),))}, Verdict.CANNOT_JUDGE, None),
     ("CPU endpoint serving traffic", endpoint(EndpointVariant(name="AllTraffic", instance_type="ml.m5.large",
                                                               instance_count=2)),
      {"AllTraffic": up(calls=10)}, Verdict.BUSY, None),
 ]
+
+
+ASYNC_EP = endpoint(kind=ASYNC)
+
+# The absence table: each signal removed in turn. None of these is ever idle, so nothing is marked or deleted.
+ABSENT: list[tuple[str, Endpoint, dict[str, VariantUsage], AsyncUsage | None, Verdict]] = [
+    ("real-time: no Invocations series at all", endpoint(), {"AllTraffic": up(calls=None, gpu=[0.0])}, None,
+     Verdict.CANNOT_JUDGE),
+    ("real-time: Invocations only under other dimensions (the adapter found none for this variant)", endpoint(
+        G5, EndpointVariant(name="Canary", instance_type="ml.g5.xlarge", instance_count=1)),
+     {"AllTraffic": up(calls=0, gpu=[0.0]), "Canary": up(calls=None, gpu=[0.0])}, None, Verdict.CANNOT_JUDGE),
+    ("asynchronous: no Invocations (none are published), busy by what it processed", ASYNC_EP,
+     {"AllTraffic": up(calls=None)}, AsyncUsage(backlog=series(0.0), processed=series(30.0)), Verdict.BUSY),
+    ("asynchronous: requests waiting in the backlog", ASYNC_EP, {"AllTraffic": up(calls=None)},
+     AsyncUsage(backlog=series(12.0), processed=None), Verdict.BUSY),
+    ("asynchronous: no backlog series at all", ASYNC_EP, {"AllTraffic": up(calls=None)}, None,
+     Verdict.CANNOT_JUDGE),
+    ("asynchronous: backlog series covers too little of the window", ASYNC_EP, {"AllTraffic": up(calls=None)},
+     AsyncUsage(backlog=series(0.0, 20)), Verdict.CANNOT_JUDGE),
+    ("inference components: traffic is per component, busy or not", endpoint(
+        EndpointVariant(name="AllTraffic", instance_type="ml.g5.xlarge", instance_count=1), kind=COMPONENTS),
+     {"AllTraffic": up(calls=None, gpu=[0.0])}, None, Verdict.CANNOT_JUDGE),
+    ("kind not known (not described) and no traffic", endpoint(described=False), {"AllTraffic": up(calls=0)}, None,
+     Verdict.CANNOT_JUDGE),
+    ("Neuron accelerator with no utilisation metric, serving", endpoint(EndpointVariant(
+        name="AllTraffic", instance_type="ml.inf2.xlarge", instance_count=1)), {"AllTraffic": up(calls=50)}, None,
+     Verdict.ACCELERATOR_NOT_MEASURED),
+    ("no metrics at all for the endpoint", endpoint(), {}, None, Verdict.INSUFFICIENT_DATA),
+]
+
+
+@pytest.mark.parametrize(("case", "ep", "usage", "async_usage", "verdict"), ABSENT, ids=[c[0] for c in ABSENT])
+def test_an_absent_signal_is_never_idle_for_endpoints(case: str, ep: Endpoint, usage: dict[str, VariantUsage],
+                                                      async_usage: AsyncUsage | None, verdict: Verdict) -> None:
+    [f] = classify_endpoints([ep], {"ranker": usage}, POLICY, now=NOW,
+                             async_usage={"ranker": async_usage} if async_usage else None)
+    assert f.verdict == verdict, f.reason
+    assert f.action not in (ActionKind.MARK_IDLE, ActionKind.DELETE_ENDPOINT)
+
+
+def test_an_idle_asynchronous_endpoint_is_judged_on_its_backlog_and_processed_requests() -> None:
+    [f] = classify_endpoints([ASYNC_EP], {"ranker": {"AllTraffic": up(calls=None)}}, POLICY, now=NOW,
+                             async_usage={"ranker": AsyncUsage(backlog=series(0.0), processed=None)})
+    assert (f.verdict, f.action) == (Verdict.IDLE, ActionKind.MARK_IDLE), f.reason
 
 
 @pytest.mark.parametrize(("case", "ep", "usage", "verdict", "action"), CASES, ids=[c[0] for c in CASES])

@@ -63,7 +63,9 @@ def test_bucket_and_instance_arns() -> None:
     ("run_instances_three_by_iam_user", "bo", "IAMUser", None),
     ("run_instances_by_auto_scaling", "autoscaling.amazonaws.com", "AssumedRole", "AWSServiceRoleForAutoScaling"),
     ("run_instances_root_by_auto_scaling", "autoscaling.amazonaws.com", "Root", "root"),
-], ids=["sso-session-email", "iam-user", "service-on-behalf", "service-on-behalf-of-root"])
+    ("run_instances_console_by_iam_user", "bo", "IAMUser", None),
+], ids=["sso-session-email", "iam-user", "service-on-behalf", "service-on-behalf-of-root",
+        "console-is-the-users-own-hands"])
 def test_creator_from_user_identity(sample: str, name: str, kind: str, behalf: str | None) -> None:
     creator = creator_of(_detail(sample).user_identity)
     assert (creator.name, creator.kind, creator.on_behalf_of) == (name, kind, behalf)
@@ -73,8 +75,13 @@ def test_creator_from_user_identity(sample: str, name: str, kind: str, behalf: s
     ({"type": "Root", "arn": "arn:aws:iam::123456789012:root"}, "root"),
     ({"type": "FederatedUser", "principalId": "123456789012:carol"}, "carol"),
     ({"type": "AWSService", "invokedBy": "sagemaker.amazonaws.com"}, "sagemaker.amazonaws.com"),
+    ({"type": "AssumedRole", "principalId": "AROAEXAMPLE:ana@example.com", "invokedBy": "signin.amazonaws.com"},
+     "ana@example.com"),
+    ({"type": "IAMUser", "userName": "cy", "invokedBy": "AWS Internal"}, "cy"),
+    ({"type": "AssumedRole", "principalId": "AROAEXAMPLE:cy@example.com", "invokedBy": "cloudshell.amazonaws.com"},
+     "cy@example.com"),
     ({}, "unknown"),
-], ids=["root", "federated", "aws-service", "empty"])
+], ids=["root", "federated", "aws-service", "console-sso-user", "console-internal", "cloudshell", "empty"])
 def test_other_identities(identity: dict[str, Any], name: str) -> None:
     assert creator_of(identity).name == name
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cost_janitor.core.errors import AUTHORIZATION_ERRORS, PermissionMissing
 from cost_janitor.core.models import Instance, Snapshot, Volume
 
 ASG_TAG = "aws:autoscaling:groupName"
@@ -79,8 +80,9 @@ class Ec2Inventory:
 
     def stop_protection(self, instance_ids: list[str]) -> dict[str, bool]:
         """DisableApiStop of each instance (one DescribeInstanceAttribute each: EC2 has no batch form, so only the
-        few the janitor is about to mark or stop are asked). One that cannot be read is left out (unknown): if it is
-        protected, the stop itself fails and is reported."""
+        few the janitor is about to mark or stop are asked). One that has gone meanwhile is left out (unknown: the
+        re-check before a stop finds it gone). A refusal is systemic (the role lacks
+        ec2:DescribeInstanceAttribute): it raises PermissionMissing rather than marking protected boxes nightly."""
         from botocore.exceptions import ClientError
 
         out: dict[str, bool] = {}
@@ -88,8 +90,14 @@ class Ec2Inventory:
             self.calls += 1
             try:
                 value = self._ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="disableApiStop")
-            except ClientError:
-                continue
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                if code in AUTHORIZATION_ERRORS:
+                    raise PermissionMissing(f"ec2:DescribeInstanceAttribute refused ({code}): the sweep's role "
+                                            "must allow it to read stop protection") from exc
+                if code.startswith("InvalidInstanceID"):
+                    continue
+                raise
             out[instance_id] = bool(value.get("DisableApiStop", {}).get("Value"))
         return out
 

@@ -123,6 +123,23 @@ class Ledger:
             else:
                 self._ddb.delete_item(TableName=self._table, Key=key)
 
+    @staticmethod
+    def _protection_key(region: str) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": "sweep-state"}, "sk": {"S": f"stop-protected#{region}"}}
+
+    def stop_protected(self, region: str) -> dict[str, datetime]:
+        """Instances a read found stop-protected (DisableApiStop), with when: one item per region, one read a night."""
+        item = self._ddb.get_item(TableName=self._table, Key=self._protection_key(region),
+                                  ConsistentRead=True).get("Item")
+        return {iid: datetime.fromisoformat(at) for iid, at in json.loads(item["ids"]["S"]).items()} if item else {}
+
+    def save_stop_protected(self, region: str, protected: dict[str, datetime]) -> None:
+        if not protected:
+            self._ddb.delete_item(TableName=self._table, Key=self._protection_key(region))
+            return
+        self._ddb.put_item(TableName=self._table, Item={**self._protection_key(region), "ids": {"S": json.dumps(
+            {iid: at.isoformat() for iid, at in sorted(protected.items())})}})
+
     def cursor(self, name: str) -> str | None:
         """Where a run that ran out of time stopped (the storage run: the last bucket it looked at)."""
         item = self._ddb.get_item(TableName=self._table, Key=self._cursor_key(name)).get("Item")

@@ -18,11 +18,15 @@ from cost_janitor.core.models import Series
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.sagemaker import (
     APP_TYPE,
+    ASYNC,
+    COMPONENTS,
     DOMAIN_TYPE,
     ENDPOINT_TYPE,
     IDLE_SHUTDOWN_APPS,
     NOTEBOOK_TYPE,
+    REAL_TIME,
     SETTINGS_OF,
+    AsyncUsage,
     Endpoint,
     EndpointVariant,
     NotebookInstance,
@@ -78,9 +82,9 @@ class SageMakerInventory:
         fresh = []
         for e in endpoints:
             known = saved.get((self.region, e.name, e.last_modified.isoformat()))
-            if known is not None:
+            if known is not None and known.get("kind"):  # described before kinds were kept: described again
                 out[e.name] = e.model_copy(update={
-                    "config_name": known["config_name"], "config_arn": known["config_arn"],
+                    "config_name": known["config_name"], "config_arn": known["config_arn"], "kind": known["kind"],
                     "variants": tuple(EndpointVariant.model_validate(v) for v in known["variants"])})
             else:
                 fresh.append(e)
@@ -88,7 +92,7 @@ class SageMakerInventory:
         if cache is not None and now is not None:
             cache.save_descriptions({
                 (self.region, e.name, e.last_modified.isoformat()): {
-                    "config_name": d.config_name, "config_arn": d.config_arn,
+                    "config_name": d.config_name, "config_arn": d.config_arn, "kind": d.kind,
                     "variants": [v.model_dump() for v in d.variants or ()]}
                 for e in fresh if (d := out.get(e.name)) is not None}, now=now)
         return out
@@ -120,8 +124,12 @@ class SageMakerInventory:
                     instance_count=0 if serverless else int(v.get("CurrentInstanceCount")
                                                             or spec.get("InitialInstanceCount") or 0),
                     serverless=serverless, model_name=spec.get("ModelName")))
+            # the kind decides which metrics judge it: an AsyncInferenceConfig makes it asynchronous; an instance
+            # variant without a ModelName serves inference components (their models live in the components)
+            kind = ASYNC if config.get("AsyncInferenceConfig") else COMPONENTS if any(
+                not v.serverless and not v.model_name for v in variants) else REAL_TIME
             out[e.name] = e.model_copy(update={"config_name": name, "config_arn": config.get("EndpointConfigArn"),
-                                               "variants": tuple(variants)})
+                                               "variants": tuple(variants), "kind": kind})
         return out
 
     def current(self, endpoints: Sequence[Endpoint]) -> dict[str, Endpoint]:
@@ -247,10 +255,33 @@ class EndpointUsageReader:
             endpoint, variant, metric = str(key[0]), str(key[1]), str(key[2])  # type: ignore[index]
             u = usage.setdefault(endpoint, {}).setdefault(variant, VariantUsage())
             usage[endpoint][variant] = _add(u, metric, s, "AcceleratorId" in dict(key[3]))  # type: ignore[index]
-        for variants in usage.values():  # a variant with instance metrics but no Invocations series: no traffic
-            for v, u in variants.items():
-                variants[v] = u if u.invocations is not None else u.model_copy(update={"invocations": Series()})
+        # a variant with instance metrics but no Invocations series keeps invocations=None: an absent signal, which
+        # the core never reads as zero traffic
         return usage, {str(k[0]) for k in failed}  # type: ignore[index]
+
+    def read_async(self, endpoints: Sequence[Endpoint], policy: Policy, *,
+                   now: datetime) -> tuple[dict[str, AsyncUsage], set[str]]:
+        """The asynchronous endpoints' own metrics: ApproximateBacklogSize (Maximum) and InvocationsProcessed (Sum),
+        dimension EndpointName (docs: "Monitoring asynchronous endpoints"); a series that does not exist stays None."""
+        names = {e.name for e in endpoints if e.kind == ASYNC}
+        if not names:
+            return {}, set()
+        start, end = window(policy, now)
+        queries: list[MetricQuery] = []
+        for metric, stat in (("ApproximateBacklogSize", "Maximum"), ("InvocationsProcessed", "Sum")):
+            for page in self._cw.list_metrics(INVOCATIONS_NAMESPACE, metric):
+                for m in page.get("Metrics", []):
+                    dims = tuple(sorted((d["Name"], d["Value"]) for d in m.get("Dimensions", [])))
+                    if len(dims) == 1 and dims[0][0] == "EndpointName" and dims[0][1] in names:
+                        queries.append(MetricQuery((dims[0][1], metric), INVOCATIONS_NAMESPACE, metric, dims, stat))
+        found, failed = self._cw.read(list({q.key: q for q in queries}.values()), start=start, end=end,
+                                      period=policy.idle.period_seconds)
+        out: dict[str, AsyncUsage] = {}
+        for key, series in found.items():
+            name, metric = str(key[0]), str(key[1])  # type: ignore[index]
+            field = "backlog" if metric == "ApproximateBacklogSize" else "processed"
+            out[name] = out.get(name, AsyncUsage()).model_copy(update={field: series})
+        return out, {str(k[0]) for k in failed}  # type: ignore[index]
 
 
 def _prefer_per_accelerator(sets: list[Dimensions]) -> list[Dimensions]:

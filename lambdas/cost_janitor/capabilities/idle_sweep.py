@@ -19,7 +19,7 @@ from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.adapters.sagemaker import EndpointUsageReader, SageMakerInventory
-from cost_janitor.core.idle import classify_instances, recheck, stop_candidates
+from cost_janitor.core.idle import PROTECTION_KEPT, classify_instances, protection_reads, recheck, stop_candidates
 from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, Usage
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.sagemaker import (
@@ -103,8 +103,8 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
         report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
         report.metrics_requested += cloudwatch.metrics_requested
         usage.update(read)
-        report.findings += _with_stop_protection(findings, instances, read, inventory, policy, now=now,
-                                                 run_id=run_id, calls=report.api_calls)
+        report.findings += _with_stop_protection(findings, instances, read, inventory, policy, ledger, region=region,
+                                                 now=now, run_id=run_id, calls=report.api_calls)
     if report.not_reached:
         logger.warning("time ran short; regions left for the next run", extra={"regions": report.not_reached})
         metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=len(report.not_reached))
@@ -119,17 +119,24 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
 
 
 def _with_stop_protection(findings: list[Finding], instances: list[Instance], usage: dict[str, Usage],
-                          inventory: Ec2Inventory, policy: Policy, *, now: datetime, run_id: str,
-                          calls: Counter[str]) -> list[Finding]:
+                          inventory: Ec2Inventory, policy: Policy, ledger: Ledger | None, *, region: str,
+                          now: datetime, run_id: str, calls: Counter[str]) -> list[Finding]:
     """A box with stop protection (DisableApiStop) would be marked and fail to stop every night: its attribute is
-    read for the mark/stop candidates only (one call each, never the whole fleet) and those protected are judged
-    again knowing it (not-stoppable)."""
-    candidates = stop_candidates(findings)
-    if not candidates:
+    read for the mark/stop candidates only (one call each, never the whole fleet; a box found protected is kept in
+    the ledger and not read again for a week) and those protected are judged again knowing it (not-stoppable)."""
+    known = ledger.stop_protected(region) if ledger and stop_candidates(findings) else {}
+    reads, protected = protection_reads(findings, known, now=now)
+    if not reads and not protected:
         return findings
     before = inventory.calls
-    protected = {iid for iid, on in inventory.stop_protection(candidates).items() if on}
+    read = inventory.stop_protection(reads)
     calls["DescribeInstanceAttribute"] += inventory.calls - before
+    protected |= {iid for iid, on in read.items() if on}
+    if ledger:
+        kept = {iid: at for iid, at in known.items() if iid not in read and now - at < PROTECTION_KEPT}
+        kept.update({iid: now for iid, on in read.items() if on})
+        if kept != known:
+            ledger.save_stop_protected(region, kept)
     if not protected:
         return findings
     again = {f.resource_id: f for f in classify_instances(
@@ -180,6 +187,8 @@ def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now:
                   and needs_description(e, usage.get(e.name, {}), policy, now=now)]
         described = inventory.describe(wanted, ledger, now=now)
         endpoints = [described.get(e.name) or e for e in endpoints if described.get(e.name, e) is not None]
+        async_usage, async_not_read = EndpointUsageReader(cloudwatch).read_async(endpoints, policy, now=now)
+        not_read |= async_not_read
         notebooks = inventory.notebooks()
         domains = inventory.domains()
         apps = inventory.apps(domains)
@@ -196,7 +205,8 @@ def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now:
     if ledger:
         _started_again([(n.name, n.last_modified, NOTEBOOK_TYPE, ActionKind.STOP_NOTEBOOK) for n in notebooks]
                        + [(a.resource_id, a.created, APP_TYPE, ActionKind.DELETE_APP) for a in apps], ledger, now=now)
-    return (classify_endpoints(endpoints, usage, policy, now=now, run_id=run_id, not_read=not_read)
+    return (classify_endpoints(endpoints, usage, policy, now=now, run_id=run_id, not_read=not_read,
+                               async_usage=async_usage)
             + classify_notebooks(notebooks, policy, now=now, run_id=run_id)
             + classify_domains(domains, policy, now=now, run_id=run_id)
             + classify_apps(apps, policy, now=now, run_id=run_id))

@@ -12,6 +12,17 @@ class ConfigError(JanitorError):
     """Wiring or policy is wrong: systemic, fails the run loudly (DLQ + alarm)."""
 
 
+class PermissionMissing(ConfigError):
+    """AWS refused a call for want of permission: the role and the code disagree. Systemic (every night would fail
+    the same way), so it is raised, never swallowed as a per-resource failure."""
+
+
+# The error codes AWS answers a refused call with (EC2's UnauthorizedOperation, most JSON APIs'
+# AccessDeniedException, SNS's AuthorizationError, S3/STS/SQS's AccessDenied).
+AUTHORIZATION_ERRORS = frozenset({"UnauthorizedOperation", "AccessDenied", "AccessDeniedException",
+                                  "AuthorizationError"})
+
+
 class BadEventError(JanitorError):
     """An inbound event that does not match its model: logged with the reason, not retried."""
 

@@ -56,11 +56,39 @@ def _coverage(s: Series, policy: Policy) -> float:
     return min(1.0, s.points / expected_points(policy))
 
 
+# Tags that make an instance a Kubernetes node. EKS managed node groups tag their instances eks:cluster-name and
+# eks:nodegroup-name; Karpenter (v1) tags kubernetes.io/cluster/<name>=owned, eks:eks-cluster-name and
+# karpenter.sh/nodepool (older versions karpenter.sh/provisioner-name and karpenter.sh/managed-by=<cluster>);
+# self-managed nodes carry kubernetes.io/cluster/<name> (the cloud provider's discovery tag).
+CLUSTER_NAME_TAGS = ("eks:cluster-name", "eks:eks-cluster-name", "aws:eks:cluster-name", "karpenter.sh/managed-by")
+NODE_POOL_TAGS = ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name")
+K8S_CLUSTER_PREFIX = "kubernetes.io/cluster/"
+NODEGROUP_TAG = "eks:nodegroup-name"
+
+
+def cluster_membership(tags: dict[str, str]) -> str | None:
+    """What owns this instance if it is a Kubernetes node ('cluster X', '... managed node group Y'), else None."""
+    cluster = next((tags[k] for k in CLUSTER_NAME_TAGS if tags.get(k)), None) or next(
+        (k[len(K8S_CLUSTER_PREFIX):] for k in tags if k.startswith(K8S_CLUSTER_PREFIX)), None)
+    if tags.get(NODEGROUP_TAG):
+        return (f"EKS managed node group {tags[NODEGROUP_TAG]} of cluster {cluster or 'unknown'} (change the node "
+                "group's scaling, not its Auto Scaling group's)")
+    pool = next((tags[k] for k in NODE_POOL_TAGS if tags.get(k)), None)
+    if pool:
+        return f"Karpenter node pool {pool} of cluster {cluster or 'unknown'}"
+    return f"cluster {cluster}" if cluster else None
+
+
 def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) -> _Outcome | None:
     """The verdict, or None when a metric it needs has not been read yet."""
     exemption = evaluate_exemption(instance.tags, policy.exemptions, now=now)
     if exemption.exempt:
         return _Outcome(Verdict.EXEMPT, exemption.reason, {})
+    owner = cluster_membership(instance.tags)
+    if owner:  # its metrics are never read: a node is judged by its cluster (pods' GPU requests, Container Insights)
+        return _Outcome(Verdict.CLUSTER_NODE, f"a Kubernetes node managed by {owner}: stopping it would break its "
+                        "pods and its controller would replace it, so the EC2 sweep never marks or stops it; the "
+                        "cluster's own metrics judge it", {})
     th = policy.idle
     need = policy.idle.min_coverage
     ev: dict[str, float | int | str | None] = {"expected_points": expected_points(policy)}
@@ -161,6 +189,25 @@ def stop_candidates(findings: list[Finding]) -> list[str]:
     return [f.resource_id for f in findings if f.action == ActionKind.MARK_IDLE or f.action in STOPS]
 
 
+PROTECTION_KEPT = timedelta(days=7)
+
+
+def protection_reads(findings: list[Finding], known: dict[str, datetime], *,
+                     now: datetime) -> tuple[list[str], set[str]]:
+    """(candidates whose stop protection to read tonight, candidates known protected without a read). A box about to
+    be stopped is always read, just before the stop; one about to be marked is not read again while a read within
+    PROTECTION_KEPT found it protected (kept in the ledger): a protected idle box costs one read a week, not one a
+    night."""
+    reads, known_protected = [], set()
+    for iid in stop_candidates(findings):
+        action = next(f.action for f in findings if f.resource_id == iid)
+        if action == ActionKind.MARK_IDLE and iid in known and now - known[iid] < PROTECTION_KEPT:
+            known_protected.add(iid)
+        else:
+            reads.append(iid)
+    return reads, known_protected
+
+
 def classify_instances(
     instances: list[Instance], usage: dict[str, Usage], policy: Policy, *, now: datetime, run_id: str = "",
 ) -> list[Finding]:
@@ -235,8 +282,8 @@ def _action(
         return Ask.REVIEW, None
     if verdict != Verdict.IDLE:
         # busy or exempt: a stale mark would stop it later, so it goes; other verdicts keep their mark
-        return (ActionKind.UNMARK_IDLE if marked_raw is not None and verdict in (Verdict.BUSY, Verdict.EXEMPT)
-                else None), None
+        return (ActionKind.UNMARK_IDLE if marked_raw is not None and verdict in (
+            Verdict.BUSY, Verdict.EXEMPT, Verdict.CLUSTER_NODE) else None), None
     if on_idle != "stop":
         return Ask.JUSTIFY, None
     hibernate = policy.idle.hibernate and instance.hibernation_configured

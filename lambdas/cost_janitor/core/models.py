@@ -59,6 +59,12 @@ class Verdict(StrEnum):
     LEFT_RUNNING = "left-running"  # a notebook instance in service past the policy's hours (no utilisation metric)
     STARTED_RECENTLY = "started-recently"
     NO_AUTO_STOP = "no-auto-stop"  # a notebook instance without an idle auto-stop lifecycle configuration
+    # no signal the janitor can read for this resource (no series at all, a kind that publishes other metrics):
+    # never idle, nothing marked, stopped or deleted; the owner may be asked to look
+    CANNOT_JUDGE = "cannot-judge"
+    # a Kubernetes node (EKS managed node group, Karpenter, any cluster-tagged instance): its controller owns it, so
+    # the EC2 sweep never marks or stops it; the cluster's own metrics judge it
+    CLUSTER_NODE = "cluster-node"
     NO_IDLE_SHUTDOWN = "no-idle-shutdown"  # a Studio domain whose JupyterLab / Code Editor apps never shut down
     ACCELERATOR_APP_RUNNING = "accelerator-app-running"  # a Studio app on a GPU/accelerator instance, for hours
 

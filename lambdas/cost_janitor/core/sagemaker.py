@@ -1,9 +1,15 @@
 """SageMaker: pure verdicts for real-time endpoints (traffic and accelerators) and notebook instances (time in
 service — SageMaker publishes no utilisation metric for them, and none is invented), and the actions they call for.
 
-An endpoint is judged on its traffic first: no invocations over the window, on an endpoint whose instance metrics
-show it was up for the window, is idle. An endpoint with no traffic may publish no `Invocations` datapoints at all,
-so missing invocations are zero invocations once the instance metrics show it up — never "insufficient data".
+An endpoint is judged on the metrics AWS documents for its kind (described first: DescribeEndpointConfig says which):
+- real-time: its traffic (`Invocations` per variant): no invocations over the window, on an endpoint whose instance
+  metrics show it was up for the window, is idle — but only where the `Invocations` series exists; a variant with no
+  series at all cannot be judged (an absent signal is never idle);
+- asynchronous: `ApproximateBacklogSize` and `InvocationsProcessed` per endpoint ("Monitoring asynchronous
+  endpoints": async endpoints publish no `Invocations`); without the backlog series it cannot be judged;
+- serverless: billed per use, never an idle-instance finding;
+- inference components: traffic is published per component (`InferenceComponentName`), which is not read: it
+  cannot be judged, and is never deleted.
 With traffic, the busiest accelerator decides: under the policy's threshold the endpoint is underused. SageMaker's
 `GPUUtilization` for a variant is the sum over the instance's GPUs (0–100 % × GPUs); its per-instance Maximum is at
 least the busiest GPU's, so "the sum never reached the threshold" safely means "no GPU did". With enhanced metrics
@@ -53,6 +59,18 @@ class Endpoint(_Frozen):
     config_name: str | None = None
     config_arn: str | None = None
     variants: tuple[EndpointVariant, ...] | None = None
+    kind: str | None = None  # REAL_TIME | ASYNC | COMPONENTS, once described (serverless: its variants say so)
+
+
+REAL_TIME, ASYNC, COMPONENTS = "real-time", "async", "inference-components"
+
+
+class AsyncUsage(_Frozen):
+    """An asynchronous endpoint's own metrics over the window (AWS/SageMaker, dimension EndpointName; the docs page
+    "Monitoring asynchronous endpoints"). None: the series does not exist."""
+
+    backlog: Series | None = None  # ApproximateBacklogSize, Maximum
+    processed: Series | None = None  # InvocationsProcessed, Sum
 
 
 class VariantUsage(_Frozen):
@@ -114,7 +132,24 @@ def needs_description(endpoint: Endpoint, usage: dict[str, VariantUsage], policy
     return False
 
 
-def _endpoint_verdict(e: Endpoint, usage: dict[str, VariantUsage], policy: Policy, now: datetime) -> _Outcome:
+def _async_verdict(u: AsyncUsage | None, policy: Policy, ev: dict[str, float | int | str | None]) -> _Outcome:
+    """Idle only when the backlog series covers the window and stayed empty and nothing was processed."""
+    processed = int(u.processed.total) if u is not None and u.processed is not None else 0
+    backlog = u.backlog if u is not None else None
+    ev["invocations_processed"] = processed
+    if processed > 0 or (backlog is not None and (backlog.maximum or 0) > 0):
+        ev["backlog_max"] = backlog.maximum if backlog is not None else None
+        return _Outcome(Verdict.BUSY, f"asynchronous endpoint: {processed} requests processed in "
+                        f"{policy.idle.lookback_days} days", ev)
+    if backlog is None or backlog.points < policy.idle.min_coverage * expected_points(policy):
+        return _Outcome(Verdict.CANNOT_JUDGE, "asynchronous endpoint: its ApproximateBacklogSize series is missing or "
+                        "covers too little of the window (async endpoints publish no Invocations); not judged", ev)
+    return _Outcome(Verdict.IDLE, f"asynchronous endpoint: nothing queued and nothing processed in "
+                    f"{policy.idle.lookback_days} days", ev)
+
+
+def _endpoint_verdict(e: Endpoint, usage: dict[str, VariantUsage], policy: Policy, now: datetime,
+                      async_usage: AsyncUsage | None = None) -> _Outcome:
     exemption = evaluate_exemption(e.tags, policy.exemptions, now=now)
     if exemption.exempt:
         return _Outcome(Verdict.EXEMPT, exemption.reason, {})
@@ -126,6 +161,10 @@ def _endpoint_verdict(e: Endpoint, usage: dict[str, VariantUsage], policy: Polic
         ev["invocations"] = int(calls)
         return _Outcome(Verdict.SERVERLESS, f"serverless: billed per use ({int(calls)} invocations in "
                         f"{policy.idle.lookback_days} days), never idle for money", ev)
+    if e.kind == COMPONENTS:
+        return _Outcome(Verdict.CANNOT_JUDGE, "endpoint with inference components: SageMaker publishes its traffic "
+                        "per component (InferenceComponentName), which the janitor does not read; not judged, never "
+                        "deleted", ev)
     instance_names = [n for n in names if not (n in variants and variants[n].serverless)]
     window_start = now - _window(policy)
     up = [n for n in instance_names if _up(usage.get(n, VariantUsage()), policy)]
@@ -137,12 +176,20 @@ def _endpoint_verdict(e: Endpoint, usage: dict[str, VariantUsage], policy: Polic
             if instance_names else 0
         return _Outcome(Verdict.INSUFFICIENT_DATA, f"instance metrics cover only {seen} of {expected_points(policy)} "
                         "periods of the window (updated or scaled from zero recently); not judged", ev)
-    if any(usage[n].invocations is None for n in instance_names):
-        return _Outcome(Verdict.NOT_EVALUATED, "invocations could not be read this run; not judged idle", ev)
+    if e.kind == ASYNC:
+        return _async_verdict(async_usage, policy, ev)
+    missing = [n for n in instance_names if usage[n].invocations is None]
+    if missing:
+        return _Outcome(Verdict.CANNOT_JUDGE, f"no Invocations series for variant(s) {', '.join(missing)}: no "
+                        "traffic signal to judge by, so never called idle (an endpoint idle for over two weeks "
+                        "has none either — please look at it)", ev)
     invocations = {n: int((usage[n].invocations or Series()).total) for n in instance_names}
     total = sum(invocations.values()) + sum(
         int((u.invocations or Series()).total) for n, u in usage.items() if n not in instance_names)
     ev["invocations"] = total
+    if total == 0 and e.kind != REAL_TIME:
+        return _Outcome(Verdict.CANNOT_JUDGE, "no invocations, but the endpoint's kind is not known (not described): "
+                        "a kind that publishes other metrics is never called idle", ev)
     if total == 0:
         return _Outcome(Verdict.IDLE, f"no invocations in {policy.idle.lookback_days} days while up the whole window "
                         f"({len(instance_names)} instance variant(s))", ev)
@@ -224,16 +271,19 @@ def endpoint_monthly(e: Endpoint) -> tuple[float | None, str]:
 
 
 def classify_endpoints(endpoints: list[Endpoint], usage: dict[str, dict[str, VariantUsage]], policy: Policy, *,
-                       now: datetime, run_id: str = "", not_read: Collection[str] = ()) -> list[Finding]:
+                       now: datetime, run_id: str = "", not_read: Collection[str] = (),
+                       async_usage: dict[str, AsyncUsage] | None = None) -> list[Finding]:
     """One finding per endpoint: verdict, reason, evidence, dollars and what the policy calls for. `not_read`:
-    endpoints whose metrics could not be read this run (not evaluated, never idle)."""
-    return [_endpoint_finding(e, usage.get(e.name, {}), policy, now, run_id, e.name in not_read) for e in endpoints]
+    endpoints whose metrics could not be read this run (not evaluated, never idle). `async_usage`: the asynchronous
+    endpoints' own metrics."""
+    return [_endpoint_finding(e, usage.get(e.name, {}), policy, now, run_id, e.name in not_read,
+                              (async_usage or {}).get(e.name)) for e in endpoints]
 
 
 def _endpoint_finding(e: Endpoint, usage: dict[str, VariantUsage], policy: Policy, now: datetime,
-                      run_id: str, not_read: bool = False) -> Finding:
+                      run_id: str, not_read: bool = False, async_usage: AsyncUsage | None = None) -> Finding:
     outcome = _Outcome(Verdict.NOT_EVALUATED, "metrics could not be read this run; not judged idle", {}) \
-        if not_read else _endpoint_verdict(e, usage, policy, now)
+        if not_read else _endpoint_verdict(e, usage, policy, now, async_usage)
     who = policy.ownership(e.tags)
     monthly, source = endpoint_monthly(e)
     notes = list(evaluate_exemption(e.tags, policy.exemptions, now=now).notes)
@@ -280,7 +330,8 @@ def _endpoint_action(e: Endpoint, verdict: Verdict, environment: str, policy: Po
     """Idle dev (opt-in): mark → tell → delete after the grace period. Otherwise the owner is asked. Underused: a
     suggestion to right-size. A mark on an endpoint that is busy or exempt again is removed."""
     mark = e.tags.get(policy.exemptions.idle_since_tag)
-    if verdict in (Verdict.BUSY, Verdict.EXEMPT, Verdict.SERVERLESS, Verdict.UNDERUSED) and mark is not None:
+    if verdict in (Verdict.BUSY, Verdict.EXEMPT, Verdict.SERVERLESS, Verdict.UNDERUSED,
+                   Verdict.CANNOT_JUDGE) and mark is not None:
         return ActionKind.UNMARK_IDLE, None
     if verdict == Verdict.UNDERUSED:
         return Ask.RIGHT_SIZE, None

@@ -84,6 +84,11 @@ def creator_of(identity: dict[str, Any]) -> Creator:
             from None
 
 
+# invokedBy values that are the person's own hands, not a service acting on its own: the console's sign-in, the
+# console itself, CloudShell (the CLI in a browser) and the console's internal calls ("AWS Internal").
+OWN_HANDS = frozenset({"signin.amazonaws.com", "console.amazonaws.com", "cloudshell.amazonaws.com", "AWS Internal"})
+
+
 def _creator(identity: dict[str, Any]) -> Creator:
     kind = str(identity.get("type", "Unknown"))
     issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer")) or {}
@@ -99,7 +104,8 @@ def _creator(identity: dict[str, Any]) -> Creator:
         behalf = issuer.get("userName")
     else:
         principal, behalf = str(identity.get("arn") or identity.get("principalId") or "unknown"), None
-    if invoked_by and str(invoked_by).endswith(".amazonaws.com"):  # a service acting for the principal
+    if invoked_by and str(invoked_by) not in OWN_HANDS and str(invoked_by).endswith(".amazonaws.com"):
+        # a service acting on its own for the principal (Auto Scaling, CloudFormation, …)
         return Creator(str(invoked_by), kind, on_behalf_of=str(behalf or principal))
     return Creator(principal, kind, on_behalf_of=behalf)
 

@@ -349,7 +349,7 @@ def _sagemaker_scene(aws: Any, settings: Any, end: datetime) -> None:
     seeder = MetricSeeder(aws.client("cloudwatch"))
     month_ago = end - timedelta(days=30)
     for name, tags, instance_type, count, calls, gpus in (
-            ("detector-dev", {**DEV, "owner": "ana@example.com"}, "ml.g5.xlarge", 1, None, [0.0]),
+            ("detector-dev", {**DEV, "owner": "ana@example.com"}, "ml.g5.xlarge", 1, 0.0, [0.0]),
             ("ranker-prod", {**PROD, "owner": "bo@example.com"}, "ml.g5.12xlarge", 2, 60.0, [3.0] * 4),
             ("search-prod", {**PROD, "owner": "gi@example.com"}, "ml.g5.xlarge", 1, 5000.0, [85.0])):
         seed_endpoint(aws, name, variants=[("AllTraffic", instance_type, count)], tags={"Name": name, **tags},

@@ -30,6 +30,7 @@ import boto3
 
 from cost_janitor import resources
 from cost_janitor.core.policy import Policy
+from cost_janitor.local import iam_guard
 
 FAKE_ACCOUNT = "123456789012"
 FAKE_ENV = {
@@ -279,6 +280,14 @@ def _patch_sagemaker() -> None:
         tagged: list[dict[str, str]] = resource.tags
         return tagged
 
+    original_validate_variants = sm.SageMakerModelBackend.validate_production_variants
+
+    def validate_production_variants(self: Any, production_variants: list[dict[str, Any]]) -> None:
+        # an endpoint that hosts inference components names no model in its variants (AWS accepts it; the models
+        # live in the components); moto read ModelName from every variant and failed with a KeyError
+        original_validate_variants(self, [v for v in production_variants if "ModelName" in v])
+
+    setattr(sm.SageMakerModelBackend, "validate_production_variants", validate_production_variants)  # noqa: B010
     setattr(sm.SageMakerModelBackend, "add_tags", add_tags)  # noqa: B010
     _add_studio(sm, ValidationError, utcnow)
     setattr(sm.SageMakerModelBackend, "create_endpoint", create_endpoint)  # noqa: B010
@@ -493,9 +502,11 @@ class LocalAws:
     def client(self, service: str, region: str = "us-east-1", *, account: str | None = None) -> Any:
         """A client in the emulator's default account, or in `account` (credentials assumed into it)."""
         keys = self.credentials(account or FAKE_ACCOUNT)
-        return boto3.session.Session().client(  # type: ignore[call-overload]
+        made = boto3.session.Session().client(  # type: ignore[call-overload]
             service, region_name=region, endpoint_url=self.endpoint, aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"], aws_session_token=keys["AWS_SESSION_TOKEN"])
+        setattr(made, iam_guard.HARNESS, True)  # the test world acting: the IAM guard holds only the Lambdas
+        return made
 
     def credentials(self, account: str) -> dict[str, str]:
         """Credentials (as AWS_* variables) in an account: the default account's fixed keys, or a role assumed in
@@ -565,6 +576,8 @@ def deploy_janitor_resources(aws: LocalAws, policy: Policy, region: str = "us-ea
                              account: str | None = None) -> dict[str, str]:
     """Create what the stack creates (topic, tables, policy parameter, Slack secret, DLQ, dashboard) in the default
     account or `account`; return the env vars."""
+    if guard := iam_guard.current():
+        guard.deployed(account or FAKE_ACCOUNT, policy)
     sns, ddb, ssm, sm, sqs = (aws.client(s, region, account=account)
                               for s in ("sns", "dynamodb", "ssm", "secretsmanager", "sqs"))
     topic = sns.create_topic(Name="cost-janitor-findings")["TopicArn"]
@@ -609,6 +622,8 @@ MEMBER_BUS = resources.MEMBER_BUS_NAME
 def deploy_hub_bus(aws: LocalAws, members: list[str], region: str = "us-east-1") -> tuple[str, str]:
     """The hub's side of organization mode, as the hub stack makes it: its bus, admitting the listed member
     accounts, and the rule that hands findings to the notifier's queue. Returns (bus ARN, queue URL)."""
+    if guard := iam_guard.current():
+        guard.organization(FAKE_ACCOUNT, members)
     events, sqs = aws.client("events", region), aws.client("sqs", region)
     bus = events.create_event_bus(Name=HUB_BUS)["EventBusArn"]
     events.put_permission(EventBusName=HUB_BUS, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
@@ -716,16 +731,21 @@ def gpu_dimensions(instance_id: str, index: int, gpu_name: str) -> dict[str, str
 
 
 def seed_endpoint(aws: LocalAws, name: str, *, variants: list[tuple[str, str | None, int]], tags: dict[str, str],
-                  created: datetime, region: str = "us-east-1") -> str:
+                  created: datetime, region: str = "us-east-1", kind: str = "real-time") -> str:
     """A model, an EndpointConfig and an InService endpoint created at `created`. A variant is (name, instance type,
-    count); instance type None makes it serverless. Returns the endpoint's ARN."""
+    count); instance type None makes it serverless. `kind`: real-time, async (an AsyncInferenceConfig) or
+    inference-components (variants without a model). Returns the endpoint's ARN."""
     sm = aws.client("sagemaker", region)
-    sm.create_model(ModelName=f"{name}-model", ExecutionRoleArn=f"arn:aws:iam::{FAKE_ACCOUNT}:role/sagemaker",
+    role = f"arn:aws:iam::{FAKE_ACCOUNT}:role/sagemaker"
+    sm.create_model(ModelName=f"{name}-model", ExecutionRoleArn=role,
                     PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1"})
-    spec = [{"VariantName": v, "ModelName": f"{name}-model", **(
+    model = {} if kind == "inference-components" else {"ModelName": f"{name}-model"}
+    spec = [{"VariantName": v, **model, **(
         {"InstanceType": t, "InitialInstanceCount": n, "InitialVariantWeight": 1.0} if t else
         {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}})} for v, t, n in variants]
-    sm.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=spec)
+    extra: dict[str, Any] = {"AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": f"s3://{name}-out/"}}} \
+        if kind == "async" else {}
+    sm.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=spec, **extra)
     arn: str = sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config",
                                   Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["EndpointArn"]
     backdate(name, created, region=region, kind="endpoints")
@@ -744,10 +764,13 @@ def backdate(name: str, at: datetime, *, region: str = "us-east-1", kind: str = 
 def seed_endpoint_metrics(seeder: MetricSeeder, endpoint: str, variant: str, *, end: datetime, hours: int,
                           invocations_per_hour: float | None, cpu: float = 5.0, gpus: list[float] | None = None,
                           gpu_memory: float = 20.0) -> None:
-    """Hourly metrics as SageMaker publishes them: Invocations (none at all when None: an endpoint nobody calls
-    publishes no datapoints), instance CPU, and GPUUtilization / GPUMemoryUtilization as the sum over the GPUs."""
+    """Hourly metrics as SageMaker publishes them: Invocations (0: none in the window — the series exists, its last
+    requests ten days before `end`; None: no series at all, a signal the janitor must not read as zero), instance
+    CPU, and GPUUtilization / GPUMemoryUtilization as the sum over the GPUs."""
     dims = {"EndpointName": endpoint, "VariantName": variant}
-    if invocations_per_hour is not None:
+    if invocations_per_hour == 0:
+        seeder.series("AWS/SageMaker", "Invocations", dims, [3.0], end=end - timedelta(days=10))
+    elif invocations_per_hour is not None:
         seeder.series("AWS/SageMaker", "Invocations", dims, [invocations_per_hour] * hours, end=end)
     seeder.series("/aws/sagemaker/Endpoints", "CPUUtilization", dims, [cpu] * hours, end=end, unit="Percent")
     if gpus:
