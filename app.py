@@ -30,9 +30,12 @@ def organization_stacks(app: App, settings: StackSettings) -> list[JanitorStack]
     by the hub stack itself."""
     org = settings.organization
     assert org is not None
-    hub = JanitorStack(app, "CostJanitorHub", settings=settings, kind="hub",
+    def own(account: str) -> StackSettings:  # each stack deploys its member entry's policy (its regions, ...)
+        return settings.model_copy(update={"policy": settings.policy_for(account)})
+
+    hub = JanitorStack(app, "CostJanitorHub", settings=own(org.hub.account), kind="hub",
                        env=Environment(account=org.hub.account, region=org.hub.region))
-    return [hub, *(JanitorStack(app, f"CostJanitorMember-{m.account}", settings=settings, kind="member",
+    return [hub, *(JanitorStack(app, f"CostJanitorMember-{m.account}", settings=own(m.account), kind="member",
                                 env=Environment(account=m.account, region=m.region))
                    for m in org.members if m.account != org.hub.account)]
 

@@ -123,6 +123,18 @@ def _answer_sagemaker(scope: Construct, policy: Policy, role: iam.Role, *, resto
                 for a in nag_arns(policy, service="sagemaker", resource=r)]
     role.add_to_policy(iam.PolicyStatement(
         sid="RestoreReadsTheConfig", actions=["sagemaker:DescribeEndpointConfig"], resources=configs))
+    role.add_to_policy(iam.PolicyStatement(  # "still being deleted" and "exists already" are told apart first
+        sid="RestoreLooksForTheEndpoint", actions=["sagemaker:DescribeEndpoint"], resources=endpoints))
+    # A config whose volumes a customer key encrypts: SageMaker creates a grant with the caller's credentials ("The
+    # KMS key policy must grant permission to the IAM role that you specify in your CreateEndpoint" — the
+    # CreateEndpointConfig API reference, KmsKeyId). Only through SageMaker, only for an AWS resource.
+    keys = regional_arns(scope, policy, service="kms", resource="key")
+    role.add_to_policy(iam.PolicyStatement(
+        sid="RestoreUsesTheConfigsKey", actions=["kms:CreateGrant", "kms:DescribeKey"], resources=keys,
+        conditions={"StringLike": {"kms:ViaService": "sagemaker.*.amazonaws.com"}}))
+    role.add_to_policy(iam.PolicyStatement(
+        sid="RestoreGrantsOnlyForSageMaker", effect=iam.Effect.DENY, actions=["kms:CreateGrant"], resources=keys,
+        conditions={"Bool": {"kms:GrantIsForAWSResource": "false"}}))
     role.add_to_policy(iam.PolicyStatement(
         sid="RestoreOnlyMarkedConfigs", actions=["sagemaker:CreateEndpoint"], resources=configs,
         conditions={"Null": {f"aws:ResourceTag/{RESTORABLE_TAG}": "false"}}))
@@ -135,7 +147,8 @@ def _answer_sagemaker(scope: Construct, policy: Policy, role: iam.Role, *, resto
         conditions={**dev_request, "StringEqualsIgnoreCaseIfExists": {
             f"aws:ResourceTag/{env.tag_key}": env.stop_values()}}))
     return [a for r in ("endpoint", "endpoint-config", "notebook-instance", "app")
-            for a in nag_arns(policy, service="sagemaker", resource=r)]
+            for a in nag_arns(policy, service="sagemaker", resource=r)] + nag_arns(policy, service="kms",
+                                                                                     resource="key")
 
 
 def _instance_nag_arns(regions: list[str]) -> list[str]:

@@ -9,10 +9,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cost_janitor.core.policy import Policy, PolicyError, load_policy, merge_overrides
+from cost_janitor.resources import HUB_BUS_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_ROOT = ROOT / "lambdas"
 DEPS_LAYER = ROOT / "build" / "deps-layer"
+# EventBridge quotas, "Event bus policy size": 10,240 characters per bus (adjustable).
+EVENT_BUS_POLICY_CHARS = 10_240
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                       2922, 3288, 3653)  # CloudWatch Logs' allowed values (infra.janitor_function.RETENTION)
 
@@ -24,6 +27,17 @@ class Target(BaseModel):
     region: str = Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 
 
+class Member(Target):
+    """A member account: its stack's region, and what of the one policy is its own — the regions it sweeps (its
+    boxes may be nowhere near the policy's), and any other policy field, deep-merged like `policy_overrides`."""
+
+    regions: list[str] | None = None
+    policy_overrides: dict[str, Any] = Field(default_factory=dict)
+
+    def overrides(self) -> dict[str, Any]:
+        return {**self.policy_overrides, **({"regions": self.regions} if self.regions is not None else {})}
+
+
 class Organization(BaseModel):
     """Organization mode: one hub stack (Slack, notifier, answers, digest — and the hub account's own sweep) and one
     member stack per other account. `cdk deploy --all` rolls them out (each account bootstrapped to trust the
@@ -32,17 +46,31 @@ class Organization(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     hub: Target
-    members: list[Target] = Field(min_length=1)
+    members: list[Member] = Field(min_length=1)
+    # Admit the whole organization with one aws:PrincipalOrgID statement instead of one statement per member: the
+    # per-member policy passes EventBridge's "Event bus policy size" quota (10,240 characters, adjustable) at about
+    # 50 members. The hub's rule still hears only the listed members.
+    org_id: str | None = Field(None, pattern=r"^o-[a-z0-9]{10,32}$")
 
     @field_validator("members")
     @classmethod
-    def _one_stack_per_account(cls, v: list[Target]) -> list[Target]:
+    def _one_stack_per_account(cls, v: list[Member]) -> list[Member]:
         accounts = [t.account for t in v]
         twice = sorted({a for a in accounts if accounts.count(a) > 1})
         if twice:
             raise ValueError(f"one member stack per account (it sweeps the policy's regions): {', '.join(twice)} "
                              "listed more than once")
         return v
+
+    def bus_policy_size(self) -> int:
+        """How long the hub bus's policy is, in characters, as EventBridge counts it (the JSON document)."""
+        bus = f"arn:aws:events:{self.hub.region}:{self.hub.account}:event-bus/{HUB_BUS_NAME}"
+        statements = [{"Sid": f"Member{a}", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{a}:root"},
+                       "Action": "events:PutEvents", "Resource": bus} for a in self.member_accounts()] \
+            if self.org_id is None else [{"Sid": "Organization", "Effect": "Allow", "Principal": "*",
+                                          "Action": "events:PutEvents", "Resource": bus, "Condition": {
+                                              "StringEquals": {"aws:PrincipalOrgID": self.org_id}}}]
+        return len(json.dumps({"Version": "2012-10-17", "Statement": statements}, separators=(",", ":")))
 
     def member_accounts(self) -> list[str]:
         """Accounts the hub answers for: every member but the hub's own (the hub acts there itself)."""
@@ -62,6 +90,15 @@ class StackSettings(BaseModel):
     # can cost or take from the account's other functions. Slack sends a click at a time; 5 is plenty.
     slack_reserved_concurrency: int = Field(5, ge=1, le=100)
     organization: Organization | None = None
+
+    def policy_for(self, account: str) -> Policy:
+        """The policy a member's stack deploys: the one policy with that member's own overrides (validated at
+        load_settings, so this cannot fail later)."""
+        member = next((m for m in self.organization.members if m.account == account), None) \
+            if self.organization else None
+        if member is None or not member.overrides():
+            return self.policy
+        return load_policy(merge_overrides(self.policy.model_dump(mode="json"), member.overrides()))
 
     @field_validator("log_retention_days")
     @classmethod
@@ -102,10 +139,23 @@ def load_settings(context: dict[str, Any]) -> StackSettings:
         raise SettingsError("context 'targets' and 'organization' exclude each other: an organization lists its hub "
                             "and members itself")
     try:
-        return StackSettings(policy=policy, **raw)
+        settings = StackSettings(policy=policy, **raw)
     except ValidationError as exc:
         lines = [f"  context.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         raise SettingsError("invalid cost-janitor context:\n" + "\n".join(lines)) from None
+    org = settings.organization
+    if org is not None and org.bus_policy_size() > EVENT_BUS_POLICY_CHARS:
+        raise SettingsError(
+            f"the hub bus policy for {len(org.member_accounts())} member accounts would be {org.bus_policy_size():,} "
+            f"characters, over EventBridge's event bus policy size quota ({EVENT_BUS_POLICY_CHARS:,}): set "
+            "organization.org_id to admit your AWS Organization with one aws:PrincipalOrgID statement (or raise "
+            "the quota in Service Quotas and say so here)")
+    for i, member in enumerate(settings.organization.members if settings.organization else []):
+        try:
+            settings.policy_for(member.account)
+        except PolicyError as exc:
+            raise SettingsError(f"context.organization.members[{i}] ({member.account}): {exc}") from None
+    return settings
 
 
 def load_cdk_json_context(path: Path = ROOT / "cdk.json") -> dict[str, Any]:

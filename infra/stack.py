@@ -116,7 +116,7 @@ class JanitorStack(Stack):
         if self.kind == "hub":
             assert org is not None
             self.hub_link = HubLink(self, "HubLink", members=org.member_accounts(),
-                                    notifier_queue=self.notifier.queue, dlq=dlq)
+                                    notifier_queue=self.notifier.queue, dlq=dlq, org_id=org.org_id)
 
     def _alarms(self) -> None:
         """Anything systemic pages ops: errors, dead letters, failed actions, resources left unevaluated."""

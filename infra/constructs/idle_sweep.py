@@ -100,6 +100,8 @@ class IdleSweep(Construct):
         role.add_to_policy(iam.PolicyStatement(
             sid="DescribeEndpointsAndDomains", resources=endpoints + configs + domains,
             actions=["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeDomain"]))
+        role.add_to_policy(iam.PolicyStatement(  # ListApps returns no ARN: an untagged accelerator app's AppArn
+            sid="DescribeStudioApps", resources=apps, actions=["sagemaker:DescribeApp"]))
         role.add_to_policy(iam.PolicyStatement(
             sid="MarkOnlyDevSageMaker", actions=["sagemaker:AddTags"], resources=endpoints + notebooks + apps,
             conditions={**dev, **idle_key}))

@@ -48,11 +48,15 @@ class HubLink(Construct):
     function's right to assume each member's narrow role — nothing else in any member."""
 
     def __init__(self, scope: Construct, id: str, *, members: list[str], notifier_queue: sqs.IQueue,
-                 dlq: sqs.IQueue) -> None:
+                 dlq: sqs.IQueue, org_id: str | None = None) -> None:
         super().__init__(scope, id)
         self.members = members
         self.bus = events.EventBus(self, "Bus", event_bus_name=HUB_BUS_NAME)
-        for account in members:
+        if org_id:  # one statement for the organization (the policy-size quota); the rule below still lists members
+            self.bus.add_to_resource_policy(iam.PolicyStatement(
+                sid="Organization", principals=[iam.AnyPrincipal()], actions=["events:PutEvents"],
+                resources=[self.bus.event_bus_arn], conditions={"StringEquals": {"aws:PrincipalOrgID": org_id}}))
+        for account in [] if org_id else members:
             self.bus.add_to_resource_policy(iam.PolicyStatement(
                 sid=f"Member{account}", principals=[iam.AccountPrincipal(account)], actions=["events:PutEvents"],
                 resources=[self.bus.event_bus_arn]))

@@ -16,6 +16,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat_update": ("chat:write",),
     "chat_postEphemeral": ("chat:write",),
     "users_lookupByEmail": ("users:read", "users:read.email"),  # users:read.email needs users:read alongside
+    "users_info": ("users:read", "users:read.email"),  # the profile's email needs users:read.email
     "views_open": (),  # no scope: the click's trigger_id is the permission
 }
 OUTPUT_NAME = "SlackInteractivityUrl"  # the stack output that holds the Request URL

@@ -24,17 +24,20 @@ TAGGING = {"tag:TagResources", "ec2:CreateTags", "sagemaker:AddTags", "rds:AddTa
 SAGEMAKER_SWEEP = {"sagemaker:ListEndpoints", "sagemaker:ListNotebookInstances", "tag:GetResources",
                    "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:AddTags",
                    "sagemaker:DeleteTags", "sagemaker:StopNotebookInstance", "sagemaker:ListDomains",
-                   "sagemaker:ListApps", "sagemaker:DescribeDomain"}
+                   "sagemaker:ListApps", "sagemaker:DescribeDomain", "sagemaker:DescribeApp"}
 ALLOWED: dict[str, set[str]] = {
     "IdleSweep": SHARED | PUBLISH | {"ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
                                     "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "ec2:StopInstances",
-                                    "ec2:CreateTags", "ec2:DeleteTags"} | SAGEMAKER_SWEEP,
+                                    "ec2:CreateTags", "ec2:DeleteTags", "ec2:DescribeInstanceAttribute"}
+                 | SAGEMAKER_SWEEP,
     "NotifierFunction": SHARED | SLACK | QUEUE,
     # the public endpoint: its secret and the answers queue, nothing that touches a resource
     "SlackInteractivityFunction": SHARED | SLACK,
     "AnswersFunction": SHARED | SLACK | QUEUE | TAGGING | {"ec2:DescribeInstances", "ec2:StopInstances",
                                                            "ec2:DeleteTags", "sagemaker:DescribeEndpointConfig",
-                                                           "sagemaker:CreateEndpoint"},
+                                                           "sagemaker:CreateEndpoint", "sagemaker:DescribeEndpoint",
+                                                           # a restore from a config a customer key encrypts
+                                                           "kms:CreateGrant", "kms:DescribeKey"},
     "SpotInterruptionFunction": SHARED | PUBLISH | {"ec2:DescribeInstances", "ssm:SendCommand"},
     "StorageLifecycleFunction": SHARED | PUBLISH | {
         "s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:GetBucketVersioning",

@@ -106,7 +106,8 @@ def test_the_members_narrow_role_trusts_only_the_hubs_answers_role_and_does_only
     assert trust["Condition"] == {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{HUB}:role/{HUB_ANSWERS_ROLE_NAME}"}}
     assert role["Properties"]["MaxSessionDuration"] == 3600
     statements = _policy_statements(synth_org.member, key)
-    restore = {"sagemaker:CreateEndpoint", "sagemaker:DescribeEndpointConfig"}  # restores stay in the member
+    restore = {"sagemaker:CreateEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:DescribeEndpoint",
+               "kms:CreateGrant", "kms:DescribeKey"}  # restores stay in the member
     assert _actions(statements) == ALLOWED["AnswersFunction"] - SHARED - QUEUE - restore - {
         "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"}
     assert "ec2:TerminateInstances" in _actions(statements, "Deny")
@@ -185,6 +186,58 @@ def test_cfn_lint_passes_on_both_templates(synth_org: OrgSynth) -> None:
 def test_a_bad_organization_is_refused_naming_the_field(organization: dict[str, Any], says: str) -> None:
     with pytest.raises(SettingsError, match=says):
         load_settings({**load_cdk_json_context(), "organization": json.dumps(organization)})
+
+
+def test_a_member_sweeps_its_own_regions_and_a_bad_override_names_the_member(tmp_path: Path) -> None:
+    """The policy sweeps eu-west-1 and ap-southeast-2; a member whose boxes are in us-east-1 says so in its entry and
+    gets schedules for us-east-1 alone (the hub keeps the policy's)."""
+    from aws_cdk import App
+
+    from app import build
+
+    organization = {"hub": {"account": HUB, "region": "eu-west-1"},
+                    "members": [{"account": HUB, "region": "eu-west-1"},
+                                {"account": MEMBER, "region": "us-east-1", "regions": ["us-east-1"],
+                                 "policy_overrides": {"sagemaker": {"delete_idle_dev_endpoints": True}}}]}
+    context = {**load_cdk_json_context(), "organization": json.dumps(organization),
+               "policy_overrides": json.dumps({"regions": ["eu-west-1", "ap-southeast-2"]}),
+               "@aws-cdk/core:validateAgainstDefaultRules": False}
+    app = App(context=context, outdir=str(tmp_path))
+    hub, member = build(app)
+    assert member.settings.policy.regions == ["us-east-1"]
+    assert member.settings.policy.sagemaker.delete_idle_dev_endpoints
+    assert hub.settings.policy.regions == ["eu-west-1", "ap-southeast-2"]
+    assert [r.node.id for r in member.idle_sweep.rules] == ["Nightly"]  # one region: one plain schedule
+    assert len(hub.idle_sweep.rules) == 2
+    bad = {**organization, "members": [organization["members"][0],
+                                       {**organization["members"][1], "regions": ["moon-1"]}]}
+    with pytest.raises(SettingsError, match=rf"organization.members\[1\] \({MEMBER}\)"):
+        load_settings({**load_cdk_json_context(), "organization": json.dumps(bad)})
+
+
+def test_a_hundred_members_need_the_organization_id_for_the_bus_policy(tmp_path: Path) -> None:
+    """One statement per member passes EventBridge's 10,240-character bus policy quota at about 50 members: 100 are
+    refused at synth with what to do, and with org_id the policy is one aws:PrincipalOrgID statement."""
+    from aws_cdk import App
+
+    from app import build
+
+    members = [{"account": f"{200000000000 + i}", "region": "us-east-1"} for i in range(100)]
+    organization: dict[str, Any] = {"hub": {"account": HUB, "region": "us-east-1"},
+                                    "members": [{"account": HUB, "region": "us-east-1"}, *members]}
+    with pytest.raises(SettingsError, match=r"over EventBridge's event bus policy size quota \(10,240\).*org_id"):
+        load_settings({**load_cdk_json_context(), "organization": json.dumps(organization)})
+    organization["org_id"] = "o-a1b2c3d4e5"
+    settings = load_settings({**load_cdk_json_context(), "organization": json.dumps(organization)})
+    assert settings.organization is not None and settings.organization.bus_policy_size() < 400
+    fewer = {**organization, "members": organization["members"][:3]}
+    app = App(context={**load_cdk_json_context(), "organization": json.dumps(fewer),
+                       "@aws-cdk/core:validateAgainstDefaultRules": False}, outdir=str(tmp_path))
+    hub = build(app)[0]
+    policies = [r for r in app.synth().get_stack_by_name(hub.stack_name).template["Resources"].values()
+                if r["Type"] == "AWS::Events::EventBusPolicy"]
+    [statement] = [p["Properties"]["Statement"] for p in policies]
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
 
 
 def test_targets_and_organization_exclude_each_other() -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import botocore.client
 import pytest
-from botocore.exceptions import ClientError
 
 from cost_janitor.capabilities import idle_sweep
 from cost_janitor.cli import FakeContext
@@ -183,13 +182,14 @@ def test_one_failure_in_a_batch_of_stops_never_stops_the_rest(aws: LocalAws, jan
     fleet.add("protected", "m5.large", marked, cpu=1.0, DisableApiStop=True)
     fleet.add("c", "m5.large", marked, cpu=1.0)
     fleet.done()
-    # Stop protection is read before acting, so for the stop to fail the read must miss it: the attribute could
-    # not be read (denied), as when protection is turned on after the janitor looked.
+    # Stop protection is read before acting, so for the stop to fail the read must miss it: protection is turned
+    # on after the janitor looked (the read still says off). (A refused read is no longer a way to get here: it
+    # raises PermissionMissing — tested above.)
     original = botocore.client.BaseClient._make_api_call
 
     def protection_unreadable(self: Any, operation: str, params: dict[str, Any]) -> Any:
         if operation == "DescribeInstanceAttribute" and params["InstanceId"] == fleet.ids["protected"]:
-            raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "denied"}}, operation)
+            return {"InstanceId": params["InstanceId"], "DisableApiStop": {"Value": False}}
         return original(self, operation, params)
 
     with pytest.MonkeyPatch.context() as m:

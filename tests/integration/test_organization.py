@@ -122,6 +122,39 @@ def test_stop_now_on_member_bs_dev_box_stops_it_there(org: dict[str, Any], slack
     assert f"Stopped at the request of <@{BO}>" in json.dumps(reply.args["blocks"])
 
 
+def test_a_warm_hub_answers_after_the_members_session_has_expired(org: dict[str, Any], slack: SlackStandIn,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub keeps one assumed-role session per member in a warm container. With a short-lived session (STS's
+    15-minute minimum, inside botocore's refresh window) every later answer lands on fresh credentials instead of
+    failing with ExpiredToken once the session is over."""
+    b: Fleet = org["fleets"][B]
+    _sweep(org, B)
+    _hub_night(org)
+    channel, ts = message_to(slack, BO)
+    assumed: list[str] = []
+    original = clients.client
+
+    def counting(service: str, region: str | None = None) -> Any:
+        made = original(service, region)
+        if service == "sts" and not getattr(made, "_counted", False):
+            made.meta.events.register("before-call.sts.AssumeRole", lambda **kw: assumed.append("x"))
+            made._counted = True
+        return made
+
+    counting.cache_clear = original.cache_clear  # type: ignore[attr-defined]
+    monkeypatch.setattr(clients, "client", counting)
+    monkeypatch.setattr(clients, "SESSION_SECONDS", 900)
+    deliver(signed_request(submit_keep(resource=b.ids["b-dev"], user=BO, channel=channel, ts=ts,
+                                       reason="demo next week")))
+    first = len(assumed)
+    assert first >= 1 and "cost-janitor:keep-until" in b.tags("b-dev")
+    b.ec2.delete_tags(Resources=[b.ids["b-dev"]], Tags=[{"Key": "cost-janitor:keep-until"}])
+    deliver(signed_request(submit_keep(resource=b.ids["b-dev"], user=BO, channel=channel, ts=ts,
+                                       reason="demo next week, still", view_id="V0KEEP0002")))
+    assert len(assumed) > first, "the session about to expire was not refreshed"
+    assert "cost-janitor:keep-until" in b.tags("b-dev")
+
+
 def test_a_member_the_hub_refuses_keeps_its_findings_and_sends_them_once_admitted(org: dict[str, Any]) -> None:
     events = org["aws"].client("events")
     events.remove_permission(EventBusName=HUB_BUS, StatementId=f"member-{B}")  # the hub's policy no longer admits B

@@ -305,7 +305,9 @@ def test_studio_domains_get_idle_shutdown_and_dev_gpu_apps_are_deleted_after_the
     for app_settings in ("JupyterLabAppSettings", "CodeEditorAppSettings"):
         assert settings[app_settings]["AppLifecycleManagement"]["IdleSettings"] == {
             "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}
-    assert settings["ExecutionRole"].endswith("role/sagemaker")  # the rest of the domain's settings untouched
+    assert settings["ExecutionRole"].endswith("role/sagemaker")  # the rest of the domain's settings untouched...
+    assert settings["JupyterLabAppSettings"]["DefaultResourceSpec"] == {"InstanceType": "ml.t3.medium"}
+    assert settings["JupyterLabAppSettings"]["LifecycleConfigArns"][0].endswith("install-team-tools")  # ...the block
     gpu = f"{research}/ana/JupyterLab/default"
     assert (first[gpu].verdict, first[gpu].action) == (Verdict.ACCELERATOR_APP_RUNNING, ActionKind.MARK_IDLE)
     assert first[gpu].monthly_usd == round(1.408 * 730, 2) and "user profile ana" in first[gpu].reason
@@ -346,3 +348,81 @@ def test_busy_async_and_inference_component_endpoints_are_never_deleted(aws: Loc
         arn = sm.describe_endpoint(EndpointName=name)["EndpointArn"]
         tags = {t["Key"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
         assert "cost-janitor:idle-since" not in tags, name
+
+
+def test_a_cloudformation_endpoint_is_restored_without_its_aws_tags_and_a_busy_name_is_said_plainly(
+        ml: dict[str, Any]) -> None:
+    """CloudFormation, CDK and SageMaker Projects leave aws: tags, which CreateEndpoint refuses; a name still being
+    deleted and a name in use are two different answers."""
+    from cost_janitor.local.emulator import set_endpoint_status, system_tags
+
+    sm = ml["sm"]
+    system_tags("idle-dev", {"aws:cloudformation:stack-name": "ml-serving", "aws:cloudformation:logical-id": "Ep"})
+    _run(NIGHT1, dry_run=False)
+    assert _by_name(_run(NIGHT2, dry_run=False))["idle-dev"].action_status == "done"
+    sm.create_endpoint(EndpointName="idle-dev", EndpointConfigName="idle-dev-config")  # someone else, meanwhile
+    set_endpoint_status("idle-dev", "Deleting")
+    with pytest.raises(RestoreRefused, match="still being deleted"):
+        restore.run("idle-dev", POLICY, Settings.from_env(), actor="ana@example.com", now=NIGHT2 + timedelta(hours=1))
+    set_endpoint_status("idle-dev", "InService")
+    with pytest.raises(RestoreRefused, match="exists already"):
+        restore.run("idle-dev", POLICY, Settings.from_env(), actor="ana@example.com", now=NIGHT2 + timedelta(hours=1))
+    sm.delete_endpoint(EndpointName="idle-dev")
+    done = restore.run("idle-dev", POLICY, Settings.from_env(), actor="ana@example.com",
+                       now=NIGHT2 + timedelta(hours=2))
+    assert done.action_status == "done"
+    arn = sm.describe_endpoint(EndpointName="idle-dev")["EndpointArn"]
+    tags = {t["Key"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+    assert "Name" in tags and not any(k.startswith("aws:") for k in tags)
+
+
+@pytest.mark.parametrize("key_policy_allows", [True, False], ids=["key-policy-delegates-to-iam", "key-policy-refuses"])
+def test_restoring_an_endpoint_whose_config_a_customer_key_encrypts(aws: LocalAws, janitor: Any,
+                                                                    key_policy_allows: bool) -> None:
+    janitor(POLICY)
+    kms = aws.client("kms")
+    other = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/ml-admins"}, "Action": "kms:*",
+        "Resource": "*"}]}
+    key = kms.create_key()["KeyMetadata"]["Arn"]  # its default policy delegates to IAM (the account root)
+    seeder = MetricSeeder(aws.client("cloudwatch"))
+    seed_endpoint(aws, "secure-dev", variants=[("AllTraffic", G5, 1)], tags={"Name": "secure-dev", **DEV},
+                  created=END - timedelta(days=30), kms_key_id=key)
+    seed_endpoint_metrics(seeder, "secure-dev", "AllTraffic", end=END, hours=HOURS, invocations_per_hour=0,
+                          gpus=[0.0])
+    seeder.flush()
+    if not key_policy_allows:  # changed after the endpoint was made: only the ML admins' role may use it now
+        kms.put_key_policy(KeyId=key, PolicyName="default", Policy=json.dumps(other))
+    _run(NIGHT1, dry_run=False)
+    assert _by_name(_run(NIGHT2, dry_run=False))["secure-dev"].action_status == "done"
+    later = NIGHT2 + timedelta(hours=3)
+    if key_policy_allows:
+        done = restore.run("secure-dev", POLICY, Settings.from_env(), actor="ana@example.com", now=later)
+        assert done.action_status == "done"
+        return
+    with pytest.raises(RestoreRefused, match=r"could not use the KMS key .* kms:CreateGrant and kms:DescribeKey"):
+        restore.run("secure-dev", POLICY, Settings.from_env(), actor="ana@example.com", now=later)
+    assert "secure-dev" not in {e["EndpointName"] for e in aws.client("sagemaker").list_endpoints()["Endpoints"]}
+
+
+def test_studio_app_arns_are_the_ones_sagemaker_returns_not_built_by_hand(studio: dict[str, Any],
+                                                                         aws: LocalAws) -> None:
+    """ListApps returns no ARN and SageMaker writes app ARNs in lower case: a profile named Ana-Lee still gets her
+    tags (from the tagging API's ARN) and her mark; an untagged GPU app is described for its AppArn."""
+    from cost_janitor.local.emulator import seed_studio_app
+
+    research = studio["research"]
+    tagged = seed_studio_app(aws, research, user_profile="Ana-Lee", app_type="JupyterLab",
+                             instance_type="ml.g5.xlarge", tags={**DEV, "owner": "ana@example.com"},
+                             created=NIGHT1 - timedelta(hours=30))
+    untagged = seed_studio_app(aws, research, user_profile="Cy", app_type="JupyterLab", instance_type="ml.g5.xlarge",
+                               tags={}, created=NIGHT1 - timedelta(hours=30))
+    report = _run(NIGHT1, dry_run=False, policy=studio["policy"])
+    found = _by_name(report)
+    ana, cy = found[f"{research}/Ana-Lee/JupyterLab/default"], found[f"{research}/Cy/JupyterLab/default"]
+    assert (ana.resource_arn, ana.owner, ana.action, ana.action_status) == (
+        tagged, "ana@example.com", ActionKind.MARK_IDLE, "done")
+    assert cy.resource_arn == untagged and cy.action == Ask.JUSTIFY  # untagged: prod by default, only asked
+    sm = studio["sm"]
+    assert "cost-janitor:idle-since" in {t["Key"] for t in sm.list_tags(ResourceArn=tagged)["Tags"]}
+    assert report.api_calls["sagemaker:DescribeApp"] == 1  # only the untagged accelerator app

@@ -230,9 +230,20 @@ def test_not_mine_reassigns_and_tells_the_new_owner(team: dict[str, Any], slack:
     act(click("not_mine", resource=resource, user=BO, channel=channel, ts=ts, response_url=slack.response_url()))
     assert slack.of("views.open")[0].args["view"]["callback_id"] == "reassign"
     act(submit_reassign(resource=resource, user=BO, channel=channel, ts=ts, new_owner=CY))
-    assert fleet.tags("bo-prod")["owner"] == CY
+    assert fleet.tags("bo-prod")["owner"] == "cy@example.com"  # what the owner lookup reads, not a Slack user id
     assert resource in json.dumps(posts_by_channel(slack)[CY][0]["blocks"])
     assert "Reassigned to <@U0CY00001>" in json.dumps(slack.of("chat.update")[0].args["blocks"])
+
+
+def test_not_mine_to_someone_whose_profile_shows_no_email_writes_nothing(team: dict[str, Any],
+                                                                          slack: SlackStandIn) -> None:
+    night(team, END + timedelta(minutes=5))
+    fleet: Fleet = team["fleet"]
+    channel, ts = message_to(slack, BO)
+    resource = fleet.ids["bo-prod"]
+    act(submit_reassign(resource=resource, user=BO, channel=channel, ts=ts, new_owner="U0NOEMAIL"))
+    assert fleet.tags("bo-prod")["owner"] == "bo@example.com"
+    assert "shows no email" in json.dumps(slack.of("chat.update")[0].args["blocks"])
 
 
 @pytest.mark.parametrize("request_args, status", [

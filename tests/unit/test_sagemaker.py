@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,8 @@ from cost_janitor.core.sagemaker import (
     classify_notebooks,
     needs_description,
     recheck_endpoint,
+    restore_blocker,
+    restore_plan,
 )
 from tests.builders import HOURS, NOW, series
 
@@ -329,3 +332,34 @@ def test_a_prod_domain_is_only_reported_even_with_the_opt_in() -> None:
 
 def test_studio_apps_on_cpu_instances_are_not_findings() -> None:
     assert classify_apps([app(300, instance_type="ml.t3.medium")], OPT_IN_APPS, now=NOW) == []
+
+
+def test_a_restore_drops_the_aws_tags_create_endpoint_refuses() -> None:
+    config, tags = restore_plan({"endpoint_config": "c", "restore_tags": json.dumps(
+        {"owner": "ana@example.com", "aws:cloudformation:stack-name": "s", "AWS:Other": "x"})})
+    assert (config, tags) == ("c", {"owner": "ana@example.com"})
+
+
+@pytest.mark.parametrize(("status", "says"), [(None, None), ("Deleting", "still being deleted"),
+                                              ("InService", "exists already"), ("Failed", "exists already")])
+def test_a_name_being_deleted_and_a_name_in_use_are_two_answers(status: str | None, says: str | None) -> None:
+    blocker = restore_blocker("ranker", status)
+    assert (blocker is None) if says is None else (blocker is not None and says in blocker)
+
+
+def test_idle_shutdown_sends_each_settings_block_back_whole() -> None:
+    from cost_janitor.core.sagemaker import idle_shutdown_settings
+
+    current = {"ExecutionRole": "arn:aws:iam::1:role/r", "JupyterLabAppSettings": {
+        "DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}, "CustomImages": [{"ImageName": "team"}],
+        "AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "DISABLED",
+                                                    "MaxIdleTimeoutInMinutes": 240}}}}
+    got = idle_shutdown_settings(current, ["JupyterLab", "CodeEditor", "Canvas"], 60)
+    assert got == {
+        "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"},
+                                  "CustomImages": [{"ImageName": "team"}],
+                                  "AppLifecycleManagement": {"IdleSettings": {
+                                      "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60,
+                                      "MaxIdleTimeoutInMinutes": 240}}},
+        "CodeEditorAppSettings": {"AppLifecycleManagement": {"IdleSettings": {
+            "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}}}}

@@ -39,18 +39,34 @@ def own_account() -> str:
     return account
 
 
+SESSION_SECONDS = 3600
+
+
 def assumed(account: str, role_name: str, region: str, *, session_name: str = "cost-janitor-hub") -> Any:
-    """client(service, region) in another account, through one narrow role there (STS AssumeRole, one call per
-    account and Lambda container: the session lasts an hour, far longer than an answer)."""
+    """client(service, region) in another account, through one narrow role there (STS AssumeRole). The credentials
+    refresh themselves before they expire (botocore's RefreshableCredentials), so a warm container that outlives
+    the session keeps working instead of failing with ExpiredToken."""
     return _assumed(account, role_name, partition(region), session_name)
 
 
 @lru_cache(maxsize=32)
 def _assumed(account: str, role_name: str, partition: str, session_name: str) -> Any:
-    got = client("sts").assume_role(RoleArn=f"arn:{partition}:iam::{account}:role/{role_name}",
-                                    RoleSessionName=session_name, DurationSeconds=3600)["Credentials"]
-    session = boto3.session.Session(aws_access_key_id=got["AccessKeyId"], aws_secret_access_key=got["SecretAccessKey"],
-                                    aws_session_token=got["SessionToken"])
+    from botocore.credentials import RefreshableCredentials
+    from botocore.session import get_session
+
+    role_arn = f"arn:{partition}:iam::{account}:role/{role_name}"
+
+    def fetch() -> dict[str, str]:
+        got = client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name,
+                                        DurationSeconds=SESSION_SECONDS)["Credentials"]
+        return {"access_key": got["AccessKeyId"], "secret_key": got["SecretAccessKey"],
+                "token": got["SessionToken"], "expiry_time": got["Expiration"].isoformat()}
+
+    credentials = RefreshableCredentials.create_from_metadata(metadata=fetch(), refresh_using=fetch,
+                                                             method="sts-assume-role")
+    core = get_session()
+    core._credentials = credentials  # type: ignore[attr-defined]  # botocore has no public setter; its own assume-role provider does the same
+    session = boto3.session.Session(botocore_session=core)
 
     @lru_cache(maxsize=32)
     def client_in(service: str, region: str | None = None) -> Any:

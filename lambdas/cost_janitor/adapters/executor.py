@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.core.models import ActionKind, ActionResult, Finding
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.sagemaker import SETTINGS_OF
+from cost_janitor.core.sagemaker import idle_shutdown_settings
 from cost_janitor.core.storage import BucketLifecycle
 from cost_janitor.observability import audit
 
@@ -137,7 +137,7 @@ EXECUTORS: dict[ActionKind, _Call] = {
     ActionKind.STOP_NOTEBOOK: _Call("sagemaker", ("sagemaker:DeleteTags", "sagemaker:StopNotebookInstance"),
                                     _each(lambda sm, api, f, r: _stop_notebook(sm, api, f, r)),
                                     dry_run_supported=False, batch=False),
-    ActionKind.ENABLE_IDLE_SHUTDOWN: _Call("sagemaker", ("sagemaker:UpdateDomain",),
+    ActionKind.ENABLE_IDLE_SHUTDOWN: _Call("sagemaker", ("sagemaker:DescribeDomain", "sagemaker:UpdateDomain"),
                                            _each(lambda sm, api, f, r: _enable_idle_shutdown(sm, api, f, r)),
                                            dry_run_supported=False, batch=False),
     ActionKind.DELETE_APP: _Call("sagemaker", ("sagemaker:DeleteTags", "sagemaker:DeleteApp"),
@@ -174,11 +174,11 @@ def _stop_notebook(sm: Any, api: Api, f: Finding, run: Run) -> None:
 
 
 def _enable_idle_shutdown(sm: Any, api: Api, f: Finding, run: Run) -> None:
-    """The domain's default user settings get idle shutdown for the app types that lack it (UpdateDomain merges
-    what it is given into the domain's settings; nothing else changes)."""
-    idle = {"AppLifecycleManagement": {"IdleSettings": {
-        "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": run.policy.sagemaker.studio_idle_timeout_minutes}}}
-    settings = {SETTINGS_OF[t]: idle for t in str(f.evidence.get("missing") or "").split(",") if t in SETTINGS_OF}
+    """The domain's default user settings get idle shutdown for the app types that lack it: the domain is read and
+    each block sent back whole (core.sagemaker.idle_shutdown_settings), so nothing else in it changes."""
+    current = sm.describe_domain(DomainId=f.resource_id).get("DefaultUserSettings") or {}
+    settings = idle_shutdown_settings(current, str(f.evidence.get("missing") or "").split(","),
+                                      run.policy.sagemaker.studio_idle_timeout_minutes)
     api(sm.update_domain, DomainId=f.resource_id, DefaultUserSettings=settings)
 
 

@@ -33,6 +33,7 @@ from cost_janitor.core.sagemaker import (
     StudioApp,
     StudioDomain,
     VariantUsage,
+    accelerated,
 )
 
 INVOCATIONS_NAMESPACE = "AWS/SageMaker"
@@ -46,6 +47,16 @@ class SageMakerInventory:
         self._tagging = tagging
         self.region = region
         self.calls: Counter[str] = Counter()
+
+    def endpoint_status(self, name: str) -> str | None:
+        """DescribeEndpoint's EndpointStatus, or None when no endpoint has that name."""
+        self.calls["DescribeEndpoint"] += 1
+        try:
+            return str(self._sm.describe_endpoint(EndpointName=name)["EndpointStatus"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
+                return None
+            raise
 
     def _tags(self, resource_type: str) -> dict[str, dict[str, str]]:
         """Every tagged resource of a type in the region, by ARN: one call per 100 resources."""
@@ -189,7 +200,7 @@ class SageMakerInventory:
         """Every app in service in these domains, with its own tags."""
         if not domains:
             return []
-        tags = self._tags(APP_TYPE)
+        tags = {arn.lower(): (arn, t) for arn, t in self._tags(APP_TYPE).items()}
         out = []
         for d in domains:
             for page in self._sm.get_paginator("list_apps").paginate(DomainIdEquals=d.domain_id,
@@ -199,14 +210,28 @@ class SageMakerInventory:
                     if a.get("Status") != "InService":
                         continue
                     owner = a.get("UserProfileName") or a.get("SpaceName") or ""
-                    arn = (f"arn:{d.arn.split(':')[1]}:sagemaker:{self.region}:{d.account}:app/{d.domain_id}/"
-                           f"{owner}/{a['AppType'].lower()}/{a['AppName']}")
-                    out.append(StudioApp(arn=arn, domain_id=d.domain_id, app_type=a["AppType"], app_name=a["AppName"],
-                                         region=self.region, account=d.account, created=a["CreationTime"],
-                                         user_profile=a.get("UserProfileName"), space=a.get("SpaceName"),
-                                         instance_type=(a.get("ResourceSpec") or {}).get("InstanceType"),
-                                         status=a["Status"], tags=tags.get(arn, {})))
+                    instance_type = (a.get("ResourceSpec") or {}).get("InstanceType")
+                    # ListApps returns no ARN. A tagged app's ARN is the tagging API's, as AWS spells it; an untagged
+                    # accelerator app (one the janitor may mark) is described for its AppArn. The form below only
+                    # finds the match (case aside) and names an app nothing will be done to.
+                    form = (f"arn:{d.arn.split(':')[1]}:sagemaker:{self.region}:{d.account}:app/{d.domain_id}/"
+                            f"{owner}/{a['AppType']}/{a['AppName']}")
+                    arn, app_tags = tags.get(form.lower(), (None, {}))
+                    if arn is None and accelerated(instance_type):
+                        arn = self._app_arn(d.domain_id, a)
+                    out.append(StudioApp(arn=arn or form.lower(), domain_id=d.domain_id, app_type=a["AppType"],
+                                         app_name=a["AppName"], region=self.region, account=d.account,
+                                         created=a["CreationTime"], user_profile=a.get("UserProfileName"),
+                                         space=a.get("SpaceName"), instance_type=instance_type, status=a["Status"],
+                                         tags=app_tags))
         return out
+
+    def _app_arn(self, domain_id: str, app: dict[str, Any]) -> str:
+        self.calls["DescribeApp"] += 1
+        who = {"UserProfileName": app["UserProfileName"]} if app.get("UserProfileName") else \
+            {"SpaceName": app.get("SpaceName", "")}
+        return str(self._sm.describe_app(DomainId=domain_id, AppType=app["AppType"], AppName=app["AppName"],
+                                         **who)["AppArn"])
 
 
 class EndpointUsageReader:

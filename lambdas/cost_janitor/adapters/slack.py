@@ -77,6 +77,18 @@ class SlackGateway:
                 self._users[email] = None
         return self._users[email]
 
+    def email_for_user(self, user_id: str) -> str | None:
+        """The email on a Slack user's profile (what the owner tag holds, and the owner lookup reads); None when the
+        profile shows none."""
+        try:
+            profile = self._call("users_info", user=user_id)["user"].get("profile") or {}
+        except SlackApiError as exc:
+            if exc.response.get("error") != "user_not_found":
+                raise
+            return None
+        email = profile.get("email")
+        return str(email).lower() if email else None
+
     def channel_for(self, recipient: Recipient, fallback: str) -> tuple[str, Recipient]:
         """Where to post: the person's id, or the fallback channel when their email is unknown to Slack."""
         if recipient.kind == "email":

@@ -219,10 +219,16 @@ def _fix_tags(ctx: Ctx, finding: Finding, *, user: str, tags: dict[str, str]) ->
 
 
 def _reassign(ctx: Ctx, finding: Finding, *, user: str, new_owner: str) -> str:
-    ctx.act(finding, ActionKind.REASSIGN, {ctx.policy.tagging.owner_tag: new_owner})
+    """The owner tag gets the new owner's email — what every other path writes and the owner lookup reads — never
+    the Slack user id the form returns; a user whose profile shows no email is not written at all."""
+    email = ctx.slack.email_for_user(new_owner)
+    if email is None:
+        return (f":warning: <@{new_owner}>'s Slack profile shows no email, so `{finding.resource_id}` was not "
+                f"reassigned (the {ctx.policy.tagging.owner_tag} tag holds an email); set the tag by hand.")
+    ctx.act(finding, ActionKind.REASSIGN, {ctx.policy.tagging.owner_tag: email})
     ctx.state.record_answer(finding.resource_id, answer=Answer.REASSIGNED, actor=user, at=ctx.now,
-                            detail=f"owner {finding.owner} → {new_owner}")
-    moved = finding.model_copy(update={"owner": new_owner})
+                            detail=f"owner {finding.owner} → {email}")
+    moved = finding.model_copy(update={"owner": email})
     channel, ts = ctx.slack.post(new_owner, render([moved], ctx.policy,
                                                    title=f"cost-janitor: <@{user}> says this is yours"))
     ctx.state.save_message(MessageState(channel=channel, ts=ts, run_id=finding.run_id, recipient=new_owner,

@@ -12,10 +12,11 @@ from botocore.exceptions import ClientError
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.errors import RestoreRefused
+from cost_janitor.adapters.sagemaker import SageMakerInventory
+from cost_janitor.core.errors import AUTHORIZATION_ERRORS, RestoreRefused
 from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.sagemaker import ENDPOINT_TYPE, restore_plan
+from cost_janitor.core.sagemaker import ENDPOINT_TYPE, restore_blocker, restore_plan
 from cost_janitor.settings import Settings
 
 
@@ -41,8 +42,11 @@ def run(endpoint: str, policy: Policy, settings: Settings, *, actor: str, now: d
     config, tags = restore_plan(evidence)
     region = deleted.region or settings.region
     sm = client("sagemaker", region)
+    blocker = restore_blocker(endpoint, SageMakerInventory(sm, None, region).endpoint_status(endpoint))
+    if blocker:
+        raise RestoreRefused(blocker)
     try:
-        sm.describe_endpoint_config(EndpointConfigName=config)
+        key = sm.describe_endpoint_config(EndpointConfigName=config).get("KmsKeyId")
     except ClientError as exc:
         raise RestoreRefused(f"its EndpointConfig {config!r} no longer exists in {region} (someone deleted it after "
                              f"the janitor kept it); recreate it from the ledger record: {evidence}") from exc
@@ -56,6 +60,12 @@ def run(endpoint: str, policy: Policy, settings: Settings, *, actor: str, now: d
         [finding], policy, now=now, payload={endpoint: (config, tags)})
     if done.action_status != "done":
         code = done.action_error or done.action_status
+        if key and code in AUTHORIZATION_ERRORS:
+            raise RestoreRefused(f"SageMaker could not use the KMS key {key} that encrypts EndpointConfig {config!r} "
+                                 f"({code}): the key policy must let the role that restores (the answers Lambda's, "
+                                 "or yours from the CLI) kms:CreateGrant and kms:DescribeKey — SageMaker: \"the KMS "
+                                 "key policy must grant permission to the IAM role that you specify in your "
+                                 "CreateEndpoint\"")
         if code == "ValidationException":
             raise RestoreRefused(f"SageMaker refused to create {endpoint!r} ({code}): an endpoint of that name "
                                  "probably exists already")

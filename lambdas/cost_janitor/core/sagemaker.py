@@ -322,7 +322,19 @@ def restore_plan(evidence: dict[str, object]) -> tuple[str, dict[str, str]]:
         raise RestoreRefused("the deletion record names no EndpointConfig")
     raw = evidence.get("restore_tags")
     tags = json.loads(raw) if isinstance(raw, str) and raw else {}
-    return config, {str(k): str(v) for k, v in tags.items()}
+    # an endpoint made by CloudFormation, CDK or SageMaker Projects carries aws: tags, which AWS sets itself and
+    # CreateEndpoint refuses ("aws:" is a reserved prefix): restored without them
+    return config, {str(k): str(v) for k, v in tags.items() if not str(k).lower().startswith("aws:")}
+
+
+def restore_blocker(name: str, status: str | None) -> str | None:
+    """Why an endpoint cannot be recreated now, from DescribeEndpoint's status (None: no endpoint of that name)."""
+    if status is None:
+        return None
+    if status == "Deleting":
+        return (f"{name!r} is still being deleted; SageMaker frees the name when the deletion ends — try again in a "
+                "few minutes")
+    return f"an endpoint named {name!r} exists already (status {status}): nothing to restore"
 
 
 def _endpoint_action(e: Endpoint, verdict: Verdict, environment: str, policy: Policy, now: datetime,
@@ -463,6 +475,23 @@ class StudioApp(_Frozen):
     @property
     def resource_id(self) -> str:
         return f"{self.domain_id}/{self.user_profile or self.space}/{self.app_type}/{self.app_name}"
+
+
+def idle_shutdown_settings(current: dict[str, object], app_types: list[str], minutes: int) -> dict[str, object]:
+    """DefaultUserSettings for UpdateDomain: each app type's whole settings block as the domain has it, with idle
+    shutdown on. UpdateDomain may replace a block it is given (its reference promises no merge), so a block with only
+    the idle settings would drop the team's images, lifecycle configurations and default resource spec."""
+    idle = {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": minutes}
+    out: dict[str, object] = {}
+    for t in app_types:
+        if t not in SETTINGS_OF:
+            continue
+        block = dict(current.get(SETTINGS_OF[t]) or {})  # type: ignore[call-overload]
+        lifecycle = dict(block.get("AppLifecycleManagement") or {})
+        lifecycle["IdleSettings"] = {**dict(lifecycle.get("IdleSettings") or {}), **idle}
+        block["AppLifecycleManagement"] = lifecycle
+        out[SETTINGS_OF[t]] = block
+    return out
 
 
 def accelerated(instance_type: str | None) -> bool:

@@ -233,6 +233,42 @@ def _patch_s3() -> None:
 ML_INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 
 
+def _check_endpoint_key(account: str, region: str, key_id: str) -> None:
+    """CreateEndpoint on a config whose volumes a customer KMS key encrypts: "The KMS key policy must grant permission
+    to the IAM role that you specify in your CreateEndpoint" (CreateEndpointConfig, KmsKeyId). SageMaker creates a
+    grant with the caller's credentials, so the key policy must let the caller's account (IAM) or the caller
+    kms:CreateGrant; moto checked nothing. Not modelled: which role in the account — the IAM guard checks that the
+    caller's own policy allows kms:CreateGrant and kms:DescribeKey."""
+    import fnmatch
+
+    from moto.kms.models import kms_backends
+    from moto.sagemaker.exceptions import ValidationError
+
+    backend = kms_backends[account][region]
+    try:
+        key = backend.describe_key(key_id)
+    except KeyError:
+        raise ValidationError(message=f"KMS key {key_id} not found") from None
+    statements = json.loads(key.policy).get("Statement", [])
+
+    def grants(st: dict[str, Any]) -> bool:
+        actions = st.get("Action", [])
+        principals = (st.get("Principal") or {})
+        principals = principals.get("AWS", []) if isinstance(principals, dict) else principals
+        return st.get("Effect") == "Allow" and any(fnmatch.fnmatch("kms:CreateGrant", a) for a in (
+            actions if isinstance(actions, list) else [actions])) and any(
+            p in ("*", f"arn:aws:iam::{account}:root", account) for p in (
+                principals if isinstance(principals, list) else [principals]))
+
+    if not any(grants(st) for st in statements):
+        raise _SageMakerAccessDenied(f"SageMaker could not create a grant on KMS key {key.arn}: the key policy does "
+                                     "not allow the caller kms:CreateGrant")
+
+
+class _SageMakerAccessDenied(Exception):
+    """Raised inside moto's SageMaker backend; mapped to AccessDeniedException by the patched create_endpoint."""
+
+
 def _patch_sagemaker() -> None:
     """SageMaker as AWS answers it where the janitor depends on it: CreateEndpoint refuses a name that exists (moto
     replaced the endpoint silently, so a second restore looked fine); AddTags replaces a key's value (moto appended
@@ -254,7 +290,21 @@ def _patch_sagemaker() -> None:
         if endpoint_name in self.endpoints:
             arn = arn_formatter("endpoint", endpoint_name, self.account_id, self.region_name)
             raise ValidationError(message=f'Cannot create already existing endpoint "{arn}".')
+        reserved = [t["Key"] for t in tags or [] if str(t["Key"]).lower().startswith("aws:")]
+        if reserved:  # AWS sets aws: tags itself and refuses them in a request (moto accepted them)
+            raise ValidationError(message=f"Tag keys beginning with 'aws:' are reserved for AWS use: {reserved}")
+        config = self.endpoint_configs.get(endpoint_config_name)
+        if config is not None and config.kms_key_id:
+            _check_endpoint_key(self.account_id, self.region_name, config.kms_key_id)
         return original_create(self, endpoint_name, endpoint_config_name, tags)
+
+    def create_endpoint_checked(self: Any, endpoint_name: str, endpoint_config_name: str, tags: Any) -> Any:
+        from moto.core.exceptions import JsonRESTError
+
+        try:
+            return create_endpoint(self, endpoint_name, endpoint_config_name, tags)
+        except _SageMakerAccessDenied as exc:
+            raise JsonRESTError("AccessDeniedException", str(exc)) from None
 
     original_create_notebook = sm.SageMakerModelBackend.create_notebook_instance
 
@@ -290,7 +340,7 @@ def _patch_sagemaker() -> None:
     setattr(sm.SageMakerModelBackend, "validate_production_variants", validate_production_variants)  # noqa: B010
     setattr(sm.SageMakerModelBackend, "add_tags", add_tags)  # noqa: B010
     _add_studio(sm, ValidationError, utcnow)
-    setattr(sm.SageMakerModelBackend, "create_endpoint", create_endpoint)  # noqa: B010
+    setattr(sm.SageMakerModelBackend, "create_endpoint", create_endpoint_checked)  # noqa: B010
     setattr(sm.SageMakerModelBackend, "create_notebook_instance", create_notebook_instance)  # noqa: B010
     setattr(sm.FakeSagemakerNotebookInstance, "start", start)  # noqa: B010
     setattr(sm.FakeSagemakerNotebookInstance, "stop", stop)  # noqa: B010
@@ -384,11 +434,11 @@ def _patch_events() -> None:
     models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
 
 
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in update.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+def _replace_blocks(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """UpdateDomain's DefaultUserSettings: each settings block given replaces the domain's block of that name (the
+    API reference does not promise a merge below it, so the emulator takes the stricter reading: a caller that
+    sends only the idle settings loses the block's images, lifecycle configurations and default resource spec)."""
+    return {**base, **update}
 
 
 def _add_studio(sm: Any, ValidationError: Any, utcnow: Any) -> None:
@@ -429,7 +479,8 @@ def _add_studio(sm: Any, ValidationError: Any, utcnow: Any) -> None:
         existing = apps(b).get(key(p))
         if existing is not None and existing.status != "Deleted":
             raise ResourceInUseException(message=f"App {key(p)} already exists")
-        arn = arn_formatter("app", key(p), b.account_id, b.region_name)
+        # SageMaker writes its ARNs' resource part in lower case (the app type too: .../jupyterlab/default)
+        arn = arn_formatter("app", key(p).lower(), b.account_id, b.region_name)
         apps(b)[key(p)] = _StudioApp(arn, p, utcnow())
         return ActionResult({"AppArn": arn})
 
@@ -461,7 +512,7 @@ def _add_studio(sm: Any, ValidationError: Any, utcnow: Any) -> None:
         if domain_id not in b.domains:
             raise ValidationError(message=f"Could not find domain '{domain_id}'.")
         domain = b.domains[domain_id]
-        domain.default_user_settings = _merge(domain.default_user_settings or {},
+        domain.default_user_settings = _replace_blocks(domain.default_user_settings or {},
                                               r._get_param("DefaultUserSettings") or {})
         return ActionResult({"DomainArn": domain.arn})
 
@@ -471,7 +522,7 @@ def _add_studio(sm: Any, ValidationError: Any, utcnow: Any) -> None:
     def resource_from_arn(self: Any, arn: str) -> Any:
         resource = arn.split(":", 5)[-1]
         if resource.startswith("app/"):
-            app = apps(self).get(resource.removeprefix("app/"))
+            app = next((a for a in apps(self).values() if a.arn == arn), None)  # the ARN as SageMaker wrote it
             if app is None:
                 raise ValidationError(message=f"Could not find app {resource}")
             return app
@@ -731,7 +782,8 @@ def gpu_dimensions(instance_id: str, index: int, gpu_name: str) -> dict[str, str
 
 
 def seed_endpoint(aws: LocalAws, name: str, *, variants: list[tuple[str, str | None, int]], tags: dict[str, str],
-                  created: datetime, region: str = "us-east-1", kind: str = "real-time") -> str:
+                  created: datetime, region: str = "us-east-1", kind: str = "real-time",
+                  kms_key_id: str | None = None) -> str:
     """A model, an EndpointConfig and an InService endpoint created at `created`. A variant is (name, instance type,
     count); instance type None makes it serverless. `kind`: real-time, async (an AsyncInferenceConfig) or
     inference-components (variants without a model). Returns the endpoint's ARN."""
@@ -745,11 +797,28 @@ def seed_endpoint(aws: LocalAws, name: str, *, variants: list[tuple[str, str | N
         {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}})} for v, t, n in variants]
     extra: dict[str, Any] = {"AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": f"s3://{name}-out/"}}} \
         if kind == "async" else {}
+    if kms_key_id:
+        extra["KmsKeyId"] = kms_key_id
     sm.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=spec, **extra)
     arn: str = sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config",
                                   Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["EndpointArn"]
     backdate(name, created, region=region, kind="endpoints")
     return arn
+
+
+def system_tags(name: str, tags: dict[str, str], *, region: str = "us-east-1") -> None:
+    """Seeding only: tags AWS itself puts on an endpoint (aws:cloudformation:*), which no request may send."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    endpoint = sagemaker_backends[FAKE_ACCOUNT][region].endpoints[name]
+    endpoint.tags = [*endpoint.tags, *({"Key": k, "Value": v} for k, v in tags.items())]
+
+
+def set_endpoint_status(name: str, status: str, *, region: str = "us-east-1") -> None:
+    """Seeding only: an endpoint in another status (Deleting: moto deletes at once)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    sagemaker_backends[FAKE_ACCOUNT][region].endpoints[name].endpoint_status = status
 
 
 def backdate(name: str, at: datetime, *, region: str = "us-east-1", kind: str = "endpoints") -> None:
@@ -798,13 +867,16 @@ def seed_notebook(aws: LocalAws, name: str, *, instance_type: str, tags: dict[st
 
 def seed_studio_domain(aws: LocalAws, name: str, *, tags: dict[str, str], idle_shutdown: bool,
                        region: str = "us-east-1") -> str:
-    """A Studio domain, with JupyterLab and Code Editor idle shutdown on or off; returns its id."""
+    """A Studio domain, with JupyterLab and Code Editor idle shutdown on or off (and a team's default image and
+    lifecycle configuration for JupyterLab); returns its id."""
     idle = {"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED" if idle_shutdown else
                                                         "DISABLED", "IdleTimeoutInMinutes": 60}}}
+    lab = {**idle, "DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}, "LifecycleConfigArns": [
+        f"arn:aws:sagemaker:{region}:{FAKE_ACCOUNT}:studio-lifecycle-config/install-team-tools"]}
     arn: str = aws.client("sagemaker", region).create_domain(
         DomainName=name, AuthMode="IAM", SubnetIds=["subnet-0a1b2c3d"], VpcId="vpc-0a1b2c3d",
         DefaultUserSettings={"ExecutionRole": f"arn:aws:iam::{FAKE_ACCOUNT}:role/sagemaker",
-                             "JupyterLabAppSettings": idle, "CodeEditorAppSettings": idle},
+                             "JupyterLabAppSettings": lab, "CodeEditorAppSettings": idle},
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["DomainArn"]
     return arn.rsplit("/", 1)[1]
 
@@ -819,7 +891,8 @@ def seed_studio_app(aws: LocalAws, domain_id: str, *, user_profile: str, app_typ
         DomainId=domain_id, UserProfileName=user_profile, AppType=app_type, AppName=app_name,
         ResourceSpec={"InstanceType": instance_type}, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["AppArn"]
     backend = sagemaker_backends[FAKE_ACCOUNT][region]
-    getattr(backend, "_cost_janitor_apps")[arn.split(":app/", 1)[1]].created = at_naive(created)  # noqa: B009
+    [app] = [a for a in getattr(backend, "_cost_janitor_apps").values() if a.arn == arn]  # noqa: B009
+    app.created = at_naive(created)
     return arn
 
 

@@ -97,6 +97,12 @@ class SlackStandIn:
                 if not user:
                     return 200, {"ok": False, "error": "users_not_found"}, {}
                 return 200, {"ok": True, "user": {"id": user, "profile": {"email": args["email"]}}}, {}
+            if method == "users.info":
+                emails = {u: e for e, u in self.users.items()}
+                user = str(args.get("user", ""))
+                if user not in emails:
+                    return 200, {"ok": False, "error": "user_not_found"}, {}
+                return 200, {"ok": True, "user": {"id": user, "profile": {"email": emails[user]}}}, {}
             if method == "chat.postMessage":
                 channel = str(args.get("channel"))
                 channel = "D" + channel[1:] if channel.startswith("U") else channel  # a DM with the app
