@@ -30,6 +30,7 @@ from cost_janitor.resources import (
     HUB_BUS_NAME,
     MEMBER_BUS_NAME,
     MEMBER_ROLE_NAME,
+    STARTED_DETAIL_TYPE,
 )
 from cost_janitor.settings import BY_SERVICE, PublishingSettings
 from infra.iam import acknowledge, grant_answers
@@ -37,6 +38,8 @@ from infra.janitor_function import JanitorFunction
 from infra.settings import Target
 
 FINDINGS = events.EventPattern(source=[FINDINGS_SOURCE], detail_type=[FINDINGS_DETAIL_TYPE])
+# what a member's bus forwards to the hub: its findings, and the resources its sweep saw started again (any region)
+TO_HUB = events.EventPattern(source=[FINDINGS_SOURCE], detail_type=[FINDINGS_DETAIL_TYPE, STARTED_DETAIL_TYPE])
 STARTED = {"source": ["aws.ec2"], "detail_type": ["EC2 Instance State-change Notification"],
            "detail": {"state": ["running"]}}  # a stopped box running again ends its savings (the hub's digest)
 # every function that publishes findings (its settings are PublishingSettings): in a member, to the bus
@@ -83,6 +86,13 @@ class HubLink(Construct):
                 **STARTED, account=self.members))  # type: ignore[arg-type]
         rule.add_target(targets.LambdaFunction(report, dead_letter_queue=dlq, retry_attempts=2,
                                                max_event_age=Duration.hours(2)))
+        # the resources a member's sweep saw started again, in any of its regions (EC2 sends state changes only
+        # in the instance's own region, and notebooks and Studio apps send none)
+        swept = events.Rule(self, "MembersStartedAgain", event_bus=self.bus, description=(
+            "cost-janitor: members' resources started again (ends savings)"), event_pattern=events.EventPattern(
+                source=[FINDINGS_SOURCE], detail_type=[STARTED_DETAIL_TYPE], account=self.members))
+        swept.add_target(targets.LambdaFunction(report, dead_letter_queue=dlq, retry_attempts=2,
+                                                max_event_age=Duration.hours(2)))
 
     def grant(self, fn: JanitorFunction) -> None:
         if "MEMBER_ROLE_NAME" in fn.wired:
@@ -106,7 +116,7 @@ class MemberLink(Construct):
         hub_bus = events.EventBus.from_event_bus_arn(self, "HubBus", stack.format_arn(
             service="events", region=hub.region, account=hub.account, resource="event-bus",
             resource_name=HUB_BUS_NAME))
-        self.rule = events.Rule(self, "FindingsToHub", event_bus=self.bus, event_pattern=FINDINGS,
+        self.rule = events.Rule(self, "FindingsToHub", event_bus=self.bus, event_pattern=TO_HUB,
                                 description="cost-janitor: findings to the hub's bus")
         self.rule.add_target(targets.EventBus(hub_bus, dead_letter_queue=self.outbox))
         # instances starting again (the default bus) → the hub, for its digest; a lost one only overstates savings,

@@ -12,11 +12,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from cost_janitor.adapters.bus import BusPublisher, redrive
+from cost_janitor.adapters.bus import BusPublisher, announce_started, redrive
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.adapters.sns import FindingsPublisher
-from cost_janitor.core.models import Finding
+from cost_janitor.core.models import Finding, Started
+from cost_janitor.core.report import ends_savings
 from cost_janitor.observability import (
     METRIC_ESTIMATED_SAVINGS,
     METRIC_FINDINGS,
@@ -73,6 +74,24 @@ def _drain_outbox(ledger: Ledger, publisher: FindingsPublisher | BusPublisher) -
             ledger.return_outbox(key, *taken)
             raise
     return sent
+
+
+def record_starts(started: Sequence[Started], ledger: Ledger, settings: Settings) -> list[Started]:
+    """Resources the janitor stopped or deleted that run again: their savings end in the ledger (once: a start
+    already recorded, by the state-change rule say, is not recorded twice), and in a member the hub hears too
+    (its digest counts the member's savings). Returns those recorded."""
+    recorded = [s for s in started
+                if ends_savings(ledger.history(s.resource_id), s.at, resource_type=s.resource_type)]
+    for s in recorded:
+        ledger.record_started(s.resource_id, at=s.at.isoformat(), source=f"{s.resource_type} seen running again")
+    if recorded and settings.findings_bus_name:
+        try:
+            announce_started(client("events", settings.region), settings.findings_bus_name, recorded)
+        except ClientError as exc:  # the hub then overstates these savings until the next restart it hears of
+            metrics.add_metric(name=METRIC_PUBLISH_FAILURES, unit=MetricUnit.Count, value=1)
+            logger.error("restarts not sent to the hub", extra={"error_code": exc.response["Error"]["Code"],
+                                                                "resources": len(recorded)})
+    return recorded
 
 
 def deliver(findings: Sequence[Finding], settings: Settings, *, run_id: str) -> int:

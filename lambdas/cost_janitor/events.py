@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel, SqsM
 from pydantic import BaseModel, ConfigDict, Field, Json, RootModel, ValidationError
 
 from cost_janitor.core.errors import BadEventError
-from cost_janitor.core.models import Finding
+from cost_janitor.core.models import Finding, Started
 
 
 class SweepRequest(BaseModel):
@@ -98,8 +98,22 @@ class Ec2StateChange(EventBridgeModel):
     detail: StateChangeDetail
 
 
-class ReportEvent(RootModel[Annotated[ScheduledEvent | Ec2StateChange, Field(discriminator="detail_type")]]):
-    """What the report Lambda receives: its weekly schedule, or instance state changes."""
+class StartedDetail(BaseModel):
+    started: list[Started] = Field(min_length=1, max_length=500)
+
+
+class StartedAgain(EventBridgeModel):
+    """A member's resources started again (seen by its nightly sweep, in any region), forwarded to the hub's bus;
+    EventBridge stamps `account` with the sender's."""
+
+    source: Literal["cost-janitor"]
+    detail_type: Literal["cost-janitor resource started again"] = Field(alias="detail-type")
+    detail: StartedDetail
+
+
+class ReportEvent(RootModel[Annotated[ScheduledEvent | Ec2StateChange | StartedAgain,
+                                      Field(discriminator="detail_type")]]):
+    """What the report Lambda receives: its weekly schedule, instance state changes, or members' restarts."""
 
 
 class FindingsDocument(BaseModel):

@@ -18,3 +18,4 @@ HUB_ANSWERS_ROLE_NAME = "cost-janitor-hub-answers"  # the hub's answers Lambda r
 MEMBER_ROLE_NAME = "cost-janitor-member-answers"  # the narrow role in each member that carries out answers
 FINDINGS_SOURCE = "cost-janitor"
 FINDINGS_DETAIL_TYPE = "cost-janitor findings"
+STARTED_DETAIL_TYPE = "cost-janitor resource started again"  # a member → the hub: a stopped resource runs again

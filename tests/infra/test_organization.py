@@ -66,21 +66,27 @@ def test_the_hubs_bus_admits_exactly_the_members_and_hands_their_findings_to_the
     policies = [p["Properties"] for p in hub.resources("AWS::Events::EventBusPolicy").values()]
     assert [(p["Statement"]["Principal"], p["Statement"]["Action"]) for p in policies] == [
         ({"AWS": f"arn:aws:iam::{MEMBER}:root"}, "events:PutEvents")]  # not the hub itself, nobody else
-    rules = {r["Properties"]["EventPattern"]["source"][0]: r["Properties"]
+    rules = {r["Properties"]["EventPattern"].get("detail-type", ["?"])[0]: r["Properties"]
              for r in hub.resources("AWS::Events::Rule").values()
              if r["Properties"].get("EventBusName") == {"Ref": bus_id}}
-    assert rules["cost-janitor"]["EventPattern"] == {"account": [MEMBER], "detail-type": ["cost-janitor findings"],
-                                                     "source": ["cost-janitor"]}
-    [target] = rules["cost-janitor"]["Targets"]
+    assert rules["cost-janitor findings"]["EventPattern"] == {
+        "account": [MEMBER], "detail-type": ["cost-janitor findings"], "source": ["cost-janitor"]}
+    [target] = rules["cost-janitor findings"]["Targets"]
     [notifier_queue] = [k for k in hub.resources("AWS::SQS::Queue") if k.startswith("NotifierFindings")]
     assert target["Arn"] == {"Fn::GetAtt": [notifier_queue, "Arn"]}
     assert _functions(hub)["notifier"]["MEMBER_ACCOUNTS"] == MEMBER
     # members' instances starting again reach the report function (the one digest's savings end there)
-    assert rules["aws.ec2"]["EventPattern"]["account"] == [MEMBER]
-    [started] = rules["aws.ec2"]["Targets"]
+    ec2 = rules["EC2 Instance State-change Notification"]
+    assert ec2["EventPattern"]["account"] == [MEMBER]
+    [started] = ec2["Targets"]
     [report] = [k for k, f in hub.resources("AWS::Lambda::Function").items()
                 if f["Properties"]["Environment"]["Variables"].get("POWERTOOLS_SERVICE_NAME") == "report"]
     assert started["Arn"] == {"Fn::GetAtt": [report, "Arn"]}
+    # ...and so do the restarts a member's sweep saw in any of its regions (and its notebooks and Studio apps)
+    swept = rules["cost-janitor resource started again"]
+    assert swept["EventPattern"] == {"account": [MEMBER], "detail-type": ["cost-janitor resource started again"],
+                                     "source": ["cost-janitor"]}
+    assert [t["Arn"] for t in swept["Targets"]] == [{"Fn::GetAtt": [report, "Arn"]}]
 
 
 def test_the_hub_may_only_assume_each_members_narrow_role(synth_org: OrgSynth) -> None:

@@ -296,3 +296,23 @@ def test_idle_kubernetes_nodes_are_never_marked_or_stopped_by_the_ec2_sweep(aws:
     for name in f.ids:
         assert f.state(name) == "running"
         assert not {"cost-janitor:idle-since", "cost-janitor:gpu-agent"} & set(f.tags(name)), name
+
+
+def test_a_box_started_again_in_another_region_ends_its_savings(aws: LocalAws, janitor: Any) -> None:
+    """EC2 delivers state-change events only in the instance's own region, so the stack's rule never hears a box in
+    us-west-2 start again: the next sweep of us-west-2 sees it running and ends its savings (one ledger read)."""
+    from cost_janitor.adapters.ledger import Ledger
+
+    policy = Policy.model_validate({"regions": ["us-east-1", "us-west-2"]})
+    janitor(policy)
+    west = Fleet(aws, END, region="us-west-2")
+    west.add("west-dev", "m5.large", {**DEV, "cost-janitor:idle-since": "2026-11-25T02:05:00+00:00"}, cpu=1.0)
+    west.done()
+    first = _by_name(west, _run(NIGHT1, dry_run=False, policy=policy))
+    assert (first["west-dev"].action, first["west-dev"].action_status) == (ActionKind.STOP, "done")
+    west.ec2.start_instances(InstanceIds=[west.ids["west-dev"]])  # its owner wants it back
+    second = _run(NIGHT2, dry_run=False, policy=policy)
+    assert second.restarted == 1
+    ledger = Ledger(aws.client("dynamodb"), Settings.from_env().ledger_table or "")
+    assert any(e.action == "started" for e in ledger.history(west.ids["west-dev"]))
+    assert _run(NIGHT2 + timedelta(hours=1), dry_run=True, policy=policy).restarted == 0  # once

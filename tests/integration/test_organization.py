@@ -240,3 +240,33 @@ def test_the_hubs_one_digest_counts_every_members_savings_by_account(org: dict[s
     assert report_handler.lambda_handler(started, FakeContext("report")) == {"recorded": True}
     later = digest.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
     assert later.by_account == {A: round(70.08 / 730 * 48, 2), B: round(70.08 / 730 * 24, 2)}
+
+
+def test_a_members_box_started_again_in_another_region_ends_its_savings_in_the_hubs_digest(
+        org: dict[str, Any]) -> None:
+    """EC2 sends state changes only in the instance's own region, and A's box is in us-west-2, away from A's stack:
+    A's next sweep sees it running, records the start and tells the hub, whose digest stops counting it."""
+    from cost_janitor.capabilities import digest
+    from cost_janitor.handlers import report as report_handler
+    from cost_janitor.local.emulator import HUB_STARTED_QUEUE
+
+    a: Fleet = org["fleets"][A]
+    a.ec2.create_tags(Resources=[a.ids["a-dev"]], Tags=[{"Key": "cost-janitor:idle-since",
+                                                          "Value": (NIGHT - timedelta(days=3)).isoformat()}])
+    assert {(f.action, f.action_status) for f in _sweep(org, A).findings if f.verdict == "idle"} == {
+        ("stop", "done")}
+    _hub_night(org)
+    a.ec2.start_instances(InstanceIds=[a.ids["a-dev"]])  # its owner needs it back
+    launched = a.ec2.describe_instances(InstanceIds=[a.ids["a-dev"]])["Reservations"][0]["Instances"][0]["LaunchTime"]
+    assert _sweep(org, A, run_id="night-2").restarted == 1
+    org["become"](HUB)
+    sqs = org["aws"].client("sqs")
+    queue = sqs.get_queue_url(QueueName=HUB_STARTED_QUEUE)["QueueUrl"]
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(message["Body"])
+    assert event["account"] == A and event["detail"]["started"][0]["region"] == "us-west-2"
+    assert report_handler.lambda_handler(event, FakeContext("report")) == {"recorded": 1}
+    assert report_handler.lambda_handler(event, FakeContext("report")) == {"recorded": 0}  # a repeat is harmless
+    built = digest.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
+    hours = (launched - NIGHT).total_seconds() / 3600
+    assert built.by_account[A] == round(70.08 / 730 * hours, 2) < round(70.08 / 730 * 24, 2)

@@ -12,9 +12,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cost_janitor.adapters.sns import batches, body
-from cost_janitor.core.models import Finding
+from cost_janitor.core.models import Finding, Started
 from cost_janitor.resources import FINDINGS_DETAIL_TYPE as DETAIL_TYPE
 from cost_janitor.resources import FINDINGS_SOURCE as SOURCE
+from cost_janitor.resources import STARTED_DETAIL_TYPE
 
 
 def _refused(entry: dict[str, Any]) -> ClientError:
@@ -36,12 +37,21 @@ class BusPublisher:
             self.put(detail)
         return len(details)
 
-    def put(self, detail: str) -> None:
+    def put(self, detail: str, *, detail_type: str = DETAIL_TYPE) -> None:
         """One event (a batch is ≤ 250 KB, under PutEvents' 256 KB); a refused entry raises like an SDK error."""
-        response = self._events.put_events(Entries=[{"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": detail,
+        response = self._events.put_events(Entries=[{"Source": SOURCE, "DetailType": detail_type, "Detail": detail,
                                                      "EventBusName": self._bus}])
         if response.get("FailedEntryCount"):
             raise _refused(response["Entries"][0])
+
+
+def announce_started(events: Any, bus_name: str, started: Sequence[Started]) -> int:
+    """Resources started again, to the member's bus (→ the hub's digest): one event per 500, each well under 256 KB."""
+    publisher = BusPublisher(events, bus_name)
+    for start in range(0, len(started), 500):
+        publisher.put(json.dumps({"started": [s.model_dump(mode="json") for s in started[start:start + 500]]}),
+                      detail_type=STARTED_DETAIL_TYPE)
+    return -(-len(started) // 500)
 
 
 def redrive(sqs: Any, queue_url: str, publisher: BusPublisher) -> int:

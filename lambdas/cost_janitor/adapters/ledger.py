@@ -124,21 +124,34 @@ class Ledger:
                 self._ddb.delete_item(TableName=self._table, Key=key)
 
     @staticmethod
-    def _protection_key(region: str) -> dict[str, dict[str, str]]:
-        return {"pk": {"S": "sweep-state"}, "sk": {"S": f"stop-protected#{region}"}}
+    def _region_key(name: str, region: str) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": "sweep-state"}, "sk": {"S": f"{name}#{region}"}}
 
-    def stop_protected(self, region: str) -> dict[str, datetime]:
-        """Instances a read found stop-protected (DisableApiStop), with when: one item per region, one read a night."""
-        item = self._ddb.get_item(TableName=self._table, Key=self._protection_key(region),
+    def _region_set(self, name: str, region: str) -> dict[str, datetime]:
+        item = self._ddb.get_item(TableName=self._table, Key=self._region_key(name, region),
                                   ConsistentRead=True).get("Item")
         return {iid: datetime.fromisoformat(at) for iid, at in json.loads(item["ids"]["S"]).items()} if item else {}
 
-    def save_stop_protected(self, region: str, protected: dict[str, datetime]) -> None:
-        if not protected:
-            self._ddb.delete_item(TableName=self._table, Key=self._protection_key(region))
+    def _save_region_set(self, name: str, region: str, ids: dict[str, datetime]) -> None:
+        if not ids:
+            self._ddb.delete_item(TableName=self._table, Key=self._region_key(name, region))
             return
-        self._ddb.put_item(TableName=self._table, Item={**self._protection_key(region), "ids": {"S": json.dumps(
-            {iid: at.isoformat() for iid, at in sorted(protected.items())})}})
+        self._ddb.put_item(TableName=self._table, Item={**self._region_key(name, region), "ids": {"S": json.dumps(
+            {iid: at.isoformat() for iid, at in sorted(ids.items())})}})
+
+    def stop_protected(self, region: str) -> dict[str, datetime]:
+        """Instances a read found stop-protected (DisableApiStop), with when: one item per region, one read a night."""
+        return self._region_set("stop-protected", region)
+
+    def save_stop_protected(self, region: str, protected: dict[str, datetime]) -> None:
+        self._save_region_set("stop-protected", region, protected)
+
+    def janitor_stopped(self, region: str) -> dict[str, datetime]:
+        """Instances the janitor stopped in a region, with when, watched for their owners starting them again."""
+        return self._region_set("janitor-stopped", region)
+
+    def save_janitor_stopped(self, region: str, stopped: dict[str, datetime]) -> None:
+        self._save_region_set("janitor-stopped", region, stopped)
 
     def cursor(self, name: str) -> str | None:
         """Where a run that ran out of time stopped (the storage run: the last bucket it looked at)."""

@@ -19,8 +19,15 @@ from cost_janitor.adapters.ec2 import Ec2Inventory
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.adapters.sagemaker import EndpointUsageReader, SageMakerInventory
-from cost_janitor.core.idle import PROTECTION_KEPT, classify_instances, protection_reads, recheck, stop_candidates
-from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, Usage
+from cost_janitor.core.idle import (
+    PROTECTION_KEPT,
+    classify_instances,
+    protection_reads,
+    recheck,
+    started_again,
+    stop_candidates,
+)
+from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, Started, Usage
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.sagemaker import (
     APP_TYPE,
@@ -34,7 +41,7 @@ from cost_janitor.core.sagemaker import (
     needs_description,
     recheck_endpoint,
 )
-from cost_janitor.delivery import deliver
+from cost_janitor.delivery import deliver, record_starts
 from cost_janitor.observability import METRIC_NOT_EVALUATED, logger, metrics, tracer
 from cost_janitor.settings import Settings
 
@@ -52,6 +59,7 @@ class SweepReport:
     messages_published: int = 0
     api_calls: Counter[str] = field(default_factory=Counter)
     metrics_requested: int = 0  # GetMetricData's billing unit, for the own-cost model and the benchmarks
+    restarted: int = 0  # resources the janitor stopped or deleted that their owners started again
 
     def summary(self) -> dict[str, Any]:
         idle = [f for f in self.findings if f.monthly_usd is not None]
@@ -81,12 +89,14 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
     behind = [r for r in (ledger.sweep_backlog() if ledger else []) if r in wanted]
     report = SweepReport(run_id, dry_run, behind + [r for r in wanted if r not in behind], [])
     usage: dict[str, Usage] = {}
+    starts: list[Started] = []
     for region in report.regions:
         if remaining_ms is not None and remaining_ms() < RESERVE_MS:
             report.not_reached.append(region)
             continue
         if "sagemaker" in covered:
-            report.findings += _sweep_sagemaker(region, policy, ledger, now=now, run_id=run_id, report=report)
+            report.findings += _sweep_sagemaker(region, policy, ledger, now=now, run_id=run_id, report=report,
+                                                starts=starts)
         if "ec2" not in covered:
             continue
         try:
@@ -99,6 +109,8 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
             logger.error("region not swept", extra={"region": region, "error_code": report.failed_regions[region]})
             metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=1)
             continue
+        if ledger:
+            starts += _ec2_started_again(instances, ledger, region, now=now)
         findings = classify_instances(instances, read, policy, now=now, run_id=run_id)
         report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
         report.metrics_requested += cloudwatch.metrics_requested
@@ -113,6 +125,9 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
     report.findings = _recheck_stops(report, usage, policy, now=now)
     report.findings = _recheck_sagemaker(report, policy, now=now)
     report.findings = Executor(client, dry_run=dry_run).execute(report.findings, policy, now=now)
+    if ledger:
+        _watch_stopped(report.findings, ledger, now=now)
+        report.restarted = len(record_starts(starts, ledger, settings))
     report.messages_published = deliver(report.findings, settings, run_id=run_id)
     logger.info("sweep finished", extra=report.summary())
     return report
@@ -175,7 +190,7 @@ def _recheck_stops(report: SweepReport, usage: dict[str, Usage], policy: Policy,
 
 
 def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now: datetime, run_id: str,
-                     report: SweepReport) -> list[Finding]:
+                     report: SweepReport, starts: list[Started]) -> list[Finding]:
     """Endpoints (listed, their metrics read in batches, only the candidates described) and notebook instances, in
     one region. A region where SageMaker cannot be read is reported like an EC2 one; the rest of the sweep runs."""
     inventory = SageMakerInventory(client("sagemaker", region), client("resourcegroupstaggingapi", region), region)
@@ -202,9 +217,10 @@ def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now:
         report.api_calls.update({f"sagemaker:{k}": v for k, v in inventory.calls.items()})
         report.api_calls.update({f"sagemaker:{k}": v for k, v in cloudwatch.calls.items() if v})
         report.metrics_requested += cloudwatch.metrics_requested
-    if ledger:
-        _started_again([(n.name, n.last_modified, NOTEBOOK_TYPE, ActionKind.STOP_NOTEBOOK) for n in notebooks]
-                       + [(a.resource_id, a.created, APP_TYPE, ActionKind.DELETE_APP) for a in apps], ledger, now=now)
+    starts += [Started(resource_id=n.name, resource_type=NOTEBOOK_TYPE, region=region, at=n.last_modified)
+               for n in notebooks if n.status == "InService" and now - n.last_modified <= timedelta(hours=26)]
+    starts += [Started(resource_id=a.resource_id, resource_type=APP_TYPE, region=region, at=a.created)
+               for a in apps if now - a.created <= timedelta(hours=26)]
     return (classify_endpoints(endpoints, usage, policy, now=now, run_id=run_id, not_read=not_read,
                                async_usage=async_usage)
             + classify_notebooks(notebooks, policy, now=now, run_id=run_id)
@@ -212,18 +228,26 @@ def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now:
             + classify_apps(apps, policy, now=now, run_id=run_id))
 
 
-def _started_again(resources: list[tuple[str, datetime, str, ActionKind]], ledger: Ledger, *,
-                   now: datetime) -> None:
-    """A notebook instance the janitor stopped, or a Studio app it deleted, that its owner started since: its savings
-    end when it started. Only those started within the last day are looked up (one ledger query each)."""
-    for resource_id, started, resource_type, ended_by in resources:
-        if now - started > timedelta(hours=26):
-            continue
-        history = [e for e in ledger.history(resource_id) if e.resource_type in (resource_type, "")]
-        stops = [e for e in history if e.action == ended_by and e.status == "done"]
-        starts = [e for e in history if e.action == "started"]
-        if stops and not (starts and starts[-1].at >= stops[-1].at) and started > stops[-1].at:
-            ledger.record_started(resource_id, at=started.isoformat(), source=f"{resource_type} started again")
+def _ec2_started_again(running: list[Instance], ledger: Ledger, region: str, *, now: datetime) -> list[Started]:
+    """Boxes the janitor stopped in this region that run again (one ledger read a region): EC2 sends state-change
+    events only in the instance's own region, so this is how starts in every other region end their savings."""
+    stopped = ledger.janitor_stopped(region)
+    if not stopped:
+        return []
+    again, still = started_again(stopped, running, now=now)
+    if still != stopped:
+        ledger.save_janitor_stopped(region, still)
+    return [Started(resource_id=iid, resource_type="ec2:instance", region=region, at=at) for iid, at in again]
+
+
+def _watch_stopped(findings: list[Finding], ledger: Ledger, *, now: datetime) -> None:
+    """Boxes stopped tonight join their region's watch list (one read and write a region with stops)."""
+    by_region: dict[str, list[str]] = {}
+    for f in findings:
+        if f.action in STOPS and f.action_status == "done":
+            by_region.setdefault(f.region, []).append(f.resource_id)
+    for region, ids in by_region.items():
+        ledger.save_janitor_stopped(region, {**ledger.janitor_stopped(region), **dict.fromkeys(ids, now)})
 
 
 RECHECKED = (ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK, ActionKind.DELETE_APP)

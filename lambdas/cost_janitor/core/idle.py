@@ -190,6 +190,20 @@ def stop_candidates(findings: list[Finding]) -> list[str]:
 
 
 PROTECTION_KEPT = timedelta(days=7)
+STOPPED_KEPT = timedelta(days=180)  # how long a box the janitor stopped is watched for its owner starting it again
+
+
+def started_again(stopped: dict[str, datetime], running: list[Instance], *,
+                  now: datetime) -> tuple[list[tuple[str, datetime]], dict[str, datetime]]:
+    """(boxes the janitor stopped that run again, with when they started — EC2's LaunchTime is the last start —,
+    and the stopped boxes still to watch). Seen by the nightly sweep in every region it covers: EC2 delivers
+    state-change events only in the instance's own region, so the event rule alone misses other regions."""
+    now_running = {i.instance_id: i for i in running}
+    again = [(iid, now_running[iid].launch_time) for iid, at in stopped.items()
+             if iid in now_running and now_running[iid].launch_time > at]
+    back = {iid for iid, _ in again}
+    still = {iid: at for iid, at in stopped.items() if iid not in back and now - at < STOPPED_KEPT}
+    return again, still
 
 
 def protection_reads(findings: list[Finding], known: dict[str, datetime], *,

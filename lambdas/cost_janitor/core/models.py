@@ -275,6 +275,16 @@ class LedgerRecord:
     account: str = ""  # the resource's account (organization mode: the hub's ledger holds every member's)
 
 
+class Started(_Frozen):
+    """A resource the janitor stopped or deleted that runs again (its owner started or restored it): its realized
+    savings end `at`."""
+
+    resource_id: str
+    resource_type: str
+    region: str
+    at: datetime
+
+
 @dataclass(frozen=True)
 class Volume:
     """An unattached EBS volume."""

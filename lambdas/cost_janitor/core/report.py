@@ -171,3 +171,12 @@ def egress_lines(groups: list[dict[str, Any]], *, top: int = 5) -> list[tuple[st
         if any(w in usage for w in wanted):
             lines[usage] += float(g["Metrics"]["UnblendedCost"]["Amount"])
     return sorted(((k, round(v, 2)) for k, v in lines.items()), key=lambda kv: -kv[1])[:top]
+
+
+def ends_savings(history: list[LedgerRecord], at: datetime, *, resource_type: str = "") -> bool:
+    """Whether a start at `at` ends savings the ledger counts: the janitor's last stop or deletion of it is done,
+    no start was recorded since, and this start came after it."""
+    own = [e for e in history if not resource_type or e.resource_type in (resource_type, "")]
+    stops = [e for e in own if e.action in SAVINGS_ACTIONS and e.status == "done"]
+    starts = [e for e in own if e.action == "started"]
+    return bool(stops) and not (starts and starts[-1].at >= stops[-1].at) and at > stops[-1].at

@@ -1,5 +1,6 @@
 """Report Lambda: the weekly schedule → capabilities.digest.run (once per event id); an instance starting →
-digest.record_start (a stopped box's realized savings stop counting)."""
+digest.record_start (a stopped box's realized savings stop counting); a member's restarts →
+digest.record_member_starts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
 from cost_janitor.capabilities import digest
-from cost_janitor.events import Ec2StateChange, ReportEvent, ScheduledEvent
+from cost_janitor.events import Ec2StateChange, ReportEvent, ScheduledEvent, StartedAgain
 from cost_janitor.runtime import idempotent_run, janitor_handler, load_policy_for
 from cost_janitor.settings import DigestSettings
 
@@ -21,6 +22,8 @@ def lambda_handler(event: ReportEvent, context: LambdaContext) -> dict[str, Any]
     settings = DigestSettings.from_env()
     if isinstance(event.root, Ec2StateChange):
         return digest.record_start(event.root, settings)
+    if isinstance(event.root, StartedAgain):
+        return digest.record_member_starts(event.root, settings)
     policy = load_policy_for(settings)
 
     def run(event: ScheduledEvent) -> dict[str, Any]:

@@ -194,6 +194,22 @@ def _patch_ec2_tags() -> None:
     setattr(TagResponse, "delete_tags", checked(TagResponse.delete_tags))  # noqa: B010
     setattr(TagResponse, "_cost_janitor_patched", True)  # noqa: B010
 
+    # A stopped instance started again gets a new LaunchTime, as on EC2 (moto kept the first launch's): the sweep
+    # reads a restart's time from it.
+    from moto.core.utils import utcnow
+    from moto.ec2.models.instances import Instance
+
+    original_start = Instance.start
+
+    def start(self: Any) -> Any:
+        was = self._state.name
+        state = original_start(self)
+        if was != "running":
+            self.launch_time = utcnow()
+        return state
+
+    setattr(Instance, "start", start)  # noqa: B010
+
 
 def _patch_s3() -> None:
     from moto.s3 import responses
@@ -670,6 +686,9 @@ HUB_BUS = resources.HUB_BUS_NAME
 MEMBER_BUS = resources.MEMBER_BUS_NAME
 
 
+HUB_STARTED_QUEUE = "cost-janitor-hub-started"
+
+
 def deploy_hub_bus(aws: LocalAws, members: list[str], region: str = "us-east-1") -> tuple[str, str]:
     """The hub's side of organization mode, as the hub stack makes it: its bus, admitting the listed member
     accounts, and the rule that hands findings to the notifier's queue. Returns (bus ARN, queue URL)."""
@@ -687,6 +706,14 @@ def deploy_hub_bus(aws: LocalAws, members: list[str], region: str = "us-east-1")
                                              "detail-type": [resources.FINDINGS_DETAIL_TYPE]}))
     events.put_targets(Rule="findings-to-notifier", EventBusName=HUB_BUS,
                        Targets=[{"Id": "notifier", "Arn": queue_arn}])
+    # members' restarts → the report function (here a queue the test hands to it: moto cannot target a Lambda)
+    started = sqs.create_queue(QueueName=HUB_STARTED_QUEUE)["QueueUrl"]
+    started_arn = sqs.get_queue_attributes(QueueUrl=started, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="members-started-again", EventBusName=HUB_BUS,
+                    EventPattern=json.dumps({"source": [resources.FINDINGS_SOURCE], "account": members,
+                                             "detail-type": [resources.STARTED_DETAIL_TYPE]}))
+    events.put_targets(Rule="members-started-again", EventBusName=HUB_BUS,
+                       Targets=[{"Id": "report", "Arn": started_arn}])
     return bus, queue
 
 
@@ -699,7 +726,8 @@ def deploy_member_bus(aws: LocalAws, account: str, hub_bus_arn: str, region: str
     outbox_arn = sqs.get_queue_attributes(QueueUrl=outbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="findings-to-hub", EventBusName=MEMBER_BUS,
                     EventPattern=json.dumps({"source": [resources.FINDINGS_SOURCE],
-                                             "detail-type": [resources.FINDINGS_DETAIL_TYPE]}))
+                                             "detail-type": [resources.FINDINGS_DETAIL_TYPE,
+                                                             resources.STARTED_DETAIL_TYPE]}))
     events.put_targets(Rule="findings-to-hub", EventBusName=MEMBER_BUS, Targets=[{
         "Id": "hub", "Arn": hub_bus_arn, "RoleArn": f"arn:aws:iam::{account}:role/cost-janitor-to-hub",
         "DeadLetterConfig": {"Arn": outbox_arn}}])
