@@ -93,3 +93,11 @@ def test_every_mutating_ec2_or_tagging_call_is_conditioned(synth: Synth) -> None
 def test_whoever_may_stop_is_denied_terminate(synth: Synth, function: str) -> None:
     denies = [s for s in _roles(synth)[function] if s["Effect"] == "Deny"]
     assert {"Sid": "NeverTerminate", "Effect": "Deny", "Action": "ec2:TerminateInstances", "Resource": "*"} in denies
+
+
+def test_the_readmes_iam_table_is_what_the_roles_allow(synth: Synth) -> None:
+    """The README's IAM section is generated from the synthesized roles (`python -m infra.iam_readme`), so it cannot
+    drift from them again (it once said the sweep could read stop protection when its role could not)."""
+    from infra.iam_readme import README, current_section, section
+
+    assert current_section(README.read_text()) == section(synth.raw), "run `python -m infra.iam_readme`"
