@@ -88,7 +88,9 @@ class StackSettings(BaseModel):
     ops_email: str | None = None
     # The Slack endpoint is a public URL (auth NONE): reserved concurrency caps what a flood of unsigned requests
     # can cost or take from the account's other functions. Slack sends a click at a time; 5 is plenty.
-    slack_reserved_concurrency: int = Field(5, ge=1, le=100)
+    # 0: no reservation. Lambda keeps at least 100 of the account's concurrency unreserved, so an account whose limit
+    # is low (new accounts often have 10) cannot reserve any: `cost-janitor preflight` says so before the deploy.
+    slack_reserved_concurrency: int = Field(5, ge=0, le=100)
     organization: Organization | None = None
 
     def policy_for(self, account: str) -> Policy:

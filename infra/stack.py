@@ -112,7 +112,7 @@ class JanitorStack(Stack):
                                role_name=HUB_ANSWERS_ROLE_NAME if self.kind == "hub" else None)
         self.slack_interactivity = SlackInteractivity(
             self, "SlackInteractivity", functions=functions, answers_queue=self.answers.queue,
-            reserved_concurrency=settings.slack_reserved_concurrency)
+            reserved_concurrency=settings.slack_reserved_concurrency or None)
         if self.kind == "hub":
             assert org is not None
             self.hub_link = HubLink(self, "HubLink", members=org.member_accounts(),

@@ -15,7 +15,7 @@ from infra.janitor_function import FunctionFactory
 
 class SlackInteractivity(Construct):
     def __init__(self, scope: Construct, id: str, *, functions: FunctionFactory, answers_queue: sqs.IQueue,
-                 reserved_concurrency: int) -> None:
+                 reserved_concurrency: int | None) -> None:
         super().__init__(scope, id)
         self.fn = functions(self, "Function", service="slack-interactivity", memory_size=1024,
                             timeout=Duration.seconds(10), reserved_concurrency=reserved_concurrency,

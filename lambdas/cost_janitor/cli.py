@@ -219,6 +219,23 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """Before the first `cdk deploy`: what in this account would make the deploy fail, and what to change."""
+    from cost_janitor.adapters.account import lambda_concurrency
+    from cost_janitor.adapters.clients import client
+    from cost_janitor.core.deploy import reservation_problem
+
+    settings = aws_settings(args)
+    limit, unreserved = lambda_concurrency(client("lambda", settings.region))
+    problem = reservation_problem(args.slack_reserved_concurrency, limit=limit, unreserved=unreserved)
+    if problem:
+        print(f"cost-janitor: {problem}", file=sys.stderr)
+        return 1
+    print(f"ok: Lambda concurrency {limit} ({unreserved} unreserved) leaves room for the Slack endpoint's "
+          f"{args.slack_reserved_concurrency} reserved in {settings.region}")
+    return 0
+
+
 def cmd_slack_manifest(args: argparse.Namespace) -> int:
     """The Slack app manifest, its Request URL read from the hub (or single-account) stack's output."""
     from cost_janitor.adapters.clients import client
@@ -541,6 +558,13 @@ def parser() -> argparse.ArgumentParser:
     cost.add_argument("--policy", help="policy JSON or cdk.json (its schedules; default: the defaults)")
     cost.add_argument("--json", action="store_true")
     cost.set_defaults(func=cmd_cost)
+
+    preflight = sub.add_parser("preflight", parents=[aws],
+                               help="before `cdk deploy`: would this account's limits make the deploy fail?")
+    preflight.add_argument("--region", action="append", help="the region you deploy to (default: the profile's)")
+    preflight.add_argument("--slack-reserved-concurrency", type=int, default=5,
+                           help="cdk.json's slack_reserved_concurrency (default 5; 0: none)")
+    preflight.set_defaults(func=cmd_preflight)
 
     slack = sub.add_parser("slack-manifest", parents=[aws],
                            help="the Slack app manifest, with the Request URL from the hub stack's output")

@@ -398,6 +398,42 @@ def bus_admits(policy: str | None, account: str, bus_account: str) -> bool:
     return False
 
 
+LAMBDA_CONCURRENCY = 1000  # the account's Lambda "Concurrent executions" quota here (AWS's default for most)
+
+
+def _patch_lambda() -> None:
+    """GetAccountSettings, which moto lacks (`cost-janitor preflight` reads it): AccountLimit as the API documents it,
+    the concurrency from LAMBDA_CONCURRENCY less what functions reserved."""
+    import json as json_
+
+    from moto.awslambda import urls
+    from moto.awslambda.models import lambda_backends
+    from moto.core.responses import BaseResponse
+
+    if getattr(urls, "_cost_janitor_patched", False):
+        return
+
+    class AccountSettings(BaseResponse):
+        def __init__(self) -> None:
+            super().__init__(service_name="awslambda")
+
+        def account_settings(self, request: Any, full_url: str, headers: Any) -> Any:
+            self.setup_class(request, full_url, headers)
+            backend = lambda_backends[self.current_account][self.region]
+            reserved = sum(int(f.reserved_concurrency or 0) for f in backend.list_functions())
+            return 200, {}, json_.dumps({"AccountLimit": {
+                "TotalCodeSize": 80530636800, "CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800,
+                "ConcurrentExecutions": LAMBDA_CONCURRENCY,
+                "UnreservedConcurrentExecutions": LAMBDA_CONCURRENCY - reserved},
+                "AccountUsage": {"TotalCodeSize": 0, "FunctionCount": len(list(backend.list_functions()))}})
+
+    def account_settings(request: Any, full_url: str, headers: Any) -> Any:  # moto names a route by its function
+        return AccountSettings().account_settings(request, full_url, headers)
+
+    urls.url_paths[r"{0}/(?P<api_version>[^/]+)/account-settings/?$"] = account_settings
+    setattr(urls, "_cost_janitor_patched", True)  # noqa: B010
+
+
 def _patch_events() -> None:
     """EventBridge rules whose target is an event bus in another account: moto forwards every event, ignores the
     receiving bus's policy and rewrites `account` to the receiver's. EventBridge checks the policy (a refused event
@@ -610,6 +646,7 @@ def start_moto() -> LocalAws:
     _patch_ec2_tags()
     _patch_sagemaker()
     _patch_events()
+    _patch_lambda()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
