@@ -1,0 +1,129 @@
+"""Benchmark a whole night of the idle sweep, act phase included: every AWS call by operation, per 1,000
+instances, over two nights (night 1 marks the idle dev boxes, night 2 stops them), on bench/sweep.py's fleet.
+
+    .venv/bin/python bench/night.py                  # 1,000 instances
+
+The read phase (inventory + metrics) is bench/sweep.py's; this adds what a real night also pays: stop protection
+(one DescribeInstanceAttribute per box about to be marked or stopped, a protected one remembered for a week),
+the marks and stops, the re-check before stopping, the ledger and the findings topic. Counts, not seconds: the
+emulator's wall time is not AWS's. A tenth of the idle dev boxes have stop protection on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "lambdas"))
+sys.path.insert(0, str(ROOT))
+
+from bench.sweep import SERVER, plan, seed  # noqa: E402
+
+READ = {"DescribeInstances", "DescribeSpotInstanceRequests", "GetMetricData", "ListMetrics"}
+ACT = {"CreateTags", "DeleteTags", "StopInstances"}
+
+
+def measure(endpoint: str, now: datetime) -> dict[str, Any]:
+    """In a fresh process: two nights through capabilities.idle_sweep.run, every call counted by phase."""
+    import botocore.client
+
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY":
+                       "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                       "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true",
+                       "POWERTOOLS_METRICS_NAMESPACE": "CostJanitor"})
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.core.policy import Policy
+    from cost_janitor.local.emulator import LocalAws, deploy_janitor_resources
+    from cost_janitor.settings import Settings
+
+    policy = Policy.model_validate({"idle": {"services": ["ec2"]}})
+    os.environ.update(deploy_janitor_resources(LocalAws(None, endpoint), policy))
+    calls: Counter[str] = Counter()
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: Any) -> Any:
+        calls[operation] += 1
+        return original(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    nights = []
+    for n, at in enumerate((now, now + timedelta(days=1))):
+        calls.clear()
+        report = idle_sweep.run(policy, Settings.from_env(), now=at, run_id=f"night-{n + 1}", dry_run=False)
+        acted = sum(1 for f in report.findings if f.action_status == "done" and str(f.action) in (
+            "mark-idle", "stop", "hibernate", "unmark-idle"))
+        phases = {"read": sum(v for k, v in calls.items() if k in READ) - report.api_calls.get(
+                      "DescribeInstances (re-check)", 0),
+                  "stop_protection": calls["DescribeInstanceAttribute"],
+                  "act": sum(v for k, v in calls.items() if k in ACT) + report.api_calls.get(
+                      "DescribeInstances (re-check)", 0),
+                  "ledger_and_publish": sum(v for k, v in calls.items()
+                                            if k not in READ | ACT | {"DescribeInstanceAttribute"})}
+        nights.append({"night": n + 1, "calls": dict(calls), "total": sum(calls.values()), "phases": phases,
+                       "boxes_acted_on": acted,
+                       "actions": dict(Counter(f"{f.action}:{f.action_status}" for f in report.findings
+                                               if f.action_status))})
+    return {"instances": len(report.findings), "nights": nights}
+
+
+def run(n: int) -> dict[str, Any]:
+    server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "lambdas")})
+    try:
+        assert server.stdout is not None
+        endpoint = server.stdout.readline().strip()
+        end = datetime(2026, 11, 28, tzinfo=UTC)
+        fleet = plan(n, random.Random(42))
+        rng = random.Random(7)
+        seeding = seed(endpoint, fleet, end, (8 * 86400) // 3600, 3600)
+        _protect(endpoint, [s["id"] for s in fleet if s["env"] == "dev" and rng.random() < 0.1])
+        result = subprocess.run([sys.executable, __file__, "--measure", endpoint,
+                                 (end + timedelta(minutes=5)).isoformat()], capture_output=True, text=True, cwd=ROOT)
+        if result.returncode != 0:
+            raise SystemExit(result.stderr)
+        measured: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    finally:
+        server.kill()
+    for night in measured["nights"]:
+        night["per_1000"] = {k: round(v * 1000 / n, 1) for k, v in night["phases"].items()}
+        night["total_per_1000"] = round(night["total"] * 1000 / n, 1)
+    return {"instances": n, "seeding": seeding, **measured}
+
+
+def _protect(endpoint: str, ids: list[str]) -> None:
+    from cost_janitor.local.emulator import LocalAws
+
+    ec2 = LocalAws(None, endpoint).client("ec2")
+    for iid in ids:
+        ec2.modify_instance_attribute(InstanceId=iid, DisableApiStop={"Value": True})
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", type=int, default=1000)
+    p.add_argument("--out", default=str(ROOT / "bench" / "results" / "night.json"))
+    p.add_argument("--measure", nargs=2, metavar=("ENDPOINT", "NOW"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure[0], datetime.fromisoformat(args.measure[1]))))
+        return
+    result = run(args.size)
+    for night in result["nights"]:
+        print(f"night {night['night']}: {night['total']} calls ({night['total_per_1000']}/1000): "
+              f"{night['phases']}, {night['boxes_acted_on']} boxes acted on; {night['actions']}", flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"written: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
