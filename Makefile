@@ -71,6 +71,7 @@ bench: synth
 	$(PY) bench/cold_start.py
 	$(PY) bench/sweep.py
 	$(PY) bench/fanout.py
+	$(PY) bench/night.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:
