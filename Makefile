@@ -34,14 +34,15 @@ build/deps-layer/.installed: lambdas/requirements.txt $(VENV)/.installed
 		--implementation cp --only-binary=:all: --no-compile --no-deps -r lambdas/requirements.txt
 	touch $@
 
+# In parallel, one worker per core (each with its own emulator, synth and IAM guard); a file stays on one worker.
 test: deps
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -n auto --dist loadfile
 
 test-unit: deps
 	$(PY) -m pytest tests/unit -q
 
 test-integration: deps
-	$(PY) -m pytest tests/integration -q
+	$(PY) -m pytest tests/integration -q -n auto --dist loadfile
 
 test-infra: deps
 	$(PY) -m pytest tests/infra -q

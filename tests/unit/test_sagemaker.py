@@ -363,3 +363,34 @@ def test_idle_shutdown_sends_each_settings_block_back_whole() -> None:
                                       "MaxIdleTimeoutInMinutes": 240}}},
         "CodeEditorAppSettings": {"AppLifecycleManagement": {"IdleSettings": {
             "LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 60}}}}
+
+
+# The absence tables of the notebook and Studio app families: the one signal each is judged on removed in turn.
+NOTEBOOK_ABSENT = [
+    ("not in service: its LastModifiedTime is no start", {"status": "Pending"}),
+    ("stopping: the same", {"status": "Stopping", "tags": MARKED}),
+    ("a LastModifiedTime ahead of the clock (skew)", {"last_modified": NOW + timedelta(hours=2)}),
+]
+
+
+@pytest.mark.parametrize(("case", "changes"), NOTEBOOK_ABSENT, ids=[c[0] for c in NOTEBOOK_ABSENT])
+def test_an_absent_signal_is_never_left_running_for_notebooks(case: str, changes: dict[str, Any]) -> None:
+    nb = notebook(48).model_copy(update=changes)
+    [f] = classify_notebooks([nb], POLICY, now=NOW)
+    assert f.verdict != Verdict.LEFT_RUNNING and f.monthly_usd is None, f.reason
+    assert f.action not in (ActionKind.MARK_IDLE, ActionKind.STOP_NOTEBOOK)
+
+
+APP_ABSENT = [
+    ("no instance type (no ResourceSpec)", {"instance_type": None}),
+    ("the system instance (no accelerator)", {"instance_type": "system"}),
+    ("not in service", {"status": "Pending"}),
+    ("a creation time ahead of the clock (skew)", {"created": NOW + timedelta(hours=2)}),
+]
+
+
+@pytest.mark.parametrize(("case", "changes"), APP_ABSENT, ids=[c[0] for c in APP_ABSENT])
+def test_an_absent_signal_is_never_an_accelerator_app_left_running(case: str, changes: dict[str, Any]) -> None:
+    found = classify_apps([app(48).model_copy(update=changes)], OPT_IN_APPS, now=NOW)
+    assert all(f.verdict != Verdict.ACCELERATOR_APP_RUNNING for f in found)
+    assert all(f.action not in (ActionKind.MARK_IDLE, ActionKind.DELETE_APP) for f in found)

@@ -401,6 +401,8 @@ def _notebook_finding(n: NotebookInstance, policy: Policy, now: datetime, run_id
     act_after = None
     if exemption.exempt:
         verdict, reason = Verdict.EXEMPT, exemption.reason
+    elif n.status != "InService":  # its LastModifiedTime is not a start: time in service cannot be judged
+        verdict, reason = Verdict.CANNOT_JUDGE, f"status {n.status}, not in service: time in service not judged"
     elif hours > limit:
         verdict = Verdict.LEFT_RUNNING
         reason = f"in service for {hours:g} h at the nightly run (policy: {limit} h); no utilisation metric exists " \
