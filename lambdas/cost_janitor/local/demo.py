@@ -50,6 +50,10 @@ def seed_account(aws: Any, end: datetime) -> dict[str, str]:
                                             "cost-janitor:keep-reason": "customer demo on Friday"},
          {"cpu": 0.3, "gpus": [(0.0, 0.0)]}),
         ("web-frontend", "c5.xlarge", {**PROD, "owner": "gi@example.com", "team": "web"}, {"cpu": 38.0}),
+        # a GPU node Karpenter launched for the EKS cluster: idle or not, the EC2 sweep never marks or stops it
+        ("karpenter-gpu-node", "g5.xlarge", {**DEV, "owner": "cy@example.com", "kubernetes.io/cluster/ml-platform":
+                                             "owned", "eks:eks-cluster-name": "ml-platform",
+                                             "karpenter.sh/nodepool": "gpu"}, {"cpu": 0.5, "gpus": [(0.0, 0.0)]}),
     ]
     ids = {}
     for name, instance_type, tags, usage in fleet:
@@ -356,6 +360,17 @@ def _sagemaker_scene(aws: Any, settings: Any, end: datetime) -> None:
                       created=month_ago)
         seed_endpoint_metrics(seeder, name, "AllTraffic", end=end, hours=9 * 24, invocations_per_hour=calls,
                               gpus=gpus)
+    # an asynchronous endpoint publishes no Invocations (its backlog and processed requests show it busy), and one
+    # hosting inference components publishes traffic per component: neither absent series reads as zero traffic
+    for name, kind in (("transcribe-async", "async"), ("llm-components", "inference-components")):
+        seed_endpoint(aws, name, variants=[("AllTraffic", "ml.g5.xlarge", 1)], created=month_ago, kind=kind,
+                      tags={"Name": name, **DEV, "owner": "cy@example.com"})
+        seed_endpoint_metrics(seeder, name, "AllTraffic", end=end, hours=9 * 24, invocations_per_hour=None,
+                              gpus=[0.0])
+    seeder.series("AWS/SageMaker", "ApproximateBacklogSize", {"EndpointName": "transcribe-async"}, [3.0] * 9 * 24,
+                  end=end)
+    seeder.series("AWS/SageMaker", "InvocationsProcessed", {"EndpointName": "transcribe-async"}, [40.0] * 9 * 24,
+                  end=end)
     seeder.flush()
     night1, night2 = end - timedelta(days=1) + timedelta(minutes=5), end + timedelta(minutes=5)
     seed_notebook(aws, "ana-exploration", instance_type="ml.g4dn.xlarge",
