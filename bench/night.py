@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambdas"))
 sys.path.insert(0, str(ROOT))
 
-from bench.sweep import SERVER, plan, seed  # noqa: E402
+from bench.sweep import count_calls, plan, seed, start_server  # noqa: E402
 
 READ = {"DescribeInstances", "DescribeSpotInstanceRequests", "GetMetricData", "ListMetrics"}
 ACT = {"CreateTags", "DeleteTags", "StopInstances"}
@@ -34,8 +34,6 @@ ACT = {"CreateTags", "DeleteTags", "StopInstances"}
 
 def measure(endpoint: str, now: datetime) -> dict[str, Any]:
     """In a fresh process: two nights through capabilities.idle_sweep.run, every call counted by phase."""
-    import botocore.client
-
     os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY":
                        "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
                        "POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true",
@@ -47,14 +45,7 @@ def measure(endpoint: str, now: datetime) -> dict[str, Any]:
 
     policy = Policy.model_validate({"idle": {"services": ["ec2"]}})
     os.environ.update(deploy_janitor_resources(LocalAws(None, endpoint), policy))
-    calls: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self: Any, operation: str, params: Any) -> Any:
-        calls[operation] += 1
-        return original(self, operation, params)
-
-    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    calls = count_calls()
     nights = []
     for n, at in enumerate((now, now + timedelta(days=1))):
         calls.clear()
@@ -76,11 +67,8 @@ def measure(endpoint: str, now: datetime) -> dict[str, Any]:
 
 
 def run(n: int) -> dict[str, Any]:
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "lambdas")})
+    server, endpoint = start_server()
     try:
-        assert server.stdout is not None
-        endpoint = server.stdout.readline().strip()
         end = datetime(2026, 11, 28, tzinfo=UTC)
         fleet = plan(n, random.Random(42))
         rng = random.Random(7)

@@ -98,20 +98,34 @@ def _seed_coarse(seeder: Any, spec: dict[str, Any], end: datetime, points: int, 
         seeder.series("CWAgent", "nvidia_smi_utilization_memory", dims, [memory] * points, end=end, period=period)
 
 
-def measure(endpoint: str, now: datetime, period: int) -> dict[str, Any]:
-    """Runs in a fresh process: the staged read phase, then the per-instance reference, on the same data."""
+def count_calls() -> Counter[str]:
+    """Every botocore call this process makes from now on, by operation (the benchmarks' one measure)."""
     import botocore.client
 
-    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY":
-                       "testing", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_LOG_LEVEL": "WARNING"})
     calls: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
+    original = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
 
     def counting(self: Any, operation: str, params: Any) -> Any:
         calls[operation] += 1
         return original(self, operation, params)
 
-    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    botocore.client.BaseClient._make_api_call = counting  # type: ignore[attr-defined]
+    return calls
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    """The moto server in its own process (so a client's memory is measured alone); returns it and its endpoint."""
+    server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "lambdas")})
+    assert server.stdout is not None
+    return server, server.stdout.readline().strip()
+
+
+def measure(endpoint: str, now: datetime, period: int) -> dict[str, Any]:
+    """Runs in a fresh process: the staged read phase, then the per-instance reference, on the same data."""
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY":
+                       "testing", "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_LOG_LEVEL": "WARNING"})
+    calls = count_calls()
 
     from cost_janitor.adapters.clients import client
     from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
@@ -182,11 +196,8 @@ def reference_verdicts(instances: list[Any], policy: Any, now: datetime) -> dict
 def run_size(n: int) -> dict[str, Any]:
     period = 3600 if n <= 1000 else 21600
     points = (8 * 86400) // period  # 7-day window plus a spare day
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "lambdas")})
+    server, endpoint = start_server()
     try:
-        assert server.stdout is not None
-        endpoint = server.stdout.readline().strip()
         end = datetime(2026, 11, 28, tzinfo=UTC)
         seeding = seed(endpoint, plan(n, random.Random(42)), end, points, period)
         now = end + timedelta(minutes=5)

@@ -316,3 +316,16 @@ def test_a_box_started_again_in_another_region_ends_its_savings(aws: LocalAws, j
     ledger = Ledger(aws.client("dynamodb"), Settings.from_env().ledger_table or "")
     assert any(e.action == "started" for e in ledger.history(west.ids["west-dev"]))
     assert _run(NIGHT2 + timedelta(hours=1), dry_run=True, policy=policy).restarted == 0  # once
+
+
+def test_a_regions_watch_list_keeps_the_newest_entries_under_dynamodbs_item_limit(aws: LocalAws,
+                                                                                  janitor: Any) -> None:
+    from cost_janitor.adapters.ledger import Ledger
+
+    janitor()
+    ledger = Ledger(aws.client("dynamodb"), Settings.from_env().ledger_table or "")
+    base = datetime(2026, 6, 1, tzinfo=UTC)
+    many = {f"i-{n:017x}": base + timedelta(minutes=n) for n in range(Ledger.REGION_SET_MAX + 2)}
+    ledger.save_janitor_stopped("us-east-1", many)
+    kept = ledger.janitor_stopped("us-east-1")
+    assert len(kept) == Ledger.REGION_SET_MAX and "i-00000000000000000" not in kept and f"i-{5001:017x}" in kept

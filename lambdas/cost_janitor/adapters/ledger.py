@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from cost_janitor.core.errors import JanitorError
 from cost_janitor.core.models import Finding, LedgerRecord
 from cost_janitor.core.notify import NoticeHistory
+from cost_janitor.observability import logger
 
 RETENTION_DAYS = 400
 
@@ -132,10 +133,20 @@ class Ledger:
                                   ConsistentRead=True).get("Item")
         return {iid: datetime.fromisoformat(at) for iid, at in json.loads(item["ids"]["S"]).items()} if item else {}
 
+    REGION_SET_MAX = 5_000  # ~60 bytes an entry: one item stays well under DynamoDB's 400 KB
+
     def _save_region_set(self, name: str, region: str, ids: dict[str, datetime]) -> None:
+        """One item per region; past REGION_SET_MAX entries the oldest are dropped (and said): a box dropped from
+        the stop-protection set is read again, one dropped from the watch list ends its savings only by the
+        state-change rule."""
         if not ids:
             self._ddb.delete_item(TableName=self._table, Key=self._region_key(name, region))
             return
+        if len(ids) > self.REGION_SET_MAX:
+            kept = dict(sorted(ids.items(), key=lambda kv: kv[1])[-self.REGION_SET_MAX:])
+            logger.warning("ledger region set full; oldest entries dropped",
+                           extra={"set": name, "region": region, "dropped": len(ids) - len(kept)})
+            ids = kept
         self._ddb.put_item(TableName=self._table, Item={**self._region_key(name, region), "ids": {"S": json.dumps(
             {iid: at.isoformat() for iid, at in sorted(ids.items())})}})
 

@@ -213,9 +213,9 @@ def protection_reads(findings: list[Finding], known: dict[str, datetime], *,
     PROTECTION_KEPT found it protected (kept in the ledger): a protected idle box costs one read a week, not one a
     night."""
     reads, known_protected = [], set()
+    action_of = {f.resource_id: f.action for f in findings}
     for iid in stop_candidates(findings):
-        action = next(f.action for f in findings if f.resource_id == iid)
-        if action == ActionKind.MARK_IDLE and iid in known and now - known[iid] < PROTECTION_KEPT:
+        if action_of[iid] == ActionKind.MARK_IDLE and iid in known and now - known[iid] < PROTECTION_KEPT:
             known_protected.add(iid)
         else:
             reads.append(iid)
