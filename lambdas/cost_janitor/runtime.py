@@ -10,12 +10,15 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.parser.models import SqsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
@@ -54,6 +57,21 @@ def janitor_handler(model: type[M]) -> Callable[[Callable[[M, LambdaContext], An
         return handler
 
     return wrap
+
+
+def sqs_records(event: SqsModel) -> dict[str, Any]:
+    """The parsed SQS batch as Powertools' BatchProcessor reads it (its records as Lambda delivered them)."""
+    return {"Records": [r.model_dump(mode="json", by_alias=True) for r in event.Records]}
+
+
+def each_record(event: SqsModel, handle: Callable[[SQSRecord], Any], context: LambdaContext) -> dict[str, Any]:
+    """Each record of an SQS batch alone (Powertools' BatchProcessor): one that raises goes back to the queue
+    (batch item failure; retried, then the DLQ), the rest are done — even when every record fails, the failures
+    are returned rather than the whole batch raised again."""
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    response = process_partial_response(event=sqs_records(event), record_handler=handle, processor=processor,
+                                        context=context)
+    return dict(response)
 
 
 def reject(event: Any, error: BadEventError) -> dict[str, str]:

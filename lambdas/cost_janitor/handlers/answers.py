@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
@@ -15,7 +16,7 @@ from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
 from cost_janitor.capabilities import answers
 from cost_janitor.events import AnswersQueueEvent, SlackInteraction
 from cost_janitor.observability import logger
-from cost_janitor.runtime import idempotent_call, janitor_handler, load_policy_for
+from cost_janitor.runtime import each_record, idempotent_call, janitor_handler, load_policy_for
 from cost_janitor.settings import AnswersSettings
 
 
@@ -27,22 +28,23 @@ def lambda_handler(event: AnswersQueueEvent, context: LambdaContext) -> dict[str
     ctx = answers.Ctx(settings=settings, policy=load_policy_for(settings), now=datetime.now(UTC),
                       slack=SlackGateway(secrets.bot_token, base_url=settings.slack_api_url or SLACK_API),
                       state=SlackState(client("dynamodb", settings.region), settings.ledger_table))
-    failures = []
-    for record in event.Records:
+
+    def answer(record: SQSRecord) -> dict[str, Any]:
         try:
-            interaction = SlackInteraction.model_validate_json(str(record.body)).root
+            interaction = SlackInteraction.model_validate_json(record.body).root
         except ValidationError as exc:
-            logger.error("not a Slack interaction", extra={"message_id": record.messageId,
+            logger.error("not a Slack interaction", extra={"message_id": record.message_id,
                                                            "errors": exc.error_count()})
-            failures.append({"itemIdentifier": record.messageId})
-            continue
+            raise
         try:
-            result = idempotent_call(lambda i=interaction: answers.run(ctx, i), key=answers.key_of(interaction),  # type: ignore[misc]
-                                     settings=ctx.settings, context=context)
+            result: dict[str, Any] = idempotent_call(lambda: answers.run(ctx, interaction),
+                                                     key=answers.key_of(interaction), settings=ctx.settings,
+                                                     context=context)
         except Exception as exc:
-            logger.error("answer not carried out", extra={"message_id": record.messageId, "error": type(exc).__name__,
-                                                          "reason": str(exc)[:500]})
-            failures.append({"itemIdentifier": record.messageId})
-            continue
+            logger.error("answer not carried out", extra={"message_id": record.message_id,
+                                                          "error": type(exc).__name__, "reason": str(exc)[:500]})
+            raise
         logger.info("answered", extra={"key": answers.key_of(interaction), **result})
-    return {"batchItemFailures": failures}
+        return result
+
+    return each_record(event, answer, context)
