@@ -169,3 +169,12 @@ def test_the_digest_has_a_sagemaker_line_when_sagemaker_saved_something() -> Non
     text = json.dumps(digest_message(doc, team=None)["blocks"])
     assert "*SageMaker this week:* endpoints deleted $14.08, notebook instances stopped $5.90" in text
     assert "SageMaker" not in json.dumps(digest_message({**doc, "by_action": {"stop": 20.0}}, team=None)["blocks"])
+
+
+def test_the_hub_hears_a_member_only_about_its_own_account_and_only_a_listed_member() -> None:
+    from cost_janitor.core.notify import admit_forwarded
+
+    own = _finding().model_copy(update={"account": "210987654321"})
+    other = _finding().model_copy(update={"account": "310987654321", "resource_id": "i-other"})
+    assert admit_forwarded("210987654321", [own, other], {"210987654321", "310987654321"}) == ([own], [other])
+    assert admit_forwarded("999999999999", [own], {"210987654321"}) == ([], [own])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -90,3 +91,13 @@ def may_stop_now(environment: str, policy: Policy) -> bool:
 def keep_until(now: datetime, days: int, policy: Policy) -> str:
     """The keep-until tag value: a date (kept through its end), never further than the policy allows."""
     return (now + timedelta(days=min(days, policy.exemptions.max_keep_days))).date().isoformat()
+
+
+def admit_forwarded(sender: str, findings: list[Finding], members: Collection[str]) -> tuple[list[Finding],
+                                                                                         list[Finding]]:
+    """(the findings the hub hears, those it drops) for a batch a member's bus forwarded. A member speaks only for
+    its own account, and only a known member is heard — anything else could make the hub act in an account that
+    never asked; a retry would not make it true, so the dropped ones are not retried."""
+    if sender not in members:
+        return [], list(findings)
+    return [f for f in findings if f.account == sender], [f for f in findings if f.account != sender]

@@ -16,6 +16,7 @@ from cost_janitor.adapters.ledger import SlackState
 from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
 from cost_janitor.capabilities import notify
 from cost_janitor.core.models import Finding
+from cost_janitor.core.notify import admit_forwarded
 from cost_janitor.delivery import record_forwarded
 from cost_janitor.events import FindingsQueueEvent, findings_message
 from cost_janitor.observability import METRIC_REFUSED_FINDINGS, logger, metrics
@@ -24,20 +25,15 @@ from cost_janitor.settings import NotifierSettings
 
 
 def _from(sender: str, findings: list[Finding], members: set[str]) -> list[Finding]:
-    """A member speaks only for its own account, and only a known member is heard: anything else is dropped with
-    an error (a retry would not make it true) — it could make the hub act in an account that never asked."""
-    if sender not in members:
-        logger.error("findings from an account that is not a member; dropped",
-                     extra={"account": sender, "findings": len(findings)})
-        metrics.add_metric(name=METRIC_REFUSED_FINDINGS, unit=MetricUnit.Count, value=len(findings))
-        return []
-    forged = [f for f in findings if f.account != sender]
-    if forged:
-        logger.error("findings naming another account than their sender; dropped",
-                     extra={"account": sender, "named": sorted({f.account for f in forged}),
-                            "resources": [f.resource_id for f in forged]})
-        metrics.add_metric(name=METRIC_REFUSED_FINDINGS, unit=MetricUnit.Count, value=len(forged))
-    return [f for f in findings if f.account == sender]
+    """What core.notify.admit_forwarded admits; the rest is logged and counted (RefusedFindings)."""
+    accepted, dropped = admit_forwarded(sender, findings, members)
+    if dropped:
+        logger.error("findings from an account that is not a member; dropped" if sender not in members else
+                     "findings naming another account than their sender; dropped",
+                     extra={"account": sender, "named": sorted({f.account for f in dropped}),
+                            "resources": [f.resource_id for f in dropped]})
+        metrics.add_metric(name=METRIC_REFUSED_FINDINGS, unit=MetricUnit.Count, value=len(dropped))
+    return accepted
 
 
 @janitor_handler(FindingsQueueEvent)
