@@ -244,17 +244,13 @@ def cmd_slack_manifest(args: argparse.Namespace) -> int:
 
     url = args.url
     if not url:
-        from botocore.exceptions import ClientError
+        from cost_janitor.adapters.cloudformation import stack_outputs
 
         settings = aws_settings(args)
-        try:
-            [stack] = client("cloudformation", settings.region).describe_stacks(StackName=args.stack)["Stacks"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ValidationError":
-                raise
+        outputs = stack_outputs(client("cloudformation", settings.region), args.stack)
+        if outputs is None:
             raise JanitorError(f"no stack {args.stack!r} in {settings.region}: pass --stack (the hub's name) and "
-                               "--region (where the hub is deployed)") from None
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+                               "--region (where the hub is deployed)")
         url = outputs.get(OUTPUT_NAME)
         if not url:
             raise JanitorError(f"stack {args.stack!r} has no {OUTPUT_NAME} output: only a hub or single-account "

@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
+from cost_janitor.adapters import queues
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.ssm import PolicyStore
 from cost_janitor.core.errors import BadEventError, ConfigError
@@ -35,7 +36,6 @@ from cost_janitor.observability import (
 from cost_janitor.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
-MAX_DLQ_BYTES = 200 * 1024
 METRIC_BAD_EVENTS = "BadEvents"
 
 
@@ -82,10 +82,9 @@ def reject(event: Any, error: BadEventError) -> dict[str, str]:
     if not queue:
         raise error  # no queue wired: let Lambda's own retry limit and DLQ take it
     body = json.dumps(event, default=str)
-    if len(body.encode()) > MAX_DLQ_BYTES:
-        body = json.dumps({"truncated": True, "head": body[:MAX_DLQ_BYTES // 2]})
-    client("sqs").send_message(QueueUrl=queue, MessageBody=body, MessageAttributes={
-        "reason": {"DataType": "String", "StringValue": str(error)[:1000]}})
+    if len(body.encode()) > queues.MAX_BODY_BYTES:
+        body = json.dumps({"truncated": True, "head": body[:queues.MAX_BODY_BYTES // 2]})
+    queues.send(client("sqs"), queue, body, reason=str(error))
     return {"status": "rejected", "reason": str(error)}
 
 

@@ -58,6 +58,13 @@ class SageMakerInventory:
                 return None
             raise
 
+    def config_key(self, config_name: str) -> str | None:
+        """The KMS key an EndpointConfig's volumes are encrypted with (None: AWS's own); ClientError when the config
+        is gone."""
+        self.calls["DescribeEndpointConfig"] += 1
+        key = self._sm.describe_endpoint_config(EndpointConfigName=config_name).get("KmsKeyId")
+        return str(key) if key else None
+
     def _tags(self, resource_type: str) -> dict[str, dict[str, str]]:
         """Every tagged resource of a type in the region, by ARN: one call per 100 resources."""
         out: dict[str, dict[str, str]] = {}

@@ -41,12 +41,12 @@ def run(endpoint: str, policy: Policy, settings: Settings, *, actor: str, now: d
     evidence: dict[str, Any] = json.loads(deleted.evidence or "{}")
     config, tags = restore_plan(evidence)
     region = deleted.region or settings.region
-    sm = client("sagemaker", region)
-    blocker = restore_blocker(endpoint, SageMakerInventory(sm, None, region).endpoint_status(endpoint))
+    inventory = SageMakerInventory(client("sagemaker", region), None, region)
+    blocker = restore_blocker(endpoint, inventory.endpoint_status(endpoint))
     if blocker:
         raise RestoreRefused(blocker)
     try:
-        key = sm.describe_endpoint_config(EndpointConfigName=config).get("KmsKeyId")
+        key = inventory.config_key(config)
     except ClientError as exc:
         raise RestoreRefused(f"its EndpointConfig {config!r} no longer exists in {region} (someone deleted it after "
                              f"the janitor kept it); recreate it from the ledger record: {evidence}") from exc

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from cost_janitor.adapters import queues
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.slack import SLACK_API, SlackGateway, SlackSecrets, error_code, load_secrets
 from cost_janitor.core.answers import read_submission
@@ -132,8 +133,7 @@ def _open(edge: Edge, trigger_id: str, view: dict[str, Any]) -> None:
 
 def hand_off(edge: Edge, payload: dict[str, Any]) -> None:
     """The answer goes to the answers queue (retried, then parked in the DLQ); the answers Lambda does the rest."""
-    client("sqs", edge.settings.region).send_message(QueueUrl=str(edge.settings.answers_queue_url),
-                                                     MessageBody=json.dumps(payload))
+    queues.send(client("sqs", edge.settings.region), str(edge.settings.answers_queue_url), json.dumps(payload))
 
 
 @logger.inject_lambda_context(clear_state=True)
