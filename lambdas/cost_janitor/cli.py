@@ -21,6 +21,7 @@ from typing import Any
 
 from cost_janitor.core.models import Finding, Verdict
 from cost_janitor.core.policy import Policy, load_policy
+from cost_janitor.local.context import FakeContext
 
 CAPABILITIES = {
     "idle_sweep": "cost_janitor.handlers.idle_sweep",
@@ -32,25 +33,6 @@ CAPABILITIES = {
     "slack_interactivity": "cost_janitor.handlers.slack_interactivity",
     "answers": "cost_janitor.handlers.answers",
 }
-
-
-class FakeContext:
-    """The LambdaContext fields handlers and Powertools read — the one the CLI, the demo and the tests hand to a
-    handler. `remaining_ms`: what the Lambda clock says is left (a 15-minute function by default)."""
-
-    def __init__(self, capability: str = "local", *, remaining_ms: int = 15 * 60 * 1000) -> None:
-        name = f"cost-janitor-{capability.replace('_', '-')}"
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = 1024
-        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{name}"
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "local"
-        self._deadline_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._deadline_ms
 
 
 AUTH_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}

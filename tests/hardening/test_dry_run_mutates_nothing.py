@@ -13,8 +13,8 @@ from typing import Any
 import botocore.client
 import pytest
 
-from cost_janitor.cli import FakeContext
 from cost_janitor.core.policy import Policy
+from cost_janitor.local.context import FakeContext
 from cost_janitor.local.emulator import (
     LocalAws,
     launch,

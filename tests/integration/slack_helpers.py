@@ -8,7 +8,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from cost_janitor.cli import FakeContext
+from cost_janitor.local.context import FakeContext
 from cost_janitor.local.slack_standin import SlackStandIn
 from tests.conftest import load_event
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cost_janitor.capabilities import idle_sweep
-from cost_janitor.cli import FakeContext
 from cost_janitor.core.policy import Policy
 from cost_janitor.handlers import notifier
+from cost_janitor.local.context import FakeContext
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
 from tests.conftest import load_event

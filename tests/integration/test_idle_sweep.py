@@ -11,12 +11,12 @@ import botocore.client
 import pytest
 
 from cost_janitor.capabilities import idle_sweep
-from cost_janitor.cli import FakeContext
 from cost_janitor.core.errors import PermissionMissing
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.handlers.idle_sweep import lambda_handler
 from cost_janitor.local import iam_guard
+from cost_janitor.local.context import FakeContext
 from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.settings import Settings
 from tests.conftest import load_event

@@ -15,8 +15,8 @@ import pytest
 from cost_janitor.adapters.ledger import SlackState
 from cost_janitor.adapters.slack import SlackGateway
 from cost_janitor.capabilities import idle_sweep, notify
-from cost_janitor.cli import FakeContext
 from cost_janitor.handlers import notifier
+from cost_janitor.local.context import FakeContext
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
 from tests.integration.slack_world import ANA, BO, END, POLICY, night, posts_by_channel, swept

@@ -15,10 +15,10 @@ from cost_janitor.adapters import clients
 from cost_janitor.adapters.bus import BusPublisher
 from cost_janitor.adapters.ledger import MessageState, SlackState
 from cost_janitor.capabilities import idle_sweep
-from cost_janitor.cli import FakeContext
 from cost_janitor.core.policy import Policy
 from cost_janitor.delivery import deliver as publish
 from cost_janitor.handlers import notifier
+from cost_janitor.local.context import FakeContext
 from cost_janitor.local.emulator import (
     FAKE_ACCOUNT,
     HUB_BUS,

@@ -232,8 +232,8 @@ def test_a_channel_slack_refuses_does_not_keep_the_digest_from_the_others(seeded
 
 def test_the_weekly_run_delivered_twice_sends_the_digest_once(seeded: dict[str, Any],
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from cost_janitor.cli import FakeContext
     from cost_janitor.handlers import report
+    from cost_janitor.local.context import FakeContext
 
     standin = SlackStandIn()
     monkeypatch.setenv("SLACK_API_URL", standin.api_url)

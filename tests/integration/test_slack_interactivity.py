@@ -16,9 +16,9 @@ from slack_sdk import WebClient
 
 from cost_janitor.adapters.ledger import MessageState, SlackState
 from cost_janitor.capabilities import idle_sweep
-from cost_janitor.cli import FakeContext
 from cost_janitor.core.policy import Policy
 from cost_janitor.handlers import answers, notifier, slack_interactivity
+from cost_janitor.local.context import FakeContext
 from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.cli import FakeContext
 from cost_janitor.core.spot import KIND
 from cost_janitor.handlers.spot_interruption import lambda_handler
+from cost_janitor.local.context import FakeContext
 from cost_janitor.local.emulator import LocalAws, launch, subscribe_queue
 from tests.conftest import load_event
 

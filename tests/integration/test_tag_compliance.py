@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from cost_janitor.cli import FakeContext
 from cost_janitor.handlers.tag_compliance import lambda_handler
+from cost_janitor.local.context import FakeContext
 from cost_janitor.local.emulator import LocalAws, launch, subscribe_queue
 from tests.conftest import load_event
 

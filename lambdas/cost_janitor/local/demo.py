@@ -85,7 +85,8 @@ def seed_account(aws: Any, end: datetime) -> dict[str, str]:
 
 
 def main() -> int:
-    from cost_janitor.cli import FakeContext, _quiet_powertools, format_findings
+    from cost_janitor.cli import _quiet_powertools, format_findings
+    from cost_janitor.local.context import FakeContext
     from cost_janitor.local.emulator import deploy_janitor_resources, pointed_at, start_moto, subscribe_queue
 
     policy = Policy()
@@ -225,9 +226,9 @@ def _organization_scene(aws: Any, end: datetime) -> None:
     one Slack app tells the owners; answers act in the member, through its narrow role; a member the hub's bus
     refuses keeps its findings in its hub outbox."""
     from cost_janitor.capabilities import idle_sweep
-    from cost_janitor.cli import FakeContext
     from cost_janitor.delivery import deliver
     from cost_janitor.handlers import answers, notifier, slack_interactivity
+    from cost_janitor.local.context import FakeContext
     from cost_janitor.local.emulator import (
         HUB_BUS,
         MetricSeeder,
@@ -435,8 +436,8 @@ def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], i
         print(f"   preview: {SlackStandIn.block_kit_builder_link(call.args['blocks'])[:110]}…")
 
     print("\nBo answers for the prod box in Slack: a signed click on [Keep — justify], then the modal:")
-    from cost_janitor.cli import FakeContext
     from cost_janitor.handlers import answers, slack_interactivity
+    from cost_janitor.local.context import FakeContext
 
     os.environ["SLACK_API_URL"] = slack.api_url
     secret = "local-signing-secret"
