@@ -4,6 +4,7 @@ denies access — the run completes, nothing is silently dropped, nothing unread
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import Counter
@@ -218,7 +219,12 @@ def throttle_http(monkeypatch: pytest.MonkeyPatch, rules: dict[str, tuple[int | 
 
     monkeypatch.setattr(Endpoint, "_send", send)
     monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=lambda s: seen.advance(s, seen.sleeps)))
-    monkeypatch.setattr(bucket.Clock, "current_time", lambda self: time.time() + seen.skew)
+    # Wholly virtual and repeatable from here: the clock moves only by botocore's sleeps and the bucket's waits (from a
+    # whole second, as the rate clocker buckets by second), and the backoff's jitter — drawn from the random module —
+    # is the same every run; what the token bucket measures no longer depends on how fast this machine runs the test.
+    start = float(int(time.time()))
+    random.seed(20261206)
+    monkeypatch.setattr(bucket.Clock, "current_time", lambda self: start + seen.skew)
     monkeypatch.setattr(bucket, "threading", SimpleNamespace(Lock=threading.Lock, Condition=HeldBack))
     clients.reset()  # clients built from here on get the virtual clock in their token bucket
     return seen
