@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambdas"))
 sys.path.insert(0, str(ROOT))
 
-from bench.sweep import count_calls, plan, seed, start_server  # noqa: E402
+from bench.sweep import count_calls, plan, seed, start_server, write_results  # noqa: E402
 
 READ = {"DescribeInstances", "DescribeSpotInstanceRequests", "GetMetricData", "ListMetrics"}
 ACT = {"CreateTags", "DeleteTags", "StopInstances"}
@@ -108,9 +108,7 @@ def main() -> None:
     for night in result["nights"]:
         print(f"night {night['night']}: {night['total']} calls ({night['total_per_1000']}/1000): "
               f"{night['phases']}, {night['boxes_acted_on']} boxes acted on; {night['actions']}", flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
-    print(f"written: {args.out}")
+    write_results(args.out, result)
 
 
 if __name__ == "__main__":

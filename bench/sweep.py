@@ -215,6 +215,13 @@ def run_size(n: int) -> dict[str, Any]:
             "reference_calls_per_1000": round(measured["reference"]["api_calls_total"] * 1000 / n, 1)}
 
 
+def write_results(path: str, results: Any) -> None:
+    """The results file the README's table quotes (committed beside it)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(results, indent=2))
+    print(f"written: {path}")
+
+
 def _rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -244,9 +251,7 @@ def main() -> None:
               f"{s['api_calls']}), reference {r['reference']['api_calls_total']} calls; "
               f"client CPU {s['client_cpu_s']} s, peak RSS {s['peak_rss_mb']} MB; "
               f"verdict mismatches vs reference: {r['verdict_mismatches']}; verdicts {s['verdicts']}", flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2))
-    print(f"written: {args.out}")
+    write_results(args.out, results)
 
 
 if __name__ == "__main__":

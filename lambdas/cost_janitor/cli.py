@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cost_janitor.core.errors import AUTHORIZATION_ERRORS
 from cost_janitor.core.models import Finding, Verdict
 from cost_janitor.core.policy import Policy, load_policy
 from cost_janitor.local.context import FakeContext
@@ -35,7 +36,6 @@ CAPABILITIES = {
 }
 
 
-AUTH_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess"}
 EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId",
                  "UnrecognizedClientException", "InvalidToken", "TokenRefreshRequired"}
 HOW_TO_SIGN_IN = ("pass --profile NAME, set AWS_PROFILE, run `aws configure` or `aws sso login`, or export "
@@ -95,7 +95,7 @@ def aws_problem(exc: BaseException) -> str | None:
         if code in EXPIRED_CODES:
             return (f"your AWS credentials were refused ({code} on {operation}): they have expired or are not "
                     f"valid; refresh them ({HOW_TO_SIGN_IN})")
-        if code in AUTH_CODES:
+        if code in AUTHORIZATION_ERRORS:
             return (f"access denied ({code} on {operation}): the credentials in use may not do this; see the "
                     "README's 'Run it from a laptop' for the read-only permissions the CLI needs")
     return None
@@ -157,7 +157,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
         report = idle_sweep.run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
                                 dry_run=not args.apply, regions=args.region or None, services=args.services)
-    denied = {r: c for r, c in report.failed_regions.items() if c in AUTH_CODES}
+    denied = {r: c for r, c in report.failed_regions.items() if c in AUTHORIZATION_ERRORS}
     if denied and len(denied) == len(report.regions):
         from cost_janitor.core.errors import AwsSetupError
 

@@ -6,7 +6,7 @@ findings."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -76,14 +76,21 @@ def _drain_outbox(ledger: Ledger, publisher: FindingsPublisher | BusPublisher) -
     return sent
 
 
-def record_starts(started: Sequence[Started], ledger: Ledger, settings: Settings) -> list[Started]:
-    """Resources the janitor stopped or deleted that run again: their savings end in the ledger (once: a start
-    already recorded, by the state-change rule say, is not recorded twice), and in a member the hub hears too
-    (its digest counts the member's savings). Returns those recorded."""
+def end_savings(started: Sequence[Started], ledger: Ledger, *, source: Callable[[Started], str]) -> list[Started]:
+    """The starts that end savings the ledger counts (core.report.ends_savings: once — a start already recorded, by
+    the state-change rule say, is not recorded twice), recorded; returns them. Every path that hears of a start
+    (the sweep, EC2's state change, a member's event at the hub) records it here."""
     recorded = [s for s in started
                 if ends_savings(ledger.history(s.resource_id), s.at, resource_type=s.resource_type)]
     for s in recorded:
-        ledger.record_started(s.resource_id, at=s.at.isoformat(), source=f"{s.resource_type} seen running again")
+        ledger.record_started(s.resource_id, at=s.at.isoformat(), source=source(s))
+    return recorded
+
+
+def record_starts(started: Sequence[Started], ledger: Ledger, settings: Settings) -> list[Started]:
+    """Resources the janitor stopped or deleted that run again: their savings end in the ledger, and in a member
+    the hub hears too (its digest counts the member's savings). Returns those recorded."""
+    recorded = end_savings(started, ledger, source=lambda s: f"{s.resource_type} seen running again")
     if recorded and settings.findings_bus_name:
         try:
             announce_started(client("events", settings.region), settings.findings_bus_name, recorded)

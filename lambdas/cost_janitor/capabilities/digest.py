@@ -24,12 +24,11 @@ from cost_janitor.adapters.cloudwatch import (
 )
 from cost_janitor.adapters.cost import CostExplorer
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.models import ActionKind, LedgerRecord, dashboard_url
+from cost_janitor.core.models import ActionKind, LedgerRecord, Started, dashboard_url
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.report import (
     cost_per_prediction,
     egress_lines,
-    ends_savings,
     gpu_distribution,
     open_requests,
     own_cost,
@@ -39,7 +38,7 @@ from cost_janitor.core.report import (
 )
 from cost_janitor.core.spot import checkpoints, interruption_stats
 from cost_janitor.core.storage import GB, S3_PRICES
-from cost_janitor.delivery import publish_digest
+from cost_janitor.delivery import end_savings, publish_digest
 from cost_janitor.events import Ec2StateChange, StartedAgain
 from cost_janitor.observability import METRIC_GPU_CANDIDATES, METRIC_REALIZED_SAVINGS, logger, metrics
 from cost_janitor.settings import Settings
@@ -244,23 +243,17 @@ def record_start(event: Ec2StateChange, settings: Settings) -> dict[str, Any]:
     if event.detail.state != "running":
         return {"recorded": False}
     ledger = Ledger(client("dynamodb", settings.region), str(settings.ledger_table))
-    if not ends_savings(ledger.history(event.detail.instance_id), event.time, resource_type=""):
-        return {"recorded": False}
-    ledger.record_started(event.detail.instance_id, at=event.time.isoformat(), source="ec2-state-change")
-    return {"recorded": True}
+    start = Started(resource_id=event.detail.instance_id, resource_type="", region=event.region, at=event.time)
+    return {"recorded": bool(end_savings([start], ledger, source=lambda _: "ec2-state-change"))}
 
 
 def record_member_starts(event: StartedAgain, settings: Settings) -> dict[str, Any]:
     """A member's resources started again (its sweep saw them, in any region): the hub's digest stops counting
     their savings. Only the member's own resources are in its event (EventBridge stamps the sender's account)."""
     ledger = Ledger(client("dynamodb", settings.region), str(settings.ledger_table))
-    recorded = 0
-    for s in event.detail.started:
-        if ends_savings(ledger.history(s.resource_id), s.at, resource_type=s.resource_type):
-            ledger.record_started(s.resource_id, at=s.at.isoformat(),
-                                  source=f"{s.resource_type} started again in {event.account}/{s.region}")
-            recorded += 1
-    return {"recorded": recorded}
+    recorded = end_savings(event.detail.started, ledger,
+                           source=lambda s: f"{s.resource_type} started again in {event.account}/{s.region}")
+    return {"recorded": len(recorded)}
 
 
 def run(policy: Policy, settings: Settings, *, now: datetime, slack: Any | None,

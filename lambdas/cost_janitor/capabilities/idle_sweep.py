@@ -90,6 +90,7 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
     report = SweepReport(run_id, dry_run, behind + [r for r in wanted if r not in behind], [])
     usage: dict[str, Usage] = {}
     starts: list[Started] = []
+    watching: dict[str, dict[str, datetime]] = {}  # region → the boxes the janitor stopped there, as read tonight
     for region in report.regions:
         if remaining_ms is not None and remaining_ms() < RESERVE_MS:
             report.not_reached.append(region)
@@ -110,7 +111,7 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
             metrics.add_metric(name=METRIC_NOT_EVALUATED, unit=MetricUnit.Count, value=1)
             continue
         if ledger:
-            starts += _ec2_started_again(instances, ledger, region, now=now)
+            starts += _ec2_started_again(instances, ledger, region, watching, now=now)
         findings = classify_instances(instances, read, policy, now=now, run_id=run_id)
         report.api_calls.update({"DescribeInstances+Spot": inventory.calls, **cloudwatch.calls})
         report.metrics_requested += cloudwatch.metrics_requested
@@ -126,7 +127,7 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
     report.findings = _recheck_sagemaker(report, policy, now=now)
     report.findings = Executor(client, dry_run=dry_run).execute(report.findings, policy, now=now)
     if ledger:
-        _watch_stopped(report.findings, ledger, now=now)
+        _watch_stopped(report.findings, ledger, watching, now=now)
         report.restarted = len(record_starts(starts, ledger, settings))
     report.messages_published = deliver(report.findings, settings, run_id=run_id)
     logger.info("sweep finished", extra=report.summary())
@@ -228,26 +229,30 @@ def _sweep_sagemaker(region: str, policy: Policy, ledger: Ledger | None, *, now:
             + classify_apps(apps, policy, now=now, run_id=run_id))
 
 
-def _ec2_started_again(running: list[Instance], ledger: Ledger, region: str, *, now: datetime) -> list[Started]:
-    """Boxes the janitor stopped in this region that run again (one ledger read a region): EC2 sends state-change
-    events only in the instance's own region, so this is how starts in every other region end their savings."""
+def _ec2_started_again(running: list[Instance], ledger: Ledger, region: str,
+                       watching: dict[str, dict[str, datetime]], *, now: datetime) -> list[Started]:
+    """Boxes the janitor stopped in this region that run again (one ledger read a region, kept in `watching` for
+    tonight's stops): EC2 sends state-change events only in the instance's own region, so this is how starts in
+    every other region end their savings."""
     stopped = ledger.janitor_stopped(region)
-    if not stopped:
-        return []
     again, still = started_again(stopped, running, now=now)
+    watching[region] = still
     if still != stopped:
         ledger.save_janitor_stopped(region, still)
     return [Started(resource_id=iid, resource_type="ec2:instance", region=region, at=at) for iid, at in again]
 
 
-def _watch_stopped(findings: list[Finding], ledger: Ledger, *, now: datetime) -> None:
-    """Boxes stopped tonight join their region's watch list (one read and write a region with stops)."""
+def _watch_stopped(findings: list[Finding], ledger: Ledger, watching: dict[str, dict[str, datetime]], *,
+                   now: datetime) -> None:
+    """Boxes stopped tonight join their region's watch list (one write a region with stops; the list as read
+    earlier tonight)."""
     by_region: dict[str, list[str]] = {}
     for f in findings:
         if f.action in STOPS and f.action_status == "done":
             by_region.setdefault(f.region, []).append(f.resource_id)
     for region, ids in by_region.items():
-        ledger.save_janitor_stopped(region, {**ledger.janitor_stopped(region), **dict.fromkeys(ids, now)})
+        known = watching[region] if region in watching else ledger.janitor_stopped(region)
+        ledger.save_janitor_stopped(region, {**known, **dict.fromkeys(ids, now)})
 
 
 RECHECKED = (ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK, ActionKind.DELETE_APP)

@@ -18,9 +18,9 @@ class PermissionMissing(ConfigError):
 
 
 # The error codes AWS answers a refused call with (EC2's UnauthorizedOperation, most JSON APIs'
-# AccessDeniedException, SNS's AuthorizationError, S3/STS/SQS's AccessDenied).
+# AccessDeniedException, SNS's AuthorizationError, S3/STS/SQS's AccessDenied, UnauthorizedAccess).
 AUTHORIZATION_ERRORS = frozenset({"UnauthorizedOperation", "AccessDenied", "AccessDeniedException",
-                                  "AuthorizationError"})
+                                  "AuthorizationError", "UnauthorizedAccess"})
 
 
 class BadEventError(JanitorError):
