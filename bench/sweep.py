@@ -132,12 +132,13 @@ def measure(endpoint: str, now: datetime, period: int) -> dict[str, Any]:
     from cost_janitor.adapters.ec2 import Ec2Inventory
     from cost_janitor.core.idle import classify_instances
     from cost_janitor.core.policy import Policy
+    from cost_janitor.families.ec2 import read_usage
 
     policy = Policy.model_validate({"idle": {"period_seconds": period}})
     cpu0, wall0 = time.process_time(), time.perf_counter()
     instances = Ec2Inventory(client("ec2", "us-east-1"), "us-east-1").running_instances()
     reader = CloudWatchReader(client("cloudwatch", "us-east-1"))
-    usage = UsageReader(reader).read(instances, policy, now=now)
+    usage = read_usage(UsageReader(reader), instances, policy, now=now)
     findings = classify_instances(instances, usage, policy, now=now)
     staged = {"api_calls": dict(calls), "api_calls_total": sum(calls.values()),
               "metrics_requested": reader.metrics_requested,  # GetMetricData's billing unit

@@ -3,12 +3,15 @@ and the statements that let a function write only given tag keys."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Acknowledgment, ArnFormat, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
-from cost_janitor.adapters.executor import RESTORABLE_TAG
+from cost_janitor.core.endpoints import RESTORABLE_TAG
 from cost_janitor.core.policy import Policy
+from cost_janitor.families import Arn, Grant
 
 
 def policy_regions(scope: Construct, policy: Policy) -> list[str]:
@@ -64,6 +67,51 @@ def nag_arns(policy: Policy, *, service: str, resource: str) -> list[str]:
     """How cdk-nag prints regional_arns(...) (tokens as <AWS::...>), for its acknowledgements."""
     return [f"arn:<AWS::Partition>:{service}:{region}:<AWS::AccountId>:{resource}/*" for region in policy.regions] or [
         f"arn:<AWS::Partition>:{service}:<AWS::Region>:<AWS::AccountId>:{resource}/*"]
+
+
+def grant(role: iam.Role, grants: Sequence[Grant], policy: Policy) -> None:
+    """Statements the resource families declare beside their calls (families/), on a function's role. Grants that
+    share a sid are one statement (their actions on all their resources; same effect and conditions, or the synth
+    fails): families of one service share their list, mark and deny statements, and the role stays under IAM's
+    10,240-character inline policy limit. Each wildcard is acknowledged to cdk-nag with the reasons its grants give
+    (a wildcard without one fails the synth)."""
+    merged: dict[str, Grant] = {}
+    for g in grants:
+        was = merged.get(g.sid)
+        if was is not None and (was.deny, dict(was.conditions)) != (g.deny, dict(g.conditions)):
+            raise ValueError(f"grants with sid {g.sid} differ in effect or conditions: give them their own sids")
+        merged[g.sid] = g if was is None else Grant(
+            g.sid, tuple(dict.fromkeys((*was.actions, *g.actions))),
+            None if was.resources is None or g.resources is None else tuple(dict.fromkeys((*was.resources,
+                                                                                           *g.resources))),
+            g.conditions, g.deny, "; ".join(w for w in dict.fromkeys((was.why, g.why)) if w))
+    reasons: dict[str, list[str]] = {}
+    for g in merged.values():
+        resources = ["*"] if g.resources is None else [a for arn in g.resources for a in _arns(role, policy, arn)]
+        role.add_to_policy(iam.PolicyStatement(
+            sid=g.sid, effect=iam.Effect.DENY if g.deny else iam.Effect.ALLOW, actions=list(g.actions),
+            resources=resources, conditions={k: dict(v) for k, v in g.conditions.items()} or None))
+        if g.deny:
+            continue
+        for pattern in ["*"] if g.resources is None else [n for arn in g.resources for n in _nag_arns(policy, arn)]:
+            said = reasons.setdefault(pattern, [])
+            said += [w for w in g.why.split("; ") if w and w not in said]
+    if silent := [p for p, why in reasons.items() if not why]:
+        raise ValueError(f"no reason given for the IAM wildcard(s) {silent}: set Grant.why on one grant using each")
+    acknowledge(role, *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{p}]", reason="; ".join(why))
+                        for p, why in reasons.items()))
+
+
+def _arns(scope: Construct, policy: Policy, arn: Arn) -> list[str]:
+    if arn.any_region:
+        return [Stack.of(scope).format_arn(service=arn.service, region="*", resource=arn.resource, resource_name="*")]
+    return regional_arns(scope, policy, service=arn.service, resource=arn.resource)
+
+
+def _nag_arns(policy: Policy, arn: Arn) -> list[str]:
+    if arn.any_region:
+        return [f"arn:<AWS::Partition>:{arn.service}:*:<AWS::AccountId>:{arn.resource}/*"]
+    return nag_arns(policy, service=arn.service, resource=arn.resource)
 
 
 def grant_answers(scope: Construct, role: iam.Role, policy: Policy, *, restore: bool) -> None:

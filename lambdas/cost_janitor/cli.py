@@ -157,8 +157,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
         report = idle_sweep.run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
                                 dry_run=not args.apply, regions=args.region or None, services=args.services)
-    denied = {r: c for r, c in report.failed_regions.items() if c in AUTHORIZATION_ERRORS}
-    if denied and len(denied) == len(report.regions):
+    if denied := report.denied_everywhere():
         from cost_janitor.core.errors import AwsSetupError
 
         raise AwsSetupError(f"access denied in every region swept ({', '.join(f'{r}: {c}' for r, c in denied.items())})"

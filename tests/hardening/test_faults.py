@@ -27,6 +27,7 @@ from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.capabilities import idle_sweep
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
+from cost_janitor.families import ec2 as ec2_family
 from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.settings import Settings
 from tests.integration.fleet import DEV, Fleet
@@ -126,9 +127,9 @@ def test_a_region_denying_access_does_not_stop_the_others(fleet: Fleet, monkeypa
     fail(monkeypatch, lambda c, op, p: op == "DescribeInstances" and c.meta.region_name == "us-west-2",
          "UnauthorizedOperation")
     report = _run(Policy.model_validate({"regions": ["us-east-1", "us-west-2"]}))
-    assert report.failed_regions == {"us-west-2": "UnauthorizedOperation"}
+    assert report.failed_regions == {"us-west-2 (ec2-instances)": "UnauthorizedOperation"}
     assert sorted(f.resource_id for f in report.findings) == sorted(fleet.ids.values())
-    assert report.summary()["failed_regions"] == {"us-west-2": "UnauthorizedOperation"}
+    assert report.summary()["failed_regions"] == {"us-west-2 (ec2-instances)": "UnauthorizedOperation"}
 
 
 def test_a_sweep_short_of_time_stops_starting_regions_and_the_next_run_starts_with_them(fleet: Fleet) -> None:
@@ -270,7 +271,7 @@ def due(aws: LocalAws, janitor: Any) -> Fleet:
 
 def test_instances_that_change_between_read_and_act_are_not_stopped_on_stale_information(
         due: Fleet, aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
-    ec2, original = aws.client("ec2"), idle_sweep.classify_instances
+    ec2, original = aws.client("ec2"), ec2_family.classify_instances
 
     def meanwhile(*args: Any, **kwargs: Any) -> Any:
         decided = original(*args, **kwargs)  # the stops are decided; the world moves on before they are made
@@ -279,7 +280,7 @@ def test_instances_that_change_between_read_and_act_are_not_stopped_on_stale_inf
         ec2.create_tags(Resources=[due.ids["now-prod"]], Tags=[{"Key": "environment", "Value": "prod"}])
         return decided
 
-    monkeypatch.setattr(idle_sweep, "classify_instances", meanwhile)
+    monkeypatch.setattr(ec2_family, "classify_instances", meanwhile)
     report = idle_sweep.run(Policy(), Settings.from_env(), now=NOW, run_id="moving", dry_run=False)
     names = {v: k for k, v in due.ids.items()}
     found = {names[f.resource_id]: (f.action, f.action_status, f.action_error) for f in report.findings}

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match
 
-from cost_janitor.adapters.executor import permissions
 from cost_janitor.core.models import ActionKind
 from cost_janitor.core.policy import load_policy
+from cost_janitor.families import permissions
 from infra.settings import ROOT, load_cdk_json_context
 from tests.infra.conftest import Synth
 

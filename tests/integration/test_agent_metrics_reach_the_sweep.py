@@ -11,6 +11,7 @@ from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.core.idle import classify_instances
 from cost_janitor.core.models import Instance, Verdict
 from cost_janitor.core.policy import Policy
+from cost_janitor.families.ec2 import read_usage
 from cost_janitor.local.emulator import LocalAws, MetricSeeder, launch, seed_instance_metrics
 from tests.builders import make_instance
 
@@ -31,7 +32,7 @@ def test_a_busy_8_gpu_box_reported_by_the_pusher_is_busy_to_the_sweep(aws: Local
     seeder.flush()
     instance = make_instance(instance_id=iid, instance_type="p4d.24xlarge")
     reader = CloudWatchReader(cloudwatch)
-    usage = UsageReader(reader).read([instance], Policy(), now=now)
+    usage = read_usage(UsageReader(reader), [instance], Policy(), now=now)
     [finding] = classify_instances([instance], usage, Policy(), now=now)
     assert finding.verdict == Verdict.BUSY and finding.evidence["gpu_count_seen"] == 8
     assert finding.evidence["gpu_max_pct"] == 97.0
@@ -62,7 +63,7 @@ def test_neuroncore_series_give_inferentia_boxes_real_verdicts(aws: LocalAws) ->
     report = json.loads((DATA / "neuron_monitor_inf2_8xlarge.json").read_text())
     busy, reader = _neuron_box(aws, report, now)
     idle, _ = _neuron_box(aws, {**report, "neuron_runtime_data": []}, now)
-    usage = UsageReader(reader).read([busy, idle], Policy(), now=now)
+    usage = read_usage(UsageReader(reader), [busy, idle], Policy(), now=now)
     found = {f.resource_id: f for f in classify_instances([busy, idle], usage, Policy(), now=now)}
     b, i = found[busy.instance_id], found[idle.instance_id]
     assert (b.verdict, b.evidence["gpu_max_pct"], b.evidence["gpu_count_seen"]) == (Verdict.BUSY, 71.25, 2)

@@ -180,7 +180,8 @@ def test_an_unreachable_endpoint_is_one_clear_line_not_a_traceback(tmp_path: Pat
 
 class _RefusingAws:
     """An AWS endpoint on loopback answering as AWS does when credentials have expired (STS: ExpiredToken) or
-    are valid but may not read EC2 (UnauthorizedOperation)."""
+    are valid but may read nothing (EC2: UnauthorizedOperation; JSON-protocol services such as SageMaker:
+    AccessDeniedException)."""
 
     STS_OK = ('<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
               '<Arn>arn:aws:iam::123456789012:user/ana</Arn><UserId>AIDAEXAMPLE</UserId><Account>123456789012'
@@ -191,6 +192,7 @@ class _RefusingAws:
                    '</Error><RequestId>2</RequestId></ErrorResponse>')
     EC2_DENIED = ('<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to '
                   'perform this operation.</Message></Error></Errors><RequestID>3</RequestID></Response>')
+    JSON_DENIED = '{"__type": "AccessDeniedException", "message": "User is not authorized to perform this action"}'
 
     def __init__(self, *, expired: bool) -> None:
         import threading
@@ -205,13 +207,16 @@ class _RefusingAws:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                kind = "text/xml"
                 if "Action=GetCallerIdentity" in body:
                     status, text = (403, outer.STS_EXPIRED) if outer.expired else (200, outer.STS_OK)
+                elif self.headers.get("X-Amz-Target"):  # JSON-protocol services (SageMaker, tagging) answer in JSON
+                    status, text, kind = 400, outer.JSON_DENIED, "application/x-amz-json-1.1"
                 else:
                     status, text = 403, outer.EC2_DENIED
                 payload = text.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -17,6 +17,7 @@ from cost_janitor.core.errors import RestoreRefused
 from cost_janitor.core.models import ActionKind, Ask, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.report import realized_savings
+from cost_janitor.families import endpoints as endpoint_family
 from cost_janitor.local.emulator import LocalAws, MetricSeeder, seed_endpoint, seed_endpoint_metrics, seed_notebook
 from cost_janitor.settings import Settings
 from tests.integration.fleet import DEV, PROD, night
@@ -195,17 +196,18 @@ def test_a_deletion_is_not_made_when_the_endpoint_was_kept_in_between(ml: dict[s
     sm = ml["sm"]
     _run(NIGHT1, dry_run=False)
     arn = sm.describe_endpoint(EndpointName="idle-dev")["EndpointArn"]
-    original = idle_sweep._recheck_sagemaker
+    endpoints = endpoint_family.FAMILY
+    original = endpoints.recheck
 
-    def kept_meanwhile(report: Any, policy: Policy, *, now: datetime) -> Any:
+    def kept_meanwhile(region: str, planned: Any, night: Any) -> Any:
         sm.add_tags(ResourceArn=arn, Tags=[{"Key": "cost-janitor:keep-until", "Value": "2026-12-31"}])
-        return original(report, policy, now=now)
+        return original(region, planned, night)
 
-    idle_sweep._recheck_sagemaker = kept_meanwhile  # type: ignore[assignment]
+    endpoints.recheck = kept_meanwhile  # type: ignore[method-assign]
     try:
         second = _by_name(_run(NIGHT2, dry_run=False))
     finally:
-        idle_sweep._recheck_sagemaker = original  # type: ignore[assignment]
+        del endpoints.recheck  # type: ignore[attr-defined]
     assert second["idle-dev"].action is None and "kept" in " ".join(second["idle-dev"].notes)
     assert sm.describe_endpoint(EndpointName="idle-dev")["EndpointStatus"] == "InService"
 

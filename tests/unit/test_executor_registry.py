@@ -1,17 +1,26 @@
-"""Every action kind has exactly one executor, and each declares the IAM actions it needs."""
+"""Every action kind has an executor — the janitor's own (adapters/executor.EXECUTORS) or its resource family's
+(families/) —, and each declares the IAM actions it needs."""
 
 from __future__ import annotations
 
 import pytest
 
-from cost_janitor.adapters.executor import EXECUTORS, permissions
+from cost_janitor.adapters.executor import EXECUTORS
 from cost_janitor.core.models import ActionKind
+from cost_janitor.families import every, permissions
 
 
 @pytest.mark.parametrize("kind", list(ActionKind), ids=str)
 def test_every_action_kind_has_an_executor_with_declared_permissions(kind: ActionKind) -> None:
-    assert kind in EXECUTORS
-    assert EXECUTORS[kind].permissions and all(":" in p for p in EXECUTORS[kind].permissions)
+    calls = [EXECUTORS[kind]] if kind in EXECUTORS else []
+    calls += [f.actions[kind] for f in every() if kind in f.actions]
+    assert calls
+    assert all(c.permissions and all(":" in p for p in c.permissions) for c in calls)
+
+
+def test_an_action_belongs_to_the_janitor_or_to_families_never_both() -> None:
+    """A family's action is carried out by its own call; the janitor's own table holds none of them."""
+    assert not {k for f in every() for k in f.actions} & set(EXECUTORS)
 
 
 def test_nothing_can_terminate_and_the_only_deletes_are_the_opt_in_ones() -> None:

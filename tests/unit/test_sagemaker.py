@@ -8,29 +8,25 @@ from typing import Any
 
 import pytest
 
-from cost_janitor.core.models import ActionKind, Ask, Series, Verdict
-from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import ml_price
-from cost_janitor.core.sagemaker import (
+from cost_janitor.core.endpoints import (
     ASYNC,
     COMPONENTS,
     REAL_TIME,
     AsyncUsage,
     Endpoint,
     EndpointVariant,
-    NotebookInstance,
-    StudioApp,
-    StudioDomain,
     VariantUsage,
-    classify_apps,
-    classify_domains,
     classify_endpoints,
-    classify_notebooks,
     needs_description,
     recheck_endpoint,
     restore_blocker,
     restore_plan,
 )
+from cost_janitor.core.models import ActionKind, Ask, Series, Verdict
+from cost_janitor.core.notebooks import NotebookInstance, classify_notebooks
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import ml_price
+from cost_janitor.core.studio import StudioApp, StudioDomain, classify_apps, classify_domains
 from tests.builders import HOURS, NOW, series
 
 POLICY = Policy.model_validate({"sagemaker": {"delete_idle_dev_endpoints": True}})
@@ -348,7 +344,7 @@ def test_a_name_being_deleted_and_a_name_in_use_are_two_answers(status: str | No
 
 
 def test_idle_shutdown_sends_each_settings_block_back_whole() -> None:
-    from cost_janitor.core.sagemaker import idle_shutdown_settings
+    from cost_janitor.core.studio import idle_shutdown_settings
 
     current = {"ExecutionRole": "arn:aws:iam::1:role/r", "JupyterLabAppSettings": {
         "DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}, "CustomImages": [{"ImageName": "team"}],

@@ -9,7 +9,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cost_janitor.core.idle import needs_detail
 from cost_janitor.core.models import Instance, Series, Usage
 from cost_janitor.core.policy import Policy
 from cost_janitor.observability import logger
@@ -127,63 +126,77 @@ def window(policy: Policy, now: datetime) -> tuple[datetime, datetime]:
 
 
 class UsageReader:
-    """CPU for the whole fleet; network and GPU utilisation only where CPU could not rule an instance out;
-    GPU memory only where GPU utilisation could not. Each stage is one batched read."""
+    """An EC2 fleet's metrics, in three batched reads; each reads the instances it is given (the EC2 family decides
+    which need which: families/ec2.py). Each returns what it read and the instances whose read failed."""
 
     def __init__(self, reader: CloudWatchReader) -> None:
         self._cw = reader
+        self._gpu_dims: dict[str, list[Dimensions]] | None = None
 
-    def read(self, instances: Sequence[Instance], policy: Policy, *, now: datetime) -> dict[str, Usage]:
+    def _fetch(self, queries: list[MetricQuery], policy: Policy, now: datetime) -> tuple[dict[Hashable, Series],
+                                                                                           set[str]]:
         start, end = window(policy, now)
-        period = policy.idle.period_seconds
+        found, failed = self._cw.read(queries, start=start, end=end, period=policy.idle.period_seconds)
+        return found, {key[0] for key in failed}  # type: ignore[index]
 
-        def fetch(queries: list[MetricQuery]) -> tuple[dict[Hashable, Series], set[str]]:
-            found, failed = self._cw.read(queries, start=start, end=end, period=period)
-            return found, {key[0] for key in failed}  # type: ignore[index]
+    def _gpus(self) -> dict[str, list[Dimensions]]:
+        if self._gpu_dims is None:
+            self._gpu_dims = self._cw.gpu_dimensions()
+        return self._gpu_dims
 
-        live = [i for i in instances if not _exempt_without_metrics(i, policy, now)]
-        cpu, failed = fetch([_ec2_query(i.instance_id, "CPUUtilization", "Average") for i in live])
-        usage = {i.instance_id: Usage(cpu=cpu.get((i.instance_id, "CPUUtilization"), Series()))
-                 for i in live if i.instance_id not in failed}
-        usage.update({i.instance_id: Usage() for i in live if i.instance_id in failed})  # not evaluated
+    def cpu(self, instances: Sequence[Instance], policy: Policy, *, now: datetime) -> tuple[dict[str, Usage],
+                                                                                              set[str]]:
+        """CPUUtilization (Average)."""
+        cpu, failed = self._fetch([_ec2_query(i.instance_id, "CPUUtilization", "Average") for i in instances],
+                                  policy, now)
+        return {i.instance_id: Usage(cpu=cpu.get((i.instance_id, "CPUUtilization"), Series()))
+                for i in instances if i.instance_id not in failed}, failed
 
-        candidates = [i for i in live if i.instance_id not in failed
-                      and needs_detail(i, usage[i.instance_id], policy, now=now)]
-        if not candidates:
-            return usage
-        gpu_dims = self._cw.gpu_dimensions()
-        neuron = {i.instance_id for i in candidates if i.family.startswith(NEURON_PREFIXES)}
+    def detail(self, instances: Sequence[Instance], usage: dict[str, Usage], policy: Policy, *,
+               now: datetime) -> set[str]:
+        """NetworkIn/Out (Sum) and GPU utilisation (the agent's nvidia_smi series, or neuroncore_utilization on
+        Inferentia/Trainium boxes), into `usage`; returns the instances whose read failed."""
+        if not instances:
+            return set()
+        gpu_dims = self._gpus()
+        neuron = {i.instance_id for i in instances if i.family.startswith(NEURON_PREFIXES)}
         core_dims = self._cw.gpu_dimensions(NEURON_METRIC) if neuron else {}  # one more page only with Neuron boxes
         queries: list[MetricQuery] = []
-        for i in candidates:
+        for i in instances:
             queries += [_ec2_query(i.instance_id, "NetworkIn", "Sum"), _ec2_query(i.instance_id, "NetworkOut", "Sum")]
             queries += _gpu_queries(i.instance_id, core_dims if i.instance_id in neuron else gpu_dims,
                                     NEURON_METRIC if i.instance_id in neuron else GPU_UTIL_METRIC)
-        detail, failed = fetch(queries)
-        for i in candidates:
+        detail, failed = self._fetch(queries, policy, now)
+        for i in instances:
             iid = i.instance_id
             metric = NEURON_METRIC if iid in neuron else GPU_UTIL_METRIC
             gpus = range(len((core_dims if iid in neuron else gpu_dims).get(iid, [])))
             if iid in failed:
-                continue  # network/GPU unread: the verdict needs them, so it is "not evaluated"
-            usage[iid] = usage[iid].model_copy(update={
+                continue
+            usage[iid] = usage.get(iid, Usage()).model_copy(update={
                 "network_in": detail.get((iid, "NetworkIn"), Series()),
                 "network_out": detail.get((iid, "NetworkOut"), Series()),
                 "gpu_util": tuple(detail.get((iid, metric, n), Series()) for n in gpus),
                 # NeuronCores have no memory-utilisation series: the busiest core decides alone
                 "gpu_memory": None if gpus and iid not in neuron else (),
             })
+        return failed
 
-        memory_needed = [i for i in candidates if i.instance_id not in failed
-                         and needs_detail(i, usage[i.instance_id], policy, now=now)]
-        memory, failed = fetch([q for i in memory_needed
-                                for q in _gpu_queries(i.instance_id, gpu_dims, GPU_MEMORY_METRIC)])
-        for i in memory_needed:
+    def gpu_memory(self, instances: Sequence[Instance], usage: dict[str, Usage], policy: Policy, *,
+                   now: datetime) -> set[str]:
+        """The agent's nvidia_smi_utilization_memory per GPU, into `usage`; returns the instances whose read
+        failed."""
+        if not instances:
+            return set()
+        gpu_dims = self._gpus()
+        memory, failed = self._fetch([q for i in instances for q in _gpu_queries(i.instance_id, gpu_dims,
+                                                                                   GPU_MEMORY_METRIC)], policy, now)
+        for i in instances:
             iid, gpus = i.instance_id, range(len(gpu_dims.get(i.instance_id, [])))
             if iid not in failed:
-                usage[iid] = usage[iid].model_copy(update={
+                usage[iid] = usage.get(iid, Usage()).model_copy(update={
                     "gpu_memory": tuple(memory.get((iid, GPU_MEMORY_METRIC, n), Series()) for n in gpus)})
-        return usage
+        return failed
 
 
 def _gpu_queries(instance_id: str, gpu_dims: dict[str, list[Dimensions]], metric: str) -> list[MetricQuery]:
@@ -193,11 +206,6 @@ def _gpu_queries(instance_id: str, gpu_dims: dict[str, list[Dimensions]], metric
 
 def _ec2_query(instance_id: str, name: str, stat: str) -> MetricQuery:
     return MetricQuery((instance_id, name), EC2_NAMESPACE, name, (("InstanceId", instance_id),), stat)
-
-
-def _exempt_without_metrics(instance: Instance, policy: Policy, now: datetime) -> bool:
-    """An exempt instance's verdict needs no metrics, so none are read for it."""
-    return not needs_detail(instance, Usage(), policy, now=now)
 
 
 def daily_sums(cloudwatch: Any, queries: Sequence[MetricQuery], *, start: datetime,

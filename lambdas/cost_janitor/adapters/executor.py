@@ -12,7 +12,6 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.core.models import ActionKind, ActionResult, Finding
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.sagemaker import idle_shutdown_settings
 from cost_janitor.core.storage import BucketLifecycle
 from cost_janitor.observability import audit
 
@@ -30,7 +29,7 @@ class Run:
 
 
 @dataclass(frozen=True)
-class _Call:
+class Call:
     service: str
     permissions: tuple[str, ...]
     run: Callable[[Any, Api, list[Finding], Run], None]
@@ -39,7 +38,7 @@ class _Call:
     always: bool = False  # an owner's explicit answer: made in dry-run too (it only ever makes the janitor do less)
 
 
-def _each(call: Callable[[Any, Api, Finding, Run], Any]) -> Callable[[Any, Api, list[Finding], Run], None]:
+def each(call: Callable[[Any, Api, Finding, Run], Any]) -> Callable[[Any, Api, list[Finding], Run], None]:
     """An executor function for APIs that take one resource per call."""
 
     def run(client: Any, api: Api, findings: list[Finding], r: Run) -> None:
@@ -49,15 +48,8 @@ def _each(call: Callable[[Any, Api, Finding, Run], Any]) -> Callable[[Any, Api, 
     return run
 
 
-def _ids(findings: list[Finding]) -> list[str]:
+def ids(findings: list[Finding]) -> list[str]:
     return [f.resource_id for f in findings]
-
-
-def _stop(ec2: Any, api: Api, findings: list[Finding], policy: Policy, *, hibernate: bool) -> None:
-    """Remove the idle mark first, then stop: if the owner restarts it, the next idle spell is announced afresh.
-    (If the stop fails after the unmark, the box is marked and announced again: the safe direction.)"""
-    api(ec2.delete_tags, Resources=_ids(findings), Tags=[{"Key": policy.exemptions.idle_since_tag}])
-    api(ec2.stop_instances, InstanceIds=_ids(findings), **({"Hibernate": True} if hibernate else {}))
 
 
 def _checkpoint(ssm: Any, api: Api, findings: list[Finding], policy: Policy) -> None:
@@ -91,116 +83,32 @@ def _put_lifecycle(s3: Any, api: Api, f: Finding, run: Run) -> None:
         **size)
 
 
-# Adding an action: one ActionKind member, one entry here (its calls and the IAM actions they need), a test.
-EXECUTORS: dict[ActionKind, _Call] = {
-    ActionKind.MARK_IDLE: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
-        ec2.create_tags, Resources=_ids(fs),
-        Tags=[{"Key": r.policy.exemptions.idle_since_tag, "Value": r.now.isoformat(timespec="seconds")}])),
-    ActionKind.UNMARK_IDLE: _Call("ec2", ("ec2:DeleteTags",), lambda ec2, api, fs, r: api(
-        ec2.delete_tags, Resources=_ids(fs), Tags=[{"Key": r.policy.exemptions.idle_since_tag}])),
-    ActionKind.STOP: _Call("ec2", ("ec2:DeleteTags", "ec2:StopInstances"),
-                           lambda ec2, api, fs, r: _stop(ec2, api, fs, r.policy, hibernate=False)),
-    ActionKind.HIBERNATE: _Call("ec2", ("ec2:DeleteTags", "ec2:StopInstances"),
-                                lambda ec2, api, fs, r: _stop(ec2, api, fs, r.policy, hibernate=True)),
-    ActionKind.TAG_GPU_AGENT: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
-        ec2.create_tags, Resources=_ids(fs), Tags=[{"Key": r.policy.agent.tag_key, "Value": "true"}])),
-    ActionKind.CHECKPOINT: _Call("ssm", ("ssm:SendCommand",),
+# The janitor's own actions (storage, spot, tags, the owners' answers); a resource family's actions live in its module
+# (families/). Adding one: an ActionKind member, its entry (its calls and the IAM actions they need), a test.
+EXECUTORS: dict[ActionKind, Call] = {
+    ActionKind.CHECKPOINT: Call("ssm", ("ssm:SendCommand",),
                                  lambda ssm, api, fs, r: _checkpoint(ssm, api, fs, r.policy), dry_run_supported=False),
-    ActionKind.PUT_LIFECYCLE: _Call("s3", ("s3:PutLifecycleConfiguration",), _each(_put_lifecycle),
+    ActionKind.PUT_LIFECYCLE: Call("s3", ("s3:PutLifecycleConfiguration",), each(_put_lifecycle),
                                     dry_run_supported=False, batch=False),
-    ActionKind.MARK_UNATTACHED: _Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
-        ec2.create_tags, Resources=_ids(fs),
+    ActionKind.MARK_UNATTACHED: Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
+        ec2.create_tags, Resources=ids(fs),
         Tags=[{"Key": r.policy.storage.unattached_since_tag, "Value": r.now.isoformat(timespec="seconds")}])),
-    ActionKind.SNAPSHOT_VOLUME: _Call("ec2", ("ec2:CreateSnapshot", "ec2:CreateTags"), _each(_snapshot),
+    ActionKind.SNAPSHOT_VOLUME: Call("ec2", ("ec2:CreateSnapshot", "ec2:CreateTags"), each(_snapshot),
                                       batch=False),
-    ActionKind.DELETE_VOLUME: _Call("ec2", ("ec2:DeleteVolume",), _each(lambda ec2, api, f, r: api(
+    ActionKind.DELETE_VOLUME: Call("ec2", ("ec2:DeleteVolume",), each(lambda ec2, api, f, r: api(
         ec2.delete_volume, VolumeId=f.resource_id)), batch=False),
-    ActionKind.SET_LOG_RETENTION: _Call("logs", ("logs:PutRetentionPolicy",), _each(lambda logs, api, f, r: api(
+    ActionKind.SET_LOG_RETENTION: Call("logs", ("logs:PutRetentionPolicy",), each(lambda logs, api, f, r: api(
         logs.put_retention_policy, logGroupName=f.resource_id,
         retentionInDays=r.policy.storage.log_retention_days)), dry_run_supported=False, batch=False),
-    ActionKind.TAG_CREATED_BY: _Call("resourcegroupstaggingapi", ("tag:TagResources",),
-                                     _each(lambda tagging, api, f, r: _tag(tagging, api, f.resource_arn, {
+    ActionKind.TAG_CREATED_BY: Call("resourcegroupstaggingapi", ("tag:TagResources",),
+                                     each(lambda tagging, api, f, r: _tag(tagging, api, f.resource_arn, {
                                          r.policy.tagging.created_by_tag: str(f.evidence.get("created_by"))})),
                                      dry_run_supported=False, batch=False),
     # The owner's answers write the tags their answer is (payload: resource id → tags), on any service.
-    **{kind: _Call("resourcegroupstaggingapi", ("tag:TagResources",), _each(
+    **{kind: Call("resourcegroupstaggingapi", ("tag:TagResources",), each(
         lambda tagging, api, f, r: _tag(tagging, api, f.resource_arn, r.payload[f.resource_id])),
         dry_run_supported=False, batch=False, always=True)
        for kind in (ActionKind.KEEP, ActionKind.SNOOZE, ActionKind.REASSIGN, ActionKind.SET_TAGS)},
-    ActionKind.DELETE_ENDPOINT: _Call("sagemaker", ("sagemaker:AddTags", "sagemaker:DeleteEndpoint"),
-                                      _each(lambda sm, api, f, r: _delete_endpoint(sm, api, f, r)),
-                                      dry_run_supported=False, batch=False),
-    # an owner's (or the CLI user's) explicit answer: made in dry-run too
-    ActionKind.RESTORE_ENDPOINT: _Call("sagemaker", ("sagemaker:CreateEndpoint", "sagemaker:AddTags"),
-                                       _each(lambda sm, api, f, r: _restore_endpoint(sm, api, f, r)),
-                                       dry_run_supported=False, batch=False, always=True),
-    ActionKind.STOP_NOTEBOOK: _Call("sagemaker", ("sagemaker:DeleteTags", "sagemaker:StopNotebookInstance"),
-                                    _each(lambda sm, api, f, r: _stop_notebook(sm, api, f, r)),
-                                    dry_run_supported=False, batch=False),
-    ActionKind.ENABLE_IDLE_SHUTDOWN: _Call("sagemaker", ("sagemaker:DescribeDomain", "sagemaker:UpdateDomain"),
-                                           _each(lambda sm, api, f, r: _enable_idle_shutdown(sm, api, f, r)),
-                                           dry_run_supported=False, batch=False),
-    ActionKind.DELETE_APP: _Call("sagemaker", ("sagemaker:DeleteTags", "sagemaker:DeleteApp"),
-                                 _each(lambda sm, api, f, r: _delete_app(sm, api, f, r)),
-                                 dry_run_supported=False, batch=False),
-}
-
-
-def _sm_tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-def _delete_endpoint(sm: Any, api: Api, f: Finding, run: Run) -> None:
-    """The endpoint only: its EndpointConfig is tagged as the janitor's to restore (the one thing CreateEndpoint
-    may later use) and it and the Model stay; the finding, recorded in the ledger, carries the config and tags."""
-    config_arn = f.evidence.get("endpoint_config_arn")
-    if not config_arn:
-        raise ClientError({"Error": {"Code": "NoRestoreRecord", "Message": "the EndpointConfig was not read; an "
-                                     "endpoint that cannot be restored is not deleted"}}, "DeleteEndpoint")
-    api(sm.add_tags, ResourceArn=str(config_arn), Tags=_sm_tags({RESTORABLE_TAG: f.resource_id}))
-    api(sm.delete_endpoint, EndpointName=f.resource_id)
-
-
-def _restore_endpoint(sm: Any, api: Api, f: Finding, run: Run) -> None:
-    """CreateEndpoint from the recorded EndpointConfig, with the endpoint's recorded tags."""
-    config, tags = run.payload[f.resource_id]
-    api(sm.create_endpoint, EndpointName=f.resource_id, EndpointConfigName=config, Tags=_sm_tags(tags))
-
-
-def _stop_notebook(sm: Any, api: Api, f: Finding, run: Run) -> None:
-    """Unmark, then stop (its ML storage volume stays): restarted by its owner, its next idle spell starts afresh."""
-    api(sm.delete_tags, ResourceArn=f.resource_arn, TagKeys=[run.policy.exemptions.idle_since_tag])
-    api(sm.stop_notebook_instance, NotebookInstanceName=f.resource_id)
-
-
-def _enable_idle_shutdown(sm: Any, api: Api, f: Finding, run: Run) -> None:
-    """The domain's default user settings get idle shutdown for the app types that lack it: the domain is read and
-    each block sent back whole (core.sagemaker.idle_shutdown_settings), so nothing else in it changes."""
-    current = sm.describe_domain(DomainId=f.resource_id).get("DefaultUserSettings") or {}
-    settings = idle_shutdown_settings(current, str(f.evidence.get("missing") or "").split(","),
-                                      run.policy.sagemaker.studio_idle_timeout_minutes)
-    api(sm.update_domain, DomainId=f.resource_id, DefaultUserSettings=settings)
-
-
-def _delete_app(sm: Any, api: Api, f: Finding, run: Run) -> None:
-    """The app only: its user profile or space, and the space's storage, remain."""
-    e = f.evidence
-    owner = {"UserProfileName": str(e["user_profile"])} if e.get("user_profile") else {"SpaceName": str(e["space"])}
-    api(sm.delete_tags, ResourceArn=f.resource_arn, TagKeys=[run.policy.exemptions.idle_since_tag])
-    api(sm.delete_app, DomainId=str(e["domain_id"]), AppType=str(e["app_type"]), AppName=str(e["app_name"]), **owner)
-
-
-RESTORABLE_TAG = "cost-janitor:deleted-endpoint"  # on an EndpointConfig: which deleted endpoint it restores
-SAGEMAKER_TYPES = ("sagemaker:endpoint", "sagemaker:notebook-instance", "sagemaker:app")
-# The same action on another kind of resource: SageMaker resources are marked with SageMaker's own tag API.
-TYPED: dict[tuple[str, ActionKind], _Call] = {
-    **{(t, ActionKind.MARK_IDLE): _Call("sagemaker", ("sagemaker:AddTags",), _each(lambda sm, api, f, r: api(
-        sm.add_tags, ResourceArn=f.resource_arn,
-        Tags=_sm_tags({r.policy.exemptions.idle_since_tag: r.now.isoformat(timespec="seconds")}))),
-        dry_run_supported=False, batch=False) for t in SAGEMAKER_TYPES},
-    **{(t, ActionKind.UNMARK_IDLE): _Call("sagemaker", ("sagemaker:DeleteTags",), _each(lambda sm, api, f, r: api(
-        sm.delete_tags, ResourceArn=f.resource_arn, TagKeys=[r.policy.exemptions.idle_since_tag])),
-        dry_run_supported=False, batch=False) for t in SAGEMAKER_TYPES},
 }
 
 
@@ -213,22 +121,20 @@ def _tag(tagging: Any, api: Api, arn: str, tags: dict[str, str]) -> None:
                                      "Message": str(failed[arn].get("ErrorMessage", ""))}}, "TagResources")
 
 
-def permissions(kinds: Sequence[ActionKind]) -> list[str]:
-    """The IAM actions the given kinds need, on every resource type (the constructs grant exactly these, with their
-    conditions)."""
-    calls = [EXECUTORS[k] for k in kinds] + [c for (_t, k), c in TYPED.items() if k in kinds]
-    return sorted({p for c in calls for p in c.permissions})
-
-
-def call_for(kind: ActionKind, resource_type: str) -> _Call:
-    """How an action is carried out on a resource of this type."""
-    return TYPED.get((resource_type, kind)) or EXECUTORS[kind]
+def own_call(kind: ActionKind, resource_type: str) -> Call:
+    """The janitor's own call for an action (families.call_for adds the resource families' calls)."""
+    if kind not in EXECUTORS:
+        raise KeyError(f"no executor for {kind} on {resource_type or 'a resource of unknown type'}")
+    return EXECUTORS[kind]
 
 
 class Executor:
-    def __init__(self, client_for: Callable[[str, str], Any], *, dry_run: bool) -> None:
-        """client_for(service, region) → a boto3 client (adapters.clients.client)."""
+    def __init__(self, client_for: Callable[[str, str], Any], *, dry_run: bool,
+                 calls: Callable[[ActionKind, str], Call] = own_call) -> None:
+        """client_for(service, region) → a boto3 client (adapters.clients.client); calls(kind, resource_type) → how
+        the action is carried out (families.call_for where resource families' actions may come)."""
         self._client = client_for
+        self._calls = calls
         self.dry_run = dry_run
 
     def execute(self, findings: Sequence[Finding], policy: Policy, *, now: datetime,
@@ -242,7 +148,7 @@ class Executor:
                 groups.setdefault((f.region, f.action, f.resource_type), []).append(f)
         results: dict[tuple[str, ActionKind], ActionResult] = {}
         for (region, kind, resource_type), group in groups.items():
-            call = call_for(kind, resource_type)
+            call = self._calls(kind, resource_type)
             api_client = self._client(call.service, region)
             size = BATCH if call.batch else 1
             for start in range(0, len(group), size):
@@ -259,7 +165,7 @@ class Executor:
             out.append(done)
         return out
 
-    def _run(self, api_client: Any, kind: ActionKind, call: _Call, region: str, group: list[Finding],
+    def _run(self, api_client: Any, kind: ActionKind, call: Call, region: str, group: list[Finding],
              run: Run) -> list[ActionResult]:
         """Try the batch in one call; if it fails, try each resource alone so one bad apple fails alone."""
         if self.dry_run and not call.dry_run_supported and not call.always:
@@ -270,7 +176,7 @@ class Executor:
         return [self._result(kind, call, region, f.resource_id, self._call(api_client, call, [f], run))
                 for f in group]
 
-    def _call(self, api_client: Any, call: _Call, group: list[Finding], run: Run) -> ClientError | None:
+    def _call(self, api_client: Any, call: Call, group: list[Finding], run: Run) -> ClientError | None:
         def api(method: Callable[..., Any], **kwargs: Any) -> Any:
             """EC2 calls go out with DryRun; in dry-run, EC2's DryRunOperation means 'would succeed'."""
             try:
@@ -286,7 +192,7 @@ class Executor:
             return exc
         return None
 
-    def _result(self, kind: ActionKind, call: _Call, region: str, resource_id: str,
+    def _result(self, kind: ActionKind, call: Call, region: str, resource_id: str,
                 error: ClientError | None) -> ActionResult:
         if error is None:
             return ActionResult(kind=kind, resource_id=resource_id, region=region,

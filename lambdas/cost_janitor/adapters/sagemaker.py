@@ -1,7 +1,7 @@
 """SageMaker reads for the nightly sweep, in batches: endpoints and notebook instances by paginated lists (100 a
 page), their tags through the Resource Groups Tagging API (100 a page, not one ListTags per resource), the variants'
 metrics with ListMetrics + batched GetMetricData, and DescribeEndpoint/DescribeEndpointConfig only for the endpoints
-whose verdict needs them (core.sagemaker.needs_description)."""
+whose verdict needs them (core.endpoints.needs_description)."""
 
 from __future__ import annotations
 
@@ -13,28 +13,23 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cost_janitor.adapters.cloudwatch import CloudWatchReader, Dimensions, MetricQuery, window
+from cost_janitor.adapters.executor import Call, each
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.core.models import Series
-from cost_janitor.core.policy import Policy
-from cost_janitor.core.sagemaker import (
-    APP_TYPE,
+from cost_janitor.core.endpoints import (
     ASYNC,
     COMPONENTS,
-    DOMAIN_TYPE,
     ENDPOINT_TYPE,
-    IDLE_SHUTDOWN_APPS,
-    NOTEBOOK_TYPE,
     REAL_TIME,
-    SETTINGS_OF,
     AsyncUsage,
     Endpoint,
     EndpointVariant,
-    NotebookInstance,
-    StudioApp,
-    StudioDomain,
     VariantUsage,
-    accelerated,
 )
+from cost_janitor.core.models import ActionKind, Series
+from cost_janitor.core.notebooks import NOTEBOOK_TYPE, NotebookInstance
+from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import accelerated
+from cost_janitor.core.studio import APP_TYPE, DOMAIN_TYPE, IDLE_SHUTDOWN_APPS, SETTINGS_OF, StudioApp, StudioDomain
 
 INVOCATIONS_NAMESPACE = "AWS/SageMaker"
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"  # CPU/GPU utilisation of an endpoint's instances, per variant
@@ -337,3 +332,27 @@ def _add(u: VariantUsage, metric: str, s: Series, per_accelerator: bool = False)
         return u.model_copy(update={"cpu": s})
     field = "gpu" if metric == "GPUUtilization" else "gpu_memory"
     return u.model_copy(update={field: (*getattr(u, field), s), "per_accelerator": per_accelerator})
+
+
+def sm_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    """SageMaker's Tags list."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def inventory(region: str) -> SageMakerInventory:
+    """The inventory of one region, through clients.client."""
+    from cost_janitor.adapters.clients import client
+
+    return SageMakerInventory(client("sagemaker", region), client("resourcegroupstaggingapi", region), region)
+
+
+# SageMaker resources are marked and unmarked with SageMaker's own tag API (one resource a call; no DryRun).
+MARKS: dict[ActionKind, Call] = {
+    ActionKind.MARK_IDLE: Call("sagemaker", ("sagemaker:AddTags",), each(lambda sm, api, f, r: api(
+        sm.add_tags, ResourceArn=f.resource_arn,
+        Tags=sm_tags({r.policy.exemptions.idle_since_tag: r.now.isoformat(timespec="seconds")}))),
+        dry_run_supported=False, batch=False),
+    ActionKind.UNMARK_IDLE: Call("sagemaker", ("sagemaker:DeleteTags",), each(lambda sm, api, f, r: api(
+        sm.delete_tags, ResourceArn=f.resource_arn, TagKeys=[r.policy.exemptions.idle_since_tag])),
+        dry_run_supported=False, batch=False),
+}

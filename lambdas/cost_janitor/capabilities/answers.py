@@ -20,6 +20,7 @@ from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.notify import keep_until, may_act, may_stop_now, recipient_for
 from cost_janitor.core.policy import Policy
 from cost_janitor.events import SlackBlockActions, SlackViewSubmission
+from cost_janitor.families import call_for
 from cost_janitor.observability import logger, metrics
 from cost_janitor.resources import MEMBER_ROLE_NAME
 from cost_janitor.settings import Settings
@@ -57,8 +58,8 @@ class Ctx:
         """One answer as an action through the executor — where the resource is (its account and region), with the
         executor's dry-run rule, declared permissions and audit record. `tags`: what the answer writes."""
         planned = finding.model_copy(update={"action": kind, "action_status": "planned", "action_error": None})
-        [done] = Executor(self.clients_for(finding), dry_run=self.settings.dry_run(self.policy)).execute(
-            [planned], self.policy, now=self.now, payload={finding.resource_id: tags or {}})
+        executor = Executor(self.clients_for(finding), dry_run=self.settings.dry_run(self.policy), calls=call_for)
+        [done] = executor.execute([planned], self.policy, now=self.now, payload={finding.resource_id: tags or {}})
         if done.action_status == "failed" and kind != ActionKind.STOP:
             # the owner's answer is not lost: the queue retries it, then parks it in the DLQ (alarm)
             raise AnswerNotCarriedOut(f"{kind} on {finding.resource_id} failed: {done.action_error}")

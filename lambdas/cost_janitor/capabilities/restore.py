@@ -13,10 +13,11 @@ from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.adapters.sagemaker import SageMakerInventory
+from cost_janitor.core.endpoints import ENDPOINT_TYPE, restore_blocker, restore_plan
 from cost_janitor.core.errors import AUTHORIZATION_ERRORS, RestoreRefused
 from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.sagemaker import ENDPOINT_TYPE, restore_blocker, restore_plan
+from cost_janitor.families import call_for
 from cost_janitor.settings import Settings
 
 
@@ -56,7 +57,7 @@ def run(endpoint: str, policy: Policy, settings: Settings, *, actor: str, now: d
                       reason=f"restored by {actor} from EndpointConfig {config}", evidence={"endpoint_config": config},
                       monthly_usd=deleted.monthly_usd, action=ActionKind.RESTORE_ENDPOINT, action_status="planned",
                       observed_at=now)
-    [done] = Executor(client, dry_run=settings.dry_run(policy)).execute(
+    [done] = Executor(client, dry_run=settings.dry_run(policy), calls=call_for).execute(
         [finding], policy, now=now, payload={endpoint: (config, tags)})
     if done.action_status != "done":
         code = done.action_error or done.action_status

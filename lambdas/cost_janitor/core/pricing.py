@@ -114,3 +114,19 @@ def ml_price(instance_type: str, region: str) -> Price:
 def accelerators(instance_type: str) -> int:
     """GPUs of an EC2 or SageMaker (ml.*) instance type; 0 when the table does not know it."""
     return GPU_COUNT.get(instance_type.removeprefix("ml."), 0)
+
+
+ML_NEURON_PREFIXES = ("ml.inf", "ml.trn")  # SageMaker's Inferentia and Trainium instance types
+
+
+def accelerated(instance_type: str | None) -> bool:
+    """A GPU or Neuron SageMaker instance type (ml.g*, ml.p*, ml.inf*, ml.trn*)."""
+    return bool(instance_type) and (accelerators(str(instance_type)) > 0
+                                    or str(instance_type).startswith(("ml.g", "ml.p", *ML_NEURON_PREFIXES)))
+
+
+def severity(monthly: float | None) -> str:
+    """How loud a finding that costs money is: by its monthly dollars (unpriced: medium)."""
+    if monthly is None:
+        return "medium"
+    return "high" if monthly >= 500 else "medium" if monthly >= 50 else "low"

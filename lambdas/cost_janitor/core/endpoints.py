@@ -1,5 +1,5 @@
-"""SageMaker: pure verdicts for real-time endpoints (traffic and accelerators) and notebook instances (time in
-service — SageMaker publishes no utilisation metric for them, and none is invented), and the actions they call for.
+"""SageMaker endpoints (a resource family: families/endpoints.py): pure verdicts on traffic and accelerators, the
+actions they call for, and the re-check before a deletion.
 
 An endpoint is judged on the metrics AWS documents for its kind (described first: DescribeEndpointConfig says which):
 - real-time: its traffic (`Invocations` per variant): no invocations over the window, on an endpoint whose instance
@@ -28,12 +28,11 @@ from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import expected_points, mark_then, merge_max
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import HOURS_PER_MONTH, accelerators, ml_price
+from cost_janitor.core.pricing import HOURS_PER_MONTH, ML_NEURON_PREFIXES, accelerators, ml_price, severity
 
 ENDPOINT_TYPE = "sagemaker:endpoint"
-NOTEBOOK_TYPE = "sagemaker:notebook-instance"
-UNMEASURED_PREFIXES = ("ml.inf", "ml.trn")  # Neuron: /aws/sagemaker/Endpoints has no accelerator metric for them
-
+UNMEASURED_PREFIXES = ML_NEURON_PREFIXES  # Neuron: /aws/sagemaker/Endpoints has no accelerator metric for them
+RESTORABLE_TAG = "cost-janitor:deleted-endpoint"  # on an EndpointConfig: which deleted endpoint it restores
 
 class EndpointVariant(_Frozen):
     """A production variant as DescribeEndpoint + DescribeEndpointConfig say: instance-backed or serverless."""
@@ -81,18 +80,6 @@ class VariantUsage(_Frozen):
     gpu: tuple[Series, ...] = ()  # one aggregate series (sum over GPUs), or one per AcceleratorId
     gpu_memory: tuple[Series, ...] = ()
     per_accelerator: bool = False  # the GPU series are per AcceleratorId (enhanced metrics), not the sum
-
-
-class NotebookInstance(_Frozen):
-    name: str
-    arn: str
-    region: str
-    account: str
-    status: str
-    instance_type: str
-    last_modified: datetime  # a notebook instance is modified when it starts: in service since then
-    lifecycle_config: str | None = None
-    tags: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -378,202 +365,5 @@ def recheck_endpoint(planned: Finding, current: Endpoint | None, policy: Policy,
                                       "notes": (*planned.notes, f"not deleted: changed between read and act ({why})")})
 
 
-def classify_notebooks(notebooks: list[NotebookInstance], policy: Policy, *, now: datetime,
-                       run_id: str = "") -> list[Finding]:
-    """In service longer than the policy's hours at the nightly run → left running (a dev one is marked, and
-    stopped the next night if still in service and not kept; its ML storage volume survives the stop). No
-    auto-stop lifecycle configuration → said in the finding, with the setup link (attaching one needs the
-    instance stopped, so the janitor only reports it)."""
-    return [_notebook_finding(n, policy, now, run_id) for n in notebooks]
-
-
-def _notebook_finding(n: NotebookInstance, policy: Policy, now: datetime, run_id: str) -> Finding:
-    who = policy.ownership(n.tags)
-    hours = round((now - n.last_modified).total_seconds() / 3600, 1)
-    exemption = evaluate_exemption(n.tags, policy.exemptions, now=now)
-    notes = list(exemption.notes)
-    if not n.lifecycle_config:
-        notes.append("no lifecycle configuration: add one that stops the instance when idle "
-                     f"(see {policy.sagemaker.auto_stop_docs_url}); it can be attached while the instance is stopped")
-    limit = policy.sagemaker.notebook_max_hours
-    mark = n.tags.get(policy.exemptions.idle_since_tag)
-    action: ActionKind | Ask | None = None
-    act_after = None
-    if exemption.exempt:
-        verdict, reason = Verdict.EXEMPT, exemption.reason
-    elif n.status != "InService":  # its LastModifiedTime is not a start: time in service cannot be judged
-        verdict, reason = Verdict.CANNOT_JUDGE, f"status {n.status}, not in service: time in service not judged"
-    elif hours > limit:
-        verdict = Verdict.LEFT_RUNNING
-        reason = f"in service for {hours:g} h at the nightly run (policy: {limit} h); no utilisation metric exists " \
-                 "for notebook instances, so time in service is what is judged"
-        if policy.environments.classes[str(who["environment"])].on_idle == "stop":
-            action, act_after = mark_then(ActionKind.STOP_NOTEBOOK, mark, policy, now, notes)
-        else:
-            action = Ask.JUSTIFY
-    else:
-        verdict = Verdict.NO_AUTO_STOP if not n.lifecycle_config else Verdict.STARTED_RECENTLY
-        reason = f"in service for {hours:g} h" + (" and it has no auto-stop configuration" if not n.lifecycle_config
-                                                  else "")
-    if verdict != Verdict.LEFT_RUNNING and mark is not None:
-        action = ActionKind.UNMARK_IDLE
-    price = ml_price(n.instance_type, n.region)
-    return Finding(kind=FindingKind.NOTEBOOK, resource_id=n.name, resource_arn=n.arn, resource_type=NOTEBOOK_TYPE,
-                   instance_type=n.instance_type, account=n.account, region=n.region, **who, verdict=verdict,
-                   reason=reason, evidence={"hours_in_service": hours, "lifecycle_config": n.lifecycle_config},
-                   notes=tuple(notes),
-                   monthly_usd=price.monthly_usd if verdict == Verdict.LEFT_RUNNING else None,
-                   price_source=price.source if verdict == Verdict.LEFT_RUNNING else None,
-                   action=action, action_status="planned" if isinstance(action, ActionKind) else None,
-                   act_after=act_after, severity=_severity(verdict, price.monthly_usd), run_id=run_id,
-                   observed_at=now)
-
-
 def _severity(verdict: Verdict, monthly: float | None) -> str:
-    if verdict not in (Verdict.IDLE, Verdict.UNDERUSED, Verdict.LEFT_RUNNING):
-        return "medium" if verdict == Verdict.NO_AUTO_STOP else "info"
-    if monthly is None:
-        return "medium"
-    return "high" if monthly >= 500 else "medium" if monthly >= 50 else "low"
-
-
-DOMAIN_TYPE = "sagemaker:domain"
-APP_TYPE = "sagemaker:app"
-IDLE_SHUTDOWN_APPS = ("JupyterLab", "CodeEditor")  # the app types Studio's idle shutdown covers
-SETTINGS_OF = {"JupyterLab": "JupyterLabAppSettings", "CodeEditor": "CodeEditorAppSettings"}
-
-
-class StudioDomain(_Frozen):
-    domain_id: str
-    name: str
-    arn: str
-    region: str
-    account: str
-    idle_shutdown: dict[str, bool]  # app type → idle shutdown enabled in the domain's default user settings
-    tags: dict[str, str] = {}
-
-
-class StudioApp(_Frozen):
-    """A Studio app, owned by a user profile or a space; its environment is read from its own tags (the domain's
-    tags reach its apps when the domain's TagPropagation is on), as IAM reads them."""
-
-    arn: str
-    domain_id: str
-    app_type: str
-    app_name: str
-    region: str
-    account: str
-    created: datetime
-    user_profile: str | None = None
-    space: str | None = None
-    instance_type: str | None = None
-    status: str = "InService"
-    tags: dict[str, str] = {}
-
-    @property
-    def owner_name(self) -> str:
-        return f"user profile {self.user_profile}" if self.user_profile else f"space {self.space}"
-
-    @property
-    def resource_id(self) -> str:
-        return f"{self.domain_id}/{self.user_profile or self.space}/{self.app_type}/{self.app_name}"
-
-
-def idle_shutdown_settings(current: dict[str, object], app_types: list[str], minutes: int) -> dict[str, object]:
-    """DefaultUserSettings for UpdateDomain: each app type's whole settings block as the domain has it, with idle
-    shutdown on. UpdateDomain may replace a block it is given (its reference promises no merge), so a block with only
-    the idle settings would drop the team's images, lifecycle configurations and default resource spec."""
-    idle = {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": minutes}
-    out: dict[str, object] = {}
-    for t in app_types:
-        if t not in SETTINGS_OF:
-            continue
-        block = dict(current.get(SETTINGS_OF[t]) or {})  # type: ignore[call-overload]
-        lifecycle = dict(block.get("AppLifecycleManagement") or {})
-        lifecycle["IdleSettings"] = {**dict(lifecycle.get("IdleSettings") or {}), **idle}
-        block["AppLifecycleManagement"] = lifecycle
-        out[SETTINGS_OF[t]] = block
-    return out
-
-
-def accelerated(instance_type: str | None) -> bool:
-    """A GPU or Neuron instance type (ml.g*, ml.p*, ml.inf*, ml.trn*)."""
-    return bool(instance_type) and (accelerators(str(instance_type)) > 0
-                                    or str(instance_type).startswith(("ml.g", "ml.p", *UNMEASURED_PREFIXES)))
-
-
-def classify_domains(domains: list[StudioDomain], policy: Policy, *, now: datetime,
-                     run_id: str = "") -> list[Finding]:
-    """A domain whose JupyterLab or Code Editor apps have no idle shutdown keeps every GPU app its users forget
-    running: reported, or (opt-in) turned on with the policy's timeout."""
-    out = []
-    for d in domains:
-        missing = [t for t in IDLE_SHUTDOWN_APPS if not d.idle_shutdown.get(t)]
-        who = policy.ownership(d.tags)
-        verdict = Verdict.NO_IDLE_SHUTDOWN if missing else Verdict.COMPLIANT
-        reason = (f"idle shutdown is off for {', '.join(missing)} apps: an app left open runs (and bills) until "
-                  "someone stops it" if missing else "idle shutdown is on for JupyterLab and Code Editor apps")
-        dev = policy.environments.classes[str(who["environment"])].on_idle == "stop"
-        action = ActionKind.ENABLE_IDLE_SHUTDOWN if missing and dev and policy.sagemaker.enable_studio_idle_shutdown \
-            else None
-        notes = () if action or not missing else (
-            f"turn it on in the domain's app settings (with sagemaker.enable_studio_idle_shutdown the janitor sets "
-            f"{policy.sagemaker.studio_idle_timeout_minutes} minutes on dev domains; a prod domain is only reported)",)
-        out.append(Finding(kind=FindingKind.STUDIO_DOMAIN, resource_id=d.domain_id, resource_arn=d.arn,
-                           resource_type=DOMAIN_TYPE, account=d.account, region=d.region,
-                           **{**who, "name": d.name}, verdict=verdict, reason=reason,
-                           evidence={"missing": ",".join(missing)}, notes=notes, action=action,
-                           action_status="planned" if action else None,
-                           severity="medium" if missing else "info", run_id=run_id, observed_at=now))
-    return out
-
-
-def classify_apps(apps: list[StudioApp], policy: Policy, *, now: datetime, run_id: str = "") -> list[Finding]:
-    """Apps in service on GPU/accelerator instances for longer than the policy's hours: reported with their owner
-    and dollars; in dev, with the opt-in, marked then deleted after the grace period (the space and its storage
-    remain). Apps on CPU instances, or started recently, are not findings."""
-    out = []
-    limit = policy.sagemaker.studio_app_max_hours
-    for a in apps:
-        if a.status != "InService" or not accelerated(a.instance_type):
-            continue
-        hours = round((now - a.created).total_seconds() / 3600, 1)
-        mark = a.tags.get(policy.exemptions.idle_since_tag)
-        exemption = evaluate_exemption(a.tags, policy.exemptions, now=now)
-        notes = list(exemption.notes)
-        who = policy.ownership(a.tags)
-        action: ActionKind | Ask | None = None
-        act_after = None
-        if exemption.exempt:
-            verdict, reason = Verdict.EXEMPT, exemption.reason
-        elif hours <= limit:
-            verdict, reason = Verdict.STARTED_RECENTLY, f"running for {hours:g} h"
-        else:
-            verdict = Verdict.ACCELERATOR_APP_RUNNING
-            reason = (f"{a.app_type} app of {a.owner_name} on {a.instance_type} running for {hours:g} h "
-                      f"(policy: {limit} h)")
-            may_delete = policy.environments.classes[str(who["environment"])].on_idle == "stop"
-            if may_delete and policy.sagemaker.delete_studio_accelerator_apps:
-                action, act_after = mark_then(ActionKind.DELETE_APP, mark, policy, now, notes)
-            else:
-                action = Ask.JUSTIFY
-                if may_delete:
-                    notes.append("deleting dev Studio apps is off (sagemaker.delete_studio_accelerator_apps): the "
-                                 "owner is asked")
-        if verdict != Verdict.ACCELERATOR_APP_RUNNING and mark is not None:
-            action = ActionKind.UNMARK_IDLE
-        price = ml_price(str(a.instance_type), a.region)
-        dollars = verdict == Verdict.ACCELERATOR_APP_RUNNING
-        owner = {"owner": who["owner"] or a.user_profile} if who["owner"] is None and a.user_profile else {}
-        out.append(Finding(
-            kind=FindingKind.STUDIO_APP, resource_id=a.resource_id, resource_arn=a.arn, resource_type=APP_TYPE,
-            instance_type=a.instance_type,
-            account=a.account, region=a.region, **{**who, **owner}, verdict=verdict, reason=reason,
-            evidence={"domain_id": a.domain_id, "user_profile": a.user_profile, "space": a.space,
-                      "app_type": a.app_type, "app_name": a.app_name, "hours_running": hours},
-            notes=tuple(notes), monthly_usd=price.monthly_usd if dollars else None,
-            price_source=price.source if dollars else None, action=action,
-            action_status="planned" if isinstance(action, ActionKind) else None, act_after=act_after,
-            severity=_severity(Verdict.LEFT_RUNNING, price.monthly_usd) if dollars else "info", run_id=run_id,
-            observed_at=now))
-    return out
+    return severity(monthly) if verdict in (Verdict.IDLE, Verdict.UNDERUSED) else "info"
