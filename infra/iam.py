@@ -11,7 +11,7 @@ from constructs import Construct, IConstruct
 
 from cost_janitor.core.endpoints import RESTORABLE_TAG
 from cost_janitor.core.policy import Policy
-from cost_janitor.families import Arn, Grant
+from cost_janitor.families import Arn, Grant, covering
 
 
 def policy_regions(scope: Construct, policy: Policy) -> list[str]:
@@ -120,9 +120,13 @@ def grant_answers(scope: Construct, role: iam.Role, policy: Policy, *, restore: 
     instances, terminate denied. `restore`: CreateEndpoint from a marked config (the hub's own account only)."""
     instances = regional_arns(scope, policy, service="ec2", resource="instance")
     ex = policy.exemptions
+    # the resources the families answer for (families/<name>.answered), EC2 instances always (spot findings too)
+    answered = [Arn("ec2", "instance"), *(a for f in covering(policy.idle.services) for a in f.answered)]
+    ec2_answered = [a for a in dict.fromkeys(answered) if a.service == "ec2" and a.resource != "instance"]
     role.add_to_policy(iam.PolicyStatement(sid="ReadInstances", actions=["ec2:DescribeInstances"], resources=["*"]))
     role.add_to_policy(iam.PolicyStatement(
-        sid="WriteOnlyAnswerTags", actions=["ec2:CreateTags"], resources=instances,
+        sid="WriteOnlyAnswerTags", actions=["ec2:CreateTags"],
+        resources=instances + [r for a in ec2_answered for r in _arns(scope, policy, a)],
         conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [
             ex.keep_until_tag, ex.reason_tag, ex.by_tag, policy.tagging.owner_tag]}}))
     for statement in tag_statements(scope, "FixTags", sorted(policy.tagging.required)):
@@ -136,7 +140,9 @@ def grant_answers(scope: Construct, role: iam.Role, policy: Policy, *, restore: 
         conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [ex.idle_since_tag]}}))
     role.add_to_policy(iam.PolicyStatement(sid="NeverTerminate", effect=iam.Effect.DENY,
                                            actions=["ec2:TerminateInstances"], resources=["*"]))
-    sagemaker = _answer_sagemaker(scope, policy, role, restore=restore) if "sagemaker" in policy.idle.services else []
+    sagemaker_answered = [a for a in dict.fromkeys(answered) if a.service == "sagemaker"]
+    sagemaker = _answer_sagemaker(scope, policy, role, sagemaker_answered, restore=restore) \
+        if sagemaker_answered else []
     acknowledge(role,
         Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                        reason="ec2:DescribeInstances, X-Ray writes and tag:TagResources have no resource "
@@ -149,26 +155,29 @@ def grant_answers(scope: Construct, role: iam.Role, policy: Policy, *, restore: 
                                 "policy's regions; tag writes are limited to the answer tag keys, stops to "
                                 "dev-tagged instances") for arn in _instance_nag_arns(policy.regions)),
         *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
+                         reason="answers on the owner's resources of this kind in the policy's regions: answer tag "
+                                "keys only") for a in ec2_answered for arn in _nag_arns(policy, a)),
+        *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
                          reason="answers on the owner's SageMaker resources in the policy's regions: answer tag "
                                 "keys only; a restore only from an EndpointConfig the janitor marked, as a dev "
                                 "endpoint") for arn in sagemaker))
 
 
-def _answer_sagemaker(scope: Construct, policy: Policy, role: iam.Role, *, restore: bool) -> list[str]:
-    """Keep / Snooze / Not mine on endpoints and notebook instances (answer tag keys only), and Restore: a dev
+def _answer_sagemaker(scope: Construct, policy: Policy, role: iam.Role, answered: list[Arn], *,
+                      restore: bool) -> list[str]:
+    """Keep / Snooze / Not mine on the SageMaker families' resources (answer tag keys only), and Restore: a dev
     endpoint, only from an EndpointConfig the janitor marked when it deleted the endpoint."""
     endpoints = regional_arns(scope, policy, service="sagemaker", resource="endpoint")
     configs = regional_arns(scope, policy, service="sagemaker", resource="endpoint-config")
-    notebooks = regional_arns(scope, policy, service="sagemaker", resource="notebook-instance")
-    apps = regional_arns(scope, policy, service="sagemaker", resource="app")
     ex, env = policy.exemptions, policy.environments
     role.add_to_policy(iam.PolicyStatement(
-        sid="WriteOnlyAnswerTagsSageMaker", actions=["sagemaker:AddTags"], resources=endpoints + notebooks + apps,
+        sid="WriteOnlyAnswerTagsSageMaker", actions=["sagemaker:AddTags"],
+        resources=[r for a in answered for r in _arns(scope, policy, a)],
         conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [
             ex.keep_until_tag, ex.reason_tag, ex.by_tag, policy.tagging.owner_tag]}}))
+    answered_nag = [n for a in answered for n in _nag_arns(policy, a)]
     if not restore:
-        return [a for r in ("endpoint", "notebook-instance", "app")
-                for a in nag_arns(policy, service="sagemaker", resource=r)]
+        return answered_nag
     role.add_to_policy(iam.PolicyStatement(
         sid="RestoreReadsTheConfig", actions=["sagemaker:DescribeEndpointConfig"], resources=configs))
     role.add_to_policy(iam.PolicyStatement(  # "still being deleted" and "exists already" are told apart first
@@ -194,9 +203,9 @@ def _answer_sagemaker(scope: Construct, policy: Policy, role: iam.Role, *, resto
         sid="TagRestoredDevEndpoints", actions=["sagemaker:AddTags"], resources=endpoints,
         conditions={**dev_request, "StringEqualsIgnoreCaseIfExists": {
             f"aws:ResourceTag/{env.tag_key}": env.stop_values()}}))
-    return [a for r in ("endpoint", "endpoint-config", "notebook-instance", "app")
-            for a in nag_arns(policy, service="sagemaker", resource=r)] + nag_arns(policy, service="kms",
-                                                                                     resource="key")
+    return list(dict.fromkeys([*answered_nag, *nag_arns(policy, service="sagemaker", resource="endpoint"),
+                               *nag_arns(policy, service="sagemaker", resource="endpoint-config"),
+                               *nag_arns(policy, service="kms", resource="key")]))
 
 
 def _instance_nag_arns(regions: list[str]) -> list[str]:

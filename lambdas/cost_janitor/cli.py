@@ -156,7 +156,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
         report = idle_sweep.run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
-                                dry_run=not args.apply, regions=args.region or None, services=args.services)
+                                dry_run=not args.apply, regions=args.region or None, services=args.services,
+                                families=args.families)
     if denied := report.denied_everywhere():
         from cost_janitor.core.errors import AwsSetupError
 
@@ -182,6 +183,18 @@ def _services(value: str) -> list[str]:
 
 
 SERVICES = ("ec2", "sagemaker")
+
+
+def _families(value: str) -> list[Any]:
+    """Resource families by name (families/: every module there is one)."""
+    from cost_janitor.families import every
+
+    known = {f.name: f for f in every()}
+    wanted = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(known))
+    if not wanted or unknown:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(known)} (got {', '.join(unknown) or 'none'})")
+    return [known[w] for w in wanted]
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -480,6 +493,8 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
     sweep.add_argument("--services", type=_services, default=None, metavar="ec2,sagemaker",
                        help="what to sweep (default: the policy's idle.services)")
+    sweep.add_argument("--families", type=_families, default=None, metavar="ec2-instances,addresses,...",
+                       help="sweep exactly these resource families (default: those the services turn on)")
     sweep.set_defaults(func=cmd_sweep)
 
     restore = sub.add_parser("restore", parents=[aws],

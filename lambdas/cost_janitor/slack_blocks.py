@@ -64,6 +64,9 @@ def _tag_hints(finding: Finding, policy: Policy) -> dict[str, Any]:
     return {"keys": keys, "allowed": allowed}
 
 
+STOPPABLE = "ec2:instance"  # the one resource type the Stop now answer acts on (capabilities/answers._stop_now)
+
+
 def buttons_for(finding: Finding, policy: Policy) -> list[ButtonElement]:
     """The owner's choices, by case."""
     value = button_value(finding)
@@ -77,8 +80,8 @@ def buttons_for(finding: Finding, policy: Policy) -> list[ButtonElement]:
     snooze = ButtonElement(text="Snooze 1 day", action_id="snooze", value=value)
     if finding.action == ActionKind.DELETE_ENDPOINT and finding.action_status == "done":
         return [ButtonElement(text="Restore", action_id="restore", style="primary", value=value)]
-    if finding.resource_type.startswith("sagemaker:"):  # no "stop now": an endpoint is deleted only by the policy
-        if finding.action in (ActionKind.MARK_IDLE, Ask.JUSTIFY, Ask.RIGHT_SIZE):
+    if finding.resource_type != STOPPABLE:  # "stop now" stops an EC2 instance; anything else only by its policy
+        if finding.action in (ActionKind.MARK_IDLE, Ask.JUSTIFY, Ask.RIGHT_SIZE, Ask.REVIEW):
             return [keep, snooze, not_mine]
         return []
     if finding.action == Ask.JUSTIFY:

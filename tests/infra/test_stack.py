@@ -255,12 +255,14 @@ def test_answers_may_write_only_answer_tags_and_stop_only_dev_instances(synth: S
 
 def test_answers_and_log_retention_cover_every_region_of_the_policy(synth_regions: Synth) -> None:
     statements = _statements(synth_regions, "Answers")
-    for sid in ("WriteOnlyAnswerTags", "StopNowOnlyDevInstances", "UnmarkOnStop"):
+    # the answers tag what the families answer for: instances, and Elastic IP addresses (families/addresses.py)
+    for sid, kinds in (("WriteOnlyAnswerTags", ("instance", "elastic-ip")), ("StopNowOnlyDevInstances", ("instance",)),
+                       ("UnmarkOnStop", ("instance",))):
         [s] = [s for s in statements if s.get("Sid") == sid]
-        assert [json.dumps(r) for r in s["Resource"]] == [  # type: ignore[union-attr]
+        assert sorted(json.dumps(r) for r in s["Resource"]) == sorted(  # type: ignore[union-attr]
             json.dumps({"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":ec2:{region}:",
-                                          {"Ref": "AWS::AccountId"}, ":instance/*"]]})
-            for region in ("us-east-1", "us-west-2")], sid
+                                          {"Ref": "AWS::AccountId"}, f":{kind}/*"]]})
+            for kind in kinds for region in ("us-east-1", "us-west-2")), sid
         assert s.get("Condition"), sid  # the tag conditions hold in each region
     [retention] = [s for s in _statements(synth_regions, "StorageLifecycle") if s.get("Sid") == "SetLogRetentionOptIn"]
     resources = json.dumps(retention["Resource"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cost_janitor.core.addresses import Address
 from cost_janitor.core.errors import AUTHORIZATION_ERRORS, PermissionMissing
 from cost_janitor.core.models import Instance, Snapshot, Volume
 
@@ -100,6 +101,17 @@ class Ec2Inventory:
                 raise
             out[instance_id] = bool(value.get("DisableApiStop", {}).get("Value"))
         return out
+
+    def addresses(self, owner: str) -> list[Address]:
+        """Every Elastic IP address of the region, with its association, pool and tags (one DescribeAddresses: it
+        has no pagination and returns them all)."""
+        self.calls += 1
+        return [Address(public_ip=a["PublicIp"], region=self._region, account=owner,
+                        allocation_id=a.get("AllocationId"), association_id=a.get("AssociationId"),
+                        instance_id=a.get("InstanceId") or None,
+                        network_interface_id=a.get("NetworkInterfaceId") or None,
+                        pool=a.get("PublicIpv4Pool"), border_group=a.get("NetworkBorderGroup"), tags=_tags(a))
+                for a in self._ec2.describe_addresses().get("Addresses", [])]
 
     def instance(self, instance_id: str) -> Instance | None:
         """One instance in any state, or None when EC2 no longer knows it."""

@@ -13,25 +13,12 @@ from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.adapters.sagemaker import SageMakerInventory
-from cost_janitor.core.endpoints import ENDPOINT_TYPE, restore_blocker, restore_plan
+from cost_janitor.core.endpoints import ENDPOINT_TYPE, deletion_of, restore_blocker, restore_plan
 from cost_janitor.core.errors import AUTHORIZATION_ERRORS, RestoreRefused
-from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
+from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.policy import Policy
 from cost_janitor.families import call_for
 from cost_janitor.settings import Settings
-
-
-def deletion_of(history: list[LedgerRecord]) -> LedgerRecord:
-    """The janitor's last deletion of this endpoint that has not been restored since."""
-    deletions = [e for e in history if e.action == ActionKind.DELETE_ENDPOINT and e.status == "done"
-                 and e.resource_type in (ENDPOINT_TYPE, "")]
-    if not deletions:
-        raise RestoreRefused("cost-janitor has no record of deleting this endpoint (only endpoints it deleted can be "
-                             "restored; check the name and the region)")
-    last = deletions[-1]
-    if any(e.action == "started" and e.at >= last.at for e in history):
-        raise RestoreRefused(f"already restored since its deletion on {last.at:%Y-%m-%d %H:%M} UTC")
-    return last
 
 
 def run(endpoint: str, policy: Policy, settings: Settings, *, actor: str, now: datetime) -> Finding:

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from cost_janitor.core.errors import RestoreRefused
 from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import expected_points, mark_then, merge_max
-from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
+from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, LedgerRecord, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import HOURS_PER_MONTH, ML_NEURON_PREFIXES, accelerators, ml_price, severity
 
@@ -312,6 +312,19 @@ def restore_plan(evidence: dict[str, object]) -> tuple[str, dict[str, str]]:
     # an endpoint made by CloudFormation, CDK or SageMaker Projects carries aws: tags, which AWS sets itself and
     # CreateEndpoint refuses ("aws:" is a reserved prefix): restored without them
     return config, {str(k): str(v) for k, v in tags.items() if not str(k).lower().startswith("aws:")}
+
+
+def deletion_of(history: list[LedgerRecord]) -> LedgerRecord:
+    """The janitor's last deletion of this endpoint that has not been restored since."""
+    deletions = [e for e in history if e.action == ActionKind.DELETE_ENDPOINT and e.status == "done"
+                 and e.resource_type in (ENDPOINT_TYPE, "")]
+    if not deletions:
+        raise RestoreRefused("cost-janitor has no record of deleting this endpoint (only endpoints it deleted can be "
+                             "restored; check the name and the region)")
+    last = deletions[-1]
+    if any(e.action == "started" and e.at >= last.at for e in history):
+        raise RestoreRefused(f"already restored since its deletion on {last.at:%Y-%m-%d %H:%M} UTC")
+    return last
 
 
 def restore_blocker(name: str, status: str | None) -> str | None:

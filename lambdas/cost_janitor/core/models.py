@@ -27,6 +27,7 @@ class FindingKind(StrEnum):
     NOTEBOOK = "notebook-instance"  # SageMaker notebook instances left running
     STUDIO_DOMAIN = "studio-domain"  # SageMaker Studio domains without idle shutdown
     STUDIO_APP = "studio-app"  # Studio apps running on GPU/accelerator instances
+    IDLE_ADDRESS = "idle-address"  # Elastic IP addresses associated with nothing
 
 
 class SpotEvent(StrEnum):

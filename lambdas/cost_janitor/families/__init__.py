@@ -89,6 +89,10 @@ class Family(Protocol):
     def rechecked(self) -> tuple[ActionKind, ...]:
         """The actions looked at again just before they are made."""
 
+    @property
+    def answered(self) -> tuple[Arn, ...]:
+        """Where the owners' answers (Keep, Snooze, Not mine) write their tags: the answers role's grant."""
+
     def read(self, region: str, night: Night) -> list[Finding]:
         """Inventory and metrics of the region, judged (one finding per resource)."""
         ...

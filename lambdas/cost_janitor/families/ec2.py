@@ -55,6 +55,7 @@ class Ec2Instances:
     service = "ec2"
     resource_types = (TYPE,)
     rechecked = STOPS
+    answered = (Arn("ec2", "instance"),)
     actions = ACTIONS
 
     def read(self, region: str, night: Night) -> list[Finding]:

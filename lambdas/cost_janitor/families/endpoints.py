@@ -50,6 +50,7 @@ class Endpoints:
     service = "sagemaker"
     resource_types = (ENDPOINT_TYPE,)
     rechecked = (ActionKind.DELETE_ENDPOINT,)
+    answered = (ENDPOINTS,)
     actions = {
         **MARKS,
         ActionKind.DELETE_ENDPOINT: Call("sagemaker", ("sagemaker:AddTags", "sagemaker:DeleteEndpoint"),

@@ -29,6 +29,7 @@ class Notebooks:
     service = "sagemaker"
     resource_types = (NOTEBOOK_TYPE,)
     rechecked = (ActionKind.STOP_NOTEBOOK,)
+    answered = (NOTEBOOKS,)
     actions = {
         **MARKS,
         ActionKind.STOP_NOTEBOOK: Call("sagemaker", ("sagemaker:DeleteTags", "sagemaker:StopNotebookInstance"),

@@ -48,6 +48,7 @@ class Studio:
     service = "sagemaker"
     resource_types = (DOMAIN_TYPE, APP_TYPE)
     rechecked = (ActionKind.DELETE_APP,)
+    answered = (APPS,)
     actions = {
         **MARKS,
         ActionKind.ENABLE_IDLE_SHUTDOWN: Call("sagemaker", ("sagemaker:DescribeDomain", "sagemaker:UpdateDomain"),

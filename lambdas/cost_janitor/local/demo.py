@@ -201,6 +201,9 @@ def main() -> int:
 
         _title("12. Many accounts: a hub and two members, one Slack app (organization mode)")
         _organization_scene(aws, end)
+
+        _title("13. Elastic IP addresses associated with nothing (a resource family: families/addresses.py)")
+        _addresses_scene(aws, settings, end)
     aws.stop()
     return 0
 
@@ -399,6 +402,32 @@ def _sagemaker_scene(aws: Any, settings: Any, end: datetime) -> None:
     notebook = sm.describe_notebook_instance(NotebookInstanceName="ana-exploration")
     print(f"ana-exploration: {notebook['NotebookInstanceStatus']} (its ML storage volume is kept; no utilisation "
           "metric exists for notebook instances, so the janitor judges time in service, never a made-up metric)")
+
+
+def _addresses_scene(aws: Any, settings: Any, end: datetime) -> None:
+    """Three addresses: a dev one left behind (marked; its owner asked to release it), a prod one (reported), one in
+    use. The janitor never releases an address: a released one cannot always be had back."""
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.cli import format_findings
+    from cost_janitor.families import addresses
+    from cost_janitor.local.emulator import launch
+
+    ec2 = aws.client("ec2")
+
+    def allocate(tags: dict[str, str]) -> str:
+        allocation: str = ec2.allocate_address(Domain="vpc", TagSpecifications=[{
+            "ResourceType": "elastic-ip", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])["AllocationId"]
+        return allocation
+
+    allocate({"Name": "old-demo-ip", **DEV, "owner": "ana@example.com"})
+    allocate({"Name": "partner-allowlist", **PROD, "owner": "bo@example.com"})
+    ec2.associate_address(AllocationId=allocate({"Name": "bastion", **DEV}),
+                          InstanceId=launch(ec2, "t3.micro", {"Name": "bastion", **DEV}))
+    with contextlib.redirect_stdout(io.StringIO()):
+        report = idle_sweep.run(Policy(), settings, now=end + timedelta(minutes=5), run_id="demo-addresses",
+                                dry_run=False, families=[addresses.FAMILY])
+    print(format_findings(report.findings, show_busy=True))
+    print("the same from a laptop: cost-janitor sweep --families addresses   (dry-run unless --apply)")
 
 
 _first_message: dict[str, Any] | None = None

@@ -211,6 +211,20 @@ def _patch_ec2_tags() -> None:
     setattr(Instance, "start", start)  # noqa: B010
 
 
+def _patch_ec2_addresses() -> None:
+    """DescribeAddresses reports each address's PublicIpv4Pool ("amazon" for Amazon's pool) and NetworkBorderGroup
+    (the region's own), as EC2 does (the Address type of the EC2 API reference); moto left both out, and the
+    addresses family cannot tell a billed address from a BYOIP one without the pool."""
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+
+    if getattr(ElasticAddress, "_cost_janitor_patched", False):
+        return
+    setattr(ElasticAddress, "public_ipv4_pool", property(lambda self: "amazon"))  # noqa: B010
+    setattr(ElasticAddress, "network_border_group",  # noqa: B010
+            property(lambda self: self.ec2_backend.region_name))
+    setattr(ElasticAddress, "_cost_janitor_patched", True)  # noqa: B010
+
+
 def _patch_s3() -> None:
     from moto.s3 import responses
     from moto.s3.exceptions import S3ClientError
@@ -644,6 +658,7 @@ def start_moto() -> LocalAws:
     _patch_ssm()
     _patch_s3()
     _patch_ec2_tags()
+    _patch_ec2_addresses()
     _patch_sagemaker()
     _patch_events()
     _patch_lambda()

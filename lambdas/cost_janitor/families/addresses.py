@@ -1,0 +1,61 @@
+"""Elastic IP addresses associated with nothing (core/addresses.py): each bills $0.005 an hour. A dev one is marked
+and its owner asked to release it; a prod one is reported. The janitor never releases an address (a released one
+cannot always be had back); a mark on an address in use again is removed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cost_janitor.adapters.clients import client, own_account
+from cost_janitor.adapters.ec2 import Ec2Inventory
+from cost_janitor.adapters.executor import Call, ids
+from cost_janitor.core.addresses import ADDRESS_TYPE, classify_addresses
+from cost_janitor.core.models import ActionKind, Finding
+from cost_janitor.core.policy import Policy
+from cost_janitor.families import Arn, Family, Grant, Night
+
+ADDRESSES = Arn("ec2", "elastic-ip")
+
+
+class Addresses:
+    name = "addresses"
+    service = "ec2"
+    resource_types = (ADDRESS_TYPE,)
+    rechecked: tuple[ActionKind, ...] = ()  # it only marks: nothing is taken away, so nothing is looked at again
+    answered = (ADDRESSES,)
+    actions = {  # EC2's CreateTags/DeleteTags take allocation IDs, with DryRun
+        ActionKind.MARK_IDLE: Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
+            ec2.create_tags, Resources=ids(fs),
+            Tags=[{"Key": r.policy.exemptions.idle_since_tag, "Value": r.now.isoformat(timespec="seconds")}])),
+        ActionKind.UNMARK_IDLE: Call("ec2", ("ec2:DeleteTags",), lambda ec2, api, fs, r: api(
+            ec2.delete_tags, Resources=ids(fs), Tags=[{"Key": r.policy.exemptions.idle_since_tag}])),
+    }
+
+    def read(self, region: str, night: Night) -> list[Finding]:
+        inventory = Ec2Inventory(client("ec2", region), region)
+        try:
+            addresses = inventory.addresses(own_account())
+        finally:
+            night.calls["DescribeAddresses"] += inventory.calls
+        return classify_addresses(addresses, night.policy, now=night.now, run_id=night.run_id)
+
+    def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
+        return list(planned)
+
+    def acted(self, findings: Sequence[Finding], night: Night) -> None:
+        """Nothing beyond the ledger's record of every finding."""
+
+    def grants(self, policy: Policy) -> list[Grant]:
+        idle_key = {"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}
+        dev = {"StringEqualsIgnoreCase": {f"aws:ResourceTag/{policy.environments.tag_key}":
+                                          policy.environments.stop_values()}}
+        return [
+            Grant("ReadAddresses", ("ec2:DescribeAddresses",), why="ec2:Describe* has no resource-level permissions"),
+            Grant("MarkIdleDevAddresses", ("ec2:CreateTags",), (ADDRESSES,), {**dev, **idle_key},
+                  why="Elastic IP addresses of the policy's regions: the idle-since tag key only, on dev ones"),
+            Grant("UnmarkIdleAddresses", ("ec2:DeleteTags",), (ADDRESSES,), idle_key),
+            Grant("NeverReleaseAddresses", ("ec2:ReleaseAddress", "ec2:DisassociateAddress"), deny=True),
+        ]
+
+
+FAMILY: Family = Addresses()
