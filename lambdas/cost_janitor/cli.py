@@ -318,7 +318,7 @@ def _policy(args: argparse.Namespace, settings: Any) -> Policy:
 
 def cmd_storage(args: argparse.Namespace) -> int:
     from cost_janitor.adapters.clients import client
-    from cost_janitor.capabilities import storage
+    from cost_janitor.capabilities import storage_lifecycle
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "storage-lifecycle"
     _quiet_powertools(args.verbose)
@@ -327,8 +327,9 @@ def cmd_storage(args: argparse.Namespace) -> int:
     account = client("sts", settings.region).get_caller_identity()["Account"]
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
-        report = storage.run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}", dry_run=not args.apply,
-                             account=account, buckets=args.bucket or None, regions=args.region or None)
+        report = storage_lifecycle.run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}",
+                                       dry_run=not args.apply, account=account, buckets=args.bucket or None,
+                                       regions=args.region or None)
     if args.json:
         print(json.dumps({"summary": report.summary(), "diffs": report.diffs,
                           "findings": [f.model_dump(mode="json", by_alias=True) for f in report.findings]}, indent=2))
@@ -377,7 +378,7 @@ def cmd_tags(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from cost_janitor.capabilities.digest import build
+    from cost_janitor.capabilities.report import build
     from cost_janitor.core.models import dashboard_url
     from cost_janitor.slack_blocks import digest_message, plain_text
 

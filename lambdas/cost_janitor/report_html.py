@@ -79,7 +79,7 @@ td,th{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;font-size:13p
 
 
 def render(doc: Mapping[str, Any], *, title: str = "cost-janitor weekly report") -> str:
-    """The whole page from a digest document (capabilities.digest.Digest.document())."""
+    """The whole page from a digest document (capabilities.report.Digest.document())."""
     weeks = doc.get("weeks") or []
     this = weeks[-1] if weeks else {"realized_usd": 0.0, "estimated_usd": 0.0}
     own = doc.get("own_cost") or {}

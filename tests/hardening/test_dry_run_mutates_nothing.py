@@ -103,7 +103,7 @@ def world(aws: LocalAws, janitor: Any, monkeypatch: pytest.MonkeyPatch) -> dict[
 
 def test_every_capability_in_dry_run_changes_nothing(world: dict[str, Any],
                                                      recorded: list[tuple[str, dict[str, Any]]]) -> None:
-    from cost_janitor.capabilities import digest
+    from cost_janitor.capabilities import report
     from cost_janitor.handlers import idle_sweep, spot_interruption, storage_lifecycle, tag_compliance
 
     settings = Settings.from_env()
@@ -123,7 +123,7 @@ def test_every_capability_in_dry_run_changes_nothing(world: dict[str, Any],
         item["instanceId"] = iid
     record = load_event("sqs/findings_batch.json")["Records"][0]
     tag_compliance.lambda_handler({"Records": [{**record, "body": json.dumps(creation)}]}, FakeContext())
-    digest.send(digest.build(Policy(), settings, now=datetime.now(UTC)), Policy(), settings, slack=None)
+    report.send(report.build(Policy(), settings, now=datetime.now(UTC)), Policy(), settings, slack=None)
 
     operations = {op for op, _ in recorded}
     assert {"StopInstances", "DescribeInstances", "GetMetricData"} <= operations  # the real path ran

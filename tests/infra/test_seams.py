@@ -152,3 +152,15 @@ def test_every_family_core_module_has_its_absence_table() -> None:
         for module in judges:
             assert any(module in text and re.search(r"def test_\w*(absent|absence|cannot_be_judged)", text)
                        for text in units.values()), f"{family.name}: no absence table test of {module}"
+
+
+def test_a_capability_has_one_name_everywhere() -> None:
+    """capabilities/X.py, handlers/X.py, infra/constructs/X.py and tests/integration/test_X.py: one name (restore is
+    run by answers and the CLI; the Slack endpoint and the agents' constructs have no capability of their own)."""
+    package = ROOT / "lambdas" / "cost_janitor"
+    capabilities = {p.stem for p in (package / "capabilities").glob("*.py") if p.stem != "__init__"} - {"restore"}
+    handlers = {p.stem for p in (package / "handlers").glob("*.py") if p.stem != "__init__"}
+    constructs = {p.stem for p in (ROOT / "infra" / "constructs").glob("*.py")}
+    tests = {p.stem.removeprefix("test_") for p in (ROOT / "tests" / "integration").glob("test_*.py")}
+    assert capabilities <= handlers and capabilities <= constructs and capabilities <= tests, (
+        capabilities - handlers, capabilities - constructs, capabilities - tests)

@@ -8,9 +8,14 @@ from typing import Any
 
 import pytest
 
+from cost_janitor.adapters.ledger import MessageState, SlackState
+from cost_janitor.capabilities import idle_sweep
+from cost_janitor.core.policy import Policy
 from cost_janitor.local.emulator import LocalAws, subscribe_queue
 from cost_janitor.local.slack_standin import SlackStandIn
-from tests.integration.fleet import Fleet
+from cost_janitor.settings import Settings
+from tests.integration.fleet import PROD, Fleet
+from tests.integration.slack_helpers import CHANNEL, TS
 from tests.integration.slack_world import ANA, BO, CY, END, POLICY
 
 
@@ -39,3 +44,17 @@ def team(aws: LocalAws, janitor: Any, slack: SlackStandIn, monkeypatch: pytest.M
     fleet.done()
     tap = subscribe_queue(aws, os.environ["FINDINGS_TOPIC_ARN"], name="notifier-input")
     return {"fleet": fleet, "tap": tap, "aws": aws}
+
+
+@pytest.fixture
+def world(aws: LocalAws, janitor: Any, slack: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Bo's idle prod box, in a message the janitor remembers sending him."""
+    janitor()
+    monkeypatch.setenv("COST_JANITOR_DRY_RUN", "false")
+    fleet = Fleet(aws, END)
+    fleet.add("bo-prod", "g5.xlarge", PROD, cpu=0.5, gpus=[(1.0, 1.0)])
+    fleet.done()
+    [finding] = idle_sweep.run(Policy(), Settings.from_env(), now=END, run_id="run-1", dry_run=False).findings
+    SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"]).save_message(
+        MessageState(channel=CHANNEL, ts=TS, run_id="run-1", recipient=BO, findings=[finding]))
+    return {"fleet": fleet, "resource": fleet.ids["bo-prod"]}

@@ -90,3 +90,14 @@ def submit_reassign(*, resource: str, user: str, channel: str, ts: str, new_owne
     payload["view"]["callback_id"] = "reassign"
     payload["view"]["state"] = {"values": {"owner": {"user": {"type": "users_select", "selected_user": new_owner}}}}
     return payload
+
+
+CHANNEL, TS = "D0BO00001", "1764300000.000001"  # the message the `world` fixture's janitor sent Bo
+
+
+def endpoint(payload: dict[str, Any]) -> dict[str, Any]:
+    """Only the endpoint, as Slack waits for it (the answers Lambda runs later, from the queue)."""
+    from cost_janitor.handlers import slack_interactivity
+
+    result: dict[str, Any] = slack_interactivity.lambda_handler(signed_request(payload), FakeContext())
+    return result

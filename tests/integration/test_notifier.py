@@ -14,8 +14,8 @@ import pytest
 
 from cost_janitor.adapters.ledger import SlackState
 from cost_janitor.adapters.slack import SlackGateway
-from cost_janitor.capabilities import idle_sweep, notify
-from cost_janitor.handlers import notifier
+from cost_janitor.capabilities import idle_sweep, notifier
+from cost_janitor.handlers import notifier as notifier_handler
 from cost_janitor.local.context import FakeContext
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
@@ -64,13 +64,13 @@ def test_a_recipient_another_notifier_is_writing_to_is_handed_back_to_sqs_not_po
     records = swept(team, now)
     state = SlackState(team["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
     assert state.claim(f"run-{now:%m%d}", ANA, holder="the-other-notifier")
-    first = notifier.lambda_handler({"Records": records}, FakeContext())
+    first = notifier_handler.lambda_handler({"Records": records}, FakeContext())
     carrying_ana = sorted(r["messageId"] for r in records if "ana@example.com" in r["body"])
     assert sorted(f["itemIdentifier"] for f in first["batchItemFailures"]) == carrying_ana != []
     assert ANA not in posts_by_channel(slack) and len(posts_by_channel(slack)) == 3  # everyone else got theirs
     state.release(f"run-{now:%m%d}", ANA, holder="the-other-notifier")
     redelivered = [r for r in records if {"itemIdentifier": r["messageId"]} in first["batchItemFailures"]]
-    assert notifier.lambda_handler({"Records": redelivered}, FakeContext()) == {"batchItemFailures": []}
+    assert notifier_handler.lambda_handler({"Records": redelivered}, FakeContext()) == {"batchItemFailures": []}
     posts = posts_by_channel(slack)
     assert len(posts[ANA]) == 1 and all(len(v) == 1 for v in posts.values())
 
@@ -89,7 +89,7 @@ def test_two_notifiers_writing_one_runs_findings_to_one_owner_at_once_post_one_m
         gateway = SlackGateway("xoxb-test", base_url=slack.api_url)
         state = SlackState(team["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
         start.wait()
-        reports.append(notify.run(findings, POLICY, gateway, state))
+        reports.append(notifier.run(findings, POLICY, gateway, state))
 
     threads = [threading.Thread(target=notifier_instance, args=([f],)) for f in ana]
     for t in threads:
@@ -110,7 +110,7 @@ def test_slack_too_slow_to_answer_is_a_recorded_failure_not_a_hang_or_a_retry_lo
     slack.delays["chat.postMessage"] = 6.0  # the gateway waits 5 s
     state = SlackState(team["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
     started = time.monotonic()
-    result = notify.run(ana, POLICY, SlackGateway("xoxb-test", base_url=slack.api_url), state)
+    result = notifier.run(ana, POLICY, SlackGateway("xoxb-test", base_url=slack.api_url), state)
     assert time.monotonic() - started < 8
     assert result.failed == {ANA: "TimeoutError"} and result.messages_posted == 0
     assert slack.arrived.count("chat.postMessage") == 1  # one try, no retry loop; the next run tells them
@@ -134,12 +134,12 @@ def test_a_finding_whose_notice_history_cannot_be_read_waits_and_the_rest_are_to
 
     with monkeypatch.context() as m:
         m.setattr(botocore.client.BaseClient, "_make_api_call", throttled)
-        first = notifier.lambda_handler({"Records": records}, FakeContext())
+        first = notifier_handler.lambda_handler({"Records": records}, FakeContext())
     back = sorted(f["itemIdentifier"] for f in first["batchItemFailures"])
     assert back == sorted(r["messageId"] for r in records if unlucky in r["body"]) != []
     posts = posts_by_channel(slack)
     assert len(posts) == 4 and "ana-cpu" in json.dumps(posts[ANA]) and "ana-gpu" not in json.dumps(posts[ANA])
     redelivered = [r for r in records if r["messageId"] in back]
-    assert notifier.lambda_handler({"Records": redelivered}, FakeContext()) == {"batchItemFailures": []}
+    assert notifier_handler.lambda_handler({"Records": redelivered}, FakeContext()) == {"batchItemFailures": []}
     assert len(posts_by_channel(slack)[ANA]) == 1  # merged into the message Ana already has, not a second one
     assert "ana-gpu" in json.dumps(slack.of("chat.update")[-1].args["blocks"])

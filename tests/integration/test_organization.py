@@ -215,7 +215,7 @@ def test_an_answer_for_an_account_the_hub_does_not_know_is_refused(org: dict[str
 
 
 def test_the_hubs_one_digest_counts_every_members_savings_by_account(org: dict[str, Any]) -> None:
-    from cost_janitor.capabilities import digest
+    from cost_janitor.capabilities import report as report_capability
     from cost_janitor.slack_blocks import digest_message
 
     marked = (NIGHT - timedelta(days=3)).isoformat()
@@ -225,7 +225,7 @@ def test_the_hubs_one_digest_counts_every_members_savings_by_account(org: dict[s
         report = _sweep(org, account)
         assert {(f.action, f.action_status) for f in report.findings if f.verdict == "idle"} == {("stop", "done")}
     _hub_night(org)  # the hub hears both, and writes their actions in its own ledger
-    built = digest.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
+    built = report_capability.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
     assert set(built.by_account) == {A, B}
     assert built.by_account[A] == built.by_account[B] == round(70.08 / 730 * 48, 2)  # m5.large, 48 h stopped
     assert built.weeks[-1]["realized_usd"] == round(2 * 70.08 / 730 * 48, 2)
@@ -238,7 +238,7 @@ def test_the_hubs_one_digest_counts_every_members_savings_by_account(org: dict[s
     started.update({"account": B, "time": (NIGHT + timedelta(days=1)).isoformat()})
     started["detail"]["instance-id"] = org["fleets"][B].ids["b-dev"]
     assert report_handler.lambda_handler(started, FakeContext("report")) == {"recorded": True}
-    later = digest.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
+    later = report_capability.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
     assert later.by_account == {A: round(70.08 / 730 * 48, 2), B: round(70.08 / 730 * 24, 2)}
 
 
@@ -246,7 +246,7 @@ def test_a_members_box_started_again_in_another_region_ends_its_savings_in_the_h
         org: dict[str, Any]) -> None:
     """EC2 sends state changes only in the instance's own region, and A's box is in us-west-2, away from A's stack:
     A's next sweep sees it running, records the start and tells the hub, whose digest stops counting it."""
-    from cost_janitor.capabilities import digest
+    from cost_janitor.capabilities import report as report_capability
     from cost_janitor.handlers import report as report_handler
     from cost_janitor.local.emulator import HUB_STARTED_QUEUE
 
@@ -267,6 +267,6 @@ def test_a_members_box_started_again_in_another_region_ends_its_savings_in_the_h
     assert event["account"] == A and event["detail"]["started"][0]["region"] == "us-west-2"
     assert report_handler.lambda_handler(event, FakeContext("report")) == {"recorded": 1}
     assert report_handler.lambda_handler(event, FakeContext("report")) == {"recorded": 0}  # a repeat is harmless
-    built = digest.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
+    built = report_capability.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
     hours = (launched - NIGHT).total_seconds() / 3600
     assert built.by_account[A] == round(70.08 / 730 * hours, 2) < round(70.08 / 730 * 24, 2)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.capabilities.digest import build, record_start, send
+from cost_janitor.capabilities.report import build, record_start, send
 from cost_janitor.core.idle import classify_instances
 from cost_janitor.core.models import ActionKind
 from cost_janitor.core.policy import Policy

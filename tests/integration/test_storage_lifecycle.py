@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.capabilities import storage
+from cost_janitor.capabilities import storage_lifecycle
 from cost_janitor.core.models import ActionKind, Verdict
 from cost_janitor.core.policy import Policy
 from cost_janitor.local.emulator import LocalAws
@@ -73,7 +73,7 @@ def _rules(aws: LocalAws, bucket: str) -> list[dict[str, Any]]:
 
 
 def _run(dry_run: bool = False, policy: Policy | None = None, now: datetime | None = None) -> Any:
-    return storage.run(policy or Policy(), Settings.from_env(), now=now or datetime.now(UTC), run_id="w1",
+    return storage_lifecycle.run(policy or Policy(), Settings.from_env(), now=now or datetime.now(UTC), run_id="w1",
                        dry_run=dry_run, account=ACCOUNT)
 
 
@@ -175,7 +175,7 @@ def test_a_failure_on_one_bucket_does_not_stop_the_rest(aws: LocalAws, buckets: 
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", deny_one)
     emitted: list[tuple[str, float]] = []
-    monkeypatch.setattr(storage.metrics, "add_metric",
+    monkeypatch.setattr(storage_lifecycle.metrics, "add_metric",
                         lambda name, unit, value: emitted.append((name, value)))
     report = _run()
     assert report.failed == {"ml-conflict": "AccessDenied"}
@@ -188,13 +188,13 @@ def test_a_run_short_of_time_stops_starting_buckets_and_the_next_run_starts_wher
     settings = Settings.from_env()
     ledger = Ledger(aws.client("dynamodb"), str(settings.ledger_table))
     clock = iter([600_000, 600_000, 600_000, 90_000])  # ms left: the region, ml-conflict, ml-scratch, then too little
-    first = storage.run(Policy(), settings, now=datetime.now(UTC), run_id="w1", dry_run=True, account=ACCOUNT,
+    first = storage_lifecycle.run(Policy(), settings, now=datetime.now(UTC), run_id="w1", dry_run=True, account=ACCOUNT,
                         remaining_ms=lambda: next(clock))
     assert first.not_reached_buckets == ["ml-training", "web-assets"] and first.not_reached_regions == []
     assert [f.resource_id for f in first.findings if f.kind == "lifecycle"] == ["ml-conflict", "ml-scratch"]
     assert first.summary()["not_reached_buckets"] == 2 and ledger.cursor("storage-buckets") == "ml-scratch"
-    second = storage.run(Policy(), settings, now=datetime.now(UTC), run_id="w2", dry_run=True, account=ACCOUNT,
-                         remaining_ms=lambda: 600_000)
+    second = storage_lifecycle.run(Policy(), settings, now=datetime.now(UTC), run_id="w2", dry_run=True,
+                                   account=ACCOUNT, remaining_ms=lambda: 600_000)
     assert [f.resource_id for f in second.findings if f.kind == "lifecycle"] == [
         "ml-training", "ml-conflict", "ml-scratch"]  # behind the cursor first, then round to the rest
     assert second.not_reached_buckets == [] and ledger.cursor("storage-buckets") is None
@@ -205,8 +205,8 @@ def test_a_run_with_no_time_at_all_reaches_nothing_and_keeps_the_cursor(aws: Loc
     settings = Settings.from_env()
     ledger = Ledger(aws.client("dynamodb"), str(settings.ledger_table))
     ledger.set_cursor("storage-buckets", "ml-conflict")
-    report = storage.run(Policy(), settings, now=datetime.now(UTC), run_id="w1", dry_run=True, account=ACCOUNT,
-                         remaining_ms=lambda: 60_000)
+    report = storage_lifecycle.run(Policy(), settings, now=datetime.now(UTC), run_id="w1", dry_run=True,
+                                   account=ACCOUNT, remaining_ms=lambda: 60_000)
     assert report.not_reached_regions == ["us-east-1"] and report.findings == []
     assert report.not_reached_buckets == ["ml-scratch", "ml-training", "web-assets", "ml-conflict"]
     assert ledger.cursor("storage-buckets") == "ml-conflict"

@@ -1,4 +1,4 @@
-"""Notifier Lambda: findings from the topic's queue (each SQS body parsed alone) → capabilities.notify.run; the
+"""Notifier Lambda: findings from the topic's queue (each SQS body parsed alone) → capabilities.notifier.run; the
 findings another notifier is writing, or whose history could not be read, go back to the queue."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.ledger import SlackState
 from cost_janitor.adapters.slack import SLACK_API, SlackGateway, load_secrets
-from cost_janitor.capabilities import notify
+from cost_janitor.capabilities import notifier
 from cost_janitor.core.models import Finding
 from cost_janitor.core.notify import admit_forwarded
 from cost_janitor.delivery import record_forwarded
@@ -60,7 +60,7 @@ def lambda_handler(event: FindingsQueueEvent, context: LambdaContext) -> dict[st
     secrets = load_secrets(client("secretsmanager", settings.region), str(settings.slack_secret_arn))
     slack = SlackGateway(secrets.bot_token, base_url=settings.slack_api_url or SLACK_API)
     state = SlackState(client("dynamodb", settings.region), str(settings.ledger_table))
-    report = notify.run(findings, policy, slack, state, holder=context.aws_request_id)
-    logger.info("notified", extra={**report.__dict__, "failed": json.dumps(report.failed)})
-    handed_back = sorted({m for r in report.busy for m in origin[r]})  # redelivered after the visibility timeout
+    sent = notifier.run(findings, policy, slack, state, holder=context.aws_request_id)
+    logger.info("notified", extra={**sent.__dict__, "failed": json.dumps(sent.failed)})
+    handed_back = sorted({m for r in sent.busy for m in origin[r]})  # redelivered after the visibility timeout
     return {"batchItemFailures": failures + [{"itemIdentifier": m} for m in handed_back]}

@@ -166,7 +166,7 @@ def main() -> int:
         _tags_scene(aws, policy, settings)
 
         _title("9. The weekly digest for this account (cost-janitor report)")
-        from cost_janitor.capabilities.digest import build
+        from cost_janitor.capabilities.report import build
         from cost_janitor.core.models import dashboard_url
         from cost_janitor.slack_blocks import digest_message, plain_text
 
@@ -438,7 +438,7 @@ def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], i
     global _first_message
     from cost_janitor.adapters.ledger import SlackState
     from cost_janitor.adapters.slack import SlackGateway
-    from cost_janitor.capabilities import notify
+    from cost_janitor.capabilities import notifier
     from cost_janitor.core.models import Finding
     from cost_janitor.local.slack_standin import SlackStandIn
 
@@ -456,7 +456,7 @@ def _slack_scene(aws: Any, tap: str, policy: Policy, *, names: dict[str, str], i
                                 "ed@example.com": "U0ED00001"})
     gateway = SlackGateway("xoxb-local", base_url=slack.api_url)
     state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
-    report = notify.run(findings, policy, gateway, state)
+    report = notifier.run(findings, policy, gateway, state)
     print(f"run {last_run}: {len(findings)} findings → {report.messages_posted} messages "
           f"({report.skipped} not worth a message tonight); Slack calls: {gateway.calls}")
     for call in slack.of("chat.postMessage"):
@@ -530,7 +530,7 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
     from pathlib import Path
 
     from cost_janitor.adapters.ledger import Ledger
-    from cost_janitor.capabilities import spot
+    from cost_janitor.capabilities import spot_interruption
     from cost_janitor.core.spot import KIND, checkpoints, interruption_stats
     from cost_janitor.events import SpotEvent
     from cost_janitor.local.emulator import launch
@@ -544,7 +544,7 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
     event["detail"]["instance-id"] = iid
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(io.StringIO()):
-        finding = spot.run(SpotEvent.model_validate(event), policy, settings, dry_run=False, now=now)
+        finding = spot_interruption.run(SpotEvent.model_validate(event), policy, settings, dry_run=False, now=now)
     print(f"EventBridge: {event['detail-type']} for {iid} (g5.12xlarge spot, us-east-1b)")
     print(f"  verdict: {finding.verdict}; {finding.reason}")
     [command] = aws.client("ssm").list_commands()["Commands"]
@@ -558,20 +558,20 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
 
 
 def _storage_scene(aws: Any, policy: Policy, settings: Any) -> None:
-    from cost_janitor.capabilities import storage
+    from cost_janitor.capabilities import storage_lifecycle
     from cost_janitor.cli import format_findings
 
     s3 = aws.client("s3")
     before = s3.get_bucket_lifecycle_configuration(Bucket="acme-ml-training-data")["Rules"]
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(io.StringIO()):
-        dry = storage.run(policy, settings, now=now, run_id="demo-storage-dry", dry_run=True, account=ACCOUNT)
+        dry = storage_lifecycle.run(policy, settings, now=now, run_id="demo-storage-dry", dry_run=True, account=ACCOUNT)
     print("acme-ml-training-data has 2 team rules; the dry-run diff of its configuration:")
     print("   " + dry.diffs["acme-ml-training-data"].replace("\n", "\n   "))
     print()
     print(format_findings(dry.findings))
     with contextlib.redirect_stdout(io.StringIO()):
-        storage.run(policy, settings, now=now, run_id="demo-storage", dry_run=False, account=ACCOUNT)
+        storage_lifecycle.run(policy, settings, now=now, run_id="demo-storage", dry_run=False, account=ACCOUNT)
     after = s3.get_bucket_lifecycle_configuration(Bucket="acme-ml-training-data")["Rules"]
     kept = [r for r in after if not r["ID"].startswith("cost-janitor:")]
     print(f"\napplied: acme-ml-training-data now has {len(after)} rules; the team's {len(kept)} rules are "

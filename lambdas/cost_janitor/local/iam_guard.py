@@ -39,10 +39,10 @@ HANDLERS = "cost_janitor.handlers."
 HARNESS = "_cost_janitor_harness"  # set on the emulator's own clients (LocalAws.client): the test world, unchecked
 _NAMED = (MEMBER_ROLE_NAME,)  # roles assumed across accounts: held to their account's deployment
 CAPABILITIES = "cost_janitor.capabilities."
-# capability → the function that runs it (restore is also run by the CLI with a person's credentials: only its
-# Slack path, inside answers, is a Lambda's)
-FUNCTION_OF = {"idle_sweep": "idle_sweep", "storage": "storage_lifecycle", "spot": "spot_interruption",
-               "digest": "report", "notify": "notifier", "answers": "answers", "tag_compliance": "tag_compliance"}
+# the capabilities a function runs, each named as its function (restore is also run by the CLI with a person's
+# credentials: only its Slack path, inside answers, is a Lambda's)
+FUNCTIONS = frozenset({"idle_sweep", "storage_lifecycle", "spot_interruption", "report", "notifier", "answers",
+                       "tag_compliance"})
 
 # The IAM service prefix where it is not the API's signing name (Service Authorization Reference).
 _PREFIX = {"cloudwatch": "cloudwatch", "resourcegroupstaggingapi": "tag"}
@@ -234,8 +234,8 @@ def _handler_on_stack() -> tuple[str | None, Policy | None]:
         module = str(frame.f_globals.get("__name__", ""))
         if module.startswith(HANDLERS) and frame.f_code.co_name == "lambda_handler":
             handler = module
-        if module.startswith(CAPABILITIES) and module[len(CAPABILITIES):] in FUNCTION_OF:
-            capability = HANDLERS + FUNCTION_OF[module[len(CAPABILITIES):]]
+        if module.startswith(CAPABILITIES) and module[len(CAPABILITIES):] in FUNCTIONS:
+            capability = HANDLERS + module[len(CAPABILITIES):]
             if isinstance(frame.f_locals.get("policy"), Policy):
                 policy = frame.f_locals["policy"]
         frame = frame.f_back  # type: ignore[assignment]
