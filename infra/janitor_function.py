@@ -14,7 +14,8 @@ from constructs import Construct
 from infra.iam import acknowledge
 from infra.settings import LAMBDA_ROOT
 
-ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "cost_janitor/local", "*.egg-info",
+# local/ (emulator, demo, test support) and cli/ run on a laptop, never in a Lambda
+ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "cost_janitor/local", "cost_janitor/cli", "*.egg-info",
                  "requirements.txt"]
 RETENTION = {
     1: logs.RetentionDays.ONE_DAY, 3: logs.RetentionDays.THREE_DAYS, 5: logs.RetentionDays.FIVE_DAYS,

@@ -27,6 +27,14 @@ _ENV = {
     "member_accounts": "MEMBER_ACCOUNTS",
     "member_role_name": "MEMBER_ROLE_NAME",
 }
+
+
+def env_of(**values: str) -> dict[str, str]:
+    """The environment variables that carry these settings fields (what a deployment sets; the emulator's deploy
+    uses it, so the names are written once, here)."""
+    return {_ENV[field]: value for field, value in values.items()}
+
+
 LAMBDA_SETS = ("AWS_REGION",)  # the runtime sets these; the stack never wires them
 # organization mode: optional, wired only in hub and member stacks (the stack says which service gets which)
 ORGANIZATION_VARS = {"FINDINGS_BUS_NAME", "HUB_OUTBOX_QUEUE_URL", "MEMBER_ACCOUNTS", "MEMBER_ROLE_NAME"}

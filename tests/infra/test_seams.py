@@ -164,3 +164,13 @@ def test_a_capability_has_one_name_everywhere() -> None:
     tests = {p.stem.removeprefix("test_") for p in (ROOT / "tests" / "integration").glob("test_*.py")}
     assert capabilities <= handlers and capabilities <= constructs and capabilities <= tests, (
         capabilities - handlers, capabilities - constructs, capabilities - tests)
+
+
+def test_nothing_shipped_imports_the_cli_or_local() -> None:
+    """cli/ and local/ are left out of the Lambda asset: a shipped module importing them would fail in Lambda."""
+    graph = _graph()
+    shipped = {m: deps for m, deps in graph.items() if m.startswith("cost_janitor.")
+               and not m.startswith(("cost_janitor.cli", "cost_janitor.local"))}
+    assert {m: sorted(d for d in deps if d.startswith(("cost_janitor.cli", "cost_janitor.local")))
+            for m, deps in shipped.items() if any(d.startswith(("cost_janitor.cli", "cost_janitor.local"))
+                                                  for d in deps)} == {}

@@ -281,11 +281,11 @@ def test_preflight_says_before_the_deploy_that_a_low_concurrency_account_cannot_
         aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
     """Lambda keeps 100 of the account's concurrency unreserved: an account with the new-account limit of 10 cannot
     reserve the Slack endpoint's 5, and `cdk deploy` would fail halfway; preflight says what to change."""
-    from cost_janitor.local import emulator
+    from cost_janitor.local.emulator import strict
 
     ok = _cli("preflight")
     assert ok.returncode == 0 and "ok: Lambda concurrency 1000 (1000 unreserved)" in ok.stdout, ok.stderr
-    monkeypatch.setattr(emulator, "LAMBDA_CONCURRENCY", 10)  # the server runs in this process
+    monkeypatch.setattr(strict, "LAMBDA_CONCURRENCY", 10)  # the server runs in this process
     low = _cli("preflight")
     assert low.returncode == 1
     assert "limit is 10 with 10 unreserved" in low.stderr and "slack_reserved_concurrency=0" in low.stderr

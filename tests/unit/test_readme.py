@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cost_janitor.cli import policy_reference
+from cost_janitor.cli.policy import policy_reference
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

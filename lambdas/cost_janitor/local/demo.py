@@ -85,7 +85,8 @@ def seed_account(aws: Any, end: datetime) -> dict[str, str]:
 
 
 def main() -> int:
-    from cost_janitor.cli import _quiet_powertools, format_findings
+    from cost_janitor.cli.aws import quiet_powertools
+    from cost_janitor.cli.output import format_findings
     from cost_janitor.local.context import FakeContext
     from cost_janitor.local.emulator import deploy_janitor_resources, pointed_at, start_moto, subscribe_queue
 
@@ -97,7 +98,7 @@ def main() -> int:
     with pointed_at(aws):
         os.environ.update(deploy_janitor_resources(aws, policy))
         os.environ["POWERTOOLS_SERVICE_NAME"] = "idle-sweep"
-        _quiet_powertools(verbose=False)
+        quiet_powertools(verbose=False)
         logger.setLevel("ERROR")  # the demo prints what people see; rejected requests are shown, not logged
         warnings.filterwarnings("ignore", category=UserWarning, module="aws_lambda_powertools")
         from cost_janitor.capabilities import idle_sweep
@@ -342,7 +343,7 @@ def _sagemaker_scene(aws: Any, settings: Any, end: datetime) -> None:
     justify; a busy one left alone; a dev notebook left on overnight stopped the next night; a Studio domain
     without idle shutdown and a GPU app running for a day (reported: those two actions are opt-ins, off here)."""
     from cost_janitor.capabilities import idle_sweep, restore
-    from cost_janitor.cli import format_findings
+    from cost_janitor.cli.output import format_findings
     from cost_janitor.local.emulator import (
         MetricSeeder,
         seed_endpoint,
@@ -408,7 +409,7 @@ def _addresses_scene(aws: Any, settings: Any, end: datetime) -> None:
     """Three addresses: a dev one left behind (marked; its owner asked to release it), a prod one (reported), one in
     use. The janitor never releases an address: a released one cannot always be had back."""
     from cost_janitor.capabilities import idle_sweep
-    from cost_janitor.cli import format_findings
+    from cost_janitor.cli.output import format_findings
     from cost_janitor.families import addresses
     from cost_janitor.local.emulator import launch
 
@@ -559,7 +560,7 @@ def _spot_scene(aws: Any, policy: Policy, settings: Any) -> None:
 
 def _storage_scene(aws: Any, policy: Policy, settings: Any) -> None:
     from cost_janitor.capabilities import storage_lifecycle
-    from cost_janitor.cli import format_findings
+    from cost_janitor.cli.output import format_findings
 
     s3 = aws.client("s3")
     before = s3.get_bucket_lifecycle_configuration(Bucket="acme-ml-training-data")["Rules"]

@@ -1,0 +1,194 @@
+"""A realistic ML account in the emulator: instances, metrics as the agent and AWS publish them, endpoints,
+notebook instances, Studio."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cost_janitor.local.emulator.server import FAKE_ACCOUNT, LocalAws
+
+
+class MetricSeeder:
+    """Writes datapoints in PutMetricData batches of 1,000 (AWS's limit), one namespace per call."""
+
+    BATCH = 1000
+
+    def __init__(self, cloudwatch: Any) -> None:
+        self._cw = cloudwatch
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self.calls = 0
+
+    def series(self, namespace: str, name: str, dimensions: dict[str, str], values: list[float], *,
+               end: datetime, period: int = 3600, unit: str | None = None) -> None:
+        """values[-1] lands in the period just before `end`, values[-2] the one before, and so on."""
+        dims = [{"Name": k, "Value": v} for k, v in dimensions.items()]
+        for back, value in enumerate(reversed(values), start=1):
+            datum: dict[str, Any] = {"MetricName": name, "Dimensions": dims, "Value": float(value),
+                                     "Timestamp": end - timedelta(seconds=back * period - period // 2)}
+            if unit:
+                datum["Unit"] = unit
+            batch = self._pending.setdefault(namespace, [])
+            batch.append(datum)
+            if len(batch) >= self.BATCH:
+                self._send(namespace)
+
+    def flush(self) -> None:
+        for namespace in list(self._pending):
+            self._send(namespace)
+
+    def _send(self, namespace: str) -> None:
+        batch = self._pending.pop(namespace, [])
+        if batch:
+            self._cw.put_metric_data(Namespace=namespace, MetricData=batch)
+            self.calls += 1
+
+
+def launch(ec2: Any, instance_type: str, tags: dict[str, str], **kwargs: Any) -> str:
+    """Run one instance with tags (moto accepts any AMI id); returns its id."""
+    spec: dict[str, Any] = {"ImageId": "ami-0c55b159cbfafe1f0", "MinCount": 1, "MaxCount": 1,
+                            "InstanceType": instance_type, **kwargs}
+    if tags:
+        spec["TagSpecifications"] = [{"ResourceType": "instance",
+                                      "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+    instance_id: str = ec2.run_instances(**spec)["Instances"][0]["InstanceId"]
+    return instance_id
+
+
+def seed_instance_metrics(seeder: MetricSeeder, instance_id: str, *, end: datetime, hours: int, cpu: float,
+                          network_mb_per_hour: float = 0.5, gpus: list[tuple[float, float]] | None = None,
+                          gpu_name: str = "NVIDIA A10G") -> None:
+    """Hourly EC2 metrics, and CloudWatch agent GPU series (one per GPU: utilisation %, memory utilisation %)."""
+    half_bytes = network_mb_per_hour * 1024 * 1024 / 2
+    seeder.series("AWS/EC2", "CPUUtilization", {"InstanceId": instance_id}, [cpu] * hours, end=end, unit="Percent")
+    for name in ("NetworkIn", "NetworkOut"):
+        seeder.series("AWS/EC2", name, {"InstanceId": instance_id}, [half_bytes] * hours, end=end, unit="Bytes")
+    for index, (util, memory) in enumerate(gpus or []):
+        dims = gpu_dimensions(instance_id, index, gpu_name)
+        seeder.series("CWAgent", "nvidia_smi_utilization_gpu", dims, [util] * hours, end=end, unit="Percent")
+        seeder.series("CWAgent", "nvidia_smi_utilization_memory", dims, [memory] * hours, end=end, unit="Percent")
+
+
+def gpu_dimensions(instance_id: str, index: int, gpu_name: str) -> dict[str, str]:
+    """The dimensions the CloudWatch agent's nvidia_gpu plugin writes (index, name, host) plus InstanceId."""
+    host = f"ip-{instance_id[-8:]}.ec2.internal"
+    return {"InstanceId": instance_id, "index": str(index), "name": gpu_name, "host": host}
+
+
+def seed_endpoint(aws: LocalAws, name: str, *, variants: list[tuple[str, str | None, int]], tags: dict[str, str],
+                  created: datetime, region: str = "us-east-1", kind: str = "real-time",
+                  kms_key_id: str | None = None) -> str:
+    """A model, an EndpointConfig and an InService endpoint created at `created`. A variant is (name, instance type,
+    count); instance type None makes it serverless. `kind`: real-time, async (an AsyncInferenceConfig) or
+    inference-components (variants without a model). Returns the endpoint's ARN."""
+    sm = aws.client("sagemaker", region)
+    role = f"arn:aws:iam::{FAKE_ACCOUNT}:role/sagemaker"
+    sm.create_model(ModelName=f"{name}-model", ExecutionRoleArn=role,
+                    PrimaryContainer={"Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1"})
+    model = {} if kind == "inference-components" else {"ModelName": f"{name}-model"}
+    spec = [{"VariantName": v, **model, **(
+        {"InstanceType": t, "InitialInstanceCount": n, "InitialVariantWeight": 1.0} if t else
+        {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}})} for v, t, n in variants]
+    extra: dict[str, Any] = {"AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": f"s3://{name}-out/"}}} \
+        if kind == "async" else {}
+    if kms_key_id:
+        extra["KmsKeyId"] = kms_key_id
+    sm.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=spec, **extra)
+    arn: str = sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config",
+                                  Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["EndpointArn"]
+    backdate(name, created, region=region, kind="endpoints")
+    return arn
+
+
+def system_tags(name: str, tags: dict[str, str], *, region: str = "us-east-1") -> None:
+    """Seeding only: tags AWS itself puts on an endpoint (aws:cloudformation:*), which no request may send."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    endpoint = sagemaker_backends[FAKE_ACCOUNT][region].endpoints[name]
+    endpoint.tags = [*endpoint.tags, *({"Key": k, "Value": v} for k, v in tags.items())]
+
+
+def set_endpoint_status(name: str, status: str, *, region: str = "us-east-1") -> None:
+    """Seeding only: an endpoint in another status (Deleting: moto deletes at once)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    sagemaker_backends[FAKE_ACCOUNT][region].endpoints[name].endpoint_status = status
+
+
+def backdate(name: str, at: datetime, *, region: str = "us-east-1", kind: str = "endpoints") -> None:
+    """Seeding only: an endpoint (or notebook instance, kind='notebook_instances') created or started at `at` — the
+    emulator stamps the present, and the janitor judges time against the run's clock."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    resource = getattr(sagemaker_backends[FAKE_ACCOUNT][region], kind)[name]
+    resource.creation_time = resource.last_modified_time = at.astimezone(UTC).replace(tzinfo=None)
+
+
+def seed_endpoint_metrics(seeder: MetricSeeder, endpoint: str, variant: str, *, end: datetime, hours: int,
+                          invocations_per_hour: float | None, cpu: float = 5.0, gpus: list[float] | None = None,
+                          gpu_memory: float = 20.0) -> None:
+    """Hourly metrics as SageMaker publishes them: Invocations (0: none in the window — the series exists, its last
+    requests ten days before `end`; None: no series at all, a signal the janitor must not read as zero), instance
+    CPU, and GPUUtilization / GPUMemoryUtilization as the sum over the GPUs."""
+    dims = {"EndpointName": endpoint, "VariantName": variant}
+    if invocations_per_hour == 0:
+        seeder.series("AWS/SageMaker", "Invocations", dims, [3.0], end=end - timedelta(days=10))
+    elif invocations_per_hour is not None:
+        seeder.series("AWS/SageMaker", "Invocations", dims, [invocations_per_hour] * hours, end=end)
+    seeder.series("/aws/sagemaker/Endpoints", "CPUUtilization", dims, [cpu] * hours, end=end, unit="Percent")
+    if gpus:
+        seeder.series("/aws/sagemaker/Endpoints", "GPUUtilization", dims, [sum(gpus)] * hours, end=end,
+                      unit="Percent")
+        seeder.series("/aws/sagemaker/Endpoints", "GPUMemoryUtilization", dims, [gpu_memory * len(gpus)] * hours,
+                      end=end, unit="Percent")
+
+
+def seed_notebook(aws: LocalAws, name: str, *, instance_type: str, tags: dict[str, str], started: datetime,
+                  lifecycle_config: str | None = None, region: str = "us-east-1") -> str:
+    """A notebook instance in service since `started` (with an auto-stop lifecycle configuration if named)."""
+    sm = aws.client("sagemaker", region)
+    if lifecycle_config:
+        sm.create_notebook_instance_lifecycle_config(
+            NotebookInstanceLifecycleConfigName=lifecycle_config,
+            OnStart=[{"Content": "IyBhdXRvLXN0b3Agd2hlbiBpZGxl"}])  # base64 of a script
+    arn: str = sm.create_notebook_instance(
+        NotebookInstanceName=name, InstanceType=instance_type, RoleArn=f"arn:aws:iam::{FAKE_ACCOUNT}:role/sagemaker",
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        **({"LifecycleConfigName": lifecycle_config} if lifecycle_config else {}))["NotebookInstanceArn"]
+    backdate(name, started, region=region, kind="notebook_instances")
+    return arn
+
+
+def seed_studio_domain(aws: LocalAws, name: str, *, tags: dict[str, str], idle_shutdown: bool,
+                       region: str = "us-east-1") -> str:
+    """A Studio domain, with JupyterLab and Code Editor idle shutdown on or off (and a team's default image and
+    lifecycle configuration for JupyterLab); returns its id."""
+    idle = {"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED" if idle_shutdown else
+                                                        "DISABLED", "IdleTimeoutInMinutes": 60}}}
+    lab = {**idle, "DefaultResourceSpec": {"InstanceType": "ml.t3.medium"}, "LifecycleConfigArns": [
+        f"arn:aws:sagemaker:{region}:{FAKE_ACCOUNT}:studio-lifecycle-config/install-team-tools"]}
+    arn: str = aws.client("sagemaker", region).create_domain(
+        DomainName=name, AuthMode="IAM", SubnetIds=["subnet-0a1b2c3d"], VpcId="vpc-0a1b2c3d",
+        DefaultUserSettings={"ExecutionRole": f"arn:aws:iam::{FAKE_ACCOUNT}:role/sagemaker",
+                             "JupyterLabAppSettings": lab, "CodeEditorAppSettings": idle},
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["DomainArn"]
+    return arn.rsplit("/", 1)[1]
+
+
+def seed_studio_app(aws: LocalAws, domain_id: str, *, user_profile: str, app_type: str, instance_type: str,
+                    tags: dict[str, str], created: datetime, app_name: str = "default",
+                    region: str = "us-east-1") -> str:
+    """A Studio app in service since `created` (tags as TagPropagation gives them); returns its ARN."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    arn: str = aws.client("sagemaker", region).create_app(
+        DomainId=domain_id, UserProfileName=user_profile, AppType=app_type, AppName=app_name,
+        ResourceSpec={"InstanceType": instance_type}, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["AppArn"]
+    backend = sagemaker_backends[FAKE_ACCOUNT][region]
+    [app] = [a for a in getattr(backend, "_cost_janitor_apps").values() if a.arn == arn]  # noqa: B009
+    app.created = at_naive(created)
+    return arn
+
+
+def at_naive(at: datetime) -> datetime:
+    return at.astimezone(UTC).replace(tzinfo=None)
