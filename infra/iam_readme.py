@@ -26,9 +26,9 @@ def render(template: dict[str, Any]) -> str:
     allowed: dict[str, dict[str, bool]] = {}
     denied: dict[str, dict[str, bool]] = {}
     for body in resources.values():
-        if body["Type"] != "AWS::IAM::Policy":
+        if body["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             continue
-        for role in body["Properties"]["Roles"]:
+        for role in body["Properties"].get("Roles", []):
             function = role_of.get(role["Ref"])
             if function is None:
                 continue

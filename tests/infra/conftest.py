@@ -25,6 +25,12 @@ class Synth:
     def resources(self, type_: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.raw["Resources"].items() if v["Type"] == type_}
 
+    def role_policies(self) -> dict[str, dict[str, Any]]:
+        """Every identity policy on a role: the inline default policies, and the managed overflow policies CDK adds
+        when a role's statements pass IAM's 10,240-character inline limit (a sweep over many regions does)."""
+        return {k: v for k, v in self.raw["Resources"].items()
+                if v["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy") and v["Properties"].get("Roles")}
+
 
 def _synth(outdir: Path, overrides: dict[str, Any] | None = None) -> Synth:
     context = load_cdk_json_context()

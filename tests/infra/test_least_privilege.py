@@ -58,7 +58,7 @@ MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTag
 
 def _roles(synth: Synth) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
-    for key, policy in synth.resources("AWS::IAM::Policy").items():
+    for key, policy in synth.role_policies().items():
         out.setdefault(key.split("Role")[0], []).extend(policy["Properties"]["PolicyDocument"]["Statement"])
     return out
 

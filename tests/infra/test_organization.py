@@ -32,7 +32,7 @@ def _functions(synth: Synth) -> dict[str, dict[str, str]]:
 
 
 def _policy_statements(synth: Synth, role_logical_id: str) -> list[dict[str, Any]]:
-    return [s for p in synth.resources("AWS::IAM::Policy").values()
+    return [s for p in synth.role_policies().values()
             if {"Ref": role_logical_id} in p["Properties"]["Roles"]
             for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
@@ -97,7 +97,7 @@ def test_the_hub_may_only_assume_each_members_narrow_role(synth_org: OrgSynth) -
     assert _actions(statements) <= ALLOWED["AnswersFunction"] | {"sts:AssumeRole"}
     [assume] = [s for s in statements if s["Action"] == "sts:AssumeRole"]
     assert assume["Resource"] == f"arn:aws:iam::{MEMBER}:role/{MEMBER_ROLE_NAME}"
-    others = [s for k, p in synth_org.hub.resources("AWS::IAM::Policy").items()
+    others = [s for k, p in synth_org.hub.role_policies().items()
               if {"Ref": key} not in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
     assert "sts:AssumeRole" not in _actions(others)  # no other hub function reaches into a member
     env = _functions(synth_org.hub)["answers"]

@@ -90,7 +90,7 @@ def test_whoever_records_in_the_ledger_may_read_it(synth: Synth) -> None:
     a write-only grant fails on AWS on every run — moto does not check IAM, so this reads the template."""
     [ledger] = [k for k in synth.resources("AWS::DynamoDB::GlobalTable") if k.startswith("Ledger")]
     roles: dict[str, set[str]] = {}
-    for key, policy in synth.resources("AWS::IAM::Policy").items():
+    for key, policy in synth.role_policies().items():
         for s in policy["Properties"]["PolicyDocument"]["Statement"]:
             if ledger in json.dumps(s.get("Resource")):
                 roles.setdefault(key.split("Role")[0], set()).update(

@@ -20,7 +20,7 @@ from tests.infra.conftest import Synth
 
 
 def _statements(synth: Synth, construct: str) -> list[dict[str, object]]:
-    return [s for k, p in synth.resources("AWS::IAM::Policy").items() if k.startswith(construct)
+    return [s for k, p in synth.role_policies().items() if k.startswith(construct)
             for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
@@ -160,7 +160,7 @@ def test_each_role_grants_what_its_executor_actions_declare(synth: Synth, constr
 
 def test_destructive_storage_actions_are_granted_only_with_their_opt_in(synth: Synth, synth_opt_in: Synth) -> None:
     destructive = {"ec2:DeleteVolume", "ec2:CreateSnapshot", "logs:PutRetentionPolicy"}
-    everything = {a for k in synth.resources("AWS::IAM::Policy") for a in _allowed(synth, k.split("Role")[0])}
+    everything = {a for k in synth.role_policies() for a in _allowed(synth, k.split("Role")[0])}
     assert not destructive & everything
     granted = _allowed(synth_opt_in, "StorageLifecycle")
     assert set(permissions(OPT_IN_ACTIONS["StorageLifecycle"])) <= granted
@@ -171,7 +171,7 @@ def test_destructive_storage_actions_are_granted_only_with_their_opt_in(synth: S
 
 
 def test_endpoints_are_deleted_only_with_the_opt_in_and_only_when_dev(synth: Synth, synth_opt_in: Synth) -> None:
-    everything = {a for k in synth.resources("AWS::IAM::Policy") for a in _allowed(synth, k.split("Role")[0])}
+    everything = {a for k in synth.role_policies() for a in _allowed(synth, k.split("Role")[0])}
     assert not {"sagemaker:DeleteEndpoint", "sagemaker:DeleteApp", "sagemaker:UpdateDomain"} & everything
     assert set(permissions(OPT_IN_ACTIONS["IdleSweep"])) <= _allowed(synth_opt_in, "IdleSweep")
     [delete] = [s for s in _statements(synth_opt_in, "IdleSweep") if s.get("Sid") == "DeleteDevEndpointsOptIn"]
@@ -275,7 +275,7 @@ def test_no_arn_names_a_partition_by_hand(synth: Synth) -> None:
 
 def test_only_the_slack_functions_can_read_the_slack_secret(synth: Synth) -> None:
     [secret] = list(synth.resources("AWS::SecretsManager::Secret"))
-    readers = {k.split("Role")[0] for k, p in synth.resources("AWS::IAM::Policy").items()
+    readers = {k.split("Role")[0] for k, p in synth.role_policies().items()
                if secret in json.dumps(p) and "secretsmanager:GetSecretValue" in json.dumps(p)}
     assert readers == {"NotifierFunction", "SlackInteractivityFunction", "AnswersFunction", "ReportFunction"}
 

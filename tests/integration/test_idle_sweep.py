@@ -77,9 +77,10 @@ def test_gpu_metrics_are_read_only_for_instances_cpu_could_not_rule_out(fleet: F
     # 1 DescribeInstances; GetMetricData: CPU for the 8 non-exempt instances, then network + GPU utilisation for
     # the 6 CPU could not rule out, then GPU memory for the 3 whose GPUs were idle; 1 ListMetrics page; stop
     # protection for the 3 dev boxes about to be marked (not for the fleet). SageMaker (in the default services)
-    # costs an account without endpoints its three lists and two tag pages, and no metric reads.
+    # costs an account without endpoints its three lists and two tag pages, and no metric reads; the addresses
+    # family (on with ec2) one DescribeAddresses.
     assert report.api_calls == {"DescribeInstances+Spot": 1, "GetMetricData": 3, "ListMetrics": 1,
-                                "DescribeInstanceAttribute": 3, "sagemaker:ListEndpoints": 1,
+                                "DescribeInstanceAttribute": 3, "DescribeAddresses": 1, "sagemaker:ListEndpoints": 1,
                                 "sagemaker:ListNotebookInstances": 1, "sagemaker:GetResources": 2,
                                 "sagemaker:ListDomains": 1}
 

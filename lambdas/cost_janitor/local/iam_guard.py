@@ -11,7 +11,8 @@ Credentials from an AssumeRole of a role the template names (the hub's answers a
 `cost-janitor-member-answers`) are held to that role. Calls with no handler on the stack (the tests' own setup, the
 CLI, the demo) are not checked.
 
-Modelled: identity policies (AWS::IAM::Policy on the role), Allow and Deny by action with wildcards, an explicit
+Modelled: identity policies (AWS::IAM::Policy on the role, and the managed overflow policies CDK adds past the
+inline size limit), Allow and Deny by action with wildcards, an explicit
 Deny winning; `sts:AssumeRole` also by the role ARN. Not modelled (the README's IAM section says so too): resource
 ARNs of other actions (a statement's resources are taken to match), conditions (an Allow with conditions is taken
 to apply, a Deny with conditions is not), resource policies (bucket, key, queue, topic, bus), permission
@@ -115,7 +116,7 @@ def roles_of(template: dict[str, Any], *, account: str, region: str = "us-east-1
     resources = template["Resources"]
     statements: dict[str, list[dict[str, Any]]] = {}
     for body in resources.values():
-        if body["Type"] == "AWS::IAM::Policy":
+        if body["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):  # CDK's overflow: managed policies
             for attached in body["Properties"].get("Roles", []):
                 for s in body["Properties"]["PolicyDocument"]["Statement"]:
                     resolved = {**s, "Resource": [_resolve(r, account, region) for r in _list(s.get("Resource", "*"))]}
