@@ -36,7 +36,7 @@ build/deps-layer/.installed: lambdas/requirements.txt $(VENV)/.installed
 
 # In parallel, one worker per core (each with its own emulator, synth and IAM guard); a file stays on one worker.
 test: deps
-	$(PY) -m pytest tests -q -n auto --dist loadfile
+	$(PY) -m pytest tests -q -n auto --dist loadfile --durations=20
 
 test-unit: deps
 	$(PY) -m pytest tests/unit -q

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cost_janitor.core.models import LedgerRecord
+from cost_janitor.core.models import LedgerRecord, UsageCost
 from cost_janitor.core.report import (
     cost_per_prediction,
     egress_lines,
@@ -88,9 +88,9 @@ def test_gpu_distribution_and_right_sizing_candidates() -> None:
 
 
 def test_egress_lines_keep_only_data_transfer() -> None:
-    groups = [{"Keys": ["USE1-DataTransfer-Out-Bytes"], "Metrics": {"UnblendedCost": {"Amount": "812.50"}}},
-              {"Keys": ["USE1-NatGateway-Bytes"], "Metrics": {"UnblendedCost": {"Amount": "301.2"}}},
-              {"Keys": ["USE1-BoxUsage:g5.xlarge"], "Metrics": {"UnblendedCost": {"Amount": "9000"}}}]
+    groups = [UsageCost(usage_type="USE1-DataTransfer-Out-Bytes", usd=812.50),
+              UsageCost(usage_type="USE1-NatGateway-Bytes", usd=301.2),
+              UsageCost(usage_type="USE1-BoxUsage:g5.xlarge", usd=9000)]
     assert egress_lines(groups) == [("USE1-DataTransfer-Out-Bytes", 812.5), ("USE1-NatGateway-Bytes", 301.2)]
 
 

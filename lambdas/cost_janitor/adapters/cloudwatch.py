@@ -95,25 +95,24 @@ class CloudWatchReader:
             request["NextToken"] = token
         return {q.key: Series.of(values[qid].items()) for qid, q in by_id.items()}
 
-    def list_metrics(self, namespace: str, name: str) -> list[dict[str, Any]]:
-        """Every page of ListMetrics for one metric (500 series a page), counted."""
-        pages = []
+    def list_metrics(self, namespace: str, name: str) -> list[Dimensions]:
+        """Every series of one metric (ListMetrics, 500 a page, every page counted), as its dimension set: sorted
+        (name, value) pairs."""
+        out: list[Dimensions] = []
         for page in self._cw.get_paginator("list_metrics").paginate(Namespace=namespace, MetricName=name):
             self.calls["ListMetrics"] += 1
-            pages.append(page)
-        return pages
+            out += [tuple(sorted((d["Name"], d["Value"]) for d in m.get("Dimensions", [])))
+                    for m in page.get("Metrics", [])]
+        return out
 
     def gpu_dimensions(self, metric: str = GPU_UTIL_METRIC) -> dict[str, list[Dimensions]]:
         """Each instance's per-GPU series (InstanceId + index + name/arch/...), or per-NeuronCore series with
         metric=NEURON_METRIC, found with ListMetrics."""
         by_instance: dict[str, set[Dimensions]] = {}
-        for page in self._cw.get_paginator("list_metrics").paginate(Namespace=AGENT_NAMESPACE, MetricName=metric):
-            self.calls["ListMetrics"] += 1
-            for found in page.get("Metrics", []):
-                dims = tuple(sorted((d["Name"], d["Value"]) for d in found.get("Dimensions", [])))
-                instance_id = dict(dims).get("InstanceId")
-                if instance_id:
-                    by_instance.setdefault(instance_id, set()).add(dims)
+        for dims in self.list_metrics(AGENT_NAMESPACE, metric):
+            instance_id = dict(dims).get("InstanceId")
+            if instance_id:
+                by_instance.setdefault(instance_id, set()).add(dims)
         return {k: sorted(v) for k, v in by_instance.items()}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from cost_janitor.core.models import UsageCost
+
 
 def month_start(day: date, back: int = 0) -> date:
     y, m = day.year, day.month - back
@@ -41,17 +43,18 @@ class CostExplorer:
             if not token:
                 return out
 
-    def usage_type_costs(self, *, now: datetime, days: int = 30) -> list[dict[str, Any]]:
+    def usage_type_costs(self, *, now: datetime, days: int = 30) -> list[UsageCost]:
         """Cost by usage type over the last `days` (the digest keeps the data-transfer lines)."""
         start = (now - timedelta(days=days)).date()
-        groups: list[dict[str, Any]] = []
+        groups: list[UsageCost] = []
         token = None
         while True:  # an account has thousands of usage types: Cost Explorer pages them
             page = self._ce.get_cost_and_usage(
                 TimePeriod={"Start": start.isoformat(), "End": now.date().isoformat()}, Granularity="MONTHLY",
                 Metrics=["UnblendedCost"], GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
                 **({"NextPageToken": token} if token else {}))
-            groups += [g for period in page.get("ResultsByTime", []) for g in period.get("Groups", [])]
+            groups += [UsageCost(usage_type=g["Keys"][0], usd=float(g["Metrics"]["UnblendedCost"]["Amount"]))
+                       for period in page.get("ResultsByTime", []) for g in period.get("Groups", [])]
             token = page.get("NextPageToken")
             if not token:
                 return groups

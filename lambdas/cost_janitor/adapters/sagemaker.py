@@ -248,12 +248,10 @@ class EndpointUsageReader:
         """Per endpoint, the dimension sets of a metric: the (EndpointName, VariantName) aggregate, plus the
         per-accelerator sets when enhanced metrics exist."""
         out: dict[str, set[Dimensions]] = {}
-        for page in self._cw.list_metrics(namespace, metric):
-            for m in page.get("Metrics", []):
-                dims = tuple(sorted((d["Name"], d["Value"]) for d in m.get("Dimensions", [])))
-                names = {k for k, _ in dims}
-                if set(VARIANT) <= names and (names == set(VARIANT) or "AcceleratorId" in names):
-                    out.setdefault(dict(dims)["EndpointName"], set()).add(dims)
+        for dims in self._cw.list_metrics(namespace, metric):
+            names = {k for k, _ in dims}
+            if set(VARIANT) <= names and (names == set(VARIANT) or "AcceleratorId" in names):
+                out.setdefault(dict(dims)["EndpointName"], set()).add(dims)
         return {k: sorted(v) for k, v in out.items()}
 
     def read(self, endpoints: Sequence[Endpoint], policy: Policy, *,
@@ -296,11 +294,9 @@ class EndpointUsageReader:
         start, end = window(policy, now)
         queries: list[MetricQuery] = []
         for metric, stat in (("ApproximateBacklogSize", "Maximum"), ("InvocationsProcessed", "Sum")):
-            for page in self._cw.list_metrics(INVOCATIONS_NAMESPACE, metric):
-                for m in page.get("Metrics", []):
-                    dims = tuple(sorted((d["Name"], d["Value"]) for d in m.get("Dimensions", [])))
-                    if len(dims) == 1 and dims[0][0] == "EndpointName" and dims[0][1] in names:
-                        queries.append(MetricQuery((dims[0][1], metric), INVOCATIONS_NAMESPACE, metric, dims, stat))
+            for dims in self._cw.list_metrics(INVOCATIONS_NAMESPACE, metric):
+                if len(dims) == 1 and dims[0][0] == "EndpointName" and dims[0][1] in names:
+                    queries.append(MetricQuery((dims[0][1], metric), INVOCATIONS_NAMESPACE, metric, dims, stat))
         found, failed = self._cw.read(list({q.key: q for q in queries}.values()), start=start, end=end,
                                       period=policy.idle.period_seconds)
         out: dict[str, AsyncUsage] = {}

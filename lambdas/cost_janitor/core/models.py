@@ -276,6 +276,13 @@ class LedgerRecord:
     account: str = ""  # the resource's account (organization mode: the hub's ledger holds every member's)
 
 
+class UsageCost(_Frozen):
+    """One usage type's cost over a period (Cost Explorer, grouped by USAGE_TYPE)."""
+
+    usage_type: str
+    usd: float
+
+
 class Started(_Frozen):
     """A resource the janitor stopped or deleted that runs again (its owner started or restored it): its realized
     savings end `at`."""

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from cost_janitor.core.answers import ENDS_A_REQUEST
-from cost_janitor.core.models import SAVINGS_ACTIONS, FindingKind, LedgerRecord
+from cost_janitor.core.models import SAVINGS_ACTIONS, FindingKind, LedgerRecord, UsageCost
 
 HOURS_PER_MONTH = 730.0
 STOP_KINDS = tuple(str(a) for a in SAVINGS_ACTIONS)  # each saves until 'started' (or restored)
@@ -162,14 +161,13 @@ def gpu_distribution(averages: dict[str, float]) -> tuple[dict[str, int], list[t
     return bands, candidates
 
 
-def egress_lines(groups: list[dict[str, Any]], *, top: int = 5) -> list[tuple[str, float]]:
+def egress_lines(costs: list[UsageCost], *, top: int = 5) -> list[tuple[str, float]]:
     """Data-transfer usage types by cost (out to the internet, inter-region, NAT), most expensive first."""
     wanted = ("DataTransfer-Out", "DataTransfer-Regional", "NatGateway-Bytes", "DataTransfer-xAZ", "AWS-Out-Bytes")
     lines: dict[str, float] = defaultdict(float)
-    for g in groups:
-        usage = g["Keys"][0]
-        if any(w in usage for w in wanted):
-            lines[usage] += float(g["Metrics"]["UnblendedCost"]["Amount"])
+    for c in costs:
+        if any(w in c.usage_type for w in wanted):
+            lines[c.usage_type] += c.usd
     return sorted(((k, round(v, 2)) for k, v in lines.items()), key=lambda kv: -kv[1])[:top]
 
 

@@ -43,7 +43,7 @@ CAPABILITIES = "cost_janitor.capabilities."
 # the capabilities a function runs, each named as its function (restore is also run by the CLI with a person's
 # credentials: only its Slack path, inside answers, is a Lambda's)
 FUNCTIONS = frozenset({"idle_sweep", "storage_lifecycle", "spot_interruption", "report", "notifier", "answers",
-                       "tag_compliance"})
+                       "tag_compliance", "slack_interactivity"})
 
 # The IAM service prefix where it is not the API's signing name (Service Authorization Reference).
 _PREFIX = {"cloudwatch": "cloudwatch", "resourcegroupstaggingapi": "tag"}
