@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.sweep import count_calls, plan, seed, start_server, write_results  # noqa: E402
 
-READ = {"DescribeInstances", "DescribeSpotInstanceRequests", "GetMetricData", "ListMetrics"}
+READ = {"DescribeInstances", "DescribeSpotInstanceRequests", "GetMetricData", "ListMetrics",
+        "DescribeAddresses", "GetCallerIdentity"}  # the addresses family: one list a region (+ the account, once)
 ACT = {"CreateTags", "DeleteTags", "StopInstances"}
 
 
