@@ -14,7 +14,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -118,6 +119,16 @@ def every() -> tuple[Family, ...]:
         family: Family = importlib.import_module(f"{__name__}.{module}").FAMILY
         found.append(family)
     return tuple(found)
+
+
+@contextmanager
+def counted(night: Night, *counters: Mapping[str, int], prefix: str = "", suffix: str = "") -> Iterator[None]:
+    """Whatever happens inside (a refusal too), the calls the adapters made are added to the night's tally."""
+    try:
+        yield
+    finally:
+        for calls in counters:
+            night.calls.update({f"{prefix}{k}{suffix}": v for k, v in calls.items() if v})
 
 
 def covering(services: Sequence[str]) -> list[Family]:

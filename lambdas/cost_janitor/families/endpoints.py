@@ -23,7 +23,7 @@ from cost_janitor.core.endpoints import (
 )
 from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.policy import Policy
-from cost_janitor.families import Arn, Family, Grant, Night
+from cost_janitor.families import Arn, Family, Grant, Night, counted
 
 ENDPOINTS, CONFIGS = Arn("sagemaker", "endpoint"), Arn("sagemaker", "endpoint-config")
 
@@ -65,30 +65,27 @@ class Endpoints:
         descriptions of endpoints not updated since), and async endpoints' own metrics read."""
         sagemaker, cloudwatch = inventory(region), CloudWatchReader(client("cloudwatch", region))
         policy, now = night.policy, night.now
-        try:
-            endpoints = sagemaker.endpoints()
-            usage, not_read = EndpointUsageReader(cloudwatch).read(endpoints, policy, now=now)
-            wanted = [e for e in endpoints if e.name not in not_read
-                      and needs_description(e, usage.get(e.name, {}), policy, now=now)]
-            described = sagemaker.describe(wanted, night.ledger, now=now)
-            endpoints = [described.get(e.name) or e for e in endpoints if described.get(e.name, e) is not None]
-            async_usage, async_not_read = EndpointUsageReader(cloudwatch).read_async(endpoints, policy, now=now)
-        finally:
-            night.calls.update({f"sagemaker:{k}": v for k, v in sagemaker.calls.items()})
-            night.calls.update({f"sagemaker:{k}": v for k, v in cloudwatch.calls.items() if v})
-            night.metrics_requested += cloudwatch.metrics_requested
+        with counted(night, sagemaker.calls, cloudwatch.calls, prefix="sagemaker:"):
+            try:
+                endpoints = sagemaker.endpoints()
+                usage, not_read = EndpointUsageReader(cloudwatch).read(endpoints, policy, now=now)
+                wanted = [e for e in endpoints if e.name not in not_read
+                          and needs_description(e, usage.get(e.name, {}), policy, now=now)]
+                described = sagemaker.describe(wanted, night.ledger, now=now)
+                endpoints = [described.get(e.name) or e for e in endpoints if described.get(e.name, e) is not None]
+                async_usage, async_not_read = EndpointUsageReader(cloudwatch).read_async(endpoints, policy, now=now)
+            finally:  # GetMetricData is billed per metric requested, read or not
+                night.metrics_requested += cloudwatch.metrics_requested
         return classify_endpoints(endpoints, usage, policy, now=now, run_id=night.run_id,
                                   not_read=not_read | async_not_read, async_usage=async_usage)
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Each endpoint about to be deleted is described again (its state and tags now)."""
         sagemaker = inventory(region)
-        try:
+        with counted(night, sagemaker.calls, prefix="sagemaker:", suffix=" (re-check)"):
             current = sagemaker.current([Endpoint(name=f.resource_id, arn=f.resource_arn, region=f.region,
                                                   account=f.account, created=f.observed_at,
                                                   last_modified=f.observed_at) for f in planned])
-        finally:
-            night.calls.update({f"sagemaker:{k} (re-check)": v for k, v in sagemaker.calls.items()})
         return [recheck_endpoint(f, current.get(f.resource_id), night.policy, now=night.now) for f in planned]
 
     def acted(self, findings: Sequence[Finding], night: Night) -> None:

@@ -12,7 +12,7 @@ from cost_janitor.adapters.sagemaker import MARKS, inventory
 from cost_janitor.core.models import ActionKind, Finding, Started
 from cost_janitor.core.notebooks import NOTEBOOK_TYPE, classify_notebooks, recheck_notebook
 from cost_janitor.core.policy import Policy
-from cost_janitor.families import Arn, Family, Grant, Night
+from cost_janitor.families import Arn, Family, Grant, Night, counted
 
 NOTEBOOKS = Arn("sagemaker", "notebook-instance")
 STARTED_WITHIN = timedelta(hours=26)  # a start since the last nightly run (a day, and a late run's slack)
@@ -40,10 +40,8 @@ class Notebooks:
         """The instances in service, with their tags; one started since the last run (LastModifiedTime is the start)
         is a start that may end the savings of a stop."""
         sagemaker = inventory(region)
-        try:
+        with counted(night, sagemaker.calls, prefix="sagemaker:"):
             notebooks = sagemaker.notebooks()
-        finally:
-            night.calls.update({f"sagemaker:{k}": v for k, v in sagemaker.calls.items()})
         night.starts += [Started(resource_id=n.name, resource_type=NOTEBOOK_TYPE, region=region, at=n.last_modified)
                          for n in notebooks if night.now - n.last_modified <= STARTED_WITHIN]
         return classify_notebooks(notebooks, night.policy, now=night.now, run_id=night.run_id)
@@ -51,10 +49,8 @@ class Notebooks:
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Listed again just before the stops (their state and tags now)."""
         sagemaker = inventory(region)
-        try:
+        with counted(night, sagemaker.calls, prefix="sagemaker:", suffix=" (re-check)"):
             current = {n.name: n for n in sagemaker.notebooks()}
-        finally:
-            night.calls.update({f"sagemaker:{k} (re-check)": v for k, v in sagemaker.calls.items()})
         return [recheck_notebook(f, current.get(f.resource_id), night.policy, now=night.now) for f in planned]
 
     def acted(self, findings: Sequence[Finding], night: Night) -> None:

@@ -20,7 +20,7 @@ from cost_janitor.core.studio import (
     idle_shutdown_settings,
     recheck_app,
 )
-from cost_janitor.families import Arn, Family, Grant, Night
+from cost_janitor.families import Arn, Family, Grant, Night, counted
 
 DOMAINS, APPS = Arn("sagemaker", "domain"), Arn("sagemaker", "app")
 STARTED_WITHIN = timedelta(hours=26)  # an app created since the last nightly run (a day, and a late run's slack)
@@ -61,11 +61,9 @@ class Studio:
         """Domains (one DescribeDomain each) and the apps in service in them, with their tags; an app created since
         the last run is a start that may end the savings of a deletion."""
         sagemaker = inventory(region)
-        try:
+        with counted(night, sagemaker.calls, prefix="sagemaker:"):
             domains = sagemaker.domains()
             apps = sagemaker.apps(domains)
-        finally:
-            night.calls.update({f"sagemaker:{k}": v for k, v in sagemaker.calls.items()})
         night.starts += [Started(resource_id=a.resource_id, resource_type=APP_TYPE, region=region, at=a.created)
                          for a in apps if night.now - a.created <= STARTED_WITHIN]
         return (classify_domains(domains, night.policy, now=night.now, run_id=night.run_id)
@@ -74,10 +72,8 @@ class Studio:
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """The apps listed again just before the deletions (their state and tags now)."""
         sagemaker = inventory(region)
-        try:
+        with counted(night, sagemaker.calls, prefix="sagemaker:", suffix=" (re-check)"):
             current = {a.resource_id: a for a in sagemaker.apps(sagemaker.domains())}
-        finally:
-            night.calls.update({f"sagemaker:{k} (re-check)": v for k, v in sagemaker.calls.items()})
         return [recheck_app(f, current.get(f.resource_id), night.policy, now=night.now) for f in planned]
 
     def acted(self, findings: Sequence[Finding], night: Night) -> None:
