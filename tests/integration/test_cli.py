@@ -52,6 +52,23 @@ def test_sweep_prints_a_table_for_people(idle_box: Fleet) -> None:
     assert "(+ 1 busy instance(s) not shown)" in result.stdout
 
 
+def test_sweep_runs_exactly_the_families_asked_and_names_the_known_ones(idle_box: Fleet, aws: LocalAws) -> None:
+    """`--families addresses`: only the addresses family reads (no instance is judged); an unknown name is one clear
+    line listing the families there are."""
+    ec2 = aws.client("ec2")
+    allocation = ec2.allocate_address(Domain="vpc", TagSpecifications=[{
+        "ResourceType": "elastic-ip", "Tags": [{"Key": "environment", "Value": "dev"}]}])["AllocationId"]
+    result = _cli("sweep", "--families", "addresses", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [(f["resource_id"], f["verdict"], f["action"], f["action_status"]) for f in out["findings"]] == [
+        (allocation, "unattached", "mark-idle", "dry-run")]
+    assert out["summary"]["api_calls"] == {"DescribeAddresses": 1}
+    unknown = _cli("sweep", "--families", "addresses,nat-gateways")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "choose from addresses, ec2-instances, endpoints, notebooks, studio (got nat-gateways)" in unknown.stderr
+
+
 def test_invoke_runs_the_lambda_handler_and_apply_acts(idle_box: Fleet) -> None:
     event = str(EVENTS / "eventbridge/scheduled_nightly_sweep.json")
     result = _cli("invoke", "idle-sweep", event, "--json", "--apply")
