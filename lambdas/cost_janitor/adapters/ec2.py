@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from cost_janitor.adapters.executor import Call, ids
 from cost_janitor.core.addresses import Address
 from cost_janitor.core.errors import AUTHORIZATION_ERRORS, PermissionMissing
-from cost_janitor.core.models import Instance, Snapshot, Volume
+from cost_janitor.core.models import ActionKind, Instance, Snapshot, Volume
 
 ASG_TAG = "aws:autoscaling:groupName"
 
@@ -157,3 +158,13 @@ class Ebs:
         images = self._ec2.describe_images(Owners=["self"]).get("Images", [])
         return {m["Ebs"]["SnapshotId"] for i in images for m in i.get("BlockDeviceMappings", [])
                 if m.get("Ebs", {}).get("SnapshotId")}
+
+
+# EC2 resources (instances, Elastic IP allocations) are marked and unmarked with EC2's own tag API, with DryRun.
+MARKS: dict[ActionKind, Call] = {
+    ActionKind.MARK_IDLE: Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
+        ec2.create_tags, Resources=ids(fs),
+        Tags=[{"Key": r.policy.exemptions.idle_since_tag, "Value": r.now.isoformat(timespec="seconds")}])),
+    ActionKind.UNMARK_IDLE: Call("ec2", ("ec2:DeleteTags",), lambda ec2, api, fs, r: api(
+        ec2.delete_tags, Resources=ids(fs), Tags=[{"Key": r.policy.exemptions.idle_since_tag}])),
+}

@@ -52,6 +52,17 @@ class Grant:
     why: str = ""  # why a wildcard is needed: cdk-nag's acknowledgement
 
 
+def dev_only(policy: Policy) -> dict[str, dict[str, Any]]:
+    """The IAM condition: only on resources whose environment tag is a value the policy may stop (dev)."""
+    return {"StringEqualsIgnoreCase": {f"aws:ResourceTag/{policy.environments.tag_key}":
+                                       policy.environments.stop_values()}}
+
+
+def only_tag_keys(*keys: str) -> dict[str, dict[str, Any]]:
+    """The IAM condition: a tag write or removal of these keys and no other."""
+    return {"ForAllValues:StringEquals": {"aws:TagKeys": list(keys)}}
+
+
 @dataclass
 class Night:
     """What the families read and act with during one sweep, and what they tally for its report."""

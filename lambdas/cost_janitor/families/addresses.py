@@ -7,12 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cost_janitor.adapters.clients import client, own_account
-from cost_janitor.adapters.ec2 import Ec2Inventory
-from cost_janitor.adapters.executor import Call, ids
+from cost_janitor.adapters.ec2 import MARKS, Ec2Inventory
 from cost_janitor.core.addresses import ADDRESS_TYPE, classify_addresses
 from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.policy import Policy
-from cost_janitor.families import Arn, Family, Grant, Night
+from cost_janitor.families import Arn, Family, Grant, Night, dev_only, only_tag_keys
 
 ADDRESSES = Arn("ec2", "elastic-ip")
 
@@ -23,13 +22,7 @@ class Addresses:
     resource_types = (ADDRESS_TYPE,)
     rechecked: tuple[ActionKind, ...] = ()  # it only marks: nothing is taken away, so nothing is looked at again
     answered = (ADDRESSES,)
-    actions = {  # EC2's CreateTags/DeleteTags take allocation IDs, with DryRun
-        ActionKind.MARK_IDLE: Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
-            ec2.create_tags, Resources=ids(fs),
-            Tags=[{"Key": r.policy.exemptions.idle_since_tag, "Value": r.now.isoformat(timespec="seconds")}])),
-        ActionKind.UNMARK_IDLE: Call("ec2", ("ec2:DeleteTags",), lambda ec2, api, fs, r: api(
-            ec2.delete_tags, Resources=ids(fs), Tags=[{"Key": r.policy.exemptions.idle_since_tag}])),
-    }
+    actions = MARKS  # EC2's CreateTags/DeleteTags take allocation IDs, with DryRun
 
     def read(self, region: str, night: Night) -> list[Finding]:
         inventory = Ec2Inventory(client("ec2", region), region)
@@ -46,9 +39,8 @@ class Addresses:
         """Nothing beyond the ledger's record of every finding."""
 
     def grants(self, policy: Policy) -> list[Grant]:
-        idle_key = {"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}
-        dev = {"StringEqualsIgnoreCase": {f"aws:ResourceTag/{policy.environments.tag_key}":
-                                          policy.environments.stop_values()}}
+        idle_key = only_tag_keys(policy.exemptions.idle_since_tag)
+        dev = dev_only(policy)
         return [
             Grant("ReadAddresses", ("ec2:DescribeAddresses",), why="ec2:Describe* has no resource-level permissions"),
             Grant("MarkIdleDevAddresses", ("ec2:CreateTags",), (ADDRESSES,), {**dev, **idle_key},

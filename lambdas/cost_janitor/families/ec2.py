@@ -9,7 +9,7 @@ from typing import Any
 
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
-from cost_janitor.adapters.ec2 import Ec2Inventory
+from cost_janitor.adapters.ec2 import MARKS, Ec2Inventory
 from cost_janitor.adapters.executor import Api, Call, ids
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.idle import (
@@ -23,7 +23,7 @@ from cost_janitor.core.idle import (
 )
 from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, Started, Usage
 from cost_janitor.core.policy import Policy
-from cost_janitor.families import Arn, Family, Grant, Night
+from cost_janitor.families import Arn, Family, Grant, Night, dev_only, only_tag_keys
 
 TYPE = "ec2:instance"
 
@@ -36,11 +36,7 @@ def _stop(ec2: Any, api: Api, findings: list[Finding], policy: Policy, *, hibern
 
 
 ACTIONS: dict[ActionKind, Call] = {
-    ActionKind.MARK_IDLE: Call("ec2", ("ec2:CreateTags",), lambda ec2, api, fs, r: api(
-        ec2.create_tags, Resources=ids(fs),
-        Tags=[{"Key": r.policy.exemptions.idle_since_tag, "Value": r.now.isoformat(timespec="seconds")}])),
-    ActionKind.UNMARK_IDLE: Call("ec2", ("ec2:DeleteTags",), lambda ec2, api, fs, r: api(
-        ec2.delete_tags, Resources=ids(fs), Tags=[{"Key": r.policy.exemptions.idle_since_tag}])),
+    **MARKS,
     ActionKind.STOP: Call("ec2", ("ec2:DeleteTags", "ec2:StopInstances"),
                           lambda ec2, api, fs, r: _stop(ec2, api, fs, r.policy, hibernate=False)),
     ActionKind.HIBERNATE: Call("ec2", ("ec2:DeleteTags", "ec2:StopInstances"),
@@ -101,8 +97,7 @@ class Ec2Instances:
 
     def grants(self, policy: Policy) -> list[Grant]:
         instances = (Arn("ec2", "instance", any_region=True),)
-        dev = {"StringEqualsIgnoreCase": {f"aws:ResourceTag/{policy.environments.tag_key}":
-                                          policy.environments.stop_values()}}
+        dev = dev_only(policy)
         return [
             Grant("ReadInventoryAndMetrics", (
                 "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests", "cloudwatch:GetMetricData",
@@ -117,12 +112,11 @@ class Ec2Instances:
             Grant("StopOnlyDevInstances", ("ec2:StopInstances",), instances, dev,
                   why="the sweep covers the policy's regions; stop and tag writes are conditioned on the dev "
                       "environment tag and the idle-since tag key"),
-            Grant("MarkOnlyDevInstances", ("ec2:CreateTags",), instances, {
-                **dev, "ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}),
+            Grant("MarkOnlyDevInstances", ("ec2:CreateTags",), instances,
+                  {**dev, **only_tag_keys(policy.exemptions.idle_since_tag)}),
             Grant("UnmarkOnlyTheIdleTag", ("ec2:DeleteTags",), instances,
-                  {"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}),
-            Grant("TagForTheGpuAgentOnly", ("ec2:CreateTags",), instances,
-                  {"ForAllValues:StringEquals": {"aws:TagKeys": [policy.agent.tag_key]}}),
+                  only_tag_keys(policy.exemptions.idle_since_tag)),
+            Grant("TagForTheGpuAgentOnly", ("ec2:CreateTags",), instances, only_tag_keys(policy.agent.tag_key)),
             Grant("NeverTerminate", ("ec2:TerminateInstances",), deny=True),
         ]
 

@@ -23,7 +23,7 @@ from cost_janitor.core.endpoints import (
 )
 from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.policy import Policy
-from cost_janitor.families import Arn, Family, Grant, Night, counted
+from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 ENDPOINTS, CONFIGS = Arn("sagemaker", "endpoint"), Arn("sagemaker", "endpoint-config")
 
@@ -92,9 +92,8 @@ class Endpoints:
         """Nothing: a deletion is recorded in the ledger with every finding (its config and tags: the restore)."""
 
     def grants(self, policy: Policy) -> list[Grant]:
-        dev = {"StringEqualsIgnoreCase": {f"aws:ResourceTag/{policy.environments.tag_key}":
-                                          policy.environments.stop_values()}}
-        idle_key = {"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}
+        dev = dev_only(policy)
+        idle_key = only_tag_keys(policy.exemptions.idle_since_tag)
         why = ("SageMaker endpoints and configs of the policy's regions: reads, and writes conditioned on the dev "
                "environment tag and the janitor's tag keys")
         grants = [
@@ -112,7 +111,7 @@ class Endpoints:
             grants += [
                 Grant("DeleteDevEndpointsOptIn", ("sagemaker:DeleteEndpoint",), (ENDPOINTS,), dev),
                 Grant("MarkConfigsRestorable", ("sagemaker:AddTags",), (CONFIGS,),
-                      {"ForAllValues:StringEquals": {"aws:TagKeys": [RESTORABLE_TAG]}}),
+                      only_tag_keys(RESTORABLE_TAG)),
             ]
         return grants
 

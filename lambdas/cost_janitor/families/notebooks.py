@@ -12,7 +12,7 @@ from cost_janitor.adapters.sagemaker import MARKS, inventory
 from cost_janitor.core.models import ActionKind, Finding, Started
 from cost_janitor.core.notebooks import NOTEBOOK_TYPE, classify_notebooks, recheck_notebook
 from cost_janitor.core.policy import Policy
-from cost_janitor.families import Arn, Family, Grant, Night, counted
+from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 NOTEBOOKS = Arn("sagemaker", "notebook-instance")
 STARTED_WITHIN = timedelta(hours=26)  # a start since the last nightly run (a day, and a late run's slack)
@@ -57,9 +57,8 @@ class Notebooks:
         """Nothing beyond the ledger's record of every finding."""
 
     def grants(self, policy: Policy) -> list[Grant]:
-        dev = {"StringEqualsIgnoreCase": {f"aws:ResourceTag/{policy.environments.tag_key}":
-                                          policy.environments.stop_values()}}
-        idle_key = {"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}
+        dev = dev_only(policy)
+        idle_key = only_tag_keys(policy.exemptions.idle_since_tag)
         return [
             Grant("ListSageMaker", ("sagemaker:ListNotebookInstances", "tag:GetResources"),
                   why="SageMaker lists and the tagging API have no resource-level permissions"),

@@ -20,7 +20,7 @@ from cost_janitor.core.studio import (
     idle_shutdown_settings,
     recheck_app,
 )
-from cost_janitor.families import Arn, Family, Grant, Night, counted
+from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 DOMAINS, APPS = Arn("sagemaker", "domain"), Arn("sagemaker", "app")
 STARTED_WITHIN = timedelta(hours=26)  # an app created since the last nightly run (a day, and a late run's slack)
@@ -80,9 +80,8 @@ class Studio:
         """Nothing beyond the ledger's record of every finding."""
 
     def grants(self, policy: Policy) -> list[Grant]:
-        dev = {"StringEqualsIgnoreCase": {f"aws:ResourceTag/{policy.environments.tag_key}":
-                                          policy.environments.stop_values()}}
-        idle_key = {"ForAllValues:StringEquals": {"aws:TagKeys": [policy.exemptions.idle_since_tag]}}
+        dev = dev_only(policy)
+        idle_key = only_tag_keys(policy.exemptions.idle_since_tag)
         why = ("Studio domains and apps of the policy's regions: reads, and writes conditioned on the dev environment "
                "tag and the janitor's tag key")
         grants = [
