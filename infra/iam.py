@@ -140,6 +140,14 @@ def grant_answers(scope: Construct, role: iam.Role, policy: Policy, *, restore: 
         conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [ex.idle_since_tag]}}))
     role.add_to_policy(iam.PolicyStatement(sid="NeverTerminate", effect=iam.Effect.DENY,
                                            actions=["ec2:TerminateInstances"], resources=["*"]))
+    # any other service's resources (EKS node groups): its own TagResource, with the answer tag keys only
+    other_answered = [a for a in dict.fromkeys(answered) if a.service not in ("ec2", "sagemaker")]
+    for service in sorted({a.service for a in other_answered}):
+        role.add_to_policy(iam.PolicyStatement(
+            sid=f"WriteOnlyAnswerTags{service.capitalize()}", actions=[f"{service}:TagResource"],
+            resources=[r for a in other_answered if a.service == service for r in _arns(scope, policy, a)],
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [
+                ex.keep_until_tag, ex.reason_tag, ex.by_tag, policy.tagging.owner_tag]}}))
     sagemaker_answered = [a for a in dict.fromkeys(answered) if a.service == "sagemaker"]
     sagemaker = _answer_sagemaker(scope, policy, role, sagemaker_answered, restore=restore) \
         if sagemaker_answered else []
@@ -156,7 +164,7 @@ def grant_answers(scope: Construct, role: iam.Role, policy: Policy, *, restore: 
                                 "dev-tagged instances") for arn in _instance_nag_arns(policy.regions)),
         *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
                          reason="answers on the owner's resources of this kind in the policy's regions: answer tag "
-                                "keys only") for a in ec2_answered for arn in _nag_arns(policy, a)),
+                                "keys only") for a in [*ec2_answered, *other_answered] for arn in _nag_arns(policy, a)),
         *(Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
                          reason="answers on the owner's SageMaker resources in the policy's regions: answer tag "
                                 "keys only; a restore only from an EndpointConfig the janitor marked, as a dev "

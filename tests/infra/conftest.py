@@ -79,14 +79,16 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return _synth(tmp_path_factory.mktemp("cdk.out"))
 
 
-OPT_INS = {"storage": {"delete_unattached_volumes": True, "set_log_retention": True},
+OPT_INS = {"idle": {"services": ["ec2", "sagemaker", "eks"]}, "eks": {"scale_idle_dev_nodegroups": True},
+           "storage": {"delete_unattached_volumes": True, "set_log_retention": True},
            "sagemaker": {"delete_idle_dev_endpoints": True, "enable_studio_idle_shutdown": True,
                          "delete_studio_accelerator_apps": True}}
 
 
 @pytest.fixture(scope="session")
 def synth_opt_in(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """The stack with every destructive opt-in turned on (a second synth, for the grants that depend on them)."""
+    """The stack with every family and every destructive opt-in turned on (a second synth, for the grants that depend
+    on them)."""
     return _synth(tmp_path_factory.mktemp("cdk.out.opt-in"), OPT_INS)
 
 

@@ -137,7 +137,8 @@ ACTIONS_BY_FUNCTION = {
 }
 OPT_IN_ACTIONS = {"StorageLifecycle": [ActionKind.SNAPSHOT_VOLUME, ActionKind.DELETE_VOLUME,
                                        ActionKind.SET_LOG_RETENTION],
-                  "IdleSweep": [ActionKind.DELETE_ENDPOINT, ActionKind.ENABLE_IDLE_SHUTDOWN, ActionKind.DELETE_APP]}
+                  "IdleSweep": [ActionKind.DELETE_ENDPOINT, ActionKind.ENABLE_IDLE_SHUTDOWN, ActionKind.DELETE_APP,
+                                ActionKind.SCALE_NODEGROUP]}
 
 
 def _allowed(synth: Synth, construct: str) -> set[str]:
@@ -154,8 +155,24 @@ def test_every_action_kind_is_run_by_some_function() -> None:
 
 
 @pytest.mark.parametrize("construct", sorted(ACTIONS_BY_FUNCTION))
-def test_each_role_grants_what_its_executor_actions_declare(synth: Synth, construct: str) -> None:
-    assert set(permissions(ACTIONS_BY_FUNCTION[construct])) <= _allowed(synth, construct)
+def test_each_role_grants_what_its_executor_actions_declare(synth_opt_in: Synth, construct: str) -> None:
+    """With every family on (a family's actions are granted only where idle.services turns it on)."""
+    assert set(permissions(ACTIONS_BY_FUNCTION[construct])) <= _allowed(synth_opt_in, construct)
+
+
+def test_eks_node_groups_are_scaled_only_with_the_opt_in_and_only_when_dev(synth: Synth, synth_opt_in: Synth) -> None:
+    everything = {a for k in synth.role_policies() for a in _allowed(synth, k.split("Role")[0])}
+    # the family is off unless idle.services has eks (eks:TagResource is tag compliance's: the required cost tags)
+    assert not {"eks:ListClusters", "eks:UpdateNodegroupConfig", "eks:UntagResource"} & everything
+    [scale] = [s for s in _statements(synth_opt_in, "IdleSweep") if s.get("Sid") == "ScaleDevNodegroupsOptIn"]
+    assert scale["Action"] == "eks:UpdateNodegroupConfig"
+    assert "prod" not in json.dumps(scale["Condition"]) and "dev" in json.dumps(scale["Condition"])
+    assert ":nodegroup/" in json.dumps(scale["Resource"]) and ":cluster/" not in json.dumps(scale["Resource"])
+    [never] = [s for s in _statements(synth_opt_in, "IdleSweep") if s.get("Sid") == "NeverDeleteEks"]
+    assert never["Effect"] == "Deny" and set(never["Action"]) == {"eks:DeleteNodegroup", "eks:DeleteCluster"}
+    [answer] = [s for s in _statements(synth_opt_in, "Answers") if s.get("Sid") == "WriteOnlyAnswerTagsEks"]
+    assert answer["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == [  # type: ignore[index]
+        "cost-janitor:keep-until", "cost-janitor:keep-reason", "cost-janitor:keep-by", "owner"]
 
 
 def test_destructive_storage_actions_are_granted_only_with_their_opt_in(synth: Synth, synth_opt_in: Synth) -> None:

@@ -87,8 +87,9 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
     owner = cluster_membership(instance.tags)
     if owner:  # its metrics are never read: a node is judged by its cluster (pods' GPU requests, Container Insights)
         return _Outcome(Verdict.CLUSTER_NODE, f"a Kubernetes node managed by {owner}: stopping it would break its "
-                        "pods and its controller would replace it, so the EC2 sweep never marks or stops it; the "
-                        "cluster's own metrics judge it", {})
+                        "pods and its controller would replace it, so the EC2 sweep never marks or stops it; see "
+                        "the EKS family's finding on its node group or cluster (idle.services: eks), which judges "
+                        "it from its pods' GPU requests and use", {})
     th = policy.idle
     need = policy.idle.min_coverage
     ev: dict[str, float | int | str | None] = {"expected_points": expected_points(policy)}

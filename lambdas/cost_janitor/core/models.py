@@ -28,6 +28,7 @@ class FindingKind(StrEnum):
     STUDIO_DOMAIN = "studio-domain"  # SageMaker Studio domains without idle shutdown
     STUDIO_APP = "studio-app"  # Studio apps running on GPU/accelerator instances
     IDLE_ADDRESS = "idle-address"  # Elastic IP addresses associated with nothing
+    EKS_GPU = "eks-gpu"  # EKS: GPU node groups and nodes, namespaces' requests, clusters without Container Insights
 
 
 class SpotEvent(StrEnum):
@@ -67,6 +68,10 @@ class Verdict(StrEnum):
     # the EC2 sweep never marks or stops it; the cluster's own metrics judge it
     CLUSTER_NODE = "cluster-node"
     NO_IDLE_SHUTDOWN = "no-idle-shutdown"  # a Studio domain whose JupyterLab / Code Editor apps never shut down
+    OVER_REQUESTED = "over-requested"  # a namespace's requests far above what it uses
+    NEVER_SCALED_DOWN = "never-scaled-down"  # a node group whose desired size never went below its peak
+    HELD_AT_MIN = "held-at-min"  # a dev node group held at minSize > 0 while nothing wants its GPUs at night
+    NO_CONTAINER_INSIGHTS = "no-container-insights"  # an EKS cluster publishing no Container Insights metrics
     ACCELERATOR_APP_RUNNING = "accelerator-app-running"  # a Studio app on a GPU/accelerator instance, for hours
 
 
@@ -96,11 +101,13 @@ class ActionKind(StrEnum):
     STOP_NOTEBOOK = "stop-notebook"
     ENABLE_IDLE_SHUTDOWN = "enable-idle-shutdown"  # a Studio domain's JupyterLab / Code Editor idle shutdown
     DELETE_APP = "delete-app"  # a Studio app (its space and storage remain)
+    SCALE_NODEGROUP = "scale-nodegroup"  # an EKS managed node group's minSize and desiredSize to 0 (maxSize kept)
 
 
 STOPS = (ActionKind.STOP, ActionKind.HIBERNATE)  # the actions that take a machine away from its owner
 # every action that ends a resource's hourly bill until someone brings it back (realized savings count from it)
-SAVINGS_ACTIONS = (*STOPS, ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK, ActionKind.DELETE_APP)
+SAVINGS_ACTIONS = (*STOPS, ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK, ActionKind.DELETE_APP,
+                   ActionKind.SCALE_NODEGROUP)
 
 
 def partition(region: str) -> str:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, 
 from cost_janitor.core.errors import JanitorError
 
 OnIdle = Literal["stop", "ask"]
-Service = Literal["ec2", "sagemaker"]
+Service = Literal["ec2", "sagemaker", "eks"]
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$", re.UNICODE)
@@ -122,7 +122,7 @@ class IdlePolicy(_Strict):
     hibernate: bool = Field(False, description="Hibernate instead of stop where the instance supports it.")
     services: list[Service] = Field(default_factory=lambda: list[Service](["ec2", "sagemaker"]),
                                     description="What the nightly sweep covers: EC2 instances, SageMaker endpoints "
-                                    "and notebook instances.", min_length=1)
+                                    "and notebook instances, EKS GPU node groups and namespaces.", min_length=1)
 
 
 
@@ -152,6 +152,28 @@ class SageMakerPolicy(_Strict):
     auto_stop_docs_url: str = Field(
         "https://docs.aws.amazon.com/sagemaker/latest/dg/notebook-lifecycle-config.html",
         description="Where a notebook instance without an idle auto-stop lifecycle configuration is sent.")
+
+
+class EksPolicy(_Strict):
+    """GPU waste on EKS (families/eks.py), judged from Container Insights; its window and coverage are the idle
+    policy's (lookback_days, period_seconds, min_coverage), its GPU utilisation threshold idle.gpu_max_pct."""
+
+    scale_idle_dev_nodegroups: bool = Field(
+        False, description="Opt-in: scale a dev managed node group whose GPUs no pod requested for the whole window "
+        "to zero (minSize and desiredSize 0, maxSize kept), after the mark and the grace period, and only if no pod "
+        "requests a GPU on it just before. Off: its owner is asked, as for prod.")
+    min_node_hours: int = Field(24, ge=1, le=24 * 14, description="A node younger than this is not judged (it has "
+                                "not been up long enough to say no pod wants its GPUs).")
+    overrequest_factor: float = Field(3.0, gt=1, le=100, description="A namespace whose GPU (or CPU, memory) "
+                                      "requests are at least this many times what it uses over the window is "
+                                      "over-requesting.")
+    reserved_gpu_pct: float = Field(50.0, gt=0, le=100, description="A node group that never scaled below its peak "
+                                    "while its GPUs were requested on average below this share scales down "
+                                    "reluctantly.")
+    night_hours: int = Field(4, ge=1, le=12, description="The hours before the nightly sweep read again: a dev node "
+                             "group held at minSize > 0 with no GPU requested in them is reported.")
+    namespace_teams: dict[str, str] = Field(default_factory=dict, description="Kubernetes namespace → team (its "
+                                            "Slack channel, its share of the digest); unmapped: the cluster's team.")
 
 
 class GracePolicy(_Strict):
@@ -409,6 +431,7 @@ class Policy(_Strict):
     report: ReportPolicy = Field(default_factory=ReportPolicy)
     agent: AgentPolicy = Field(default_factory=AgentPolicy)
     sagemaker: SageMakerPolicy = Field(default_factory=SageMakerPolicy)
+    eks: EksPolicy = Field(default_factory=EksPolicy)
 
     def ownership(self, tags: dict[str, str]) -> dict[str, str | None]:
         """Who a resource belongs to, from its tags: its Name, owner, team and environment class (every finding)."""

@@ -192,3 +192,71 @@ def seed_studio_app(aws: LocalAws, domain_id: str, *, user_profile: str, app_typ
 
 def at_naive(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(tzinfo=None)
+
+
+def launched_ago(instance_id: str, hours: float, *, region: str = "us-east-1", account: str = FAKE_ACCOUNT) -> None:
+    """An instance that has been running for `hours` (EC2's LaunchTime): the world as it stands tonight, where a
+    cluster's nodes came up days ago. moto stamps every instance with the moment it was created."""
+    from moto.ec2.models import ec2_backends
+
+    instance = ec2_backends[account][region].get_instance(instance_id)
+    instance.launch_time = (datetime.now(UTC) - timedelta(hours=hours)).replace(tzinfo=None)
+
+
+def seed_eks_nodegroup(aws: LocalAws, cluster: str, name: str, *, instance_type: str, nodes: int, min_size: int,
+                       max_size: int, tags: dict[str, str], hours_up: float = 24 * 10,
+                       region: str = "us-east-1") -> tuple[str, list[str]]:
+    """A managed node group and its running nodes, tagged as EKS tags them (eks:cluster-name,
+    eks:nodegroup-name): moto's node groups launch no instances. Returns its Auto Scaling group name and nodes."""
+    eks = aws.client("eks", region)
+    if cluster not in eks.list_clusters()["clusters"]:
+        eks.create_cluster(name=cluster, roleArn=f"arn:aws:iam::{FAKE_ACCOUNT}:role/eks-cluster",
+                           resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"]},
+                           tags={k: v for k, v in tags.items() if k != "environment"})
+    group = eks.create_nodegroup(
+        clusterName=cluster, nodegroupName=name, nodeRole=f"arn:aws:iam::{FAKE_ACCOUNT}:role/eks-node",
+        subnets=["subnet-0a1b2c3d"], instanceTypes=[instance_type], tags=tags,
+        scalingConfig={"minSize": min_size, "maxSize": max_size, "desiredSize": nodes})["nodegroup"]
+    ec2 = aws.client("ec2", region)
+    ids = []
+    for _ in range(nodes):
+        instance = launch(ec2, instance_type, {"eks:cluster-name": cluster, "eks:nodegroup-name": name,
+                                               f"kubernetes.io/cluster/{cluster}": "owned", **tags})
+        launched_ago(instance, hours_up, region=region)
+        ids.append(instance)
+    return str(group["resources"]["autoScalingGroups"][0]["name"]), ids
+
+
+def seed_node_insights(seeder: MetricSeeder, cluster: str, instance_id: str, *, end: datetime, hours: int,
+                       gpus: int, requested: float, utilization: float, recent_requested: float | None = None) -> None:
+    """A node's Container Insights GPU series as the CloudWatch agent publishes them (enhanced observability; the
+    names and [ClusterName, InstanceId, NodeName] dimensions of AWS's metric table: core/eks.py)."""
+    dims = {"ClusterName": cluster, "InstanceId": instance_id, "NodeName": f"ip-{instance_id[-8:]}.ec2.internal"}
+    late = requested if recent_requested is None else recent_requested
+    seeder.series("ContainerInsights", "node_gpu_limit", dims, [gpus] * hours, end=end, unit="Count")
+    seeder.series("ContainerInsights", "node_gpu_usage_total", dims, [requested] * (hours - 4) + [late] * 4, end=end,
+                  unit="Count")
+    seeder.series("ContainerInsights", "node_gpu_utilization", dims, [utilization] * hours, end=end, unit="Percent")
+    seeder.series("ContainerInsights", "cluster_node_count", {"ClusterName": cluster}, [1] * hours, end=end,
+                  unit="Count")
+
+
+def seed_pod_insights(seeder: MetricSeeder, cluster: str, namespace: str, pod: str, *, end: datetime, hours: int,
+                      gpus: float = 0, gpu_utilization: float = 0, cpu: tuple[float, float] = (2000, 1500),
+                      memory: tuple[float, float] = (4e9, 3e9)) -> None:
+    """A pod's requests and use ([ClusterName, Namespace, PodName]; GPU utilisation per container), as the agent
+    publishes them (also at [ClusterName] and with FullPodName, which the janitor does not read)."""
+    dims = {"ClusterName": cluster, "Namespace": namespace, "PodName": pod}
+    for name, value in (("pod_cpu_request", cpu[0]), ("pod_cpu_usage_total", cpu[1]),
+                        ("pod_memory_request", memory[0]), ("pod_memory_working_set", memory[1])):
+        seeder.series("ContainerInsights", name, dims, [value] * hours, end=end)
+        seeder.series("ContainerInsights", name, {**dims, "FullPodName": f"{pod}-7d9f8"}, [value] * hours, end=end)
+    if gpus:
+        seeder.series("ContainerInsights", "pod_gpu_request", dims, [gpus] * hours, end=end, unit="Count")
+        seeder.series("ContainerInsights", "pod_gpu_utilization", {**dims, "ContainerName": "main"},
+                      [gpu_utilization] * hours, end=end, unit="Percent")
+
+
+def seed_desired_capacity(seeder: MetricSeeder, asg: str, values: list[float], *, end: datetime) -> None:
+    """GroupDesiredCapacity (AWS/AutoScaling), published when the group's metrics collection is enabled."""
+    seeder.series("AWS/AutoScaling", "GroupDesiredCapacity", {"AutoScalingGroupName": asg}, values, end=end)

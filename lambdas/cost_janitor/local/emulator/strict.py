@@ -208,6 +208,80 @@ def _patch_ec2_addresses() -> None:
     setattr(ElasticAddress, "_cost_janitor_patched", True)  # noqa: B010
 
 
+def _scaling_problem(config: dict[str, int]) -> str | None:
+    """EKS refuses a scaling config whose minSize exceeds desiredSize or whose desiredSize exceeds maxSize
+    (NodegroupScalingConfig, EKS API reference: desiredSize is "The current number of nodes that the managed node
+    group should maintain", between minSize and maxSize; maxSize at least 1)."""
+    low, want, high = config.get("minSize"), config.get("desiredSize"), config.get("maxSize")
+    if high is not None and high < 1:
+        return "maxSize must be at least 1"
+    if low is not None and want is not None and low > want:
+        return f"Minimum capacity {low} can't be greater than desired size {want}"
+    if want is not None and high is not None and want > high:
+        return f"Desired capacity {want} can't be greater than max size {high}"
+    return None
+
+
+def _patch_eks() -> None:
+    """EKS as strict as AWS where the EKS family depends on it: a scaling config out of order is refused (moto
+    accepted minSize > desiredSize), and TagResource / UntagResource / ListTagsForResource work on managed node
+    groups (moto served clusters only; EKS tags node groups: "You can tag ... Amazon EKS clusters, managed node
+    groups, Fargate profiles", EKS User Guide, "Organize Amazon EKS resources with tags")."""
+    from moto.eks.exceptions import InvalidParameterException
+    from moto.eks.models import EKSBackend
+
+    if getattr(EKSBackend, "_cost_janitor_patched", False):
+        return
+    create, update = EKSBackend.create_nodegroup, EKSBackend.update_nodegroup_config
+    tag, untag, tags_of = EKSBackend.tag_resource, EKSBackend.untag_resource, EKSBackend.list_tags_for_resource
+
+    def refuse(message: str) -> None:
+        raise InvalidParameterException(message=message)
+
+    def create_nodegroup(self: Any, *args: Any, **kwargs: Any) -> Any:
+        problem = _scaling_problem(kwargs.get("scaling_config") or {})
+        if problem:
+            refuse(problem)
+        return create(self, *args, **kwargs)
+
+    def update_nodegroup_config(self: Any, cluster_name: str, nodegroup_name: str, *args: Any, **kwargs: Any) -> Any:
+        group = self.clusters.get(cluster_name) and self.clusters[cluster_name].nodegroups.get(nodegroup_name)
+        if group is not None and kwargs.get("scaling_config"):
+            problem = _scaling_problem({**group.scaling_config, **kwargs["scaling_config"]})
+            if problem:
+                refuse(problem)
+        return update(self, cluster_name, nodegroup_name, *args, **kwargs)
+
+    def _group(self: Any, resource_arn: str) -> Any:
+        return next((g for c in self.clusters.values() for g in c.nodegroups.values() if g.arn == resource_arn),
+                    None)
+
+    def tag_resource(self: Any, resource_arn: str, tags: dict[str, str]) -> None:
+        group = _group(self, resource_arn)
+        if group is None:
+            return tag(self, resource_arn, tags)
+        group.tags.update(tags)
+        return None
+
+    def untag_resource(self: Any, resource_arn: str, tag_keys: list[str]) -> None:
+        group = _group(self, resource_arn)
+        if group is None:
+            return untag(self, resource_arn, tag_keys)
+        for key in tag_keys if isinstance(tag_keys, list) else [tag_keys]:
+            group.tags.pop(key, None)
+        return None
+
+    def list_tags_for_resource(self: Any, resource_arn: str) -> dict[str, str]:
+        group = _group(self, resource_arn)
+        return tags_of(self, resource_arn) if group is None else dict(group.tags)
+
+    for name, fn in (("create_nodegroup", create_nodegroup), ("update_nodegroup_config", update_nodegroup_config),
+                     ("tag_resource", tag_resource), ("untag_resource", untag_resource),
+                     ("list_tags_for_resource", list_tags_for_resource)):
+        setattr(EKSBackend, name, fn)
+    setattr(EKSBackend, "_cost_janitor_patched", True)  # noqa: B010
+
+
 def _patch_s3() -> None:
     from moto.s3 import responses
     from moto.s3.exceptions import S3ClientError
@@ -597,6 +671,7 @@ def patch_all() -> None:
     _patch_s3()
     _patch_ec2_tags()
     _patch_ec2_addresses()
+    _patch_eks()
     _patch_sagemaker()
     _patch_events()
     _patch_lambda()

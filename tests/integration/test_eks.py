@@ -1,0 +1,171 @@
+"""The EKS family against a real moto server (EKS node groups, their EC2 nodes, Container Insights series seeded as
+the CloudWatch agent publishes them): an idle dev GPU node group is marked, then scaled to zero after the grace; a
+prod one is asked; a Karpenter node running only CPU pods is reported and never acted on; a namespace over-requesting
+GPUs is reported with dollars; a cluster without Container Insights gets the how-to-enable finding and nothing else;
+the EC2 sweep never stops a node. Each call is held to the sweep's synthesized role."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cost_janitor.capabilities import idle_sweep
+from cost_janitor.core.eks import CLUSTER_TYPE, NAMESPACE_TYPE, NODE_TYPE, NODEGROUP_TYPE
+from cost_janitor.core.models import ActionKind, Ask, Finding, Verdict
+from cost_janitor.core.policy import Policy
+from cost_janitor.families import ec2, eks
+from cost_janitor.local.emulator import LocalAws, launch
+from cost_janitor.local.emulator.seeding import (
+    MetricSeeder,
+    launched_ago,
+    seed_desired_capacity,
+    seed_eks_nodegroup,
+    seed_node_insights,
+    seed_pod_insights,
+)
+from cost_janitor.settings import Settings
+
+NOW = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)
+HOURS = 2 * 24
+EKS_ON = {"idle": {"services": ["ec2", "eks"], "lookback_days": 2}}  # two days of series: same verdicts, seeded fast
+OPT_IN = Policy.model_validate({**EKS_ON, "eks": {"scale_idle_dev_nodegroups": True}})
+DEV = {"environment": "dev", "team": "vision", "owner": "ana@example.com"}
+PROD = {"environment": "prod", "team": "search", "owner": "bo@example.com"}
+MARK = "cost-janitor:idle-since"
+
+
+@pytest.fixture
+def world(aws: LocalAws) -> dict[str, Any]:
+    """Cluster "ml" (Container Insights on): an idle dev GPU node group, an idle prod one, a busy dev one, a
+    Karpenter GPU node running only CPU pods, and namespaces; cluster "legacy" without Container Insights."""
+    seeder = MetricSeeder(aws.client("cloudwatch"))
+    ids: dict[str, Any] = {}
+    for name, tags, requested, util in (("gpu-dev", DEV, 0.0, 0.0), ("gpu-prod", PROD, 0.0, 0.0),
+                                        ("train", DEV, 4.0, 85.0)):
+        asg, nodes = seed_eks_nodegroup(aws, "ml", name, instance_type="g5.12xlarge", nodes=2, min_size=1,
+                                        max_size=4, tags=tags)
+        ids[name] = nodes
+        for node in nodes:
+            seed_node_insights(seeder, "ml", node, end=NOW, hours=HOURS, gpus=4, requested=requested,
+                               utilization=util)
+        seed_desired_capacity(seeder, asg, [2] * HOURS, end=NOW)
+    karpenter = launch(aws.client("ec2"), "g5.xlarge", {"eks:eks-cluster-name": "ml", "karpenter.sh/nodepool": "gpu",
+                                                        "kubernetes.io/cluster/ml": "owned", **DEV})
+    launched_ago(karpenter, 48)
+    seed_node_insights(seeder, "ml", karpenter, end=NOW, hours=HOURS, gpus=1, requested=0, utilization=0)
+    ids["karpenter"] = karpenter
+    for pod in ("train-0", "train-1"):
+        seed_pod_insights(seeder, "ml", "research", pod, end=NOW, hours=HOURS, gpus=4, gpu_utilization=10)
+    seed_pod_insights(seeder, "ml", "web", "api-0", end=NOW, hours=HOURS)
+    _, ids["legacy"] = seed_eks_nodegroup(aws, "legacy", "gpu", instance_type="g5.xlarge", nodes=1, min_size=1,
+                                          max_size=2, tags=DEV)
+    seeder.flush()
+    return ids
+
+
+def _sweep(policy: Policy, run_id: str, *, dry_run: bool = False, families: Any = (eks.FAMILY,)) -> dict[str,
+                                                                                                        Finding]:
+    report = idle_sweep.run(policy, Settings.from_env(), now=NOW, run_id=run_id, dry_run=dry_run,
+                            families=list(families))
+    assert not report.failed_regions, report.failed_regions
+    return {f.resource_id: f for f in report.findings}
+
+
+def _group_tags(aws: LocalAws, cluster: str, name: str) -> dict[str, str]:
+    return dict(aws.client("eks").describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]["tags"])
+
+
+def _scaling(aws: LocalAws, cluster: str, name: str) -> dict[str, int]:
+    return dict(aws.client("eks").describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"][
+        "scalingConfig"])
+
+
+def test_an_idle_dev_gpu_node_group_is_marked_then_scaled_to_zero_after_the_grace(aws: LocalAws, janitor: Any,
+                                                                                  world: dict[str, Any]) -> None:
+    janitor(OPT_IN)
+    found = _sweep(OPT_IN, "night-1")
+    dev, prod, busy = found["ml/gpu-dev"], found["ml/gpu-prod"], found["ml/train"]
+    assert (dev.verdict, dev.action, dev.action_status) == (Verdict.IDLE, ActionKind.MARK_IDLE, "done")
+    assert dev.resource_type == NODEGROUP_TYPE and dev.monthly_usd == round(2 * 5.672 * 730, 2)
+    assert (dev.owner, dev.team) == ("ana@example.com", "vision")
+    assert (prod.verdict, prod.action) == (Verdict.IDLE, Ask.JUSTIFY) and MARK not in _group_tags(aws, "ml",
+                                                                                                   "gpu-prod")
+    assert busy.verdict == Verdict.BUSY
+    assert MARK in _group_tags(aws, "ml", "gpu-dev")
+
+    # the grace period passes (the mark is dated two days back), and the next night scales it to zero
+    aws.client("eks").tag_resource(resourceArn=dev.resource_arn, tags={MARK: (NOW - timedelta(days=2)).isoformat()})
+    again = _sweep(OPT_IN, "night-2")["ml/gpu-dev"]
+    assert (again.action, again.action_status) == (ActionKind.SCALE_NODEGROUP, "done"), again.notes
+    assert _scaling(aws, "ml", "gpu-dev") == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
+    assert _scaling(aws, "ml", "gpu-prod") == {"minSize": 1, "maxSize": 4, "desiredSize": 2}  # prod: only asked
+
+
+def test_a_pod_asking_for_a_gpu_just_before_stops_the_scale_down(aws: LocalAws, janitor: Any,
+                                                                  world: dict[str, Any]) -> None:
+    janitor(OPT_IN)
+    aws.client("eks").tag_resource(resourceArn=_sweep(OPT_IN, "night-1")["ml/gpu-dev"].resource_arn,
+                                   tags={MARK: (NOW - timedelta(days=2)).isoformat()})
+    seeder = MetricSeeder(aws.client("cloudwatch"))
+    for node in world["gpu-dev"]:  # a training job lands on the node group in the last hours
+        seed_node_insights(seeder, "ml", node, end=NOW, hours=HOURS, gpus=4, requested=0, utilization=0,
+                           recent_requested=2)
+    seeder.flush()
+    f = _sweep(OPT_IN, "night-2")["ml/gpu-dev"]
+    assert f.action != ActionKind.SCALE_NODEGROUP or f.action_status != "done"
+    assert _scaling(aws, "ml", "gpu-dev")["desiredSize"] == 2
+
+
+def test_karpenter_nodes_namespaces_and_a_cluster_without_insights_are_reported_never_acted_on(
+        aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
+    janitor(OPT_IN)
+    found = _sweep(OPT_IN, "night")
+    node = found[world["karpenter"]]
+    assert (node.resource_type, node.verdict, node.action, node.action_status) == (
+        NODE_TYPE, Verdict.IDLE, Ask.REVIEW, None)
+    assert "consolidationPolicy" in node.reason and node.monthly_usd == round(1.006 * 730, 2)
+    [instance] = aws.client("ec2").describe_instances(InstanceIds=[world["karpenter"]])["Reservations"][0]["Instances"]
+    assert instance["State"]["Name"] == "running" and MARK not in {t["Key"] for t in instance["Tags"]}
+
+    research = found["ml/research"]
+    assert (research.resource_type, research.verdict, research.action) == (
+        NAMESPACE_TYPE, Verdict.OVER_REQUESTED, Ask.RIGHT_SIZE)
+    # 8 GPUs requested all window, 10% used: 7.2 GPUs' worth at the cheapest GPU node type's price per GPU (g5.xlarge)
+    assert research.monthly_usd == round(7.2 * 1.006 * 730, 2)
+    assert "ml/web" not in found  # it uses what it asks for
+
+    # cluster "legacy" publishes no Container Insights: the how-to-enable finding, and no verdict on its nodes
+    legacy = [f for f in found.values() if f.resource_id == "legacy" or f.resource_id.startswith("legacy/")
+              or f.resource_id in world["legacy"]]
+    assert [(f.resource_type, f.verdict) for f in legacy] == [(CLUSTER_TYPE, Verdict.NO_CONTAINER_INSIGHTS)]
+    assert "CloudWatch Observability EKS add-on" in legacy[0].reason and legacy[0].action is None
+
+
+def test_the_ec2_sweep_never_stops_a_cluster_node_and_points_to_the_cluster_finding(
+        aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
+    janitor(OPT_IN)
+    found = _sweep(OPT_IN, "night", families=(ec2.FAMILY,))
+    for node in [*world["gpu-dev"], world["karpenter"], *world["legacy"]]:
+        assert (found[node].verdict, found[node].action) == (Verdict.CLUSTER_NODE, None)
+        assert "EKS family" in found[node].reason
+    reservations = aws.client("ec2").describe_instances()["Reservations"]
+    states = {i["State"]["Name"] for r in reservations for i in r["Instances"]}
+    assert states == {"running"}
+
+
+def test_dry_run_marks_and_scales_nothing(aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
+    janitor(OPT_IN)
+    f = _sweep(OPT_IN, "dry", dry_run=True)["ml/gpu-dev"]
+    assert (f.action, f.action_status) == (ActionKind.MARK_IDLE, "dry-run")
+    assert MARK not in _group_tags(aws, "ml", "gpu-dev")
+
+
+def test_the_emulator_refuses_a_scaling_config_out_of_order_as_eks_does(aws: LocalAws) -> None:
+    from botocore.exceptions import ClientError
+
+    seed_eks_nodegroup(aws, "ml", "gpu-dev", instance_type="g5.xlarge", nodes=2, min_size=1, max_size=4, tags=DEV)
+    with pytest.raises(ClientError, match="InvalidParameterException"):
+        aws.client("eks").update_nodegroup_config(clusterName="ml", nodegroupName="gpu-dev",
+                                                  scalingConfig={"minSize": 3, "desiredSize": 2})
