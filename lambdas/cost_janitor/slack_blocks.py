@@ -40,7 +40,9 @@ EMOJI = {Verdict.IDLE: ":zzz:", Verdict.GPU_METRICS_MISSING: ":grey_question:", 
          Verdict.INSUFFICIENT_DATA: ":hourglass:", Verdict.ACCELERATOR_NOT_MEASURED: ":grey_question:",
          Verdict.CANNOT_JUDGE: ":grey_question:", Verdict.CLUSTER_NODE: ":ship:",
          Verdict.UNDERUSED: ":chart_with_downwards_trend:", Verdict.LEFT_RUNNING: ":crescent_moon:",
-         Verdict.NO_AUTO_STOP: ":alarm_clock:"}
+         Verdict.NO_AUTO_STOP: ":alarm_clock:", Verdict.OVER_REQUESTED: ":balloon:",
+         Verdict.NEVER_SCALED_DOWN: ":chart_with_upwards_trend:", Verdict.HELD_AT_MIN: ":crescent_moon:",
+         Verdict.NO_CONTAINER_INSIGHTS: ":grey_question:"}
 
 
 def _clip(text: str, limit: int) -> str:
@@ -105,8 +107,14 @@ def _headline(f: Finding) -> str:
 
 
 def _what_happens(f: Finding) -> str:
+    from cost_janitor.families import of_type  # the notifier's path only: the Slack endpoint never renders findings
+
+    family = of_type(f.resource_type)
+    said = family.says(f) if family is not None else None
     when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
-    if f.kind == FindingKind.TAG_COMPLIANCE:
+    if said is not None:
+        text = said
+    elif f.kind == FindingKind.TAG_COMPLIANCE:
         text = ("Cost reports cannot attribute it until its cost tags are set: the button opens a form."
                 if f.verdict == Verdict.NON_COMPLIANT else "All cost tags are present. Thank you.")
         if f.action == ActionKind.TAG_CREATED_BY:

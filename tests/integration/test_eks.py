@@ -169,3 +169,20 @@ def test_the_emulator_refuses_a_scaling_config_out_of_order_as_eks_does(aws: Loc
     with pytest.raises(ClientError, match="InvalidParameterException"):
         aws.client("eks").update_nodegroup_config(clusterName="ml", nodegroupName="gpu-dev",
                                                   scalingConfig={"minSize": 3, "desiredSize": 2})
+
+
+def test_keep_on_a_prod_node_group_writes_the_answer_tags_with_eks_own_tag_resource(
+        aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
+    """The owner's Keep (the answers Lambda's executor, held to its role): EKS node groups are tagged by EKS's own
+    TagResource, limited to the answer keys."""
+    from cost_janitor.capabilities import answers
+
+    janitor(OPT_IN)
+    prod = _sweep(OPT_IN, "night")["ml/gpu-prod"]
+    ctx = answers.Ctx(settings=Settings.from_env(), policy=OPT_IN, slack=None, state=None, now=NOW)  # type: ignore[arg-type]
+    kept = ctx.act(prod, ActionKind.KEEP, {"cost-janitor:keep-until": "2026-12-31", "cost-janitor:keep-by": "U1",
+                                           "cost-janitor:keep-reason": "nightly retraining"})
+    assert kept.action_status == "done"
+    assert _group_tags(aws, "ml", "gpu-prod")["cost-janitor:keep-until"] == "2026-12-31"
+    again = _sweep(OPT_IN, "night-2")["ml/gpu-prod"]
+    assert (again.verdict, again.action) == (Verdict.EXEMPT, None)

@@ -231,3 +231,17 @@ def test_the_scale_down_is_checked_again_just_before(current: NodeGroup | None, 
         assert again == planned
     else:
         assert again.action is None and why in again.notes[-1]
+
+
+def test_the_owner_reads_in_slack_what_happens_to_a_marked_node_group() -> None:
+    import json
+
+    from cost_janitor.slack_blocks import finding_blocks
+
+    f = the(judge(), NODEGROUP_TYPE)
+    blocks = json.dumps([b.to_dict() for b in finding_blocks(f, OPT_IN, outcome=None)])
+    assert "minSize and desiredSize are set to 0" in blocks and "maxSize stays" in blocks
+    assert '"keep"' in blocks and '"not_mine"' in blocks and "stop_now" not in blocks
+    insights = the(judge(cluster=CLUSTER.model_copy(update={"insights": False})), CLUSTER_TYPE)
+    assert "until Container Insights is on" in json.dumps([b.to_dict() for b in finding_blocks(
+        insights, OPT_IN, outcome=None)])

@@ -465,3 +465,30 @@ def recheck_nodegroup(planned: Finding, current: NodeGroup | None, requested_now
     return planned.model_copy(update={"action": None, "action_status": None,
                                       "notes": (*planned.notes, f"not scaled: {why}")})
 
+
+
+def what_happens(f: Finding) -> str | None:
+    """What the owner reads in Slack about what happens next (families/eks.py says it; slack_blocks shows it)."""
+    when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
+    if f.action == ActionKind.MARK_IDLE:
+        return (f"Marked. Unless you keep it, after {when} its minSize and desiredSize are set to 0 if still no pod "
+                "asks for a GPU on it just before; maxSize stays, so an autoscaler brings nodes back when a pod asks."
+                if when else "Marked.")
+    if f.action == ActionKind.SCALE_NODEGROUP:
+        return {"done": "Scaled to zero: no pod asked for its GPUs all window, nor just before. maxSize is kept; the "
+                        "way back is below.",
+                "failed": f"Could not be scaled ({f.action_error}); its nodes are still running.",
+                "skipped": f"Not scaled: it changed before the janitor acted ({f.action_error})."}.get(
+            str(f.action_status), f"Scale-down {f.action_status}.")
+    if f.action == Ask.JUSTIFY:
+        return ("The janitor does not scale it (production, or the scale-down opt-in is off). Please say why its GPUs "
+                "are needed, or snooze, or tell us it is not yours.")
+    if f.action == Ask.RIGHT_SIZE:
+        return "Its workloads request far more than they use: lower their requests (kubectl set resources, the chart)."
+    if f.resource_type == NODE_TYPE and f.action == Ask.REVIEW:
+        return "Reported only: the janitor never acts on Karpenter or self-managed nodes. The remedy is above."
+    if f.action == Ask.REVIEW:
+        return "Reported: the janitor changes nothing here. The remedy is above."
+    if f.verdict == Verdict.NO_CONTAINER_INSIGHTS:
+        return "Reported once per night until Container Insights is on; until then its GPUs cannot be judged."
+    return None

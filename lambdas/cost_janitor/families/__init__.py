@@ -121,6 +121,10 @@ class Family(Protocol):
         """The IAM statements its reads and actions need, with their conditions."""
         ...
 
+    def says(self, finding: Finding) -> str | None:
+        """What its owner reads in Slack about what happens next, where the common texts do not fit (None: them)."""
+        ...
+
 
 @cache
 def every() -> tuple[Family, ...]:

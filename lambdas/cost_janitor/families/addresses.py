@@ -49,5 +49,8 @@ class Addresses:
             Grant("NeverReleaseAddresses", ("ec2:ReleaseAddress", "ec2:DisassociateAddress"), deny=True),
         ]
 
+    def says(self, finding: Finding) -> str | None:
+        return None  # the common texts (slack_blocks)
+
 
 FAMILY: Family = Addresses()

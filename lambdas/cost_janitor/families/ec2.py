@@ -120,6 +120,9 @@ class Ec2Instances:
             Grant("NeverTerminate", ("ec2:TerminateInstances",), deny=True),
         ]
 
+    def says(self, finding: Finding) -> str | None:
+        return None  # the common texts (slack_blocks)
+
 
 def read_usage(reader: UsageReader, instances: list[Instance], policy: Policy, *, now: datetime) -> dict[str, Usage]:
     """CPU for every box whose verdict needs metrics; network and GPU utilisation only where CPU could not rule it

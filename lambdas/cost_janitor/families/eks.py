@@ -24,6 +24,7 @@ from cost_janitor.core.eks import (
     not_read,
     recheck_nodegroup,
     scale_target,
+    what_happens,
 )
 from cost_janitor.core.models import ActionKind, Finding
 from cost_janitor.core.policy import Policy
@@ -134,6 +135,9 @@ class Eks:
         if policy.eks.scale_idle_dev_nodegroups:
             grants.append(Grant("ScaleDevNodegroupsOptIn", ("eks:UpdateNodegroupConfig",), (NODEGROUPS,), dev))
         return grants
+
+    def says(self, finding: Finding) -> str | None:
+        return what_happens(finding)
 
 
 FAMILY: Family = Eks()

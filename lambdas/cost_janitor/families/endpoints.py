@@ -115,5 +115,8 @@ class Endpoints:
             ]
         return grants
 
+    def says(self, finding: Finding) -> str | None:
+        return None  # the common texts (slack_blocks)
+
 
 FAMILY: Family = Endpoints()

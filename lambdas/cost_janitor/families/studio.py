@@ -101,5 +101,8 @@ class Studio:
             grants.append(Grant("DeleteDevStudioAppsOptIn", ("sagemaker:DeleteApp",), (APPS,), dev))
         return grants
 
+    def says(self, finding: Finding) -> str | None:
+        return None  # the common texts (slack_blocks)
+
 
 FAMILY: Family = Studio()
