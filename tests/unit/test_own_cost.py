@@ -82,3 +82,21 @@ def test_endpoints_and_neuron_boxes_add_their_own_lines_only_when_there_are_some
     nights = runs_per_month(Policy().idle.schedule)
     assert items["SageMaker: GetMetricData"] == round(ENDPOINT_METRICS_REQUESTED_PER_1K * 2 * nights / 1000 * 0.01, 2)
     assert items["Neuron pusher: custom metrics"] == 400 * 0.30
+
+
+def test_the_eks_read_is_priced_per_node_and_pod_and_container_insights_is_stated_unpriced() -> None:
+    """The measured figure of bench/eks.py (4,840 metrics for 100 GPU nodes and 1,000 pods) at $0.01 per 1,000
+    metrics, every night; Container Insights itself is the clusters' bill, never guessed."""
+    import json as _json
+
+    from cost_janitor.core.own_cost import unpriced
+
+    measured = _json.loads((ROOT / "bench" / "results" / "eks.json").read_text())[0]
+    items = _items(eks_nodes=measured["nodes"], eks_pods=measured["pods"])
+    nights = runs_per_month(Policy().idle.schedule)
+    assert items["EKS: GetMetricData"] == pytest.approx(measured["metrics_requested"] * nights / 1000
+                                                        * PRICES["get_metric_data_per_1k_metrics"], abs=0.02)
+    assert "EKS: GetMetricData" not in _items()
+    fleet = Fleet(instances=0, gpu_instances=0, gpus_per_box=0, eks_nodes=10)
+    assert unpriced(fleet) and "per observation" in unpriced(fleet)[0]
+    assert unpriced(Fleet(instances=10, gpu_instances=0, gpus_per_box=0)) == []

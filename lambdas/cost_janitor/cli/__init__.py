@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
     sweep.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
-    sweep.add_argument("--services", type=services_arg, default=None, metavar="ec2,sagemaker",
+    sweep.add_argument("--services", type=services_arg, default=None, metavar="ec2,sagemaker,eks",
                        help="what to sweep (default: the policy's idle.services)")
     sweep.add_argument("--families", type=families_arg, default=None, metavar="ec2-instances,addresses,...",
                        help="sweep exactly these resource families (default: those the services turn on)")
@@ -103,6 +103,8 @@ def parser() -> argparse.ArgumentParser:
     cost.add_argument("--regions", type=int, default=1)
     cost.add_argument("--endpoints", type=int, default=0, help="SageMaker real-time endpoints swept")
     cost.add_argument("--neuron-instances", type=int, default=0, help="Inferentia/Trainium boxes with the pusher")
+    cost.add_argument("--eks-nodes", type=int, default=0, help="EKS GPU nodes the EKS family judges")
+    cost.add_argument("--eks-pods", type=int, default=0, help="pods of those clusters")
     cost.add_argument("--neuron-cores-per-box", type=float, default=2)
     cost.add_argument("--policy", help="policy JSON or cdk.json (its schedules; default: the defaults)")
     cost.add_argument("--json", action="store_true")

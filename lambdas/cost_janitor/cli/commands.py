@@ -94,7 +94,7 @@ def services_arg(value: str) -> list[str]:
     return wanted
 
 
-SERVICES = ("ec2", "sagemaker")
+SERVICES = ("ec2", "sagemaker", "eks")
 
 
 def families_arg(value: str) -> list[Any]:
@@ -285,21 +285,23 @@ def cmd_spot(args: argparse.Namespace) -> int:
 
 def cmd_cost(args: argparse.Namespace) -> int:
     """The janitor's own monthly bill for a fleet of this size (a model: no AWS call)."""
-    from cost_janitor.core.own_cost import PRICE_DATE, Fleet, estimate, total
+    from cost_janitor.core.own_cost import PRICE_DATE, Fleet, estimate, total, unpriced
 
     policy = load_policy_file(args.policy) if args.policy else Policy()
     gpu = args.gpu_instances if args.gpu_instances is not None else args.instances // 3
     fleet = Fleet(instances=args.instances, gpu_instances=gpu, gpus_per_box=args.gpus_per_box,
                   regions=args.regions, endpoints=args.endpoints, neuron_instances=args.neuron_instances,
-                  neuron_cores_per_box=args.neuron_cores_per_box)
+                  neuron_cores_per_box=args.neuron_cores_per_box, eks_nodes=args.eks_nodes, eks_pods=args.eks_pods)
     items = estimate(fleet, policy)
     if args.json:
         print(json.dumps({"fleet": fleet.__dict__, "price_date": PRICE_DATE, "monthly_usd": total(items),
-                          "items": [i.__dict__ for i in items]}, indent=2))
+                          "items": [i.__dict__ for i in items], "unpriced": unpriced(fleet)}, indent=2))
         return 0
     print(f"cost-janitor's own cost for {fleet.instances:,} instances ({gpu:,} with {args.gpus_per_box:g} GPUs), "
           f"{fleet.regions} region(s) — list prices of {PRICE_DATE}, free tiers left out")
     for i in items:
         print(f"  {i.name:<32} ${i.monthly_usd:>10,.2f}/month   {i.basis}")
     print(f"  {'total':<32} ${total(items):>10,.2f}/month")
+    for note in unpriced(fleet):
+        print(f"  unpriced: {note}")
     return 0

@@ -50,6 +50,20 @@ JANITOR_METRICS_PER_RUN = 12  # distinct (service, name, dimensions) a capabilit
 # Measured by bench/sagemaker.py at 1,000 endpoints (its seeded fleet, 2026-12-01): GetMetricData queries a night
 # (Invocations, instance CPU, GPU and GPU memory per variant). Its other calls (lists, tags, describes) are free.
 ENDPOINT_METRICS_REQUESTED_PER_1K = 3_709.0
+# Measured by bench/eks.py (100 GPU nodes in node groups of 10 and 1,000 pods, a fifth requesting GPUs, 2026-12-06):
+# 4,840 metrics requested a night = 420 per 100 nodes (node_gpu_limit, node_gpu_usage_total twice: the window and
+# the hours before the run, node_gpu_utilization; GroupDesiredCapacity min and max per node group) + 4,420 per 1,000
+# pods (CPU and memory requests and use; GPU request and utilisation for GPU pods). 22 ListMetrics pages for the
+# 100/1,000 cluster, 38 for 200/2,000: one page per 500 listed series.
+EKS_METRICS_PER_100_NODES = 420.0
+EKS_METRICS_PER_1K_PODS = 4_420.0
+EKS_LIST_PAGES_PER_1K_PODS = 16.0
+EKS_LIST_PAGES_BASE = 6.0
+# Container Insights with enhanced observability is billed to the cluster per observation ("Amazon CloudWatch
+# pricing"); that price is not in the janitor's offline table, so it is stated, unpriced, never guessed.
+CONTAINER_INSIGHTS_UNPRICED = ("Container Insights (enhanced observability) on the clusters: billed per observation "
+                               "to the clusters' own account (https://aws.amazon.com/cloudwatch/pricing/); no offline "
+                               "price here, so it is not in the total. The janitor only reads it.")
 
 
 @dataclass(frozen=True)
@@ -66,6 +80,8 @@ class Fleet:
     endpoints: int = 0  # SageMaker real-time endpoints swept
     neuron_instances: int = 0  # Inferentia / Trainium boxes running the Neuron pusher
     neuron_cores_per_box: float = 2
+    eks_nodes: int = 0  # GPU nodes of EKS clusters the EKS family judges (idle.services: eks)
+    eks_pods: int = 0  # pods of those clusters (their Container Insights series are read)
 
 
 @dataclass(frozen=True)
@@ -186,8 +202,22 @@ def estimate(fleet: Fleet, policy: Policy) -> list[LineItem]:
                               * fleet.endpoints / 1000 * nights / 1000 * p["get_metric_data_per_1k_metrics"],
                               f"{ENDPOINT_METRICS_REQUESTED_PER_1K:,.0f} metrics per 1,000 endpoints a night "
                               f"(measured) × {nights:g} nights"))
+    if fleet.eks_nodes or fleet.eks_pods:
+        eks_metrics = (EKS_METRICS_PER_100_NODES * fleet.eks_nodes / 100 + EKS_METRICS_PER_1K_PODS * fleet.eks_pods
+                       / 1000)
+        pages = EKS_LIST_PAGES_BASE + EKS_LIST_PAGES_PER_1K_PODS * fleet.eks_pods / 1000
+        items += [LineItem("EKS: GetMetricData", eks_metrics * nights / 1000 * p["get_metric_data_per_1k_metrics"],
+                           f"{EKS_METRICS_PER_100_NODES:,.0f} metrics per 100 GPU nodes + "
+                           f"{EKS_METRICS_PER_1K_PODS:,.0f} per 1,000 pods a night (measured) × {nights:g} nights"),
+                  LineItem("EKS: ListMetrics", math.ceil(pages) * fleet.regions * nights / 1000
+                           * p["cloudwatch_api_per_1k_requests"], "one page per 500 Container Insights series")]
     return sorted((LineItem(i.name, round(i.monthly_usd, 2), i.basis) for i in items),
                   key=lambda i: -i.monthly_usd)
+
+
+def unpriced(fleet: Fleet) -> list[str]:
+    """What the fleet's choices cost elsewhere that the model cannot price (shown, never added to the total)."""
+    return [CONTAINER_INSIGHTS_UNPRICED] if fleet.eks_nodes or fleet.eks_pods else []
 
 
 def total(items: list[LineItem]) -> float:
