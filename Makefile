@@ -73,6 +73,7 @@ bench: synth
 	$(PY) bench/sweep.py
 	$(PY) bench/fanout.py
 	$(PY) bench/night.py
+	$(PY) bench/eks.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:

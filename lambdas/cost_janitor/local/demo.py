@@ -205,6 +205,9 @@ def main() -> int:
 
         _title("13. Elastic IP addresses associated with nothing (a resource family: families/addresses.py)")
         _addresses_scene(aws, settings, end)
+
+        _title("14. EKS: GPU nodes no pod asks for, namespaces that over-request (families/eks.py, two nights)")
+        _eks_scene(aws, settings, end)
     aws.stop()
     return 0
 
@@ -429,6 +432,66 @@ def _addresses_scene(aws: Any, settings: Any, end: datetime) -> None:
                                 dry_run=False, families=[addresses.FAMILY])
     print(format_findings(report.findings, show_busy=True))
     print("the same from a laptop: cost-janitor sweep --families addresses   (dry-run unless --apply)")
+
+
+def _eks_scene(aws: Any, settings: Any, end: datetime) -> None:
+    """Cluster "ml-training" with Container Insights: a dev GPU node group no pod asked a GPU of all week (marked,
+    then — the grace over, nothing asking just before — scaled to zero with the opt-in), a prod one (asked), a busy
+    one, a Karpenter node with only CPU pods (reported), a namespace requesting 8 GPUs and using 10 % of them;
+    cluster "legacy" without Container Insights (told how to turn it on, nothing judged)."""
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.cli.output import format_findings
+    from cost_janitor.families import eks
+    from cost_janitor.local.emulator import launch
+    from cost_janitor.local.emulator.seeding import (
+        MetricSeeder,
+        launched_ago,
+        seed_desired_capacity,
+        seed_eks_nodegroup,
+        seed_node_insights,
+        seed_pod_insights,
+    )
+
+    hours, cluster = 7 * 24, "ml-training"
+    seeder = MetricSeeder(aws.client("cloudwatch"))
+    for name, tags, requested, util in (("gpu-dev", {**DEV, "owner": "ana@example.com"}, 0.0, 0.0),
+                                        ("gpu-prod", {**PROD, "owner": "bo@example.com"}, 0.0, 0.0),
+                                        ("train", {**DEV, "owner": "ana@example.com"}, 4.0, 85.0)):
+        asg, nodes = seed_eks_nodegroup(aws, cluster, name, instance_type="g5.12xlarge", nodes=2, min_size=1,
+                                        max_size=4, tags=tags)
+        for node in nodes:
+            seed_node_insights(seeder, cluster, node, end=end, hours=hours, gpus=4, requested=requested,
+                               utilization=util)
+        seed_desired_capacity(seeder, asg, [2] * hours, end=end)
+    karpenter = launch(aws.client("ec2"), "g5.xlarge", {"Name": "karpenter-gpu", "eks:eks-cluster-name": cluster,
+                                                        "karpenter.sh/nodepool": "gpu", **DEV})
+    launched_ago(karpenter, 36)
+    seed_node_insights(seeder, cluster, karpenter, end=end, hours=hours, gpus=1, requested=0, utilization=0)
+    for pod in ("finetune-0", "finetune-1"):
+        seed_pod_insights(seeder, cluster, "research", pod, end=end, hours=hours, gpus=4, gpu_utilization=10)
+    seed_pod_insights(seeder, cluster, "web", "api-0", end=end, hours=hours)
+    seed_eks_nodegroup(aws, "legacy", "gpu", instance_type="g5.xlarge", nodes=1, min_size=1, max_size=2,
+                       tags={**DEV, "owner": "cy@example.com"})
+    seeder.flush()
+    policy = Policy.model_validate({"idle": {"services": ["eks"]}, "eks": {"scale_idle_dev_nodegroups": True,
+                                                                          "namespace_teams": {"research": "nlp"}}})
+    nights = []
+    for night in ("demo-eks-1", "demo-eks-2"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            report = idle_sweep.run(policy, settings, now=end + timedelta(minutes=5), run_id=night, dry_run=False,
+                                    families=[eks.FAMILY])
+        nights.append(report)
+        group = next(f for f in report.findings if f.resource_id == f"{cluster}/gpu-dev")
+        if night == "demo-eks-1":  # a day later: the grace period is over (the mark is dated back, as time would)
+            aws.client("eks").tag_resource(resourceArn=group.resource_arn, tags={
+                "cost-janitor:idle-since": (end - timedelta(days=2)).isoformat()})
+    print(format_findings(nights[0].findings, show_busy=True))
+    scaled = next(f for f in nights[1].findings if f.resource_id == f"{cluster}/gpu-dev")
+    sizes = aws.client("eks").describe_nodegroup(clusterName=cluster, nodegroupName="gpu-dev")["nodegroup"][
+        "scalingConfig"]
+    print(f"next night, the grace over: {scaled.resource_id} {scaled.action} {scaled.action_status} → {sizes}")
+    print(f"EKS calls a night: {dict(nights[0].api_calls)}")
+    print("the same from a laptop: cost-janitor sweep --services eks   (dry-run unless --apply)")
 
 
 _first_message: dict[str, Any] | None = None
