@@ -102,32 +102,59 @@ def test_an_idle_dev_gpu_node_group_is_marked_then_scaled_to_zero_after_the_grac
     assert _scaling(aws, "ml", "gpu-dev") == {"minSize": 0, "maxSize": 4, "desiredSize": 0}
     assert _scaling(aws, "ml", "gpu-prod") == {"minSize": 1, "maxSize": 4, "desiredSize": 2}  # prod: only asked
 
+    # its owner scales it back up: the next night ends the savings the ledger counts for it (once)
+    aws.client("eks").update_nodegroup_config(clusterName="ml", nodegroupName="gpu-dev",
+                                              scalingConfig={"minSize": 1, "desiredSize": 1})
+    report = idle_sweep.run(OPT_IN, Settings.from_env(), now=NOW, run_id="night-3", dry_run=False,
+                            families=[eks.FAMILY])
+    assert report.restarted == 1
 
-def test_a_pod_asking_for_a_gpu_just_before_stops_the_scale_down(aws: LocalAws, janitor: Any,
-                                                                  world: dict[str, Any]) -> None:
+
+def test_a_pod_asking_for_a_gpu_between_the_read_and_the_act_stops_the_scale_down(
+        aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
+    """The re-check reads the node group and its nodes' GPU requests again, from the emulator: a training job that
+    landed after the night's read stops the scale-down (the family's recheck, called as the sweep calls it)."""
+    from cost_janitor.families import Night
+
     janitor(OPT_IN)
     aws.client("eks").tag_resource(resourceArn=_sweep(OPT_IN, "night-1")["ml/gpu-dev"].resource_arn,
                                    tags={MARK: (NOW - timedelta(days=2)).isoformat()})
+    planned = _sweep(OPT_IN, "night-2", dry_run=True)["ml/gpu-dev"]
+    assert (planned.action, planned.action_status) == (ActionKind.SCALE_NODEGROUP, "dry-run")
+    planned = planned.model_copy(update={"action_status": "planned"})
+    night = Night(policy=OPT_IN, now=NOW, run_id="night-2", ledger=None)
+    assert eks.FAMILY.recheck("us-east-1", [planned], night) == [planned]  # nothing asks yet: it would be scaled
+
     seeder = MetricSeeder(aws.client("cloudwatch"))
     for node in world["gpu-dev"]:  # a training job lands on the node group in the last hours
-        seed_node_insights(seeder, "ml", node, end=NOW, hours=HOURS, gpus=4, requested=0, utilization=0,
-                           recent_requested=2)
+        seeder.series("ContainerInsights", "node_gpu_usage_total", {
+            "ClusterName": "ml", "InstanceId": node, "NodeName": f"ip-{node[-8:]}.ec2.internal"}, [2.0], end=NOW)
     seeder.flush()
-    f = _sweep(OPT_IN, "night-2")["ml/gpu-dev"]
-    assert f.action != ActionKind.SCALE_NODEGROUP or f.action_status != "done"
+    [again] = eks.FAMILY.recheck("us-east-1", [planned], night)
+    assert again.action is None and "pods request 4 GPU(s) on it now" in again.notes[-1]
+    assert night.calls["eks:GetMetricData (re-check)"] == 2 and night.calls["eks:DescribeNodegroup (re-check)"] == 2
     assert _scaling(aws, "ml", "gpu-dev")["desiredSize"] == 2
 
 
-def test_karpenter_nodes_namespaces_and_a_cluster_without_insights_are_reported_never_acted_on(
+def test_karpenter_nodes_namespaces_and_a_cluster_without_insights_are_reported_and_nothing_else_acted_on(
         aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
     janitor(OPT_IN)
+    # a dry run marks and scales nothing
+    dry = _sweep(OPT_IN, "dry", dry_run=True)["ml/gpu-dev"]
+    assert (dry.action, dry.action_status) == (ActionKind.MARK_IDLE, "dry-run")
+    assert MARK not in _group_tags(aws, "ml", "gpu-dev")
+
+    # the EC2 sweep never marks or stops a node; it points to this family's finding
+    instances = _sweep(OPT_IN, "night-ec2", families=(ec2.FAMILY,))
+    for node in [*world["gpu-dev"], world["karpenter"], *world["legacy"]]:
+        assert (instances[node].verdict, instances[node].action) == (Verdict.CLUSTER_NODE, None)
+        assert "EKS family" in instances[node].reason
+
     found = _sweep(OPT_IN, "night")
     node = found[world["karpenter"]]
     assert (node.resource_type, node.verdict, node.action, node.action_status) == (
         NODE_TYPE, Verdict.IDLE, Ask.REVIEW, None)
     assert "consolidationPolicy" in node.reason and node.monthly_usd == round(1.006 * 730, 2)
-    [instance] = aws.client("ec2").describe_instances(InstanceIds=[world["karpenter"]])["Reservations"][0]["Instances"]
-    assert instance["State"]["Name"] == "running" and MARK not in {t["Key"] for t in instance["Tags"]}
 
     research = found["ml/research"]
     assert (research.resource_type, research.verdict, research.action) == (
@@ -142,24 +169,10 @@ def test_karpenter_nodes_namespaces_and_a_cluster_without_insights_are_reported_
     assert [(f.resource_type, f.verdict) for f in legacy] == [(CLUSTER_TYPE, Verdict.NO_CONTAINER_INSIGHTS)]
     assert "CloudWatch Observability EKS add-on" in legacy[0].reason and legacy[0].action is None
 
-
-def test_the_ec2_sweep_never_stops_a_cluster_node_and_points_to_the_cluster_finding(
-        aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
-    janitor(OPT_IN)
-    found = _sweep(OPT_IN, "night", families=(ec2.FAMILY,))
-    for node in [*world["gpu-dev"], world["karpenter"], *world["legacy"]]:
-        assert (found[node].verdict, found[node].action) == (Verdict.CLUSTER_NODE, None)
-        assert "EKS family" in found[node].reason
     reservations = aws.client("ec2").describe_instances()["Reservations"]
-    states = {i["State"]["Name"] for r in reservations for i in r["Instances"]}
-    assert states == {"running"}
-
-
-def test_dry_run_marks_and_scales_nothing(aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
-    janitor(OPT_IN)
-    f = _sweep(OPT_IN, "dry", dry_run=True)["ml/gpu-dev"]
-    assert (f.action, f.action_status) == (ActionKind.MARK_IDLE, "dry-run")
-    assert MARK not in _group_tags(aws, "ml", "gpu-dev")
+    instances_now = [i for r in reservations for i in r["Instances"]]
+    assert {i["State"]["Name"] for i in instances_now} == {"running"}
+    assert not [i for i in instances_now if MARK in {t["Key"] for t in i.get("Tags", [])}]
 
 
 def test_the_emulator_refuses_a_scaling_config_out_of_order_as_eks_does(aws: LocalAws) -> None:
@@ -171,10 +184,10 @@ def test_the_emulator_refuses_a_scaling_config_out_of_order_as_eks_does(aws: Loc
                                                   scalingConfig={"minSize": 3, "desiredSize": 2})
 
 
-def test_keep_on_a_prod_node_group_writes_the_answer_tags_with_eks_own_tag_resource(
-        aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
-    """The owner's Keep (the answers Lambda's executor, held to its role): EKS node groups are tagged by EKS's own
-    TagResource, limited to the answer keys."""
+def test_keep_on_a_prod_node_group_writes_the_answer_tags(aws: LocalAws, janitor: Any,
+                                                           world: dict[str, Any]) -> None:
+    """The owner's Keep (the answers Lambda's executor, held to its role): the tagging API's TagResources reaches
+    an EKS node group (the emulator now serves EKS there, as AWS does), and the next night honours it."""
     from cost_janitor.capabilities import answers
 
     janitor(OPT_IN)

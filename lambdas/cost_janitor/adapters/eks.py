@@ -79,7 +79,8 @@ class EksInventory:
                          instance_types=tuple(raw.get("instanceTypes") or ()), min_size=scaling.get("minSize", 0),
                          max_size=scaling.get("maxSize", 0), desired_size=scaling.get("desiredSize", 0),
                          asg_names=tuple(a["name"] for a in (raw.get("resources") or {}).get("autoScalingGroups", [])),
-                         labels=raw.get("labels") or {}, tags=raw.get("tags") or {})
+                         labels=raw.get("labels") or {}, tags=raw.get("tags") or {},
+                         modified_at=raw.get("modifiedAt"))
 
     def nodes(self) -> list[Node]:
         """Every running instance that carries a cluster's node tags (managed node groups, Karpenter)."""

@@ -75,6 +75,7 @@ class NodeGroup(_Frozen):
     asg_names: tuple[str, ...] = ()
     labels: dict[str, str] = {}
     tags: dict[str, str] = {}
+    modified_at: datetime | None = None  # its last change (a scale-up after the janitor's scale-down among them)
 
 
 class Node(_Frozen):

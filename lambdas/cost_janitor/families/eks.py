@@ -8,6 +8,7 @@ self-managed nodes are reported, never acted on. The janitor reads no Kubernetes
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from cost_janitor.adapters.clients import client, own_account
@@ -26,11 +27,12 @@ from cost_janitor.core.eks import (
     scale_target,
     what_happens,
 )
-from cost_janitor.core.models import ActionKind, Finding
+from cost_janitor.core.models import ActionKind, Finding, Started
 from cost_janitor.core.policy import Policy
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 NODEGROUPS, CLUSTERS = Arn("eks", "nodegroup"), Arn("eks", "cluster")
+STARTED_WITHIN = timedelta(hours=26)  # a change since the last nightly run (a day, and a late run's slack)
 
 
 def _names(f: Finding) -> tuple[str, str]:
@@ -44,10 +46,6 @@ def _scale(eks: Any, api: Api, f: Finding, run: Run) -> None:
     api(eks.update_nodegroup_config, clusterName=cluster, nodegroupName=name, scalingConfig=scale_target(f))
 
 
-def _tag(tags_of: Any) -> Any:
-    return each(lambda eks, api, f, r: api(eks.tag_resource, resourceArn=f.resource_arn, tags=tags_of(f, r)))
-
-
 class Eks:
     name = "eks"
     service = "eks"
@@ -55,19 +53,17 @@ class Eks:
     rechecked = (ActionKind.SCALE_NODEGROUP,)
     answered = (NODEGROUPS,)
     actions = {
-        ActionKind.MARK_IDLE: Call("eks", ("eks:TagResource",), _tag(
-            lambda f, r: {r.policy.exemptions.idle_since_tag: r.now.isoformat(timespec="seconds")}),
+        ActionKind.MARK_IDLE: Call("eks", ("eks:TagResource",), each(lambda eks, api, f, r: api(
+            eks.tag_resource, resourceArn=f.resource_arn,
+            tags={r.policy.exemptions.idle_since_tag: r.now.isoformat(timespec="seconds")})),
             dry_run_supported=False, batch=False),
         ActionKind.UNMARK_IDLE: Call("eks", ("eks:UntagResource",), each(lambda eks, api, f, r: api(
             eks.untag_resource, resourceArn=f.resource_arn, tagKeys=[r.policy.exemptions.idle_since_tag])),
             dry_run_supported=False, batch=False),
         ActionKind.SCALE_NODEGROUP: Call("eks", ("eks:UpdateNodegroupConfig",), each(_scale),
                                          dry_run_supported=False, batch=False),
-        # the owners' answers (Keep, Snooze, Not mine) write their tags with EKS's own TagResource
-        **{kind: Call("eks", ("eks:TagResource",), _tag(lambda f, r: r.payload[f.resource_id]),
-                      dry_run_supported=False, batch=False, always=True)
-           for kind in (ActionKind.KEEP, ActionKind.SNOOZE, ActionKind.REASSIGN)},
-    }
+    }  # the owners' answers (Keep, Snooze, Not mine) are the janitor's own: tag:TagResources (it needs
+    #    eks:TagResource too, which the answers role holds for node groups: infra/iam.grant_answers)
 
     def read(self, region: str, night: Night) -> list[Finding]:
         """Clusters and node groups (EKS), their nodes (EC2), Container Insights for those that publish it."""
@@ -83,11 +79,16 @@ class Eks:
                 nodes = inventory.nodes()
                 reporting = insights.clusters_reporting()
                 clusters = [c.model_copy(update={"insights": c.name in reporting}) for c in clusters]
-                signals, broken = insights.signals([c for c in clusters if c.insights], nodes,
-                                                   [g for gs in groups.values() for g in gs], night.policy,
-                                                   now=night.now)
+                judged = [c for c in clusters if c.insights]
+                signals, broken = insights.signals(judged, nodes, [g for c in judged for g in groups[c.name]],
+                                                   night.policy, now=night.now)
             finally:
                 night.metrics_requested += cloudwatch.metrics_requested
+        # a node group with nodes again, changed since the last run: if the janitor had scaled it to zero, that ends
+        # the savings it counts (the sweep checks the ledger)
+        night.starts += [Started(resource_id=f"{g.cluster}/{g.name}", resource_type=NODEGROUP_TYPE, region=region,
+                                 at=g.modified_at) for gs in groups.values() for g in gs
+                         if g.desired_size > 0 and g.modified_at and night.now - g.modified_at <= STARTED_WITHIN]
         found: list[Finding] = []
         for c in clusters:
             if c.name in broken:  # its Container Insights read failed: nothing about it is judged tonight

@@ -279,7 +279,45 @@ def _patch_eks() -> None:
                      ("tag_resource", tag_resource), ("untag_resource", untag_resource),
                      ("list_tags_for_resource", list_tags_for_resource)):
         setattr(EKSBackend, name, fn)
+    _tagging_api_serves_eks()
     setattr(EKSBackend, "_cost_janitor_patched", True)  # noqa: B010
+
+
+def _tagging_api_serves_eks() -> None:
+    """The Resource Groups Tagging API tags EKS resources (its supported services include Amazon EKS); moto's
+    answered "Service not yet supported" for them, so the owners' answers (tag:TagResources) could not reach a node
+    group. TagResources / UntagResources hand an EKS ARN to the EKS backend, as AWS does."""
+    from moto.eks.models import eks_backends
+    from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend as Tagging
+
+    tag_all, untag_all = Tagging.tag_resources, Tagging.untag_resources
+
+    def split(self: Any, arns: list[str]) -> tuple[Any, list[str], list[str]]:
+        eks = [a for a in arns if a.split(":")[2:3] == ["eks"]]
+        return eks_backends[self.account_id][self.region_name], eks, [a for a in arns if a not in eks]
+
+    def tag_resources(self: Any, resource_arns: list[str], tags: dict[str, str]) -> dict[str, dict[str, Any]]:
+        backend, eks, rest = split(self, resource_arns)
+        failed = tag_all(self, rest, tags) if rest else {}
+        for arn in eks:
+            try:
+                backend.tag_resource(arn, tags)
+            except Exception as exc:  # the EKS backend's not-found, as the tagging API reports it: per resource
+                failed[arn] = {"StatusCode": 404, "ErrorCode": "InvalidParameterException", "ErrorMessage": str(exc)}
+        return failed
+
+    def untag_resources(self: Any, resource_arn_list: list[str], tag_keys: list[str]) -> dict[str, dict[str, Any]]:
+        backend, eks, rest = split(self, resource_arn_list)
+        failed = untag_all(self, rest, tag_keys) if rest else {}
+        for arn in eks:
+            try:
+                backend.untag_resource(arn, tag_keys)
+            except Exception as exc:
+                failed[arn] = {"StatusCode": 404, "ErrorCode": "InvalidParameterException", "ErrorMessage": str(exc)}
+        return failed
+
+    setattr(Tagging, "tag_resources", tag_resources)  # noqa: B010
+    setattr(Tagging, "untag_resources", untag_resources)  # noqa: B010
 
 
 def _patch_s3() -> None:
