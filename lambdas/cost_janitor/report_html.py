@@ -106,6 +106,8 @@ def render(doc: Mapping[str, Any], *, title: str = "cost-janitor weekly report")
         hbars("Tag coverage per required key", list(coverage.items()), unit=" %", chart="tag-coverage"),
         table("Costliest idle resources (last 7 days)", ["resource", "action", "$/month"],
               [(r, a, _money(usd)) for r, a, usd in (doc.get("top_idle") or [])], chart="top-idle"),
+        table("Resource families (last 7 days)", ["line"],
+              [(line.replace("*", ""),) for line in (doc.get("families") or [])], chart="families"),
     ]
     if doc.get("unavailable"):
         sections.append('<p class="note">Not available this week: ' + escape(", ".join(

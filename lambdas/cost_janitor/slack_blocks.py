@@ -301,6 +301,8 @@ def digest_message(doc: Mapping[str, Any], *, team: str | None, dashboard: str |
     if doc.get("open_requests"):
         sections.append("*Open justification requests:* " + ", ".join(
             f"`{r}` {days} d" + (f" (${usd:,.0f}/mo)" if usd else "") for r, days, usd in doc["open_requests"][:10]))
+    if doc.get("families") and not team:
+        sections.append("\n".join(doc["families"][:10]))
     if doc.get("top_idle") and not team:
         sections.append("*Costliest idle:* " + ", ".join(f"`{r}` ${usd:,.0f}/mo ({a})" for r, a, usd
                                                           in doc["top_idle"][:5]))

@@ -245,3 +245,28 @@ def test_the_owner_reads_in_slack_what_happens_to_a_marked_node_group() -> None:
     insights = the(judge(cluster=CLUSTER.model_copy(update={"insights": False})), CLUSTER_TYPE)
     assert "until Container Insights is on" in json.dumps([b.to_dict() for b in finding_blocks(
         insights, OPT_IN, outcome=None)])
+
+
+def test_the_digest_has_one_line_per_cluster_with_its_dollars_at_stake_and_its_scale_downs() -> None:
+    import json
+
+    from cost_janitor.core.eks import digest_by_cluster
+    from cost_janitor.core.models import LedgerRecord
+
+    def record(resource: str, verdict: str, usd: float | None, action: str = "review", status: str = "planned",
+               days: float = 1) -> LedgerRecord:
+        return LedgerRecord(resource_id=resource, action=action, status=status, at=NOW - timedelta(days=days),
+                            monthly_usd=usd, kind="eks-gpu", verdict=verdict,
+                            evidence=json.dumps({"cluster": resource.split("/")[0]}))
+
+    lines = digest_by_cluster([
+        record("ml/gpu-dev", "idle", 8281.12, "mark-idle", "done", days=3),
+        record("ml/gpu-dev", "idle", 8281.12, "scale-nodegroup", "done", days=2),
+        record("ml/research", "over-requested", 5287.54, "right-size"),
+        record("ml/old", "idle", 999.0, days=9),  # older than the week: not counted
+        record("legacy", "no-container-insights", None),
+        LedgerRecord(resource_id="i-0abc", action="stop", status="done", at=NOW, monthly_usd=50.0,
+                     kind="idle-instance", verdict="idle"),
+    ], now=NOW)
+    assert lines == ["*EKS ml:* $13,569/month at stake (idle $8,281, over-requested $5,288); 1 node group(s) scaled "
+                     "to zero"]

@@ -40,6 +40,7 @@ from cost_janitor.core.spot import checkpoints, interruption_stats
 from cost_janitor.core.storage import GB, S3_PRICES
 from cost_janitor.delivery import end_savings, publish_digest
 from cost_janitor.events import Ec2StateChange, StartedAgain
+from cost_janitor.families import every
 from cost_janitor.observability import METRIC_GPU_CANDIDATES, METRIC_REALIZED_SAVINGS, logger, metrics
 from cost_janitor.settings import Settings
 
@@ -67,6 +68,7 @@ class Digest:
     egress: list[tuple[str, float]] = field(default_factory=list)
     own_cost: dict[str, float] | None = None  # the janitor's own cost this week, and its share of the savings
     by_account: dict[str, float] = field(default_factory=dict)  # realized this week per account (organization)
+    families: list[str] = field(default_factory=list)  # the resource families' own lines (EKS: one per cluster)
     unavailable: dict[str, str] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
@@ -92,6 +94,7 @@ def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | Non
     digest.actions_last_week = dict(Counter(f"{e.action}:{e.status}" for e in entries
                                             if now - e.at <= timedelta(days=7) and e.action in janitor_actions
                                             and e.status in ("done", "failed")))
+    digest.families = [line for family in every() for line in family.digest(entries, now=now)]
     digest.tag_coverage = _section(digest, "tag_coverage", remaining_ms, lambda: _coverage(policy, settings), None)
     spot = interruption_stats(checkpoints(entries), policy, now=now)
     digest.spot = {"by_type_and_az": [asdict(s) for s in spot.by_type_and_az], "suggestions": spot.suggestions}

@@ -26,11 +26,23 @@ requests but no use: each cannot be judged, and nothing is marked or scaled.
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import mark_then
-from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen, arn
+from cost_janitor.core.models import (
+    ActionKind,
+    Ask,
+    Finding,
+    FindingKind,
+    LedgerRecord,
+    Series,
+    Verdict,
+    _Frozen,
+    arn,
+)
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import HOURS_PER_MONTH, accelerators, instance_price, severity
 
@@ -493,3 +505,39 @@ def what_happens(f: Finding) -> str | None:
     if f.verdict == Verdict.NO_CONTAINER_INSIGHTS:
         return "Reported once per night until Container Insights is on; until then its GPUs cannot be judged."
     return None
+
+
+COSTLY = (Verdict.IDLE, Verdict.UNDERUSED, Verdict.NEVER_SCALED_DOWN, Verdict.HELD_AT_MIN, Verdict.OVER_REQUESTED)
+
+
+def digest_by_cluster(entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
+    """The weekly digest's line per cluster: the last week's latest finding per resource, its dollars at stake by
+    verdict, and the node groups the janitor scaled to zero."""
+    latest: dict[str, LedgerRecord] = {}
+    for e in entries:
+        if e.kind == FindingKind.EKS_GPU and now - e.at <= timedelta(days=7) and e.action != "started" and (
+                e.resource_id not in latest or e.at > latest[e.resource_id].at):
+            latest[e.resource_id] = e
+    clusters: dict[str, dict[str, float]] = {}
+    scaled: dict[str, int] = {}
+    for e in latest.values():
+        cluster = str(_evidence(e).get("cluster") or e.resource_id.split("/")[0])
+        if e.verdict in COSTLY and e.monthly_usd:
+            by_verdict = clusters.setdefault(cluster, {})
+            by_verdict[e.verdict] = by_verdict.get(e.verdict, 0.0) + e.monthly_usd
+        if e.action == ActionKind.SCALE_NODEGROUP and e.status == "done":
+            scaled[cluster] = scaled.get(cluster, 0) + 1
+    return [f"*EKS {cluster}:* ${sum(v.values()):,.0f}/month at stake ("
+            + ", ".join(f"{verdict} ${usd:,.0f}" for verdict, usd in sorted(v.items(), key=lambda kv: -kv[1])) + ")"
+            + (f"; {scaled[cluster]} node group(s) scaled to zero" if scaled.get(cluster) else "")
+            for cluster, v in sorted(clusters.items(), key=lambda kv: -sum(kv[1].values()))] + [
+        f"*EKS {cluster}:* {n} node group(s) scaled to zero" for cluster, n in sorted(scaled.items())
+        if cluster not in clusters]
+
+
+def _evidence(e: LedgerRecord) -> dict[str, object]:
+    try:
+        loaded = json.loads(e.evidence or "{}")
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}

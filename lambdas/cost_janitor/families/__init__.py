@@ -27,6 +27,7 @@ from cost_janitor.core.policy import Policy
 
 if TYPE_CHECKING:
     from cost_janitor.adapters.ledger import Ledger
+    from cost_janitor.core.models import LedgerRecord
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ class Family(Protocol):
 
     def says(self, finding: Finding) -> str | None:
         """What its owner reads in Slack about what happens next, where the common texts do not fit (None: them)."""
+        ...
+
+    def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
+        """Its lines in the weekly digest, from the ledger's last weeks (none: nothing beyond the common sections)."""
         ...
 
 

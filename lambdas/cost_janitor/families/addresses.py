@@ -5,11 +5,12 @@ cannot always be had back); a mark on an address in use again is removed."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from cost_janitor.adapters.clients import client, own_account
 from cost_janitor.adapters.ec2 import MARKS, Ec2Inventory
 from cost_janitor.core.addresses import ADDRESS_TYPE, classify_addresses
-from cost_janitor.core.models import ActionKind, Finding
+from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
 from cost_janitor.core.policy import Policy
 from cost_janitor.families import Arn, Family, Grant, Night, dev_only, only_tag_keys
 
@@ -51,6 +52,9 @@ class Addresses:
 
     def says(self, finding: Finding) -> str | None:
         return None  # the common texts (slack_blocks)
+
+    def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
+        return []  # the digest's common sections
 
 
 FAMILY: Family = Addresses()

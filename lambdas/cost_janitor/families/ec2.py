@@ -21,7 +21,7 @@ from cost_janitor.core.idle import (
     started_again,
     stop_candidates,
 )
-from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, Started, Usage
+from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, LedgerRecord, Started, Usage
 from cost_janitor.core.policy import Policy
 from cost_janitor.families import Arn, Family, Grant, Night, dev_only, only_tag_keys
 
@@ -122,6 +122,9 @@ class Ec2Instances:
 
     def says(self, finding: Finding) -> str | None:
         return None  # the common texts (slack_blocks)
+
+    def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
+        return []  # the digest's common sections
 
 
 def read_usage(reader: UsageReader, instances: list[Instance], policy: Policy, *, now: datetime) -> dict[str, Usage]:

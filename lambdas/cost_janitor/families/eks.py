@@ -8,7 +8,7 @@ self-managed nodes are reported, never acted on. The janitor reads no Kubernetes
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.adapters.clients import client, own_account
@@ -22,12 +22,13 @@ from cost_janitor.core.eks import (
     NODEGROUP_TYPE,
     ClusterSignals,
     classify_cluster,
+    digest_by_cluster,
     not_read,
     recheck_nodegroup,
     scale_target,
     what_happens,
 )
-from cost_janitor.core.models import ActionKind, Finding, Started
+from cost_janitor.core.models import ActionKind, Finding, LedgerRecord, Started
 from cost_janitor.core.policy import Policy
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
@@ -139,6 +140,9 @@ class Eks:
 
     def says(self, finding: Finding) -> str | None:
         return what_happens(finding)
+
+    def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
+        return digest_by_cluster(entries, now=now)
 
 
 FAMILY: Family = Eks()

@@ -5,6 +5,7 @@ when it can be restored: its EndpointConfig and Model stay, and Restore recreate
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -21,7 +22,7 @@ from cost_janitor.core.endpoints import (
     needs_description,
     recheck_endpoint,
 )
-from cost_janitor.core.models import ActionKind, Finding
+from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
 from cost_janitor.core.policy import Policy
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
@@ -117,6 +118,9 @@ class Endpoints:
 
     def says(self, finding: Finding) -> str | None:
         return None  # the common texts (slack_blocks)
+
+    def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
+        return []  # the digest's common sections
 
 
 FAMILY: Family = Endpoints()

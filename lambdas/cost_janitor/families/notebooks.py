@@ -4,12 +4,12 @@ metric for them). A dev one left in service is marked, then stopped the next nig
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.adapters.executor import Api, Call, Run, each
 from cost_janitor.adapters.sagemaker import MARKS, inventory
-from cost_janitor.core.models import ActionKind, Finding, Started
+from cost_janitor.core.models import ActionKind, Finding, LedgerRecord, Started
 from cost_janitor.core.notebooks import NOTEBOOK_TYPE, classify_notebooks, recheck_notebook
 from cost_janitor.core.policy import Policy
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
@@ -72,6 +72,9 @@ class Notebooks:
 
     def says(self, finding: Finding) -> str | None:
         return None  # the common texts (slack_blocks)
+
+    def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
+        return []  # the digest's common sections
 
 
 FAMILY: Family = Notebooks()

@@ -5,12 +5,12 @@ grace period — the space and its storage remain)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.adapters.executor import Api, Call, Run, each
 from cost_janitor.adapters.sagemaker import MARKS, inventory
-from cost_janitor.core.models import ActionKind, Finding, Started
+from cost_janitor.core.models import ActionKind, Finding, LedgerRecord, Started
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.studio import (
     APP_TYPE,
@@ -103,6 +103,9 @@ class Studio:
 
     def says(self, finding: Finding) -> str | None:
         return None  # the common texts (slack_blocks)
+
+    def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
+        return []  # the digest's common sections
 
 
 FAMILY: Family = Studio()
