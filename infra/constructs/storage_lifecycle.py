@@ -41,9 +41,15 @@ class StorageLifecycle(Construct):
                                               policy.environments.stop_values()}}
             role.add_to_policy(iam.PolicyStatement(sid="SnapshotDevVolumes", actions=["ec2:CreateSnapshot"],
                                                    resources=[volumes], conditions=dev))
-            role.add_to_policy(iam.PolicyStatement(sid="TaggedSnapshots", actions=["ec2:CreateSnapshot",
-                                                                                   "ec2:CreateTags"],
-                                                   resources=[snapshots]))
+            # the new snapshot carries the janitor's from-volume tag (TagSpecifications), and tags are written only as
+            # part of that CreateSnapshot: "ec2:CreateAction" (EC2 User Guide, "Grant permission to tag Amazon EC2
+            # resources during creation") — not on any snapshot of the account
+            role.add_to_policy(iam.PolicyStatement(
+                sid="SnapshotsCarryTheFromVolumeTag", actions=["ec2:CreateSnapshot"], resources=[snapshots],
+                conditions={"Null": {"aws:RequestTag/cost-janitor:from-volume": "false"}}))
+            role.add_to_policy(iam.PolicyStatement(
+                sid="TagSnapshotsOnlyAtCreation", actions=["ec2:CreateTags"], resources=[snapshots],
+                conditions={"StringEquals": {"ec2:CreateAction": "CreateSnapshot"}}))
             role.add_to_policy(iam.PolicyStatement(sid="DeleteDevVolumesOptIn", actions=["ec2:DeleteVolume"],
                                                    resources=[volumes], conditions=dev))
         if policy.storage.set_log_retention:

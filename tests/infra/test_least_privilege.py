@@ -50,10 +50,18 @@ ALLOWED: dict[str, set[str]] = {
                                                   "cloudwatch:ListMetrics", "tag:GetResources",
                                                   "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests"},
 }
+# What turning every family and every opt-in on adds (the destructive opt-ins; the EKS family's reads and writes)
+OPT_IN_ALLOWED: dict[str, set[str]] = {
+    "IdleSweep": {"sagemaker:DeleteEndpoint", "sagemaker:UpdateDomain", "sagemaker:DeleteApp",
+                  "eks:ListClusters", "eks:DescribeCluster", "eks:ListNodegroups", "eks:DescribeNodegroup",
+                  "eks:TagResource", "eks:UntagResource", "eks:UpdateNodegroupConfig"},
+    "StorageLifecycleFunction": {"ec2:CreateSnapshot", "ec2:DeleteVolume", "logs:PutRetentionPolicy"},
+}
 MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteVolume",
                            "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource", "sagemaker:DeleteTags",
                            "sagemaker:StopNotebookInstance", "sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint",
-                           "sagemaker:UpdateDomain", "sagemaker:DeleteApp"}
+                           "sagemaker:UpdateDomain", "sagemaker:DeleteApp", "eks:UntagResource",
+                           "eks:UpdateNodegroupConfig"}
 
 
 def _roles(synth: Synth) -> dict[str, list[dict[str, Any]]]:
@@ -75,6 +83,21 @@ def test_every_function_role_is_on_the_allow_list(synth: Synth) -> None:
 def test_a_function_may_do_only_what_its_adapters_call(synth: Synth, function: str) -> None:
     granted = {a for s in _roles(synth)[function] if s["Effect"] == "Allow" for a in _actions(s)}
     assert granted <= ALLOWED[function], f"not on the allow-list: {sorted(granted - ALLOWED[function])}"
+
+
+@pytest.mark.parametrize("function", sorted(ALLOWED))
+def test_with_every_family_and_opt_in_on_a_function_may_do_only_what_was_reviewed(synth_opt_in: Synth,
+                                                                                  function: str) -> None:
+    granted = {a for s in _roles(synth_opt_in)[function] if s["Effect"] == "Allow" for a in _actions(s)}
+    reviewed = ALLOWED[function] | OPT_IN_ALLOWED.get(function, set())
+    assert granted <= reviewed, f"not on the allow-list: {sorted(granted - reviewed)}"
+
+
+def test_every_mutating_call_is_conditioned_with_every_family_and_opt_in_on(synth_opt_in: Synth) -> None:
+    for function, statements in _roles(synth_opt_in).items():
+        for s in statements:
+            if s["Effect"] == "Allow" and MUTATING_RESOURCE_CALLS & set(_actions(s)):
+                assert s.get("Condition"), f"{function}: {_actions(s)} without a condition"
 
 
 def test_no_wildcard_actions_anywhere(synth: Synth) -> None:
