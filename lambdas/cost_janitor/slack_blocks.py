@@ -25,7 +25,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from cost_janitor.core.models import STOPS, ActionKind, Ask, Finding, FindingKind, Verdict
+from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Verdict
 from cost_janitor.core.policy import Policy
 
 MAX_BLOCKS = 50
@@ -107,70 +107,27 @@ def _headline(f: Finding) -> str:
 
 
 def _what_happens(f: Finding) -> str:
+    """The common texts; a resource family's own come from it (families/<name>.says)."""
     from cost_janitor.families import of_type  # the notifier's path only: the Slack endpoint never renders findings
 
-    family = of_type(f.resource_type)
+    family = of_type(f.resource_type) if f.kind != FindingKind.TAG_COMPLIANCE else None
     said = family.says(f) if family is not None else None
-    when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
-    if said is not None:
-        text = said
-    elif f.kind == FindingKind.TAG_COMPLIANCE:
+    if f.kind == FindingKind.TAG_COMPLIANCE:
         text = ("Cost reports cannot attribute it until its cost tags are set: the button opens a form."
                 if f.verdict == Verdict.NON_COMPLIANT else "All cost tags are present. Thank you.")
         if f.action == ActionKind.TAG_CREATED_BY:
             text += f" Tagged created-by={f.evidence.get('created_by')} ({f.action_status})."
-    elif f.action == ActionKind.MARK_IDLE and f.resource_type == "sagemaker:endpoint":
-        text = (f"Marked idle. It will be deleted after {when} unless you keep it; its EndpointConfig and model stay, "
-                "and Restore brings it back exactly." if when else "Marked idle.")
-    elif f.action == ActionKind.MARK_IDLE and f.resource_type == "sagemaker:app":
-        text = (f"Marked. It will be deleted after {when} if it is still running, unless you keep it; your space and "
-                "its files remain — open the app again from Studio when you need it." if when else "Marked.")
-    elif f.action == ActionKind.DELETE_APP:
-        text = {"done": "Deleted: still running on a GPU/accelerator instance after the grace period. Your space and "
-                        "its files remain; open the app again from Studio when you need it.",
-                "failed": f"Could not be deleted ({f.action_error}); it is still running."}.get(
-            str(f.action_status), f"Deletion {f.action_status}.")
-    elif f.action == ActionKind.ENABLE_IDLE_SHUTDOWN:
-        text = f"Idle shutdown turned on for {f.evidence.get('missing')} apps ({f.action_status})."
-    elif f.verdict == Verdict.NO_IDLE_SHUTDOWN:
-        text = "Reported: apps left open in this domain run until someone stops them."
-    elif f.action == ActionKind.MARK_IDLE and f.resource_type == "sagemaker:notebook-instance":
-        text = (f"Marked. It will be stopped after {when} if it is still in service, unless you keep it; its ML "
-                "storage volume is kept." if when else "Marked.")
-    elif f.action == ActionKind.MARK_IDLE:
-        text = f"Marked idle. It will be stopped after {when} unless you keep it." if when else "Marked idle."
-    elif f.action == ActionKind.DELETE_ENDPOINT:
-        text = {"done": f"Deleted: no invocations for the whole window after the grace period. Its EndpointConfig "
-                        f"`{f.evidence.get('endpoint_config')}` and model are kept: Restore (or `cost-janitor restore "
-                        f"{f.resource_id} --region {f.region}`) recreates it.",
-                "failed": f"Could not be deleted ({f.action_error}); it is still serving.",
-                "skipped": f"Not deleted: it changed before the janitor acted ({f.action_error})."}.get(
-            str(f.action_status), f"Deletion {f.action_status}.")
-    elif f.action == ActionKind.STOP_NOTEBOOK:
-        text = {"done": "Stopped: still in service a night after it was marked. Its ML storage volume is kept; start "
-                        "it again when you need it.",
-                "failed": f"Could not be stopped ({f.action_error})."}.get(str(f.action_status),
-                                                                           f"Stop {f.action_status}.")
-    elif f.action == Ask.RIGHT_SIZE:
-        text = "It serves traffic on more accelerator than it uses: see the suggestion below, or keep it as it is."
-    elif f.action in STOPS:
-        verb = "Stopped" if f.action == ActionKind.STOP else "Hibernated"
-        text = {"done": f"{verb}: idle past the grace period after a fresh look at its metrics.",
-                "failed": f"Could not be {verb.lower()} ({f.action_error}); it is still running.",
-                "skipped": f"Not {verb.lower()}: it changed before the janitor acted ({f.action_error})."}.get(
-            str(f.action_status), f"{verb} ({f.action_status}).")
+    elif said is not None:
+        text = said
     elif f.action == Ask.JUSTIFY:
         text = "Production is never stopped. Please say why it is needed, or snooze, or tell us it is not yours."
-    elif f.action == ActionKind.TAG_GPU_AGENT:
-        text = ("Tagged for the CloudWatch agent: SSM State Manager installs it with GPU metrics, then "
-                "cost-janitor can see whether its GPUs work.")
     elif f.action == ActionKind.CHECKPOINT:
         text = f"Checkpoint command sent through SSM: {f.action_status}" + (
             f" ({f.action_error})" if f.action_error else "")
-    elif f.action == Ask.INSTALL_GPU_AGENT:
-        text = "Install the CloudWatch agent with GPU metrics so cost-janitor can see whether its GPUs work."
     elif f.action == Ask.REVIEW:
         text = "cost-janitor cannot stop this itself; please review it."
+    elif f.action == ActionKind.MARK_IDLE:
+        text = "Marked idle."
     else:
         text = f"Action: {f.action or 'none'}"
     if f.action_status == "dry-run":

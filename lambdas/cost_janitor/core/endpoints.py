@@ -380,3 +380,21 @@ def recheck_endpoint(planned: Finding, current: Endpoint | None, policy: Policy,
 
 def _severity(verdict: Verdict, monthly: float | None) -> str:
     return severity(monthly) if verdict in (Verdict.IDLE, Verdict.UNDERUSED) else "info"
+
+
+def what_happens(f: Finding) -> str | None:
+    """What the owner reads in Slack about an endpoint (families/endpoints.py says it; slack_blocks shows it)."""
+    when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
+    if f.action == ActionKind.MARK_IDLE:
+        return (f"Marked idle. It will be deleted after {when} unless you keep it; its EndpointConfig and model stay, "
+                "and Restore brings it back exactly." if when else "Marked idle.")
+    if f.action == ActionKind.DELETE_ENDPOINT:
+        return {"done": f"Deleted: no invocations for the whole window after the grace period. Its EndpointConfig "
+                        f"`{f.evidence.get('endpoint_config')}` and model are kept: Restore (or `cost-janitor restore "
+                        f"{f.resource_id} --region {f.region}`) recreates it.",
+                "failed": f"Could not be deleted ({f.action_error}); it is still serving.",
+                "skipped": f"Not deleted: it changed before the janitor acted ({f.action_error})."}.get(
+            str(f.action_status), f"Deletion {f.action_status}.")
+    if f.action == Ask.RIGHT_SIZE:
+        return "It serves traffic on more accelerator than it uses: see the suggestion below, or keep it as it is."
+    return None

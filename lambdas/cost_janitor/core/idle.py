@@ -330,3 +330,22 @@ def _severity(verdict: Verdict, monthly: float | None) -> str:
     if monthly >= 500:
         return "high"
     return "medium" if monthly >= 50 else "low"
+
+
+def what_happens(f: Finding) -> str | None:
+    """What the owner reads in Slack about an instance (families/ec2.py says it; slack_blocks shows it)."""
+    when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
+    if f.action == ActionKind.MARK_IDLE:
+        return f"Marked idle. It will be stopped after {when} unless you keep it." if when else "Marked idle."
+    if f.action in STOPS:
+        verb = "Stopped" if f.action == ActionKind.STOP else "Hibernated"
+        return {"done": f"{verb}: idle past the grace period after a fresh look at its metrics.",
+                "failed": f"Could not be {verb.lower()} ({f.action_error}); it is still running.",
+                "skipped": f"Not {verb.lower()}: it changed before the janitor acted ({f.action_error})."}.get(
+            str(f.action_status), f"{verb} ({f.action_status}).")
+    if f.action == ActionKind.TAG_GPU_AGENT:
+        return ("Tagged for the CloudWatch agent: SSM State Manager installs it with GPU metrics, then "
+                "cost-janitor can see whether its GPUs work.")
+    if f.action == Ask.INSTALL_GPU_AGENT:
+        return "Install the CloudWatch agent with GPU metrics so cost-janitor can see whether its GPUs work."
+    return None

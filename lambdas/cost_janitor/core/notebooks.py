@@ -94,3 +94,17 @@ def recheck_notebook(planned: Finding, current: NotebookInstance | None, policy:
         return planned
     return planned.model_copy(update={"action": None, "action_status": None, "notes": (
         *planned.notes, "not stopped: it changed between read and act (gone, stopped, kept or re-tagged)")})
+
+
+def what_happens(f: Finding) -> str | None:
+    """What the owner reads in Slack about a notebook instance (families/notebooks.py says it)."""
+    when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
+    if f.action == ActionKind.MARK_IDLE:
+        return (f"Marked. It will be stopped after {when} if it is still in service, unless you keep it; its ML "
+                "storage volume is kept." if when else "Marked.")
+    if f.action == ActionKind.STOP_NOTEBOOK:
+        return {"done": "Stopped: still in service a night after it was marked. Its ML storage volume is kept; start "
+                        "it again when you need it.",
+                "failed": f"Could not be stopped ({f.action_error})."}.get(str(f.action_status),
+                                                                           f"Stop {f.action_status}.")
+    return None

@@ -157,3 +157,21 @@ def recheck_app(planned: Finding, current: StudioApp | None, policy: Policy, *, 
         return planned
     return planned.model_copy(update={"action": None, "action_status": None, "notes": (
         *planned.notes, "not deleted: it changed between read and act (gone, stopped, kept or re-tagged)")})
+
+
+def what_happens(f: Finding) -> str | None:
+    """What the owner reads in Slack about a Studio domain or app (families/studio.py says it)."""
+    when = f.act_after.strftime("%Y-%m-%d %H:%M UTC") if f.act_after else None
+    if f.action == ActionKind.MARK_IDLE:
+        return (f"Marked. It will be deleted after {when} if it is still running, unless you keep it; your space and "
+                "its files remain — open the app again from Studio when you need it." if when else "Marked.")
+    if f.action == ActionKind.DELETE_APP:
+        return {"done": "Deleted: still running on a GPU/accelerator instance after the grace period. Your space and "
+                        "its files remain; open the app again from Studio when you need it.",
+                "failed": f"Could not be deleted ({f.action_error}); it is still running."}.get(
+            str(f.action_status), f"Deletion {f.action_status}.")
+    if f.action == ActionKind.ENABLE_IDLE_SHUTDOWN:
+        return f"Idle shutdown turned on for {f.evidence.get('missing')} apps ({f.action_status})."
+    if f.verdict == Verdict.NO_IDLE_SHUTDOWN:
+        return "Reported: apps left open in this domain run until someone stops them."
+    return None

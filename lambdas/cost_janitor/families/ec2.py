@@ -20,6 +20,7 @@ from cost_janitor.core.idle import (
     recheck,
     started_again,
     stop_candidates,
+    what_happens,
 )
 from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, LedgerRecord, Started, Usage
 from cost_janitor.core.policy import Policy
@@ -121,7 +122,7 @@ class Ec2Instances:
         ]
 
     def says(self, finding: Finding) -> str | None:
-        return None  # the common texts (slack_blocks)
+        return what_happens(finding)
 
     def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
         return []  # the digest's common sections

@@ -21,6 +21,7 @@ from cost_janitor.core.endpoints import (
     classify_endpoints,
     needs_description,
     recheck_endpoint,
+    what_happens,
 )
 from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
 from cost_janitor.core.policy import Policy
@@ -117,7 +118,7 @@ class Endpoints:
         return grants
 
     def says(self, finding: Finding) -> str | None:
-        return None  # the common texts (slack_blocks)
+        return what_happens(finding)
 
     def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
         return []  # the digest's common sections

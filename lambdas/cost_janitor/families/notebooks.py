@@ -10,7 +10,7 @@ from typing import Any
 from cost_janitor.adapters.executor import Api, Call, Run, each
 from cost_janitor.adapters.sagemaker import MARKS, inventory
 from cost_janitor.core.models import ActionKind, Finding, LedgerRecord, Started
-from cost_janitor.core.notebooks import NOTEBOOK_TYPE, classify_notebooks, recheck_notebook
+from cost_janitor.core.notebooks import NOTEBOOK_TYPE, classify_notebooks, recheck_notebook, what_happens
 from cost_janitor.core.policy import Policy
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
@@ -71,7 +71,7 @@ class Notebooks:
         ]
 
     def says(self, finding: Finding) -> str | None:
-        return None  # the common texts (slack_blocks)
+        return what_happens(finding)
 
     def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
         return []  # the digest's common sections

@@ -19,6 +19,7 @@ from cost_janitor.core.studio import (
     classify_domains,
     idle_shutdown_settings,
     recheck_app,
+    what_happens,
 )
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
@@ -102,7 +103,7 @@ class Studio:
         return grants
 
     def says(self, finding: Finding) -> str | None:
-        return None  # the common texts (slack_blocks)
+        return what_happens(finding)
 
     def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
         return []  # the digest's common sections
