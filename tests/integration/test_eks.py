@@ -27,7 +27,9 @@ from cost_janitor.local.emulator.seeding import (
 )
 from cost_janitor.settings import Settings
 
-NOW = datetime.now(UTC).replace(minute=5, second=0, microsecond=0)
+# five past the hour (the series seeded up to it fill the window's whole hours), and not after the real clock: the
+# node group scaled back up in a test gets a real modifiedAt, which must come after the night that scaled it down
+NOW = (datetime.now(UTC) - timedelta(minutes=5)).replace(minute=5, second=0, microsecond=0)
 HOURS = 2 * 24
 EKS_ON = {"idle": {"services": ["ec2", "eks"], "lookback_days": 2}}  # two days of series: same verdicts, seeded fast
 OPT_IN = Policy.model_validate({**EKS_ON, "eks": {"scale_idle_dev_nodegroups": True}})
@@ -108,6 +110,8 @@ def test_an_idle_dev_gpu_node_group_is_marked_then_scaled_to_zero_after_the_grac
     report = idle_sweep.run(OPT_IN, Settings.from_env(), now=NOW, run_id="night-3", dry_run=False,
                             families=[eks.FAMILY])
     assert report.restarted == 1
+    assert idle_sweep.run(OPT_IN, Settings.from_env(), now=NOW, run_id="night-4", dry_run=True,
+                          families=[eks.FAMILY]).restarted == 0  # once
 
 
 def test_a_pod_asking_for_a_gpu_between_the_read_and_the_act_stops_the_scale_down(

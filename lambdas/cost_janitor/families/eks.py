@@ -85,11 +85,13 @@ class Eks:
                                                    night.policy, now=night.now)
             finally:
                 night.metrics_requested += cloudwatch.metrics_requested
-        # a node group with nodes again, changed since the last run: if the janitor had scaled it to zero, that ends
-        # the savings it counts (the sweep checks the ledger)
+        # a node group with nodes: if the janitor had scaled it to zero, its savings end (the sweep checks the ledger,
+        # once). At its last change when that was since the last run; else (an autoscaler scales the Auto Scaling
+        # group without changing the node group's modifiedAt) at the last run: a day's savings at most overstated
         night.starts += [Started(resource_id=f"{g.cluster}/{g.name}", resource_type=NODEGROUP_TYPE, region=region,
-                                 at=g.modified_at) for gs in groups.values() for g in gs
-                         if g.desired_size > 0 and g.modified_at and night.now - g.modified_at <= STARTED_WITHIN]
+                                 at=g.modified_at if g.modified_at and night.now - g.modified_at <= STARTED_WITHIN
+                                 else night.now - STARTED_WITHIN) for gs in groups.values() for g in gs
+                         if g.desired_size > 0]
         found: list[Finding] = []
         for c in clusters:
             if c.name in broken:  # its Container Insights read failed: nothing about it is judged tonight
