@@ -203,3 +203,26 @@ def test_keep_on_a_prod_node_group_writes_the_answer_tags(aws: LocalAws, janitor
     assert _group_tags(aws, "ml", "gpu-prod")["cost-janitor:keep-until"] == "2026-12-31"
     again = _sweep(OPT_IN, "night-2")["ml/gpu-prod"]
     assert (again.verdict, again.action) == (Verdict.EXEMPT, None)
+
+
+def test_the_cli_sweeps_eks_when_asked_even_if_the_policy_leaves_it_off(aws: LocalAws, world: dict[str, Any],
+                                                                        tmp_path: Any) -> None:
+    """`cost-janitor sweep --services eks` from a laptop: dry-run, a policy without eks in idle.services (the
+    world's two days of series as its window), the emulator."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"idle": {"lookback_days": 2}}))
+    cli = str(Path(sys.executable).parent / "cost-janitor")
+    result = subprocess.run([cli, "sweep", "--services", "eks", "--policy", str(policy), "--json"],
+                            capture_output=True, text=True, timeout=120, env={**os.environ})
+    assert result.returncode == 0, result.stderr
+    found = {f["resource_id"]: f for f in json.loads(result.stdout)["findings"]}
+    assert (found["ml/gpu-dev"]["verdict"], found["ml/gpu-dev"]["action"]) == ("idle", "ask-justification")
+    assert found["legacy"]["verdict"] == "no-container-insights"
+    assert not [i for i in found if i.startswith("i-") and found[i]["resource_type"] == "ec2:instance"]
+    assert MARK not in _group_tags(aws, "ml", "gpu-dev")  # dry-run

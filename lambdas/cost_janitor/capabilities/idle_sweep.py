@@ -72,9 +72,10 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
           services: list[str] | None = None, families: list[Family] | None = None) -> SweepReport:
     """The whole sweep; the Lambda, the CLI and the demo all call this. With `remaining_ms` (the Lambda's clock)
     it starts no region once less than RESERVE_MS is left, reports the regions it did not reach, and the next run
-    starts with them. `services` narrows the policy's idle.services (the CLI's --services); `families` replaces the
+    starts with them. `services` replaces the policy's idle.services for this run (the CLI's --services: a laptop
+    sweep of a service the deployed policy leaves off, such as eks, is what was asked for); `families` replaces the
     families those turn on."""
-    covered = [s for s in policy.idle.services if services is None or s in services]
+    covered = list(policy.idle.services if services is None else services)
     swept = families if families is not None else covering(covered)
     ledger = Ledger(client("dynamodb", settings.region), settings.ledger_table) if settings.ledger_table else None
     wanted = regions or policy.regions or [settings.region]

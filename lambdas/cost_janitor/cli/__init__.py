@@ -49,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
     sweep.add_argument("--services", type=services_arg, default=None, metavar="ec2,sagemaker,eks",
-                       help="what to sweep (default: the policy's idle.services)")
+                       help="what to sweep, in place of the policy's idle.services (default: those)")
     sweep.add_argument("--families", type=families_arg, default=None, metavar="ec2-instances,addresses,...",
                        help="sweep exactly these resource families (default: those the services turn on)")
     sweep.set_defaults(func=cmd_sweep)
