@@ -226,3 +226,19 @@ def test_the_cli_sweeps_eks_when_asked_even_if_the_policy_leaves_it_off(aws: Loc
     assert found["legacy"]["verdict"] == "no-container-insights"
     assert not [i for i in found if i.startswith("i-") and found[i]["resource_type"] == "ec2:instance"]
     assert MARK not in _group_tags(aws, "ml", "gpu-dev")  # dry-run
+
+
+def test_container_insights_that_cannot_be_read_is_never_read_as_no_gpu_requested(aws: LocalAws, janitor: Any,
+                                                                                    world: dict[str, Any]) -> None:
+    """GetMetricData refused (a role without it, throttled to the end): the clusters that publish Container Insights
+    cannot be judged tonight, and nothing is marked or scaled."""
+    from cost_janitor.local import iam_guard
+
+    janitor(OPT_IN)
+    with iam_guard.withholding("cloudwatch:GetMetricData") as refused:
+        found = _sweep(OPT_IN, "night")
+    assert refused and all(r.action == "cloudwatch:GetMetricData" for r in refused)
+    assert (found["ml"].resource_type, found["ml"].verdict, found["ml"].action) == (
+        CLUSTER_TYPE, Verdict.CANNOT_JUDGE, None)
+    assert "ml/gpu-dev" not in found and found["legacy"].verdict == Verdict.NO_CONTAINER_INSIGHTS
+    assert MARK not in _group_tags(aws, "ml", "gpu-dev")
