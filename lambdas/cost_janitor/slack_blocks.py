@@ -79,6 +79,10 @@ def buttons_for(finding: Finding, policy: Policy) -> list[ButtonElement]:
         return [ButtonElement(text="Fix tags", action_id="fix_tags", style="primary",
                               value=button_value(finding, **_tag_hints(finding, policy)))] \
             if finding.verdict == Verdict.NON_COMPLIANT else []
+    from cost_janitor.families import answerable  # the notifier's path only, as for the texts
+
+    if not answerable(finding):  # nothing an answer could tag: the message reports, the owner acts in the cluster
+        return []
     snooze = ButtonElement(text="Snooze 1 day", action_id="snooze", value=value)
     if finding.action == ActionKind.DELETE_ENDPOINT and finding.action_status == "done":
         return [ButtonElement(text="Restore", action_id="restore", style="primary", value=value)]

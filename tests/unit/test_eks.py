@@ -270,3 +270,18 @@ def test_the_digest_has_one_line_per_cluster_with_its_dollars_at_stake_and_its_s
     ], now=NOW)
     assert lines == ["*EKS ml:* $13,569/month at stake (idle $8,281, over-requested $5,288); 1 node group(s) scaled "
                      "to zero"]
+
+
+def test_findings_no_answer_could_tag_get_no_buttons() -> None:
+    """Keep / Snooze / Not mine write tags on the resource: a namespace is no AWS resource and a Karpenter node is
+    reported only, so their messages carry no buttons (a click would fail in the answers Lambda, then the DLQ)."""
+    from cost_janitor.slack_blocks import buttons_for
+
+    pods = (_pod("research", "train-0", gpus=4, util=5.0),)
+    found = judge(nodes=[node("i-1"), node("i-k", nodegroup=None, nodepool="p")],
+                  use={"i-1": usage(4.0, 80.0), "i-k": usage()}, pods=pods)
+    namespace, karpenter = the(found, NAMESPACE_TYPE), the(found, NODE_TYPE)
+    assert (namespace.action, karpenter.action) == (Ask.RIGHT_SIZE, Ask.REVIEW)
+    assert buttons_for(namespace, OPT_IN) == [] and buttons_for(karpenter, OPT_IN) == []
+    idle = the(judge(policy=Policy()), NODEGROUP_TYPE)
+    assert [b.action_id for b in buttons_for(idle, OPT_IN)] == ["keep", "snooze", "not_mine"]

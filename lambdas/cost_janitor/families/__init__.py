@@ -161,6 +161,18 @@ def of_type(resource_type: str) -> Family | None:
     return next((f for f in every() if resource_type in f.resource_types), None)
 
 
+def answerable(finding: Finding) -> bool:
+    """Whether the owners' answers (Keep, Snooze, Not mine: tags on the resource) can be carried out on it: its family
+    answers for resources of its ARN's kind (an EKS namespace is no AWS resource, a Karpenter node is reported only);
+    the janitor's own types (storage, tags, spot) always."""
+    family = of_type(finding.resource_type)
+    if family is None:
+        return True
+    parts = finding.resource_arn.split(":", 5)
+    return len(parts) == 6 and any(a.service == parts[2] and parts[5].startswith(f"{a.resource}/")
+                                   for a in family.answered)
+
+
 def call_for(kind: ActionKind, resource_type: str) -> Call:
     """How an action is carried out on a resource of this type: its family's call, else the janitor's own (storage,
     tags, spot, the owners' answers). The Executor of every capability that acts on a family's resources uses it."""
