@@ -12,7 +12,7 @@ from cost_janitor.core.models import ActionKind, Instance, Snapshot, Volume
 ASG_TAG = "aws:autoscaling:groupName"
 
 
-def _tags(raw: dict[str, Any]) -> dict[str, str]:
+def tags_of(raw: dict[str, Any]) -> dict[str, str]:
     """EC2's Tags list as a dict."""
     return {t["Key"]: t.get("Value", "") for t in raw.get("Tags", [])}
 
@@ -61,7 +61,7 @@ class Ec2Inventory:
         return types
 
     def _instance(self, owner: str, raw: dict[str, Any], spot_types: dict[str, str]) -> Instance:
-        tags = _tags(raw)
+        tags = tags_of(raw)
         lifecycle = raw.get("InstanceLifecycle") or "on-demand"
         spot_type = spot_types.get(raw.get("SpotInstanceRequestId", ""))
         return Instance(
@@ -111,7 +111,7 @@ class Ec2Inventory:
                         allocation_id=a.get("AllocationId"), association_id=a.get("AssociationId"),
                         instance_id=a.get("InstanceId") or None,
                         network_interface_id=a.get("NetworkInterfaceId") or None,
-                        pool=a.get("PublicIpv4Pool"), border_group=a.get("NetworkBorderGroup"), tags=_tags(a))
+                        pool=a.get("PublicIpv4Pool"), border_group=a.get("NetworkBorderGroup"), tags=tags_of(a))
                 for a in self._ec2.describe_addresses().get("Addresses", [])]
 
     def instance(self, instance_id: str) -> Instance | None:
@@ -139,7 +139,7 @@ class Ebs:
         pages = self._ec2.get_paginator("describe_volumes").paginate(
             Filters=[{"Name": "status", "Values": ["available"]}])
         return [Volume(volume_id=v["VolumeId"], size_gb=v["Size"], volume_type=v.get("VolumeType", "gp2"),
-                       availability_zone=v.get("AvailabilityZone"), tags=_tags(v))
+                       availability_zone=v.get("AvailabilityZone"), tags=tags_of(v))
                 for page in pages for v in page.get("Volumes", [])]
 
     def snapshot_states(self, snapshot_ids: list[str]) -> dict[str, str]:
@@ -152,7 +152,7 @@ class Ebs:
     def own_snapshots(self) -> list[Snapshot]:
         pages = self._ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"])
         return [Snapshot(snapshot_id=s["SnapshotId"], size_gb=s.get("VolumeSize", 0), start_time=s["StartTime"],
-                         tags=_tags(s)) for page in pages for s in page.get("Snapshots", [])]
+                         tags=tags_of(s)) for page in pages for s in page.get("Snapshots", [])]
 
     def ami_snapshot_ids(self) -> set[str]:
         images = self._ec2.describe_images(Owners=["self"]).get("Images", [])

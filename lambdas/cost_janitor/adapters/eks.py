@@ -11,8 +11,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cost_janitor.adapters.cloudwatch import CloudWatchReader, Dimensions, MetricQuery, window
+from cost_janitor.adapters.ec2 import tags_of
 from cost_janitor.core.eks import NAMESPACE, Cluster, ClusterSignals, Node, NodeGroup, NodeUsage, PodUsage
-from cost_janitor.core.idle import CLUSTER_NAME_TAGS, K8S_CLUSTER_PREFIX, NODE_POOL_TAGS, NODEGROUP_TAG
+from cost_janitor.core.idle import CLUSTER_NAME_TAGS, NODE_POOL_TAGS, NODEGROUP_TAG, cluster_name, node_pool
 from cost_janitor.core.models import Series
 from cost_janitor.core.policy import Policy
 
@@ -28,10 +29,6 @@ POD_METRICS = {
 NODE_METRICS = {"node_gpu_limit": "gpu_limit", "node_gpu_usage_total": "gpu_requested",
                 "node_gpu_utilization": "gpu_utilization"}
 NODE_TAG_KEYS = [*CLUSTER_NAME_TAGS, *NODE_POOL_TAGS, NODEGROUP_TAG]
-
-
-def _tags(raw: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in raw.get("Tags", [])}
 
 
 class EksInventory:
@@ -92,15 +89,12 @@ class EksInventory:
             self._count("DescribeInstances")
             for reservation in page.get("Reservations", []):
                 for raw in reservation.get("Instances", []):
-                    tags = _tags(raw)
-                    cluster = next((tags[k] for k in CLUSTER_NAME_TAGS if tags.get(k)), None) or next(
-                        (k[len(K8S_CLUSTER_PREFIX):] for k in tags if k.startswith(K8S_CLUSTER_PREFIX)), None)
+                    tags = tags_of(raw)
+                    cluster = cluster_name(tags)
                     if cluster:
                         out.append(Node(instance_id=raw["InstanceId"], instance_type=raw["InstanceType"],
                                         cluster=cluster, launch_time=raw["LaunchTime"],
-                                        nodegroup=tags.get(NODEGROUP_TAG),
-                                        nodepool=next((tags[k] for k in NODE_POOL_TAGS if tags.get(k)), None),
-                                        tags=tags))
+                                        nodegroup=tags.get(NODEGROUP_TAG), nodepool=node_pool(tags), tags=tags))
         return out
 
 

@@ -66,14 +66,24 @@ K8S_CLUSTER_PREFIX = "kubernetes.io/cluster/"
 NODEGROUP_TAG = "eks:nodegroup-name"
 
 
+def cluster_name(tags: dict[str, str]) -> str | None:
+    """The cluster an instance is a node of, from its tags; None if it is no Kubernetes node."""
+    return next((tags[k] for k in CLUSTER_NAME_TAGS if tags.get(k)), None) or next(
+        (k[len(K8S_CLUSTER_PREFIX):] for k in tags if k.startswith(K8S_CLUSTER_PREFIX)), None)
+
+
+def node_pool(tags: dict[str, str]) -> str | None:
+    """The Karpenter node pool (or provisioner) that launched a node, from its tags."""
+    return next((tags[k] for k in NODE_POOL_TAGS if tags.get(k)), None)
+
+
 def cluster_membership(tags: dict[str, str]) -> str | None:
     """What owns this instance if it is a Kubernetes node ('cluster X', '... managed node group Y'), else None."""
-    cluster = next((tags[k] for k in CLUSTER_NAME_TAGS if tags.get(k)), None) or next(
-        (k[len(K8S_CLUSTER_PREFIX):] for k in tags if k.startswith(K8S_CLUSTER_PREFIX)), None)
+    cluster = cluster_name(tags)
     if tags.get(NODEGROUP_TAG):
         return (f"EKS managed node group {tags[NODEGROUP_TAG]} of cluster {cluster or 'unknown'} (change the node "
                 "group's scaling, not its Auto Scaling group's)")
-    pool = next((tags[k] for k in NODE_POOL_TAGS if tags.get(k)), None)
+    pool = node_pool(tags)
     if pool:
         return f"Karpenter node pool {pool} of cluster {cluster or 'unknown'}"
     return f"cluster {cluster}" if cluster else None
