@@ -4,7 +4,7 @@ GetMetricData call carries up to 500 series, so a night's read is a few calls pe
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -149,25 +149,33 @@ class InsightsReader:
                                               end=end, period=period)
         broken = {_cluster_of(k, node_of) for k in failed | recent_failed}
         points = int((end - start).total_seconds()) // period
-        return {c.name: _assemble(c.name, node_of, groups, found, recent, points, period) for c in clusters
+        by_cluster: dict[str, tuple[dict[Hashable, Series], dict[Hashable, Series]]] = {c.name: ({}, {})
+                                                                                         for c in clusters}
+        for at, got in ((0, found), (1, recent)):
+            for series_key, series in got.items():
+                by_cluster.setdefault(_cluster_of(series_key, node_of), ({}, {}))[at][series_key] = series
+        return {c.name: _assemble(c.name, groups, *by_cluster[c.name], points, period) for c in clusters
                 if c.name not in broken}, {b for b in broken if b}
 
-    def requested_now(self, cluster: str, nodes: Sequence[Node], policy: Policy, *, now: datetime) -> float | None:
-        """GPUs the pods on these nodes request in the last hours (the re-check before a scale-down); None when a
-        node's series cannot be read or has no datapoint in them."""
-        if not nodes:
-            return 0.0
-        wanted = {n.instance_id for n in nodes}
-        queries = [MetricQuery(dict(d)["InstanceId"], NAMESPACE, "node_gpu_usage_total", d, "Maximum")
-                   for d in self._series("node_gpu_usage_total")
-                   if dict(d).get("InstanceId") in wanted and dict(d).get("ClusterName") == cluster
-                   and len(d) == 3]
+    def requested_now(self, groups: Mapping[str, tuple[str, Sequence[Node]]], policy: Policy, *,
+                      now: datetime) -> dict[str, float | None]:
+        """GPUs the pods on each group's nodes request in the last hours (the re-check before a scale-down), in one
+        batched read for every group; None for a group when one of its nodes' series cannot be read or has no
+        datapoint in them. `groups`: key → (cluster, its nodes)."""
+        wanted = {(cluster, n.instance_id) for cluster, nodes in groups.values() for n in nodes}
+        queries = [MetricQuery((d["ClusterName"], d["InstanceId"]), NAMESPACE, "node_gpu_usage_total", dims, "Maximum")
+                   for dims in self._series("node_gpu_usage_total")
+                   if len(d := dict(dims)) == 3 and (d.get("ClusterName"), d.get("InstanceId")) in wanted]
         _, end = window(policy, now)
         found, failed = self._cw.read(queries, start=end - timedelta(hours=policy.eks.night_hours), end=end,
                                       period=policy.idle.period_seconds)
-        if failed or {q.key for q in queries} != wanted or any(not s.points for s in found.values()):
-            return None
-        return sum(s.maximum or 0.0 for s in found.values())
+        out: dict[str, float | None] = {}
+        for key, (cluster, nodes) in groups.items():
+            series = [found.get((cluster, n.instance_id)) for n in nodes]
+            read = all(s is not None and s.points and (cluster, n.instance_id) not in failed
+                       for s, n in zip(series, nodes, strict=True))
+            out[key] = sum(s.maximum or 0.0 for s in series if s is not None) if read else None
+        return out
 
 
 def _cluster_of(key: Hashable, node_of: dict[str, Node]) -> str:
@@ -177,27 +185,27 @@ def _cluster_of(key: Hashable, node_of: dict[str, Node]) -> str:
     return str(parts[1]) if len(parts) > 1 else ""
 
 
-def _assemble(cluster: str, node_of: dict[str, Node], groups: Sequence[NodeGroup], found: dict[Hashable, Series],
+def _assemble(cluster: str, groups: Sequence[NodeGroup], found: dict[Hashable, Series],
               recent: dict[Hashable, Series], points: int, period: int) -> ClusterSignals:
+    """One cluster's signals, from its own series (signals() sorts them by cluster once)."""
     nodes: dict[str, dict[str, Series]] = {}
     pods: dict[tuple[str, str], dict[str, Series]] = {}
     desired: dict[str, dict[str, Series]] = {}
     for key, series in found.items():
         assert isinstance(key, tuple)
-        if key[0] == "node" and node_of[key[1]].cluster == cluster:
+        if key[0] == "node":
             nodes.setdefault(key[1], {})[NODE_METRICS[key[2]]] = series
-        elif key[0] == "pod" and key[1] == cluster and series.points:
+        elif key[0] == "pod" and series.points:
             field = POD_METRICS[key[4]][0]
             slot = pods.setdefault((key[2], key[3]), {})
             if field == "gpu_utilization" and field in slot:  # a pod's busiest container speaks for it
                 series = series if (series.maximum or 0) >= (slot[field].maximum or 0) else slot[field]
             slot[field] = series
-        elif key[0] == "asg" and key[1] == cluster and series.points:
+        elif key[0] == "asg" and series.points:
             desired.setdefault(key[2], {})[key[3]] = series
     for key, series in recent.items():
         assert isinstance(key, tuple)
-        if node_of[key[1]].cluster == cluster:
-            nodes.setdefault(key[1], {})["recent_requested"] = series
+        nodes.setdefault(key[1], {})["recent_requested"] = series
     usage = {i: NodeUsage(**{k: (v if v.points else None) for k, v in fields.items()}) for i, fields in nodes.items()}
     history: dict[str, Series | None] = {
         g.name: (Series(mask=d["Minimum"].mask, total=d["Minimum"].total, maximum=d["Maximum"].maximum)

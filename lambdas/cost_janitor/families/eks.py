@@ -107,17 +107,15 @@ class Eks:
         inventory = EksInventory(client("eks", region), client("ec2", region), region, own_account())
         cloudwatch = CloudWatchReader(client("cloudwatch", region))
         insights = InsightsReader(cloudwatch)
-        out = []
         with counted(night, inventory.calls, cloudwatch.calls, prefix="eks:", suffix=" (re-check)"):
             nodes = inventory.nodes()
-            for f in planned:
-                cluster, name = _names(f)
-                current = inventory.nodegroup(cluster, name)
-                mine = [n for n in nodes if n.cluster == cluster and n.nodegroup == name]
-                now_requested = insights.requested_now(cluster, mine, night.policy, now=night.now)
-                out.append(recheck_nodegroup(f, current, now_requested, night.policy, now=night.now))
+            current = {f.resource_id: inventory.nodegroup(*_names(f)) for f in planned}
+            requested = insights.requested_now(
+                {f.resource_id: (cluster, [n for n in nodes if n.cluster == cluster and n.nodegroup == name])
+                 for f in planned for cluster, name in [_names(f)]}, night.policy, now=night.now)
             night.metrics_requested += cloudwatch.metrics_requested
-        return out
+        return [recheck_nodegroup(f, current[f.resource_id], requested[f.resource_id], night.policy, now=night.now)
+                for f in planned]
 
     def acted(self, findings: Sequence[Finding], night: Night) -> None:
         """Nothing: a scale-down is recorded in the ledger with its finding (the sizes before: the way back)."""
