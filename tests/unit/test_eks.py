@@ -285,3 +285,16 @@ def test_findings_no_answer_could_tag_get_no_buttons() -> None:
     assert buttons_for(namespace, OPT_IN) == [] and buttons_for(karpenter, OPT_IN) == []
     idle = the(judge(policy=Policy()), NODEGROUP_TYPE)
     assert [b.action_id for b in buttons_for(idle, OPT_IN)] == ["keep", "snooze", "not_mine"]
+
+
+def test_only_node_groups_the_janitor_may_have_scaled_to_zero_are_checked_against_the_ledger() -> None:
+    from cost_janitor.families import Night
+    from cost_janitor.families.eks import STARTED_WITHIN, _running_again
+
+    night = Night(policy=OPT_IN, now=NOW, run_id="r", ledger=None)
+    changed = group(modified_at=NOW - timedelta(hours=3))
+    autoscaled = group(min_size=0, modified_at=NOW - timedelta(days=5))
+    assert _running_again(changed, "us-east-1", night).at == NOW - timedelta(hours=3)  # type: ignore[union-attr]
+    assert _running_again(autoscaled, "us-east-1", night).at == NOW - STARTED_WITHIN  # type: ignore[union-attr]
+    assert _running_again(group(modified_at=NOW - timedelta(days=5)), "us-east-1", night) is None  # minSize 1
+    assert _running_again(group(desired_size=0, min_size=0), "us-east-1", night) is None  # no nodes

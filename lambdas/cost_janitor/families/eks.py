@@ -21,6 +21,7 @@ from cost_janitor.core.eks import (
     NODE_TYPE,
     NODEGROUP_TYPE,
     ClusterSignals,
+    NodeGroup,
     classify_cluster,
     digest_by_cluster,
     not_read,
@@ -47,6 +48,26 @@ def _scale(eks: Any, api: Api, f: Finding, run: Run) -> None:
     api(eks.update_nodegroup_config, clusterName=cluster, nodegroupName=name, scalingConfig=scale_target(f))
 
 
+def _running_again(g: NodeGroup, region: str, night: Night) -> Started | None:
+    """A node group with nodes that the janitor may have scaled to zero: its savings end (the sweep checks the
+    ledger, once). One changed since the last run, at that change; one still at minSize 0, as the janitor leaves it,
+    that an autoscaler scaled out without changing the node group's modifiedAt, at the last run (a day's savings at
+    most overstated). Any other node group costs no ledger read."""
+    if g.desired_size == 0:
+        return None
+    recent = g.modified_at is not None and night.now - g.modified_at <= STARTED_WITHIN
+    if not recent and g.min_size != 0:
+        return None
+    return Started(resource_id=f"{g.cluster}/{g.name}", resource_type=NODEGROUP_TYPE, region=region,
+                   at=g.modified_at if recent and g.modified_at else night.now - STARTED_WITHIN)
+
+
+def _readers(region: str) -> tuple[EksInventory, CloudWatchReader, InsightsReader]:
+    cloudwatch = CloudWatchReader(client("cloudwatch", region))
+    return (EksInventory(client("eks", region), client("ec2", region), region, own_account()), cloudwatch,
+            InsightsReader(cloudwatch))
+
+
 class Eks:
     name = "eks"
     service = "eks"
@@ -68,9 +89,7 @@ class Eks:
 
     def read(self, region: str, night: Night) -> list[Finding]:
         """Clusters and node groups (EKS), their nodes (EC2), Container Insights for those that publish it."""
-        inventory = EksInventory(client("eks", region), client("ec2", region), region, own_account())
-        cloudwatch = CloudWatchReader(client("cloudwatch", region))
-        insights = InsightsReader(cloudwatch)
+        inventory, cloudwatch, insights = _readers(region)
         with counted(night, inventory.calls, cloudwatch.calls, prefix="eks:"):
             try:
                 clusters = inventory.clusters()
@@ -85,13 +104,7 @@ class Eks:
                                                    night.policy, now=night.now)
             finally:
                 night.metrics_requested += cloudwatch.metrics_requested
-        # a node group with nodes: if the janitor had scaled it to zero, its savings end (the sweep checks the ledger,
-        # once). At its last change when that was since the last run; else (an autoscaler scales the Auto Scaling
-        # group without changing the node group's modifiedAt) at the last run: a day's savings at most overstated
-        night.starts += [Started(resource_id=f"{g.cluster}/{g.name}", resource_type=NODEGROUP_TYPE, region=region,
-                                 at=g.modified_at if g.modified_at and night.now - g.modified_at <= STARTED_WITHIN
-                                 else night.now - STARTED_WITHIN) for gs in groups.values() for g in gs
-                         if g.desired_size > 0]
+        night.starts += [s for gs in groups.values() for g in gs if (s := _running_again(g, region, night))]
         found: list[Finding] = []
         for c in clusters:
             if c.name in broken:  # its Container Insights read failed: nothing about it is judged tonight
@@ -104,9 +117,7 @@ class Eks:
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Each node group about to be scaled: described again, and its nodes' GPU requests read again."""
-        inventory = EksInventory(client("eks", region), client("ec2", region), region, own_account())
-        cloudwatch = CloudWatchReader(client("cloudwatch", region))
-        insights = InsightsReader(cloudwatch)
+        inventory, cloudwatch, insights = _readers(region)
         with counted(night, inventory.calls, cloudwatch.calls, prefix="eks:", suffix=" (re-check)"):
             nodes = inventory.nodes()
             current = {f.resource_id: inventory.nodegroup(*_names(f)) for f in planned}
