@@ -114,14 +114,13 @@ def _what_happens(f: Finding) -> str:
     """The common texts; a resource family's own come from it (families/<name>.says)."""
     from cost_janitor.families import of_type  # the notifier's path only: the Slack endpoint never renders findings
 
-    family = of_type(f.resource_type) if f.kind != FindingKind.TAG_COMPLIANCE else None
-    said = family.says(f) if family is not None else None
+    family = of_type(f.resource_type)
     if f.kind == FindingKind.TAG_COMPLIANCE:
         text = ("Cost reports cannot attribute it until its cost tags are set: the button opens a form."
                 if f.verdict == Verdict.NON_COMPLIANT else "All cost tags are present. Thank you.")
         if f.action == ActionKind.TAG_CREATED_BY:
             text += f" Tagged created-by={f.evidence.get('created_by')} ({f.action_status})."
-    elif said is not None:
+    elif family is not None and (said := family.says(f)) is not None:
         text = said
     elif f.action == Ask.JUSTIFY:
         text = "Production is never stopped. Please say why it is needed, or snooze, or tell us it is not yours."

@@ -296,25 +296,24 @@ def _tagging_api_serves_eks() -> None:
         eks = [a for a in arns if a.split(":")[2:3] == ["eks"]]
         return eks_backends[self.account_id][self.region_name], eks, [a for a in arns if a not in eks]
 
-    def tag_resources(self: Any, resource_arns: list[str], tags: dict[str, str]) -> dict[str, dict[str, Any]]:
-        backend, eks, rest = split(self, resource_arns)
-        failed = tag_all(self, rest, tags) if rest else {}
-        for arn in eks:
+    def each(arns: list[str], change: Any) -> dict[str, dict[str, Any]]:
+        """The EKS backend's not-found, as the tagging API reports failures: per resource, in the result."""
+        failed: dict[str, dict[str, Any]] = {}
+        for arn in arns:
             try:
-                backend.tag_resource(arn, tags)
-            except Exception as exc:  # the EKS backend's not-found, as the tagging API reports it: per resource
-                failed[arn] = {"StatusCode": 404, "ErrorCode": "InvalidParameterException", "ErrorMessage": str(exc)}
-        return failed
-
-    def untag_resources(self: Any, resource_arn_list: list[str], tag_keys: list[str]) -> dict[str, dict[str, Any]]:
-        backend, eks, rest = split(self, resource_arn_list)
-        failed = untag_all(self, rest, tag_keys) if rest else {}
-        for arn in eks:
-            try:
-                backend.untag_resource(arn, tag_keys)
+                change(arn)
             except Exception as exc:
                 failed[arn] = {"StatusCode": 404, "ErrorCode": "InvalidParameterException", "ErrorMessage": str(exc)}
         return failed
+
+    def tag_resources(self: Any, resource_arns: list[str], tags: dict[str, str]) -> dict[str, dict[str, Any]]:
+        backend, eks, rest = split(self, resource_arns)
+        return {**(tag_all(self, rest, tags) if rest else {}), **each(eks, lambda a: backend.tag_resource(a, tags))}
+
+    def untag_resources(self: Any, resource_arn_list: list[str], tag_keys: list[str]) -> dict[str, dict[str, Any]]:
+        backend, eks, rest = split(self, resource_arn_list)
+        return {**(untag_all(self, rest, tag_keys) if rest else {}),
+                **each(eks, lambda a: backend.untag_resource(a, tag_keys))}
 
     setattr(Tagging, "tag_resources", tag_resources)  # noqa: B010
     setattr(Tagging, "untag_resources", untag_resources)  # noqa: B010
