@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.core.models import Instance, Series, Usage
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import NEURON_PREFIXES
 from cost_janitor.observability import logger
 
 EC2_NAMESPACE = "AWS/EC2"
@@ -18,7 +19,6 @@ AGENT_NAMESPACE = "CWAgent"
 GPU_UTIL_METRIC = "nvidia_smi_utilization_gpu"
 GPU_MEMORY_METRIC = "nvidia_smi_utilization_memory"
 NEURON_METRIC = "neuroncore_utilization"  # agent/neuron_metrics.py: per NeuronCore (InstanceId, NeuronCore)
-NEURON_PREFIXES = ("inf", "trn")
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800
 

@@ -44,14 +44,13 @@ from cost_janitor.core.models import (
     arn,
 )
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import HOURS_PER_MONTH, accelerators, instance_price, severity
+from cost_janitor.core.pricing import HOURS_PER_MONTH, NEURON_PREFIXES, accelerators, instance_price, severity
 
 NODEGROUP_TYPE = "eks:nodegroup"
 NODE_TYPE = "eks:node"  # a GPU node outside managed node groups (Karpenter, self-managed): report only
 NAMESPACE_TYPE = "eks:namespace"
 CLUSTER_TYPE = "eks:cluster"
 NAMESPACE = "ContainerInsights"
-NEURON_PREFIXES = ("inf", "trn")
 INSIGHTS_DOCS = ("https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/"
                  "install-CloudWatch-Observability-EKS-addon.html")
 INSIGHTS_PRICING = ("Container Insights with enhanced observability is billed per observation (Amazon CloudWatch "

@@ -116,7 +116,8 @@ def accelerators(instance_type: str) -> int:
     return GPU_COUNT.get(instance_type.removeprefix("ml."), 0)
 
 
-ML_NEURON_PREFIXES = ("ml.inf", "ml.trn")  # SageMaker's Inferentia and Trainium instance types
+NEURON_PREFIXES = ("inf", "trn")  # EC2's Inferentia and Trainium instance types
+ML_NEURON_PREFIXES = tuple(f"ml.{p}" for p in NEURON_PREFIXES)  # SageMaker's
 
 
 def accelerated(instance_type: str | None) -> bool:
