@@ -103,12 +103,16 @@ def grant(role: iam.Role, grants: Sequence[Grant], policy: Policy) -> None:
 
 
 def _arns(scope: Construct, policy: Policy, arn: Arn) -> list[str]:
+    if arn.service == "s3":
+        return [all_buckets(scope)]
     if arn.any_region:
         return [Stack.of(scope).format_arn(service=arn.service, region="*", resource=arn.resource, resource_name="*")]
     return regional_arns(scope, policy, service=arn.service, resource=arn.resource)
 
 
 def _nag_arns(policy: Policy, arn: Arn) -> list[str]:
+    if arn.service == "s3":
+        return [ALL_BUCKETS_NAG]
     if arn.any_region:
         return [f"arn:<AWS::Partition>:{arn.service}:*:<AWS::AccountId>:{arn.resource}/*"]
     return nag_arns(policy, service=arn.service, resource=arn.resource)

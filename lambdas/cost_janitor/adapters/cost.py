@@ -18,6 +18,7 @@ def month_start(day: date, back: int = 0) -> date:
 class CostExplorer:
     def __init__(self, client: Any) -> None:
         self._ce = client
+        self.calls = 0  # GetCostAndUsage requests: $0.01 each (AWS Cost Management pricing)
 
     def monthly_by_tag(self, tag_key: str, *, now: datetime, months: int = 3) -> dict[str, dict[str, float]]:
         """{tag value: {"YYYY-MM": unblended USD}} for the last `months` whole months and this one so far."""
@@ -44,17 +45,24 @@ class CostExplorer:
                 return out
 
     def usage_type_costs(self, *, now: datetime, days: int = 30) -> list[UsageCost]:
-        """Cost by usage type over the last `days` (the digest keeps the data-transfer lines)."""
+        """Cost and usage by usage type over the last `days`, one line per usage type (the months the window spans
+        summed): the digest keeps the data-transfer lines, the network family its NAT and region-pair lines."""
         start = (now - timedelta(days=days)).date()
-        groups: list[UsageCost] = []
+        usd: dict[str, float] = {}
+        quantity: dict[str, float] = {}
         token = None
         while True:  # an account has thousands of usage types: Cost Explorer pages them
+            self.calls += 1
             page = self._ce.get_cost_and_usage(
                 TimePeriod={"Start": start.isoformat(), "End": now.date().isoformat()}, Granularity="MONTHLY",
-                Metrics=["UnblendedCost"], GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
+                Metrics=["UnblendedCost", "UsageQuantity"], GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
                 **({"NextPageToken": token} if token else {}))
-            groups += [UsageCost(usage_type=g["Keys"][0], usd=float(g["Metrics"]["UnblendedCost"]["Amount"]))
-                       for period in page.get("ResultsByTime", []) for g in period.get("Groups", [])]
+            for period in page.get("ResultsByTime", []):
+                for g in period.get("Groups", []):
+                    key, metrics = g["Keys"][0], g["Metrics"]
+                    usd[key] = usd.get(key, 0.0) + float(metrics["UnblendedCost"]["Amount"])
+                    if "UsageQuantity" in metrics:
+                        quantity[key] = quantity.get(key, 0.0) + float(metrics["UsageQuantity"]["Amount"])
             token = page.get("NextPageToken")
             if not token:
-                return groups
+                return [UsageCost(usage_type=k, usd=v, quantity=quantity.get(k)) for k, v in usd.items()]

@@ -29,6 +29,7 @@ class FindingKind(StrEnum):
     STUDIO_APP = "studio-app"  # Studio apps running on GPU/accelerator instances
     IDLE_ADDRESS = "idle-address"  # Elastic IP addresses associated with nothing
     EKS_GPU = "eks-gpu"  # EKS: GPU node groups and nodes, namespaces' requests, clusters without Container Insights
+    EGRESS = "egress"  # network: NAT gateways carrying S3/DynamoDB, idle NAT gateways, regions and zones crossed
 
 
 class SpotEvent(StrEnum):
@@ -73,6 +74,9 @@ class Verdict(StrEnum):
     HELD_AT_MIN = "held-at-min"  # a dev node group held at minSize > 0 while nothing wants its GPUs at night
     NO_CONTAINER_INSIGHTS = "no-container-insights"  # an EKS cluster publishing no Container Insights metrics
     ACCELERATOR_APP_RUNNING = "accelerator-app-running"  # a Studio app on a GPU/accelerator instance, for hours
+    VIA_NAT = "via-nat"  # S3/DynamoDB traffic that a free gateway endpoint would carry goes through a NAT gateway
+    CROSSES_REGIONS = "crosses-regions"  # data transfer between two regions (Cost Explorer), with likely resources
+    CROSSES_ZONES = "crosses-zones"  # data transfer between availability zones of a region (Cost Explorer)
 
 
 class ActionKind(StrEnum):
@@ -102,6 +106,7 @@ class ActionKind(StrEnum):
     ENABLE_IDLE_SHUTDOWN = "enable-idle-shutdown"  # a Studio domain's JupyterLab / Code Editor idle shutdown
     DELETE_APP = "delete-app"  # a Studio app (its space and storage remain)
     SCALE_NODEGROUP = "scale-nodegroup"  # an EKS managed node group's minSize and desiredSize to 0 (maxSize kept)
+    CREATE_GATEWAY_ENDPOINT = "create-gateway-endpoint"  # a VPC's free S3/DynamoDB gateway endpoint, on its NAT routes
 
 
 STOPS = (ActionKind.STOP, ActionKind.HIBERNATE)  # the actions that take a machine away from its owner
@@ -284,10 +289,12 @@ class LedgerRecord:
 
 
 class UsageCost(_Frozen):
-    """One usage type's cost over a period (Cost Explorer, grouped by USAGE_TYPE)."""
+    """One usage type's cost over a period (Cost Explorer, grouped by USAGE_TYPE), and its usage where read (GB for
+    data transfer and NAT bytes, hours for NAT hours)."""
 
     usage_type: str
     usd: float
+    quantity: float | None = None
 
 
 class Started(_Frozen):

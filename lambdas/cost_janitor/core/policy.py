@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, 
 from cost_janitor.core.errors import JanitorError
 
 OnIdle = Literal["stop", "ask"]
-Service = Literal["ec2", "sagemaker", "eks"]
+Service = Literal["ec2", "sagemaker", "eks", "network"]
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$", re.UNICODE)
@@ -122,7 +122,8 @@ class IdlePolicy(_Strict):
     hibernate: bool = Field(False, description="Hibernate instead of stop where the instance supports it.")
     services: list[Service] = Field(default_factory=lambda: list[Service](["ec2", "sagemaker"]),
                                     description="What the nightly sweep covers: EC2 instances, SageMaker endpoints "
-                                    "and notebook instances, EKS GPU node groups and namespaces.", min_length=1)
+                                    "and notebook instances, EKS GPU node groups and namespaces, network egress (NAT "
+                                    "gateways, gateway endpoints, regions crossed).", min_length=1)
 
 
 
@@ -174,6 +175,23 @@ class EksPolicy(_Strict):
                              "group held at minSize > 0 with no GPU requested in them is reported.")
     namespace_teams: dict[str, str] = Field(default_factory=dict, description="Kubernetes namespace → team (its "
                                             "Slack channel, its share of the digest); unmapped: the cluster's team.")
+
+
+class NetworkPolicy(_Strict):
+    """Network egress (families/network.py): S3 and DynamoDB traffic paying NAT gateway prices, idle NAT gateways,
+    data crossing regions and availability zones. Its window and coverage are the idle policy's."""
+
+    create_gateway_endpoints: bool = Field(
+        False, description="Opt-in: on a dev VPC whose route tables send S3 or DynamoDB traffic through a NAT gateway, "
+        "create the free gateway endpoint on exactly those route tables, after the mark and the grace period, only if "
+        "it is still missing just before and no bucket policy admits only the NAT's public IP. Off: its owner is "
+        "asked, as for prod.")
+    min_nat_gb_per_month: float = Field(10.0, ge=0, description="A VPC whose NAT gateways process less than this "
+                                        "(GB a month, at the window's rate) is not worth an endpoint finding.")
+    top_region_pairs: int = Field(5, ge=1, le=50, description="The region pairs with the most data-transfer dollars "
+                                  "(Cost Explorer, last 30 days) reported with their likely resources.")
+    max_buckets_per_region: int = Field(100, ge=1, le=1000, description="At most this many buckets of a region have "
+                                        "their policies, tags and replication read (the nightly call bound).")
 
 
 class GracePolicy(_Strict):
@@ -432,6 +450,7 @@ class Policy(_Strict):
     agent: AgentPolicy = Field(default_factory=AgentPolicy)
     sagemaker: SageMakerPolicy = Field(default_factory=SageMakerPolicy)
     eks: EksPolicy = Field(default_factory=EksPolicy)
+    network: NetworkPolicy = Field(default_factory=NetworkPolicy)
 
     def ownership(self, tags: dict[str, str]) -> dict[str, str | None]:
         """Who a resource belongs to, from its tags: its Name, owner, team and environment class (every finding)."""

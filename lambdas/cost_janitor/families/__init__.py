@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Arn:
     """An IAM resource pattern: `<service>:<region>:<account>:<resource>/*` in each of the policy's regions (or in
-    any region: `any_region`). infra renders it in the stack's partition and account."""
+    any region: `any_region`); for S3, every bucket (`s3:::*`). infra renders it in the stack's partition and
+    account."""
 
     service: str
     resource: str
