@@ -14,6 +14,7 @@ from cost_janitor.core.models import ActionKind, Ask, Finding, LedgerRecord, Ser
 from cost_janitor.core.network import (
     GB,
     PAIR_TYPE,
+    UNPARSEABLE,
     Endpoint,
     NatGateway,
     NatPrice,
@@ -131,6 +132,11 @@ def test_a_bucket_policy_pinned_to_the_nat_ip_blocks_the_endpoint_and_is_named()
     assert any("training-data" in n and "203.0.113.7" in n and "never created" in n for n in f.notes)
 
 
+def test_a_bucket_pinned_to_another_vpcs_nat_does_not_concern_this_one() -> None:
+    f = judge(vpc(tags=MARK), pins={"other-team": "198.51.100.9"})
+    assert f.action == ActionKind.CREATE_GATEWAY_ENDPOINT and "pinned_buckets" not in f.evidence
+
+
 def test_unreadable_bucket_policies_block_the_endpoint() -> None:
     f = classify_vpc(vpc(tags=MARK), {"nat-1": NAT}, {"nat-1": per_hour(2.0)}, None, PRICE, OPT_IN, now=NOW)
     assert f is not None and f.action == Ask.REVIEW and any("could not be read" in n for n in f.notes)
@@ -212,7 +218,7 @@ POLICY_DOC = {"Version": "2012-10-17", "Statement": [
      {}),
     (json.dumps({"Statement": [{"Effect": "Allow", "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1"}}}]}),
      {}),
-    ("{not json", {"b": "its policy could not be parsed"}),
+    ("{not json", {"b": UNPARSEABLE}),
 ], ids=["deny_outside_a_cidr_holding_it", "allow_only_it", "another_range", "no_source_ip", "unparseable"])
 def test_bucket_policies_pinned_to_the_nat_ip(doc: str, expected: dict[str, str]) -> None:
     assert pinned_buckets({"b": doc}, ["203.0.113.7"]) == expected

@@ -65,6 +65,7 @@ NAMESPACE = "AWS/NATGateway"
 PROCESSED_METRICS = ("BytesInFromSource", "BytesInFromDestination")
 GATEWAY_SERVICES = ("s3", "dynamodb")  # the only services with gateway endpoints
 GB = 2 ** 30
+UNPARSEABLE = "its policy could not be parsed"
 
 # Amazon VPC pricing page, NAT gateway pricing example (US East (Ohio)): $0.045 per hour, $0.045 per GB processed
 NAT_PRICE_DATE = "2026-09-20"
@@ -221,7 +222,7 @@ def pinned_buckets(policies: Mapping[str, str], ips: Sequence[str]) -> dict[str,
         try:
             doc = json.loads(text)
         except ValueError:
-            out[bucket] = "its policy could not be parsed"
+            out[bucket] = UNPARSEABLE
             continue
         statements = doc.get("Statement", []) if isinstance(doc, dict) else []
         for st in statements if isinstance(statements, list) else [statements]:
@@ -235,6 +236,11 @@ def pinned_buckets(policies: Mapping[str, str], ips: Sequence[str]) -> dict[str,
                     if hit is not None:
                         out[bucket] = str(hit)
     return out
+
+
+def _pinned_to(pins: Mapping[str, str], ips: Sequence[str]) -> dict[str, str]:
+    """The pins that concern these NAT IPs (an unparseable policy concerns every NAT gateway)."""
+    return {b: ip for b, ip in pins.items() if ip in ips or ip == UNPARSEABLE}
 
 
 def _source_ip_values(statement: object) -> list[list[object]]:
@@ -294,8 +300,11 @@ def classify_vpc(vpc: Vpc, nats: Mapping[str, NatGateway], traffic: Mapping[str,
     used = sorted({n for t in routed if t.route_table_id in {r for rs in missing.values() for r in rs}
                    for n in t.nat_ids})
     series = [traffic.get(n) for n in used]
+    ips = [ip for n in used if n in nats for ip in nats[n].public_ips]
+    pins = None if pins is None else _pinned_to(pins, ips)
     evidence: dict[str, float | int | str | None] = {
-        "nat_gateways": ",".join(used) or None, "services": ",".join(missing) or None,
+        "nat_gateways": ",".join(used) or None, "nat_ips": ",".join(ips) or None,
+        "services": ",".join(missing) or None,
         **{f"{s}_route_tables": ",".join(rts) for s, rts in missing.items()}}
     action: ActionKind | Ask | None = None
     act_after = None
@@ -556,7 +565,7 @@ def recheck_endpoint(planned: Finding, current: Vpc | None, pins: Mapping[str, s
         why = "its mark was removed"
     elif pins is None:
         why = "the bucket policies could not be read just before"
-    elif pins and "s3" in still:
+    elif (pins := _pinned_to(pins, str(planned.evidence.get("nat_ips") or "").split(","))) and "s3" in still:
         why = "bucket(s) " + ", ".join(sorted(pins)) + " now admit only the NAT's IP"
     elif not still:
         why = "the gateway endpoints are there now"

@@ -55,6 +55,7 @@ _ACTION = {
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "HeadBucket"): "s3:ListBucket",
     ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
 }
 # The error code each service answers a refused call with (its API reference's "Common Errors").
 _DENIED = {"ec2": "UnauthorizedOperation", "sagemaker": "AccessDeniedException", "dynamodb": "AccessDeniedException",

@@ -260,3 +260,66 @@ def seed_pod_insights(seeder: MetricSeeder, cluster: str, namespace: str, pod: s
 def seed_desired_capacity(seeder: MetricSeeder, asg: str, values: list[float], *, end: datetime) -> None:
     """GroupDesiredCapacity (AWS/AutoScaling), published when the group's metrics collection is enabled."""
     seeder.series("AWS/AutoScaling", "GroupDesiredCapacity", {"AutoScalingGroupName": asg}, values, end=end)
+
+
+def seed_vpc_with_nat(aws: LocalAws, *, tags: dict[str, str], region: str = "us-east-1", cidr: str = "10.0.0.0/16",
+                      private_zones: tuple[str, ...] = ("a", "b"), nat_zone: str = "a") -> dict[str, Any]:
+    """A VPC as ML teams build it: a public subnet with a NAT gateway, one private subnet per zone, each with its
+    route table sending 0.0.0.0/0 to the NAT gateway. Returns the ids (vpc, nat, nat_ip, private_tables, subnets)."""
+    ec2 = aws.client("ec2", region)
+    prefix = cidr.rsplit(".", 2)[0]
+    vpc = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=[{
+        "ResourceType": "vpc", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])["Vpc"]["VpcId"]
+    public = ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.250.0/24",
+                               AvailabilityZone=f"{region}{nat_zone}")["Subnet"]["SubnetId"]
+    allocation = ec2.allocate_address(Domain="vpc")
+    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=allocation["AllocationId"],
+                                 TagSpecifications=[{"ResourceType": "natgateway", "Tags": [
+                                     {"Key": k, "Value": v} for k, v in tags.items()]}])["NatGateway"]
+    tables, subnets = [], []
+    for n, zone in enumerate(private_zones):
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"{prefix}.{n}.0/24",
+                                   AvailabilityZone=f"{region}{zone}")["Subnet"]["SubnetId"]
+        table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat["NatGatewayId"])
+        tables.append(table)
+        subnets.append(subnet)
+    return {"vpc": vpc, "nat": nat["NatGatewayId"], "nat_ip": allocation["PublicIp"], "private_tables": tables,
+            "subnets": subnets}
+
+
+def nat_created_ago(nat_id: str, days: float, *, region: str = "us-east-1", account: str = FAKE_ACCOUNT) -> None:
+    """A NAT gateway created `days` ago (moto stamps it with the moment it was created)."""
+    from moto.ec2.models import ec2_backends
+
+    ec2_backends[account][region].nat_gateways[nat_id]._created_at = at_naive(
+        datetime.now(UTC) - timedelta(days=days))
+
+
+def seed_nat_bytes(seeder: MetricSeeder, nat_id: str, *, end: datetime, hours: int, gb_per_hour: float) -> None:
+    """A NAT gateway's bytes as AWS/NATGateway publishes them (NatGatewayId; core/network.py cites the metric table):
+    half of each hour's processed bytes from the VPC's clients, half from the destinations."""
+    half = gb_per_hour * 2 ** 30 / 2
+    for name in ("BytesInFromSource", "BytesInFromDestination"):
+        seeder.series("AWS/NATGateway", name, {"NatGatewayId": nat_id}, [half] * hours, end=end, unit="Bytes")
+
+
+def canned_cost_explorer(aws: LocalAws, results: list[dict[str, Any]]) -> None:
+    """The answers moto's Cost Explorer gives to the next GetCostAndUsage calls, one result each, in order."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{aws.endpoint}/moto-api/static/ce/cost-and-usage-results", method="POST",
+                                     data=json.dumps({"results": results}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).close()
+
+
+def usage_types(lines: dict[str, tuple[float, float]], *, start: str, end: str) -> dict[str, Any]:
+    """One GetCostAndUsage answer grouped by USAGE_TYPE: usage type → (USD, quantity)."""
+    return {"ResultsByTime": [{"TimePeriod": {"Start": start, "End": end}, "Total": {}, "Estimated": False,
+                               "Groups": [{"Keys": [k], "Metrics": {
+                                   "UnblendedCost": {"Amount": str(usd), "Unit": "USD"},
+                                   "UsageQuantity": {"Amount": str(qty), "Unit": "N/A"}}}
+                                   for k, (usd, qty) in lines.items()]}]}

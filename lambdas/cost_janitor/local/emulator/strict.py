@@ -208,6 +208,49 @@ def _patch_ec2_addresses() -> None:
     setattr(ElasticAddress, "_cost_janitor_patched", True)  # noqa: B010
 
 
+def _patch_ec2_endpoints() -> None:
+    """CreateVpcEndpoint (Gateway) refuses a route table of another VPC, as EC2 refuses a route between networks
+    ("InvalidParameterValue: route table … and … belong to different networks"), and a route table that already
+    routes to the service's prefix list (a second gateway endpoint of one service on one table: RouteAlreadyExists);
+    moto accepted both, and the network family depends on creating endpoints on exactly the tables it announced.
+    EC2's DryRun is honoured too (moto created the endpoint)."""
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models import EC2Backend
+
+    if getattr(EC2Backend, "_cost_janitor_endpoints", False):
+        return
+    original = EC2Backend.create_vpc_endpoint
+
+    def create_vpc_endpoint(self: Any, vpc_id: str, service_name: str, endpoint_type: str | None, *args: Any,
+                            **kwargs: Any) -> Any:
+        tables = kwargs.get("route_table_ids") if "route_table_ids" in kwargs else (args[1] if len(args) > 1 else [])
+        if (endpoint_type or "gateway").lower() == "gateway":
+            for table_id in tables or []:
+                table = self.get_route_table(table_id)
+                if table.vpc_id != vpc_id:
+                    raise EC2ClientError("InvalidParameterValue",
+                                         f"route table {table_id} and VPC {vpc_id} belong to different networks")
+                for e in self.vpc_end_points.values():
+                    if e.service_name == service_name and table_id in (e.route_table_ids or []) and \
+                            getattr(e, "state", "available") != "deleted":
+                        raise EC2ClientError("RouteAlreadyExists", f"route table {table_id} already has a route to "
+                                                                   f"the prefix list of {service_name}")
+        return original(self, vpc_id, service_name, endpoint_type, *args, **kwargs)
+
+    setattr(EC2Backend, "create_vpc_endpoint", create_vpc_endpoint)  # noqa: B010
+    setattr(EC2Backend, "_cost_janitor_endpoints", True)  # noqa: B010
+
+    from moto.ec2.responses.vpcs import VPCs
+
+    answer = VPCs.create_vpc_endpoint
+
+    def dry_run_first(self: Any) -> Any:
+        self.error_on_dryrun()
+        return answer(self)
+
+    setattr(VPCs, "create_vpc_endpoint", dry_run_first)  # noqa: B010
+
+
 def _scaling_problem(config: dict[str, int]) -> str | None:
     """EKS refuses a scaling config whose minSize exceeds desiredSize or whose desiredSize exceeds maxSize
     (NodegroupScalingConfig, EKS API reference: desiredSize is "The current number of nodes that the managed node
@@ -708,6 +751,7 @@ def patch_all() -> None:
     _patch_s3()
     _patch_ec2_tags()
     _patch_ec2_addresses()
+    _patch_ec2_endpoints()
     _patch_eks()
     _patch_sagemaker()
     _patch_events()
