@@ -106,6 +106,8 @@ def render(doc: Mapping[str, Any], *, title: str = "cost-janitor weekly report")
         hbars("Tag coverage per required key", list(coverage.items()), unit=" %", chart="tag-coverage"),
         table("Costliest idle resources (last 7 days)", ["resource", "action", "$/month"],
               [(r, a, _money(usd)) for r, a, usd in (doc.get("top_idle") or [])], chart="top-idle"),
+        hbars("Data transfer by usage type, last 30 days (Cost Explorer; the egress findings are below)",
+              [(str(u), float(usd)) for u, usd in (doc.get("egress") or [])], chart="egress"),
         table("Resource families (last 7 days)", ["line"],
               [(line.replace("*", ""),) for line in (doc.get("families") or [])], chart="families"),
     ]

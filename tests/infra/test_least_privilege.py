@@ -4,10 +4,13 @@ conditioned, terminate is denied wherever stopping is allowed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from cost_janitor.core.policy import Policy
+from cost_janitor.families.network import FAMILY as NETWORK
 from tests.infra.conftest import Synth
 
 SHARED = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
@@ -54,7 +57,11 @@ ALLOWED: dict[str, set[str]] = {
 OPT_IN_ALLOWED: dict[str, set[str]] = {
     "IdleSweep": {"sagemaker:DeleteEndpoint", "sagemaker:UpdateDomain", "sagemaker:DeleteApp",
                   "eks:ListClusters", "eks:DescribeCluster", "eks:ListNodegroups", "eks:DescribeNodegroup",
-                  "eks:TagResource", "eks:UntagResource", "eks:UpdateNodegroupConfig"},
+                  "eks:TagResource", "eks:UntagResource", "eks:UpdateNodegroupConfig",
+                  # the network family: reads, and gateway endpoints (CreateVpcEndpoint) with its opt-in
+                  "ec2:DescribeVpcs", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints", "ec2:DescribeSubnets",
+                  "ec2:DescribeNatGateways", "ce:GetCostAndUsage", "s3:ListAllMyBuckets", "s3:GetBucketPolicy",
+                  "s3:GetBucketTagging", "s3:GetReplicationConfiguration", "ec2:CreateVpcEndpoint"},
     "StorageLifecycleFunction": {"ec2:CreateSnapshot", "ec2:DeleteVolume", "logs:PutRetentionPolicy"},
 }
 MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteVolume",
@@ -98,6 +105,25 @@ def test_every_mutating_call_is_conditioned_with_every_family_and_opt_in_on(synt
         for s in statements:
             if s["Effect"] == "Allow" and MUTATING_RESOURCE_CALLS & set(_actions(s)):
                 assert s.get("Condition"), f"{function}: {_actions(s)} without a condition"
+
+
+def test_gateway_endpoints_only_in_dev_vpcs_and_only_of_amazon_services(synth_opt_in: Synth) -> None:
+    """CreateVpcEndpoint checks the VPC, the route tables and the new endpoint (AWS's example in the PrivateLink
+    guide): the VPC statement holds it to dev-tagged VPCs, the endpoint statement to Amazon's services; the route
+    tables' statement, which no condition key could hold to dev, grants nothing without the other two. The endpoint's
+    tag is written only at its creation."""
+    creates = [s for s in _roles(synth_opt_in)["IdleSweep"] if s["Effect"] == "Allow"
+               and "ec2:CreateVpcEndpoint" in _actions(s)]
+    by_kind = {json.dumps(s["Resource"]).split(":")[-1].split("/")[0]: s for s in creates}
+    assert set(by_kind) == {"vpc", "route-table", "vpc-endpoint"}, [s["Resource"] for s in creates]
+    assert "aws:ResourceTag/environment" in json.dumps(by_kind["vpc"]["Condition"])
+    assert by_kind["vpc-endpoint"]["Condition"] == {"StringEquals": {"ec2:VpceServiceOwner": ["amazon"]}}
+    assert all(_actions(s) == ["ec2:CreateVpcEndpoint"] for s in creates)
+    tags = [s for s in _roles(synth_opt_in)["IdleSweep"] if "vpc-endpoint/" in json.dumps(s.get("Resource"))
+            and "ec2:CreateTags" in _actions(s)]
+    assert len(tags) == 1 and tags[0]["Condition"]["StringEquals"] == {"ec2:CreateAction": "CreateVpcEndpoint"}
+    without = Policy.model_validate({"idle": {"services": ["network"]}})
+    assert not any("ec2:CreateVpcEndpoint" in g.actions for g in NETWORK.grants(without))
 
 
 def test_no_wildcard_actions_anywhere(synth: Synth) -> None:

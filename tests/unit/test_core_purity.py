@@ -11,7 +11,7 @@ import pytest
 CORE = Path(__file__).resolve().parents[2] / "lambdas" / "cost_janitor" / "core"
 # stdlib modules with no I/O, clock or environment; pydantic; the core itself. Anything else fails.
 ALLOWED = {"__future__", "collections", "copy", "dataclasses", "datetime", "decimal", "difflib", "enum",
-           "functools", "itertools", "json", "math", "re", "statistics", "typing", "pydantic",
+           "functools", "ipaddress", "itertools", "json", "math", "re", "statistics", "typing", "pydantic",
            "cost_janitor.core"}
 FORBIDDEN_CALLS = {"now", "utcnow", "today", "getenv", "time"}
 

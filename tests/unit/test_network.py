@@ -176,7 +176,7 @@ def test_a_vpc_whose_nat_bytes_are_absent_cannot_be_judged(traffic: dict[str, Se
 
 @pytest.mark.parametrize("traffic", [None, Series(), Series(mask=(1 << 10) - 1)],
                          ids=["read_failed", "no_series", "too_few_periods"])
-def test_a_nat_gateway_without_its_bytes_is_never_idle(traffic: Series | None) -> None:
+def test_a_nat_gateway_without_its_bytes_cannot_be_judged(traffic: Series | None) -> None:
     f = classify_nat(NAT, traffic, PRICE, DEFAULT, now=NOW)
     assert (f.verdict, f.action, f.monthly_usd) == (Verdict.CANNOT_JUDGE, None, None)
 

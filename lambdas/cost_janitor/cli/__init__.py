@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     sweep.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
     sweep.add_argument("--apply", action="store_true", help="act for real (default: dry-run)")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
-    sweep.add_argument("--services", type=services_arg, default=None, metavar="ec2,sagemaker,eks",
+    sweep.add_argument("--services", type=services_arg, default=None, metavar="ec2,sagemaker,eks,network",
                        help="what to sweep, in place of the policy's idle.services (default: those)")
     sweep.add_argument("--families", type=families_arg, default=None, metavar="ec2-instances,addresses,...",
                        help="sweep exactly these resource families (default: those the services turn on)")

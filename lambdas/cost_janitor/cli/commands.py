@@ -12,12 +12,12 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from cost_janitor.cli.aws import aws_settings, quiet_powertools
 from cost_janitor.cli.output import format_findings, plain
 from cost_janitor.cli.policy import load_policy_file, policy_for
-from cost_janitor.core.policy import Policy
+from cost_janitor.core.policy import Policy, Service
 from cost_janitor.local.context import FakeContext
 
 CAPABILITIES = {
@@ -94,7 +94,7 @@ def services_arg(value: str) -> list[str]:
     return wanted
 
 
-SERVICES = ("ec2", "sagemaker", "eks")
+SERVICES: tuple[str, ...] = get_args(Service)  # the policy's idle.services values
 
 
 def families_arg(value: str) -> list[Any]:

@@ -208,6 +208,9 @@ def main() -> int:
 
         _title("14. EKS: GPU nodes no pod asks for, namespaces that over-request (families/eks.py, two nights)")
         _eks_scene(aws, settings, end)
+
+        _title("15. Network egress: S3 through NAT, an idle NAT gateway, regions crossed (families/network.py)")
+        _network_scene(aws, settings, end)
     aws.stop()
     return 0
 
@@ -492,6 +495,73 @@ def _eks_scene(aws: Any, settings: Any, end: datetime) -> None:
     print(f"next night, the grace over: {scaled.resource_id} {scaled.action} {scaled.action_status} → {sizes}")
     print(f"EKS calls a night: {dict(nights[0].api_calls)}")
     print("the same from a laptop: cost-janitor sweep --services eks   (dry-run unless --apply)")
+
+
+def _network_scene(aws: Any, settings: Any, end: datetime) -> None:
+    """us-east-2: VPC "ml-dev" pulls training data from S3 through its NAT gateway, 40 GB an hour (marked, then — the
+    grace over — given its free gateway endpoints, with the opt-in); "ml-prod" does the same (asked); "features" has a
+    bucket that admits only its NAT's IP (the endpoint would break it: named, never created); "sandbox" has a NAT
+    gateway that carries nothing. Cost Explorer shows data sent from us-east-1 to eu-west-1, where a GPU box reads an
+    ML bucket replicated there."""
+    import json
+
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.cli.output import format_findings
+    from cost_janitor.families import network
+    from cost_janitor.local.emulator import launch
+    from cost_janitor.local.emulator.seeding import (
+        MetricSeeder,
+        canned_cost_explorer,
+        nat_created_ago,
+        seed_nat_bytes,
+        seed_vpc_with_nat,
+        usage_types,
+    )
+
+    region, hours = "us-east-2", 7 * 24
+    seeder = MetricSeeder(aws.client("cloudwatch", region))
+    vpcs = {}
+    for n, (name, tags, gb) in enumerate((("ml-dev", {**DEV, "owner": "ana@example.com"}, 40.0),
+                                          ("ml-prod", {**PROD, "owner": "bo@example.com"}, 60.0),
+                                          ("features", {**DEV, "owner": "cy@example.com"}, 5.0),
+                                          ("sandbox", {**DEV, "owner": "cy@example.com"}, 0.0))):
+        vpcs[name] = seed_vpc_with_nat(aws, tags={**tags, "Name": name}, region=region, cidr=f"10.{40 + n}.0.0/16")
+        nat_created_ago(vpcs[name]["nat"], 90, region=region)
+        seed_nat_bytes(seeder, vpcs[name]["nat"], end=end, hours=hours, gb_per_hour=gb)
+    seeder.flush()
+    s3 = aws.client("s3", region)
+    s3.create_bucket(Bucket="features-store-demo", CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_policy(Bucket="features-store-demo", Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::features-store-demo/*",
+        "Condition": {"NotIpAddress": {"aws:SourceIp": f"{vpcs['features']['nat_ip']}/32"}}}]}))
+    east = aws.client("s3", "us-east-1")
+    east.create_bucket(Bucket="imagenet-shards-demo")
+    east.put_bucket_tagging(Bucket="imagenet-shards-demo", Tagging={"TagSet": [
+        {"Key": "cost-janitor:lifecycle-profile", "Value": "ml"}, {"Key": "team", "Value": "vision"}]})
+    gpu = launch(aws.client("ec2", "eu-west-1"), "p4d.24xlarge", {"team": "vision", "Name": "trainer-eu"})
+    month = {"start": f"{end - timedelta(days=30):%Y-%m-%d}", "end": f"{end:%Y-%m-%d}"}
+    policy = Policy.model_validate({"regions": [region], "idle": {"services": ["network"]},
+                                    "network": {"create_gateway_endpoints": True}})
+    nights = []
+    for night in ("demo-network-1", "demo-network-2"):
+        canned_cost_explorer(aws, [usage_types({"USE1-EU-AWS-Out-Bytes": (2_310.0, 115_500.0),
+                                                "USE2-DataTransfer-Regional-Bytes": (96.0, 9_600.0)}, **month)])
+        with contextlib.redirect_stdout(io.StringIO()):
+            report = idle_sweep.run(policy, settings, now=end + timedelta(minutes=5), run_id=night, dry_run=False,
+                                    families=[network.FAMILY])
+        nights.append(report)
+        if night == "demo-network-1":  # a day later: the grace period is over (the mark is dated back, as time would)
+            aws.client("ec2", region).create_tags(Resources=[vpcs["ml-dev"]["vpc"]], Tags=[
+                {"Key": "cost-janitor:idle-since", "Value": (end - timedelta(days=2)).isoformat()}])
+    print(format_findings(nights[0].findings, show_busy=False))
+    made = next(f for f in nights[1].findings if f.resource_id == vpcs["ml-dev"]["vpc"])
+    endpoints = aws.client("ec2", region).describe_vpc_endpoints(Filters=[
+        {"Name": "vpc-id", "Values": [vpcs["ml-dev"]["vpc"]]}])["VpcEndpoints"]
+    print(f"next night, the grace over: {made.resource_id} {made.action} {made.action_status} → " + ", ".join(
+        f"{e['ServiceName']} on {', '.join(e['RouteTableIds'])}" for e in endpoints))
+    print(f"the GPU box {gpu} in eu-west-1 is named as the likely reader of imagenet-shards-demo (us-east-1)")
+    print(f"network calls a night: {dict(nights[0].api_calls)}")
+    print("the same from a laptop: cost-janitor sweep --services network   (dry-run unless --apply)")
 
 
 _first_message: dict[str, Any] | None = None
