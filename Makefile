@@ -74,6 +74,7 @@ bench: synth
 	$(PY) bench/fanout.py
 	$(PY) bench/night.py
 	$(PY) bench/eks.py
+	$(PY) bench/network.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:

@@ -105,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     cost.add_argument("--neuron-instances", type=int, default=0, help="Inferentia/Trainium boxes with the pusher")
     cost.add_argument("--eks-nodes", type=int, default=0, help="EKS GPU nodes the EKS family judges")
     cost.add_argument("--eks-pods", type=int, default=0, help="pods of those clusters")
+    cost.add_argument("--nat-gateways", type=int, default=0, help="NAT gateways the network family reads")
     cost.add_argument("--neuron-cores-per-box", type=float, default=2)
     cost.add_argument("--policy", help="policy JSON or cdk.json (its schedules; default: the defaults)")
     cost.add_argument("--json", action="store_true")

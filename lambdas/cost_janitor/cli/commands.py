@@ -291,7 +291,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
     gpu = args.gpu_instances if args.gpu_instances is not None else args.instances // 3
     fleet = Fleet(instances=args.instances, gpu_instances=gpu, gpus_per_box=args.gpus_per_box,
                   regions=args.regions, endpoints=args.endpoints, neuron_instances=args.neuron_instances,
-                  neuron_cores_per_box=args.neuron_cores_per_box, eks_nodes=args.eks_nodes, eks_pods=args.eks_pods)
+                  neuron_cores_per_box=args.neuron_cores_per_box, eks_nodes=args.eks_nodes, eks_pods=args.eks_pods,
+                  nat_gateways=args.nat_gateways)
     items = estimate(fleet, policy)
     if args.json:
         print(json.dumps({"fleet": fleet.__dict__, "price_date": PRICE_DATE, "monthly_usd": total(items),

@@ -59,6 +59,11 @@ EKS_METRICS_PER_100_NODES = 420.0
 EKS_METRICS_PER_1K_PODS = 4_420.0
 EKS_LIST_PAGES_PER_1K_PODS = 16.0
 EKS_LIST_PAGES_BASE = 6.0
+# Measured by bench/network.py (100 and 200 VPCs with a NAT gateway each, 2026-12-06): 2 metrics per NAT gateway a
+# night (BytesInFromSource, BytesInFromDestination; 250 NAT gateways per GetMetricData call), one Cost Explorer
+# request a night (its 30 days by usage type), whatever the number of VPCs.
+NETWORK_METRICS_PER_NAT = 2.0
+NETWORK_COST_EXPLORER_PER_NIGHT = 1.0
 # Container Insights with enhanced observability is billed to the cluster per observation ("Amazon CloudWatch
 # pricing"); that price is not in the janitor's offline table, so it is stated, unpriced, never guessed.
 CONTAINER_INSIGHTS_UNPRICED = ("Container Insights (enhanced observability) on the clusters: billed per observation "
@@ -82,6 +87,7 @@ class Fleet:
     neuron_cores_per_box: float = 2
     eks_nodes: int = 0  # GPU nodes of EKS clusters the EKS family judges (idle.services: eks)
     eks_pods: int = 0  # pods of those clusters (their Container Insights series are read)
+    nat_gateways: int = 0  # NAT gateways the network family reads (idle.services: network)
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,13 @@ def estimate(fleet: Fleet, policy: Policy) -> list[LineItem]:
                            f"{EKS_METRICS_PER_1K_PODS:,.0f} per 1,000 pods a night (measured) × {nights:g} nights"),
                   LineItem("EKS: ListMetrics", math.ceil(pages) * fleet.regions * nights / 1000
                            * p["cloudwatch_api_per_1k_requests"], "one page per 500 Container Insights series")]
+    if fleet.nat_gateways:
+        items += [LineItem("Network: GetMetricData", NETWORK_METRICS_PER_NAT * fleet.nat_gateways * nights / 1000
+                           * p["get_metric_data_per_1k_metrics"],
+                           f"{NETWORK_METRICS_PER_NAT:g} metrics per NAT gateway a night (measured) × {nights:g} "
+                           "nights"),
+                  LineItem("Network: Cost Explorer API", NETWORK_COST_EXPLORER_PER_NIGHT * nights
+                           * p["cost_explorer_per_request"], "one query a night: NAT, region-pair and zone lines")]
     return sorted((LineItem(i.name, round(i.monthly_usd, 2), i.basis) for i in items),
                   key=lambda i: -i.monthly_usd)
 
