@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cost_janitor.capabilities import idle_sweep
+from cost_janitor.capabilities import idle_sweep, report
 from cost_janitor.core.models import ActionKind, Ask, Finding, Verdict
 from cost_janitor.core.network import NAT_TYPE, PAIR_TYPE, VPC_TYPE, ZONES_TYPE
 from cost_janitor.core.policy import Policy
@@ -178,6 +178,12 @@ def test_the_costliest_region_pair_names_its_likely_buckets_and_compute(aws: Loc
     zones = found[f"{REGION}/cross-az"]
     assert zones.resource_type == ZONES_TYPE and zones.monthly_usd == 8.0
     assert world["dev"]["private_tables"][1] in zones.reason  # zone b's subnet routes to the NAT in zone a
+
+    # the weekly digest's egress lines: costliest first, each with its team
+    lines = report.build(OPT_IN, Settings.from_env(), now=NOW + timedelta(hours=1)).families
+    egress = [line for line in lines if line.startswith("*Egress")]
+    assert egress[0] == "*Egress us-east-1->eu-west-1:* $900/month, data crossing regions (likely) (vision)", egress
+    assert any(world["dev"]["vpc"] in line and "through NAT" in line and "(vision)" in line for line in egress)
 
 
 def test_an_endpoint_on_another_vpcs_route_table_is_refused_as_on_aws(aws: LocalAws, world: dict[str, Any]) -> None:

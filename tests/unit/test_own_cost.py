@@ -100,3 +100,18 @@ def test_the_eks_read_is_priced_per_node_and_pod_and_container_insights_is_state
     fleet = Fleet(instances=0, gpu_instances=0, gpus_per_box=0, eks_nodes=10)
     assert unpriced(fleet) and "per observation" in unpriced(fleet)[0]
     assert unpriced(Fleet(instances=10, gpu_instances=0, gpus_per_box=0)) == []
+
+
+def test_the_network_read_is_priced_per_nat_gateway_and_one_cost_explorer_query_a_night() -> None:
+    """The measured figures of bench/network.py (2 metrics per NAT gateway; one Cost Explorer request a night, whatever
+    the number of VPCs) at list prices."""
+    import json as _json
+
+    measured = _json.loads((ROOT / "bench" / "results" / "network.json").read_text())[0]
+    items = _items(nat_gateways=measured["vpcs"])
+    nights = runs_per_month(Policy().idle.schedule)
+    assert items["Network: GetMetricData"] == pytest.approx(measured["metrics_requested"] * nights / 1000
+                                                            * PRICES["get_metric_data_per_1k_metrics"], abs=0.01)
+    assert measured["api_calls"]["GetCostAndUsage"] == 1
+    assert items["Network: Cost Explorer API"] == round(nights * PRICES["cost_explorer_per_request"], 2)
+    assert "Network: GetMetricData" not in _items()
