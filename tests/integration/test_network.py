@@ -89,8 +89,8 @@ def world(aws: LocalAws) -> dict[str, Any]:
     return ids
 
 
-def _sweep(policy: Policy, run_id: str) -> dict[str, Finding]:
-    report = idle_sweep.run(policy, Settings.from_env(), now=NOW, run_id=run_id, dry_run=False,
+def _sweep(policy: Policy, run_id: str, *, dry_run: bool = False) -> dict[str, Finding]:
+    report = idle_sweep.run(policy, Settings.from_env(), now=NOW, run_id=run_id, dry_run=dry_run,
                             families=[network.FAMILY])
     assert not report.failed_regions, report.failed_regions
     return {f.resource_id: f for f in report.findings}
@@ -137,6 +137,15 @@ def test_a_dev_vpc_sending_s3_through_nat_gets_its_endpoints_after_the_grace(aws
     # the night after: the VPC has its endpoints and is left alone
     third = _sweep(OPT_IN, "night-3")[world["dev"]["vpc"]]
     assert (third.verdict, third.action) == (Verdict.COMPLIANT, None)
+
+
+def test_dry_run_creates_nothing_and_keeps_the_mark(aws: LocalAws, janitor: Any, world: dict[str, Any]) -> None:
+    janitor(OPT_IN)
+    aws.client("ec2", REGION).create_tags(Resources=[world["dev"]["vpc"]], Tags=[
+        {"Key": MARK, "Value": (NOW - timedelta(days=2)).isoformat()}])
+    dev = _sweep(OPT_IN, "night-1", dry_run=True)[world["dev"]["vpc"]]
+    assert (dev.action, dev.action_status) == (ActionKind.CREATE_GATEWAY_ENDPOINT, "dry-run"), dev.notes
+    assert not _endpoints(aws, world["dev"]["vpc"]) and MARK in _vpc_tags(aws, world["dev"]["vpc"])
 
 
 def test_a_bucket_pinned_to_the_nat_ip_blocks_the_endpoint_and_is_named(aws: LocalAws, janitor: Any,
