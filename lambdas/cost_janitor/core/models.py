@@ -29,6 +29,7 @@ class FindingKind(StrEnum):
     STUDIO_APP = "studio-app"  # Studio apps running on GPU/accelerator instances
     IDLE_ADDRESS = "idle-address"  # Elastic IP addresses associated with nothing
     EKS_GPU = "eks-gpu"  # EKS: GPU node groups and nodes, namespaces' requests, clusters without Container Insights
+    EFS = "efs"  # EFS file systems: idle ones, and lifecycle management merged into the team's
     EGRESS = "egress"  # network: NAT gateways carrying S3/DynamoDB, idle NAT gateways, regions and zones crossed
 
 

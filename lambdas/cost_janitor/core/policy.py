@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, 
 from cost_janitor.core.errors import JanitorError
 
 OnIdle = Literal["stop", "ask"]
-Service = Literal["ec2", "sagemaker", "eks", "network"]
+Service = Literal["ec2", "sagemaker", "eks", "network", "efs"]
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$", re.UNICODE)
@@ -123,7 +123,7 @@ class IdlePolicy(_Strict):
     services: list[Service] = Field(default_factory=lambda: list[Service](["ec2", "sagemaker"]),
                                     description="What the nightly sweep covers: EC2 instances, SageMaker endpoints "
                                     "and notebook instances, EKS GPU node groups and namespaces, network egress (NAT "
-                                    "gateways, gateway endpoints, regions crossed).", min_length=1)
+                                    "gateways, gateway endpoints, regions crossed), EFS file systems.", min_length=1)
 
 
 
@@ -192,6 +192,33 @@ class NetworkPolicy(_Strict):
                                   "(Cost Explorer, last 30 days) reported with their likely resources.")
     max_buckets_per_region: int = Field(100, ge=1, le=1000, description="At most this many buckets of a region have "
                                         "their policies, tags and replication read (the nightly call bound).")
+
+
+EfsTransition = Literal["AFTER_1_DAY", "AFTER_7_DAYS", "AFTER_14_DAYS", "AFTER_30_DAYS", "AFTER_60_DAYS",
+                        "AFTER_90_DAYS", "AFTER_180_DAYS", "AFTER_270_DAYS", "AFTER_365_DAYS"]  # EFS API reference
+
+
+class EfsPolicy(_Strict):
+    """EFS file systems (families/efs.py): idle ones reported, lifecycle management merged into the team's. Its window
+    and coverage are the idle policy's."""
+
+    transition_to_ia: EfsTransition = Field("AFTER_30_DAYS", description="The transition to Infrequent Access the "
+                                            "janitor adds where the team set none.")
+    transition_to_archive: EfsTransition | None = Field(
+        "AFTER_90_DAYS", description="The transition to Archive it adds where the team set none and EFS offers it "
+        "(Elastic throughput, General Purpose performance); null: never.")
+    set_lifecycle: bool = Field(
+        False, description="Opt-in: add those transitions to a dev file system's lifecycle configuration after the "
+        "mark and the grace period, merged with the team's (never dropping or changing one). Off: its owner is asked.")
+
+    @model_validator(mode="after")
+    def _archive_after_ia(self) -> EfsPolicy:
+        def n(v: str) -> int:
+            return int(v.split("_")[1])
+
+        if self.transition_to_archive and n(self.transition_to_archive) <= n(self.transition_to_ia):
+            raise ValueError("efs.transition_to_archive must come after efs.transition_to_ia (EFS refuses otherwise)")
+        return self
 
 
 class GracePolicy(_Strict):
@@ -451,6 +478,7 @@ class Policy(_Strict):
     sagemaker: SageMakerPolicy = Field(default_factory=SageMakerPolicy)
     eks: EksPolicy = Field(default_factory=EksPolicy)
     network: NetworkPolicy = Field(default_factory=NetworkPolicy)
+    efs: EfsPolicy = Field(default_factory=EfsPolicy)
 
     def ownership(self, tags: dict[str, str]) -> dict[str, str | None]:
         """Who a resource belongs to, from its tags: its Name, owner, team and environment class (every finding)."""

@@ -61,7 +61,7 @@ _ACTION = {
 _DENIED = {"ec2": "UnauthorizedOperation", "sagemaker": "AccessDeniedException", "dynamodb": "AccessDeniedException",
            "secretsmanager": "AccessDeniedException", "ssm": "AccessDeniedException", "logs": "AccessDeniedException",
            "ce": "AccessDeniedException", "kms": "AccessDeniedException", "events": "AccessDeniedException",
-           "eks": "AccessDeniedException",
+           "eks": "AccessDeniedException", "elasticfilesystem": "AccessDeniedException",
            "sns": "AuthorizationError"}
 # Needs no permission (STS: "No permissions are required to perform this operation").
 _FREE = {"sts:GetCallerIdentity"}
