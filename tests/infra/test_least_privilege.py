@@ -61,14 +61,20 @@ OPT_IN_ALLOWED: dict[str, set[str]] = {
                   # the network family: reads, and gateway endpoints (CreateVpcEndpoint) with its opt-in
                   "ec2:DescribeVpcs", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints", "ec2:DescribeSubnets",
                   "ec2:DescribeNatGateways", "ce:GetCostAndUsage", "s3:ListAllMyBuckets", "s3:GetBucketPolicy",
-                  "s3:GetBucketTagging", "s3:GetReplicationConfiguration", "ec2:CreateVpcEndpoint"},
+                  "s3:GetBucketTagging", "s3:GetReplicationConfiguration", "ec2:CreateVpcEndpoint",
+                  # the EFS family: reads, its mark, and lifecycle merges with its opt-in
+                  "elasticfilesystem:DescribeFileSystems", "elasticfilesystem:DescribeLifecycleConfiguration",
+                  "elasticfilesystem:TagResource", "elasticfilesystem:UntagResource",
+                  "elasticfilesystem:PutLifecycleConfiguration"},
     "StorageLifecycleFunction": {"ec2:CreateSnapshot", "ec2:DeleteVolume", "logs:PutRetentionPolicy"},
+    "AnswersFunction": {"elasticfilesystem:TagResource"},  # the owners' answers on EFS file systems (answer keys)
 }
 MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteVolume",
                            "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource", "sagemaker:DeleteTags",
                            "sagemaker:StopNotebookInstance", "sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint",
                            "sagemaker:UpdateDomain", "sagemaker:DeleteApp", "eks:UntagResource",
-                           "eks:UpdateNodegroupConfig"}
+                           "eks:UpdateNodegroupConfig", "elasticfilesystem:TagResource",
+                           "elasticfilesystem:UntagResource", "elasticfilesystem:PutLifecycleConfiguration"}
 
 
 def _roles(synth: Synth) -> dict[str, list[dict[str, Any]]]:

@@ -138,7 +138,8 @@ ACTIONS_BY_FUNCTION = {
 OPT_IN_ACTIONS = {"StorageLifecycle": [ActionKind.SNAPSHOT_VOLUME, ActionKind.DELETE_VOLUME,
                                        ActionKind.SET_LOG_RETENTION],
                   "IdleSweep": [ActionKind.DELETE_ENDPOINT, ActionKind.ENABLE_IDLE_SHUTDOWN, ActionKind.DELETE_APP,
-                                ActionKind.SCALE_NODEGROUP, ActionKind.CREATE_GATEWAY_ENDPOINT]}
+                                ActionKind.SCALE_NODEGROUP, ActionKind.CREATE_GATEWAY_ENDPOINT,
+                                ActionKind.SET_EFS_LIFECYCLE]}
 
 
 def _allowed(synth: Synth, construct: str) -> set[str]:

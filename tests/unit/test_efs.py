@@ -58,7 +58,7 @@ def test_no_lifecycle_on_a_busy_dev_file_system_is_merged_after_the_grace_with_t
     assert any(n.startswith("dry-run diff: + TransitionToIA AFTER_30_DAYS; + TransitionToArchive AFTER_90_DAYS")
                for n in f.notes)
     due = classify_file_system(fs(tags={"environment": "dev", **MARK}), BUSY, OPT_IN, now=NOW)
-    assert due.action == ActionKind.PUT_LIFECYCLE and lifecycle_to_put(due) == [
+    assert due.action == ActionKind.SET_EFS_LIFECYCLE and lifecycle_to_put(due) == [
         {"TransitionToIA": "AFTER_30_DAYS"}, {"TransitionToArchive": "AFTER_90_DAYS"}]
     assert classify_file_system(fs(), BUSY, DEFAULT, now=NOW).action == Ask.REVIEW  # no opt-in: asked
     assert classify_file_system(fs("prod"), BUSY, OPT_IN, now=NOW).action == Ask.REVIEW
@@ -95,7 +95,7 @@ def test_the_recheck_merges_into_what_is_there_now() -> None:
     planned = classify_file_system(fs(tags={"environment": "dev", **MARK}), BUSY, OPT_IN, now=NOW)
     now_team = fs(tags={"environment": "dev", **MARK}, lifecycle=({"TransitionToIA": "AFTER_14_DAYS"},))
     again = recheck_lifecycle(planned, now_team, OPT_IN, now=NOW)
-    assert again.action == ActionKind.PUT_LIFECYCLE
+    assert again.action == ActionKind.SET_EFS_LIFECYCLE
     assert lifecycle_to_put(again) == [{"TransitionToIA": "AFTER_14_DAYS"}, {"TransitionToArchive": "AFTER_90_DAYS"}]
     assert json.loads(str(again.evidence["lifecycle_before"])) == [{"TransitionToIA": "AFTER_14_DAYS"}]
 

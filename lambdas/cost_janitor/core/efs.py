@@ -166,7 +166,7 @@ def classify_file_system(fs: FileSystem, usage: EfsUsage, policy: Policy, *, now
             notes.append("the way back: aws efs put-lifecycle-configuration --file-system-id "
                          f"{fs.file_system_id} --lifecycle-policies '{evidence['lifecycle_before']}'")
             if dev and policy.efs.set_lifecycle:
-                action, act_after = mark_then(ActionKind.PUT_LIFECYCLE, mark, policy, now, notes)
+                action, act_after = mark_then(ActionKind.SET_EFS_LIFECYCLE, mark, policy, now, notes)
             else:
                 action = Ask.REVIEW
         elif added:
@@ -190,7 +190,7 @@ def recheck_lifecycle(planned: Finding, current: FileSystem | None, policy: Poli
     """A lifecycle merge decided minutes ago, made again on the configuration as it is just before: gone, kept, out of
     dev, unmarked, unreadable, or nothing left to add → not written; otherwise the merge of what is there now (a team
     transition added in the meantime is kept)."""
-    if planned.action != ActionKind.PUT_LIFECYCLE:
+    if planned.action != ActionKind.SET_EFS_LIFECYCLE:
         return planned
     why = None
     if current is None:
@@ -230,7 +230,7 @@ def what_happens(f: Finding) -> str | None:
     if f.verdict == Verdict.CHANGE_PROPOSED and f.action == ActionKind.MARK_IDLE:
         return (f"Marked. Unless you keep it, after {when} the lifecycle transitions above are added to its "
                 "configuration (yours are kept as they are)." if when else "Marked.")
-    if f.action == ActionKind.PUT_LIFECYCLE:
+    if f.action == ActionKind.SET_EFS_LIFECYCLE:
         return {"done": "Lifecycle transitions added; your own are unchanged. The way back is below.",
                 "failed": f"Could not write the lifecycle configuration ({f.action_error}); nothing changed.",
                 "skipped": f"Not written: it changed before the janitor acted ({f.action_error})."}.get(

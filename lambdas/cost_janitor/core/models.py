@@ -107,6 +107,7 @@ class ActionKind(StrEnum):
     ENABLE_IDLE_SHUTDOWN = "enable-idle-shutdown"  # a Studio domain's JupyterLab / Code Editor idle shutdown
     DELETE_APP = "delete-app"  # a Studio app (its space and storage remain)
     SCALE_NODEGROUP = "scale-nodegroup"  # an EKS managed node group's minSize and desiredSize to 0 (maxSize kept)
+    SET_EFS_LIFECYCLE = "set-efs-lifecycle"  # an EFS file system's lifecycle transitions, merged into the team's
     CREATE_GATEWAY_ENDPOINT = "create-gateway-endpoint"  # a VPC's free S3/DynamoDB gateway endpoint, on its NAT routes
 
 

@@ -37,7 +37,7 @@ class Efs:
     name = "efs"
     service = "efs"
     resource_types = (FILE_SYSTEM_TYPE,)
-    rechecked = (ActionKind.PUT_LIFECYCLE,)
+    rechecked = (ActionKind.SET_EFS_LIFECYCLE,)
     answered = (FILE_SYSTEMS,)
     actions = {
         ActionKind.MARK_IDLE: Call("efs", ("elasticfilesystem:TagResource",), each(lambda efs, api, f, r: api(
@@ -47,7 +47,7 @@ class Efs:
         ActionKind.UNMARK_IDLE: Call("efs", ("elasticfilesystem:UntagResource",), each(lambda efs, api, f, r: api(
             efs.untag_resource, ResourceId=f.resource_id, TagKeys=[r.policy.exemptions.idle_since_tag])),
             dry_run_supported=False, batch=False),
-        ActionKind.PUT_LIFECYCLE: Call("efs", ("elasticfilesystem:PutLifecycleConfiguration",
+        ActionKind.SET_EFS_LIFECYCLE: Call("efs", ("elasticfilesystem:PutLifecycleConfiguration",
                                                "elasticfilesystem:UntagResource"), each(_put),
                                        dry_run_supported=False, batch=False),
     }

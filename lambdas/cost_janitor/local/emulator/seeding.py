@@ -3,6 +3,7 @@ notebook instances, Studio."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -323,3 +324,29 @@ def usage_types(lines: dict[str, tuple[float, float]], *, start: str, end: str) 
                                    "UnblendedCost": {"Amount": str(usd), "Unit": "USD"},
                                    "UsageQuantity": {"Amount": str(qty), "Unit": "N/A"}}}
                                    for k, (usd, qty) in lines.items()]}]}
+
+
+def seed_file_system(aws: LocalAws, *, tags: dict[str, str], size_gb: float, region: str = "us-east-1",
+                     throughput: str = "elastic", created_days_ago: float = 90,
+                     lifecycle: list[dict[str, str]] | None = None, account: str = FAKE_ACCOUNT) -> str:
+    """An EFS file system holding `size_gb` (moto reports 0 bytes and stamps it with the moment it was created)."""
+    from moto.efs.models import efs_backends
+
+    efs = aws.client("efs", region)
+    fs_id: str = efs.create_file_system(CreationToken=f"seed-{uuid.uuid4()}",
+                                        ThroughputMode=throughput, PerformanceMode="generalPurpose",
+                                        Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["FileSystemId"]
+    if lifecycle:
+        efs.put_lifecycle_configuration(FileSystemId=fs_id, LifecyclePolicies=lifecycle)
+    fs = efs_backends[account][region].file_systems_by_id[fs_id]
+    fs._size_value = int(size_gb * 2 ** 30)
+    fs.creation_time = (datetime.now(UTC) - timedelta(days=created_days_ago)).timestamp()
+    return fs_id
+
+
+def seed_efs_metrics(seeder: MetricSeeder, fs_id: str, *, end: datetime, hours: int, connections: float,
+                     io_bytes: float) -> None:
+    """A file system's ClientConnections and TotalIOBytes as AWS/EFS publishes them (FileSystemId; core/efs.py)."""
+    dims = {"FileSystemId": fs_id}
+    seeder.series("AWS/EFS", "ClientConnections", dims, [connections] * hours, end=end, unit="Count")
+    seeder.series("AWS/EFS", "TotalIOBytes", dims, [io_bytes] * hours, end=end, unit="Bytes")

@@ -251,6 +251,52 @@ def _patch_ec2_endpoints() -> None:
     setattr(VPCs, "create_vpc_endpoint", dry_run_first)  # noqa: B010
 
 
+def _lifecycle_problem(policies: list[dict[str, str]], fs: Any) -> str | None:
+    """What EFS refuses in a PutLifecycleConfiguration (Amazon EFS API reference, PutLifecycleConfiguration): more
+    than one transition in a LifecyclePolicy object, a transition given twice, TransitionToArchive not later than
+    TransitionToIA, Archive on a file system without Elastic throughput and General Purpose performance."""
+    import re
+
+    def days(v: str | None) -> int | None:
+        found = re.fullmatch(r"AFTER_(\d+)_DAYS?", v or "")
+        return int(found.group(1)) if found else None
+
+    seen: dict[str, str] = {}
+    for p in policies:
+        if len(p) != 1:
+            return "each LifecyclePolicy object must have only a single transition"
+        [(key, value)] = p.items()
+        if key in seen:
+            return f"{key} is given more than once"
+        seen[key] = value
+    archive, ia = days(seen.get("TransitionToArchive")), days(seen.get("TransitionToIA"))
+    if archive is not None and ia is not None and archive <= ia:
+        return "TransitionToArchive must be later than TransitionToIA"
+    if archive is not None and (fs.throughput_mode, fs.performance_mode) != ("elastic", "generalPurpose"):
+        return "the Archive storage class needs Elastic throughput and General Purpose performance"
+    return None
+
+
+def _patch_efs() -> None:
+    """EFS's PutLifecycleConfiguration rules (_lifecycle_problem), which moto does not check: it stored anything."""
+    from moto.efs.exceptions import EFSError
+    from moto.efs.models import EFSBackend
+
+    if getattr(EFSBackend, "_cost_janitor_patched", False):
+        return
+    original = EFSBackend.put_lifecycle_configuration
+
+    def put_lifecycle_configuration(self: Any, file_system_id: str, policies: list[dict[str, str]]) -> None:
+        _, found = self.describe_file_systems(file_system_id=file_system_id)
+        problem = _lifecycle_problem(policies or [], found[0])
+        if problem:
+            raise EFSError("BadRequest", problem)
+        original(self, file_system_id, policies)
+
+    setattr(EFSBackend, "put_lifecycle_configuration", put_lifecycle_configuration)  # noqa: B010
+    setattr(EFSBackend, "_cost_janitor_patched", True)  # noqa: B010
+
+
 def _scaling_problem(config: dict[str, int]) -> str | None:
     """EKS refuses a scaling config whose minSize exceeds desiredSize or whose desiredSize exceeds maxSize
     (NodegroupScalingConfig, EKS API reference: desiredSize is "The current number of nodes that the managed node
@@ -752,6 +798,7 @@ def patch_all() -> None:
     _patch_ec2_tags()
     _patch_ec2_addresses()
     _patch_ec2_endpoints()
+    _patch_efs()
     _patch_eks()
     _patch_sagemaker()
     _patch_events()
