@@ -75,6 +75,7 @@ bench: synth
 	$(PY) bench/night.py
 	$(PY) bench/eks.py
 	$(PY) bench/network.py
+	$(PY) bench/efs.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:

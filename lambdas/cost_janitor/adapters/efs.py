@@ -27,7 +27,8 @@ class EfsInventory:
         """The available file systems (all, or these), each with its lifecycle configuration (None: not readable)."""
         raw: list[dict[str, Any]] = []
         if ids is None:
-            for page in self._efs.get_paginator("describe_file_systems").paginate():
+            # 100 a page, EFS's own default (DescribeFileSystems MaxItems); moto's is 10
+            for page in self._efs.get_paginator("describe_file_systems").paginate(PaginationConfig={"PageSize": 100}):
                 self._count("DescribeFileSystems")
                 raw += page.get("FileSystems", [])
         else:

@@ -211,6 +211,9 @@ def main() -> int:
 
         _title("15. Network egress: S3 through NAT, an idle NAT gateway, regions crossed (families/network.py)")
         _network_scene(aws, settings, end)
+
+        _title("16. EFS: an idle file system, lifecycle merged into the team's (families/efs.py, two nights)")
+        _efs_scene(aws, settings, end)
     aws.stop()
     return 0
 
@@ -562,6 +565,43 @@ def _network_scene(aws: Any, settings: Any, end: datetime) -> None:
     print(f"the GPU box {gpu} in eu-west-1 is named as the likely reader of imagenet-shards-demo (us-east-1)")
     print(f"network calls a night: {dict(nights[0].api_calls)}")
     print("the same from a laptop: cost-janitor sweep --services network   (dry-run unless --apply)")
+
+
+def _efs_scene(aws: Any, settings: Any, end: datetime) -> None:
+    """"home-dirs" (dev, busy, the team's own TransitionToPrimaryStorageClass and no transition to IA: marked, then —
+    the grace over — the policy's transitions added beside the team's, with the opt-in), "datasets" (prod: asked),
+    "run-0412" (800 GB nobody has touched for a week: reported with its dollars, never deleted)."""
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.cli.output import format_findings
+    from cost_janitor.families import efs
+    from cost_janitor.local.emulator.seeding import MetricSeeder, seed_efs_metrics, seed_file_system
+
+    hours, seeder = 7 * 24, MetricSeeder(aws.client("cloudwatch"))
+    team = [{"TransitionToPrimaryStorageClass": "AFTER_1_ACCESS"}]
+    ids = {"home-dirs": seed_file_system(aws, tags={**DEV, "Name": "home-dirs", "owner": "dee@example.com"},
+                                         size_gb=1200, lifecycle=team),
+           "datasets": seed_file_system(aws, tags={**PROD, "Name": "datasets"}, size_gb=4000),
+           "run-0412": seed_file_system(aws, tags={**DEV, "Name": "run-0412", "owner": "ana@example.com"},
+                                        size_gb=800, lifecycle=[{"TransitionToIA": "AFTER_30_DAYS"}])}
+    for name, (connections, io_bytes) in {"home-dirs": (6, 4e9), "datasets": (20, 9e10), "run-0412": (0, 0)}.items():
+        seed_efs_metrics(seeder, ids[name], end=end, hours=hours, connections=connections, io_bytes=io_bytes)
+    seeder.flush()
+    policy = Policy.model_validate({"idle": {"services": ["efs"]}, "efs": {"set_lifecycle": True}})
+    nights = []
+    for night in ("demo-efs-1", "demo-efs-2"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            nights.append(idle_sweep.run(policy, settings, now=end + timedelta(minutes=5), run_id=night,
+                                         dry_run=False, families=[efs.FAMILY]))
+        if night == "demo-efs-1":  # a day later: the grace period is over (the mark is dated back, as time would)
+            aws.client("efs").tag_resource(ResourceId=ids["home-dirs"], Tags=[
+                {"Key": "cost-janitor:idle-since", "Value": (end - timedelta(days=2)).isoformat()}])
+    print(format_findings(nights[0].findings, show_busy=True))
+    done = next(f for f in nights[1].findings if f.resource_id == ids["home-dirs"])
+    after = aws.client("efs").describe_lifecycle_configuration(FileSystemId=ids["home-dirs"])["LifecyclePolicies"]
+    print(f"next night, the grace over: home-dirs {done.action} {done.action_status} → {after} (the team's first, "
+          "unchanged)")
+    print(f"EFS calls a night: {dict(nights[0].api_calls)}")
+    print("the same from a laptop: cost-janitor sweep --services efs   (dry-run unless --apply)")
 
 
 _first_message: dict[str, Any] | None = None
