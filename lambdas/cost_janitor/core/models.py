@@ -29,6 +29,7 @@ class FindingKind(StrEnum):
     STUDIO_APP = "studio-app"  # Studio apps running on GPU/accelerator instances
     IDLE_ADDRESS = "idle-address"  # Elastic IP addresses associated with nothing
     EKS_GPU = "eks-gpu"  # EKS: GPU node groups and nodes, namespaces' requests, clusters without Container Insights
+    ECR = "ecr"  # ECR repositories: old untagged images, images nobody pulls
     EFS = "efs"  # EFS file systems: idle ones, and lifecycle management merged into the team's
     EGRESS = "egress"  # network: NAT gateways carrying S3/DynamoDB, idle NAT gateways, regions and zones crossed
 
@@ -107,6 +108,7 @@ class ActionKind(StrEnum):
     ENABLE_IDLE_SHUTDOWN = "enable-idle-shutdown"  # a Studio domain's JupyterLab / Code Editor idle shutdown
     DELETE_APP = "delete-app"  # a Studio app (its space and storage remain)
     SCALE_NODEGROUP = "scale-nodegroup"  # an EKS managed node group's minSize and desiredSize to 0 (maxSize kept)
+    SET_ECR_LIFECYCLE = "set-ecr-lifecycle"  # the janitor's untagged-image rule, merged into a repository's policy
     SET_EFS_LIFECYCLE = "set-efs-lifecycle"  # an EFS file system's lifecycle transitions, merged into the team's
     CREATE_GATEWAY_ENDPOINT = "create-gateway-endpoint"  # a VPC's free S3/DynamoDB gateway endpoint, on its NAT routes
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, 
 from cost_janitor.core.errors import JanitorError
 
 OnIdle = Literal["stop", "ask"]
-Service = Literal["ec2", "sagemaker", "eks", "network", "efs"]
+Service = Literal["ec2", "sagemaker", "eks", "network", "efs", "ecr"]
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$", re.UNICODE)
@@ -123,7 +123,8 @@ class IdlePolicy(_Strict):
     services: list[Service] = Field(default_factory=lambda: list[Service](["ec2", "sagemaker"]),
                                     description="What the nightly sweep covers: EC2 instances, SageMaker endpoints "
                                     "and notebook instances, EKS GPU node groups and namespaces, network egress (NAT "
-                                    "gateways, gateway endpoints, regions crossed), EFS file systems.", min_length=1)
+                                    "gateways, gateway endpoints, regions crossed), EFS file systems, ECR "
+                                    "repositories.", min_length=1)
 
 
 
@@ -219,6 +220,18 @@ class EfsPolicy(_Strict):
         if self.transition_to_archive and n(self.transition_to_archive) <= n(self.transition_to_ia):
             raise ValueError("efs.transition_to_archive must come after efs.transition_to_ia (EFS refuses otherwise)")
         return self
+
+
+class EcrPolicy(_Strict):
+    """ECR repositories (families/ecr.py): old untagged images, images nobody pulls."""
+
+    untagged_expire_days: int = Field(14, ge=1, le=3650, description="The janitor's rule expires untagged images this "
+                                      "many days after their push (merged after the team's rules).")
+    unpulled_days: int = Field(90, ge=1, le=3650, description="Tagged images with no recorded pull for this many days "
+                               "are reported (never expired by the janitor).")
+    put_lifecycle_policies: bool = Field(
+        False, description="Opt-in: add the janitor's rule to a dev repository's lifecycle policy after the mark and "
+        "the grace period, merged by priority (never replacing or renumbering a team rule). Off: its owner is asked.")
 
 
 class GracePolicy(_Strict):
@@ -479,6 +492,7 @@ class Policy(_Strict):
     eks: EksPolicy = Field(default_factory=EksPolicy)
     network: NetworkPolicy = Field(default_factory=NetworkPolicy)
     efs: EfsPolicy = Field(default_factory=EfsPolicy)
+    ecr: EcrPolicy = Field(default_factory=EcrPolicy)
 
     def ownership(self, tags: dict[str, str]) -> dict[str, str | None]:
         """Who a resource belongs to, from its tags: its Name, owner, team and environment class (every finding)."""
