@@ -85,7 +85,9 @@ def grant(role: iam.Role, grants: Sequence[Grant], policy: Policy) -> None:
             None if was.resources is None or g.resources is None else tuple(dict.fromkeys((*was.resources,
                                                                                            *g.resources))),
             g.conditions, g.deny, "; ".join(w for w in dict.fromkeys((was.why, g.why)) if w))
-    reasons: dict[str, list[str]] = {}
+    # the function's own statements on "*" (Lambda active tracing: xray:PutTraceSegments, PutTelemetryRecords) need a
+    # reason too, whichever families are on (a family set with no wildcard of its own failed the synth)
+    reasons: dict[str, list[str]] = {"*": ["X-Ray trace writes (active tracing) have no resource scope"]}
     for g in merged.values():
         resources = ["*"] if g.resources is None else [a for arn in g.resources for a in _arns(role, policy, arn)]
         role.add_to_policy(iam.PolicyStatement(

@@ -65,16 +65,21 @@ OPT_IN_ALLOWED: dict[str, set[str]] = {
                   # the EFS family: reads, its mark, and lifecycle merges with its opt-in
                   "elasticfilesystem:DescribeFileSystems", "elasticfilesystem:DescribeLifecycleConfiguration",
                   "elasticfilesystem:TagResource", "elasticfilesystem:UntagResource",
-                  "elasticfilesystem:PutLifecycleConfiguration"},
+                  "elasticfilesystem:PutLifecycleConfiguration",
+                  # the ECR family: reads, its mark, and its lifecycle rule with its opt-in
+                  "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource",
+                  "ecr:TagResource", "ecr:UntagResource", "ecr:PutLifecyclePolicy"},
     "StorageLifecycleFunction": {"ec2:CreateSnapshot", "ec2:DeleteVolume", "logs:PutRetentionPolicy"},
-    "AnswersFunction": {"elasticfilesystem:TagResource"},  # the owners' answers on EFS file systems (answer keys)
+    # the owners' answers on EFS file systems and ECR repositories (answer keys only)
+    "AnswersFunction": {"elasticfilesystem:TagResource", "ecr:TagResource"},
 }
 MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteVolume",
                            "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource", "sagemaker:DeleteTags",
                            "sagemaker:StopNotebookInstance", "sagemaker:DeleteEndpoint", "sagemaker:CreateEndpoint",
                            "sagemaker:UpdateDomain", "sagemaker:DeleteApp", "eks:UntagResource",
                            "eks:UpdateNodegroupConfig", "elasticfilesystem:TagResource",
-                           "elasticfilesystem:UntagResource", "elasticfilesystem:PutLifecycleConfiguration"}
+                           "elasticfilesystem:UntagResource", "elasticfilesystem:PutLifecycleConfiguration",
+                           "ecr:TagResource", "ecr:UntagResource", "ecr:PutLifecyclePolicy"}
 
 
 def _roles(synth: Synth) -> dict[str, list[dict[str, Any]]]:

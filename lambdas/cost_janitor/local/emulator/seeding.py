@@ -350,3 +350,34 @@ def seed_efs_metrics(seeder: MetricSeeder, fs_id: str, *, end: datetime, hours: 
     dims = {"FileSystemId": fs_id}
     seeder.series("AWS/EFS", "ClientConnections", dims, [connections] * hours, end=end, unit="Count")
     seeder.series("AWS/EFS", "TotalIOBytes", dims, [io_bytes] * hours, end=end, unit="Bytes")
+
+
+def seed_repository(aws: LocalAws, name: str, *, tags: dict[str, str], images: list[tuple[tuple[str, ...], float,
+                    float, float | None]], region: str = "us-east-1", policy_text: str | None = None,
+                    account: str = FAKE_ACCOUNT) -> str:
+    """An ECR repository with images (tags, GB, days since push, days since last pull or None): moto has no pulls
+    and stamps every push with now, so both times are set on its images as ECR would have recorded them."""
+    import hashlib
+    import json
+
+    from moto.ecr.models import ecr_backends
+
+    ecr = aws.client("ecr", region)
+    arn: str = ecr.create_repository(repositoryName=name, tags=[{"Key": k, "Value": v} for k, v in tags.items()])[
+        "repository"]["repositoryArn"]
+    if policy_text:
+        ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=policy_text)
+    repository = ecr_backends[account][region].repositories[name]
+    now = datetime.now(UTC)
+    for n, (image_tags, gb, pushed_days, pulled_days) in enumerate(images):
+        layer = hashlib.sha256(f"{name}-{n}".encode()).hexdigest()
+        manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                               "config": {"size": 1024, "digest": f"sha256:{'c' * 64}"},
+                               "layers": [{"size": int(gb * 2 ** 30), "digest": f"sha256:{layer}"}]})
+        tag = {"imageTag": image_tags[0]} if image_tags else {}
+        ecr.put_image(repositoryName=name, imageManifest=manifest, **tag)
+        image = repository.images[-1]
+        image.image_pushed_at = int((now - timedelta(days=pushed_days)).timestamp())
+        if pulled_days is not None:
+            setattr(image, "last_recorded_pull_time", int((now - timedelta(days=pulled_days)).timestamp()))  # noqa: B010
+    return arn

@@ -297,6 +297,48 @@ def _patch_efs() -> None:
     setattr(EFSBackend, "_cost_janitor_patched", True)  # noqa: B010
 
 
+def _ecr_rules_problem(text: str) -> str | None:
+    """What ECR refuses in a lifecycle policy beyond moto's schema check ("Lifecycle policy properties in Amazon ECR"):
+    rulePriority values given twice, and a tagStatus=any rule that is not the one with the highest rulePriority."""
+    rules = json.loads(text).get("rules", [])
+    priorities = [r.get("rulePriority") for r in rules]
+    if len(set(priorities)) != len(priorities):
+        return "each rule must have a unique rulePriority"
+    anys = [r["rulePriority"] for r in rules if (r.get("selection") or {}).get("tagStatus") == "any"]
+    if anys and max(anys) != max(priorities):
+        return "a rule with tagStatus any must have the highest rulePriority"
+    return None
+
+
+def _patch_ecr() -> None:
+    """ECR: the lifecycle policy rules moto leaves unchecked (_ecr_rules_problem); imageSizeInBytes as the image's
+    layers in the repository (moto answered the config blob's size); lastRecordedPullTime kept on an image (moto has no
+    pulls: the tests and the demo set it, as ECR would after pulls)."""
+    from moto.ecr.exceptions import InvalidParameterException
+    from moto.ecr.models import ECRBackend, Image
+
+    if getattr(ECRBackend, "_cost_janitor_patched", False):
+        return
+    original = ECRBackend.put_lifecycle_policy
+
+    def put_lifecycle_policy(self: Any, registry_id: str, repository_name: str, lifecycle_policy_text: str) -> Any:
+        problem = _ecr_rules_problem(lifecycle_policy_text)
+        if problem:
+            raise InvalidParameterException(f"Invalid parameter at 'LifecyclePolicyText' failed to satisfy "
+                                            f"constraint: '{problem}'")
+        return original(self, registry_id, repository_name, lifecycle_policy_text)
+
+    def size(self: Any) -> int | None:
+        manifest = json.loads(self.image_manifest)
+        layers = manifest.get("layers")
+        return sum(int(layer.get("size", 0)) for layer in layers) if layers is not None else None
+
+    setattr(ECRBackend, "put_lifecycle_policy", put_lifecycle_policy)  # noqa: B010
+    setattr(Image, "get_image_size_in_bytes", size)  # noqa: B010
+    setattr(Image, "last_recorded_pull_time", None)  # noqa: B010
+    setattr(ECRBackend, "_cost_janitor_patched", True)  # noqa: B010
+
+
 def _scaling_problem(config: dict[str, int]) -> str | None:
     """EKS refuses a scaling config whose minSize exceeds desiredSize or whose desiredSize exceeds maxSize
     (NodegroupScalingConfig, EKS API reference: desiredSize is "The current number of nodes that the managed node
@@ -799,6 +841,7 @@ def patch_all() -> None:
     _patch_ec2_addresses()
     _patch_ec2_endpoints()
     _patch_efs()
+    _patch_ecr()
     _patch_eks()
     _patch_sagemaker()
     _patch_events()
