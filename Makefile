@@ -76,6 +76,7 @@ bench: synth
 	$(PY) bench/eks.py
 	$(PY) bench/network.py
 	$(PY) bench/efs.py
+	$(PY) bench/ecr.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:

@@ -49,7 +49,10 @@ class EcrInventory:
 
     def _images(self, name: str) -> list[Image]:
         out = []
-        for page in self._ecr.get_paginator("describe_images").paginate(repositoryName=name):
+        # up to 1,000 images a page (DescribeImages maxResults)
+        pages = self._ecr.get_paginator("describe_images").paginate(repositoryName=name,
+                                                                    PaginationConfig={"PageSize": 1000})
+        for page in pages:
             self._count("DescribeImages")
             out += [Image(digest=i["imageDigest"], tags=tuple(i.get("imageTags", [])), pushed_at=i.get("imagePushedAt"),
                           last_pull=i.get("lastRecordedPullTime"), size_bytes=i.get("imageSizeInBytes"))

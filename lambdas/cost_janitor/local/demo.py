@@ -214,6 +214,9 @@ def main() -> int:
 
         _title("16. EFS: an idle file system, lifecycle merged into the team's (families/efs.py, two nights)")
         _efs_scene(aws, settings, end)
+
+        _title("17. ECR: old untagged builds and images nobody pulls (families/ecr.py, two nights)")
+        _ecr_scene(aws, settings, end)
     aws.stop()
     return 0
 
@@ -602,6 +605,46 @@ def _efs_scene(aws: Any, settings: Any, end: datetime) -> None:
           "unchanged)")
     print(f"EFS calls a night: {dict(nights[0].api_calls)}")
     print("the same from a laptop: cost-janitor sweep --services efs   (dry-run unless --apply)")
+
+
+def _ecr_scene(aws: Any, settings: Any, end: datetime) -> None:
+    """"detector-train" (dev: the team's release rule, 40 untagged CI builds of 3 GB: marked, then — the grace over —
+    the janitor's untagged rule merged after the team's, with the opt-in), "ranker-serve" (prod: asked), "old-models"
+    (tagged images nobody pulled since spring: reported, never expired by the janitor)."""
+    import json
+
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.cli.output import format_findings
+    from cost_janitor.families import ecr
+    from cost_janitor.local.emulator.seeding import seed_repository
+
+    team = {"rulePriority": 10, "description": "keep the last 20 releases", "action": {"type": "expire"},
+            "selection": {"tagStatus": "tagged", "tagPrefixList": ["release"], "countType": "imageCountMoreThan",
+                          "countNumber": 20}}
+    arn = seed_repository(aws, "detector-train", tags={**DEV, "owner": "ana@example.com"},
+                          policy_text=json.dumps({"rules": [team]}),
+                          images=[((), 3.0, 20 + n, None) for n in range(40)] + [(("release-9",), 3.0, 2, 1)])
+    seed_repository(aws, "ranker-serve", tags={**PROD, "owner": "bo@example.com"},
+                    images=[((), 1.5, 30 + n, None) for n in range(10)] + [(("v12",), 1.5, 1, 1)])
+    seed_repository(aws, "old-models", tags={**DEV, "owner": "cy@example.com"},
+                    images=[((f"exp-{n}",), 8.0, 300, 200) for n in range(6)])
+    policy = Policy.model_validate({"idle": {"services": ["ecr"]}, "ecr": {"put_lifecycle_policies": True}})
+    nights = []
+    for night in ("demo-ecr-1", "demo-ecr-2"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            nights.append(idle_sweep.run(policy, settings, now=end + timedelta(minutes=5), run_id=night,
+                                         dry_run=False, families=[ecr.FAMILY]))
+        if night == "demo-ecr-1":  # a day later: the grace period is over (the mark is dated back, as time would)
+            aws.client("ecr").tag_resource(resourceArn=arn, tags=[
+                {"Key": "cost-janitor:idle-since", "Value": (end - timedelta(days=2)).isoformat()}])
+    print(format_findings(nights[0].findings, show_busy=True))
+    done = next(f for f in nights[1].findings if f.resource_id == "detector-train")
+    rules = json.loads(aws.client("ecr").get_lifecycle_policy(repositoryName="detector-train")[
+        "lifecyclePolicyText"])["rules"]
+    print(f"next night, the grace over: detector-train {done.action} {done.action_status} → rules "
+          + ", ".join(f"{r['rulePriority']} {r['description']!r}" for r in rules) + " (the team's first, unchanged)")
+    print(f"ECR calls a night: {dict(nights[0].api_calls)}")
+    print("the same from a laptop: cost-janitor sweep --services ecr   (dry-run unless --apply)")
 
 
 _first_message: dict[str, Any] | None = None
