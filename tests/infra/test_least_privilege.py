@@ -68,10 +68,13 @@ OPT_IN_ALLOWED: dict[str, set[str]] = {
                   "elasticfilesystem:PutLifecycleConfiguration",
                   # the ECR family: reads, its mark, and its lifecycle rule with its opt-in
                   "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource",
-                  "ecr:TagResource", "ecr:UntagResource", "ecr:PutLifecyclePolicy"},
+                  "ecr:TagResource", "ecr:UntagResource", "ecr:PutLifecyclePolicy",
+                  # the FSx family: reads, its mark, and deletes with a final backup with its opt-in
+                  "fsx:DescribeFileSystems", "fsx:TagResource", "fsx:UntagResource", "fsx:DeleteFileSystem",
+                  "fsx:CreateBackup"},
     "StorageLifecycleFunction": {"ec2:CreateSnapshot", "ec2:DeleteVolume", "logs:PutRetentionPolicy"},
     # the owners' answers on EFS file systems and ECR repositories (answer keys only)
-    "AnswersFunction": {"elasticfilesystem:TagResource", "ecr:TagResource"},
+    "AnswersFunction": {"elasticfilesystem:TagResource", "ecr:TagResource", "fsx:TagResource"},
 }
 MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTags", "ec2:DeleteVolume",
                            "sagemaker:AddTags", "rds:AddTagsToResource", "eks:TagResource", "sagemaker:DeleteTags",
@@ -79,7 +82,8 @@ MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTag
                            "sagemaker:UpdateDomain", "sagemaker:DeleteApp", "eks:UntagResource",
                            "eks:UpdateNodegroupConfig", "elasticfilesystem:TagResource",
                            "elasticfilesystem:UntagResource", "elasticfilesystem:PutLifecycleConfiguration",
-                           "ecr:TagResource", "ecr:UntagResource", "ecr:PutLifecyclePolicy"}
+                           "ecr:TagResource", "ecr:UntagResource", "ecr:PutLifecyclePolicy", "fsx:TagResource",
+                           "fsx:UntagResource", "fsx:DeleteFileSystem", "fsx:CreateBackup"}
 
 
 def _roles(synth: Synth) -> dict[str, list[dict[str, Any]]]:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, 
 from cost_janitor.core.errors import JanitorError
 
 OnIdle = Literal["stop", "ask"]
-Service = Literal["ec2", "sagemaker", "eks", "network", "efs", "ecr"]
+Service = Literal["ec2", "sagemaker", "eks", "network", "efs", "ecr", "fsx"]
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$", re.UNICODE)
@@ -124,7 +124,7 @@ class IdlePolicy(_Strict):
                                     description="What the nightly sweep covers: EC2 instances, SageMaker endpoints "
                                     "and notebook instances, EKS GPU node groups and namespaces, network egress (NAT "
                                     "gateways, gateway endpoints, regions crossed), EFS file systems, ECR "
-                                    "repositories.", min_length=1)
+                                    "repositories, FSx for Lustre file systems.", min_length=1)
 
 
 
@@ -232,6 +232,19 @@ class EcrPolicy(_Strict):
     put_lifecycle_policies: bool = Field(
         False, description="Opt-in: add the janitor's rule to a dev repository's lifecycle policy after the mark and "
         "the grace period, merged by priority (never replacing or renumbering a team rule). Off: its owner is asked.")
+
+
+class FsxPolicy(_Strict):
+    """FSx for Lustre file systems (families/fsx.py); its window and coverage are the idle policy's."""
+
+    idle_gb_per_day: float = Field(1.0, ge=0, description="Idle when the window's read and write bytes stay under "
+                                   "this many GB a day.")
+    recheck_hours: int = Field(3, ge=1, le=24, description="The hours read again just before a delete: bytes moving "
+                               "in them, or not readable, and nothing is deleted.")
+    delete_idle_dev_file_systems: bool = Field(
+        False, description="Opt-in: delete an idle persistent dev file system after the mark and the grace period, "
+        "with a final backup (the way back). Scratch file systems are never deleted (they cannot be backed up). "
+        "Off: its owner is asked, as for prod.")
 
 
 class GracePolicy(_Strict):
@@ -493,6 +506,7 @@ class Policy(_Strict):
     network: NetworkPolicy = Field(default_factory=NetworkPolicy)
     efs: EfsPolicy = Field(default_factory=EfsPolicy)
     ecr: EcrPolicy = Field(default_factory=EcrPolicy)
+    fsx: FsxPolicy = Field(default_factory=FsxPolicy)
 
     def ownership(self, tags: dict[str, str]) -> dict[str, str | None]:
         """Who a resource belongs to, from its tags: its Name, owner, team and environment class (every finding)."""

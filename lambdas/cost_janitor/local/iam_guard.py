@@ -62,7 +62,7 @@ _DENIED = {"ec2": "UnauthorizedOperation", "sagemaker": "AccessDeniedException",
            "secretsmanager": "AccessDeniedException", "ssm": "AccessDeniedException", "logs": "AccessDeniedException",
            "ce": "AccessDeniedException", "kms": "AccessDeniedException", "events": "AccessDeniedException",
            "eks": "AccessDeniedException", "elasticfilesystem": "AccessDeniedException",
-           "ecr": "AccessDeniedException",
+           "ecr": "AccessDeniedException", "fsx": "AccessDeniedException",
            "sns": "AuthorizationError"}
 # Needs no permission (STS: "No permissions are required to perform this operation").
 _FREE = {"sts:GetCallerIdentity"}

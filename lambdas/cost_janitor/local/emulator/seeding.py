@@ -381,3 +381,28 @@ def seed_repository(aws: LocalAws, name: str, *, tags: dict[str, str], images: l
         if pulled_days is not None:
             setattr(image, "last_recorded_pull_time", int((now - timedelta(days=pulled_days)).timestamp()))  # noqa: B010
     return arn
+
+
+def seed_lustre(aws: LocalAws, *, tags: dict[str, str], deployment_type: str = "PERSISTENT_2", storage_gib: int = 1200,
+                region: str = "us-east-1", created_days_ago: float = 30, account: str = FAKE_ACCOUNT) -> str:
+    """An FSx for Lustre file system (moto stamps it with the moment it was created)."""
+    from moto.fsx.models import fsx_backends
+
+    lustre: dict[str, Any] = {"DeploymentType": deployment_type}
+    if deployment_type.startswith("PERSISTENT"):
+        lustre["PerUnitStorageThroughput"] = 125
+    fs = aws.client("fsx", region).create_file_system(
+        FileSystemType="LUSTRE", StorageCapacity=storage_gib, StorageType="SSD", SubnetIds=["subnet-0a1b2c3d"],
+        LustreConfiguration=lustre, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])["FileSystem"]
+    fs_id: str = fs["FileSystemId"]
+    setattr(fsx_backends[account][region].file_systems[fs_id], "creation_time",  # noqa: B010 (the emulator's field)
+            (datetime.now(UTC) - timedelta(days=created_days_ago)).timestamp())
+    return fs_id
+
+
+def seed_fsx_metrics(seeder: MetricSeeder, fs_id: str, *, end: datetime, hours: int, read_gb_per_hour: float,
+                     write_gb_per_hour: float) -> None:
+    """A Lustre file system's DataReadBytes and DataWriteBytes as AWS/FSx publishes them (FileSystemId; core/fsx.py)."""
+    dims = {"FileSystemId": fs_id}
+    seeder.series("AWS/FSx", "DataReadBytes", dims, [read_gb_per_hour * 2 ** 30] * hours, end=end, unit="Bytes")
+    seeder.series("AWS/FSx", "DataWriteBytes", dims, [write_gb_per_hour * 2 ** 30] * hours, end=end, unit="Bytes")

@@ -339,6 +339,69 @@ def _patch_ecr() -> None:
     setattr(ECRBackend, "_cost_janitor_patched", True)  # noqa: B010
 
 
+def _patch_fsx() -> None:
+    """FSx for Lustre as the FSx API reference and User Guide describe it, where moto differs: DescribeFileSystems
+    reports CreationTime, Lifecycle and OwnerId (moto left them out); CreateBackup of a scratch file system is refused
+    (backups are supported on persistent file systems only); DeleteFileSystem with LustreConfiguration
+    SkipFinalBackup false takes the final backup, with its FinalBackupTags, and answers its ID (moto took none), and is
+    refused on a scratch file system. A backup names its file system as the Backup type does (FileSystem, with its
+    FileSystemId; moto's FileSystemId field is not in the shape and was dropped)."""
+    import time
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.fsx.models import Backup, FileSystem, FSxBackend
+
+    if getattr(FSxBackend, "_cost_janitor_patched", False):
+        return
+    original_init, original_dict = FileSystem.__init__, FileSystem.to_dict
+    original_backup, original_delete = FSxBackend.create_backup, FSxBackend.delete_file_system
+
+    def init(self: Any, account_id: str, *args: Any, **kwargs: Any) -> None:
+        original_init(self, account_id, *args, **kwargs)
+        self.creation_time, self.owner_id = time.time(), account_id
+
+    def to_dict(self: Any) -> dict[str, Any]:
+        return {**original_dict(self), "CreationTime": self.creation_time, "Lifecycle": "AVAILABLE",
+                "OwnerId": self.owner_id}
+
+    def scratch(backend: Any, file_system_id: str) -> bool:
+        fs = backend.file_systems.get(file_system_id)
+        return bool(fs and str((fs.lustre_configuration or {}).get("DeploymentType", "")).startswith("SCRATCH"))
+
+    def create_backup(self: Any, file_system_id: str, *args: Any, **kwargs: Any) -> Any:
+        if scratch(self, file_system_id):
+            raise JsonRESTError("BadRequest", "Backups are not supported for scratch file systems")
+        return original_backup(self, file_system_id, *args, **kwargs)
+
+    def delete_file_system(self: Any, file_system_id: str, client_request_token: str, windows_configuration: Any,
+                           lustre_configuration: Any, open_zfs_configuration: Any) -> Any:
+        final = lustre_configuration is not None and lustre_configuration.get("SkipFinalBackup") is False
+        backup = None
+        if final:
+            if scratch(self, file_system_id):
+                raise JsonRESTError("BadRequest", "Final backups are not supported for scratch file systems")
+            backup = create_backup(self, file_system_id, None, None, lustre_configuration.get("FinalBackupTags"))
+        answer = original_delete(self, file_system_id, client_request_token, windows_configuration,
+                                 lustre_configuration, open_zfs_configuration)
+        if backup is not None and answer[3] is not None:
+            answer[3]["FinalBackupId"], answer[3]["FinalBackupTags"] = (
+                backup.backup_id, lustre_configuration.get("FinalBackupTags") or [])
+        return answer
+
+    original_backup_dict = Backup.to_dict
+
+    def backup_dict(self: Any) -> dict[str, Any]:
+        return {**original_backup_dict(self), "FileSystem": {"FileSystemId": self.file_system_id,
+                                                             "FileSystemType": "LUSTRE"}}
+
+    setattr(Backup, "to_dict", backup_dict)  # noqa: B010
+    setattr(FileSystem, "__init__", init)  # noqa: B010
+    setattr(FileSystem, "to_dict", to_dict)  # noqa: B010
+    setattr(FSxBackend, "create_backup", create_backup)  # noqa: B010
+    setattr(FSxBackend, "delete_file_system", delete_file_system)  # noqa: B010
+    setattr(FSxBackend, "_cost_janitor_patched", True)  # noqa: B010
+
+
 def _scaling_problem(config: dict[str, int]) -> str | None:
     """EKS refuses a scaling config whose minSize exceeds desiredSize or whose desiredSize exceeds maxSize
     (NodegroupScalingConfig, EKS API reference: desiredSize is "The current number of nodes that the managed node
@@ -842,6 +905,7 @@ def patch_all() -> None:
     _patch_ec2_endpoints()
     _patch_efs()
     _patch_ecr()
+    _patch_fsx()
     _patch_eks()
     _patch_sagemaker()
     _patch_events()
