@@ -77,6 +77,7 @@ bench: synth
 	$(PY) bench/network.py
 	$(PY) bench/efs.py
 	$(PY) bench/ecr.py
+	$(PY) bench/fsx.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:

@@ -41,7 +41,8 @@ def test_an_idle_persistent_dev_file_system_is_marked_then_deleted_with_a_final_
     assert (f.verdict, f.action) == (Verdict.IDLE, ActionKind.MARK_IDLE) and f.monthly_usd is None
     assert str(f.price_source).startswith("unknown") and f.evidence["storage_gib"] == 2400
     due = classify_lustre(fs(tags={"environment": "dev", **MARK}), IDLE, OPT_IN, now=NOW)
-    assert due.action == ActionKind.DELETE_FILE_SYSTEM and any("from-backup" in n for n in due.notes)
+    assert due.action == ActionKind.DELETE_FILE_SYSTEM
+    assert any("create-file-system-from-backup" in n and "describe-backups" in n for n in due.notes)
     assert classify_lustre(fs(), IDLE, DEFAULT, now=NOW).action == Ask.REVIEW
     assert classify_lustre(fs("prod"), IDLE, OPT_IN, now=NOW).action == Ask.REVIEW
 

@@ -113,8 +113,9 @@ def classify_lustre(fs: LustreFileSystem, usage: FsxUsage, policy: Policy, *, no
                          "to S3 (its data repository) and delete it yourself")
         elif dev and policy.fsx.delete_idle_dev_file_systems:
             action, act_after = mark_then(ActionKind.DELETE_FILE_SYSTEM, mark, policy, now, notes)
-            notes.append("the way back: aws fsx create-file-system-from-backup --backup-id <the final backup named in "
-                         "the ledger> (with the same subnet and security groups)")
+            notes.append(f"the way back: its final backup (aws fsx describe-backups --filters Name=file-system-id,"
+                         f"Values={fs.file_system_id}), then aws fsx create-file-system-from-backup --backup-id <it> "
+                         "with the same subnet and security groups")
         else:
             action = Ask.REVIEW
     else:
@@ -168,7 +169,8 @@ def what_happens(f: Finding) -> str | None:
         return (f"Marked. Unless you keep it, after {when} it is deleted with a final backup if still idle just "
                 "before; a file system can be restored from that backup." if when else "Marked.")
     if f.action == ActionKind.DELETE_FILE_SYSTEM:
-        return {"done": "Deleted with a final backup (named in the ledger): restore a file system from it if needed.",
+        return {"done": "Deleted with a final backup (tagged with this file system's ID): restore a file system from "
+                        "it if needed.",
                 "failed": f"Could not be deleted ({f.action_error}); it is still there.",
                 "skipped": f"Not deleted: it changed before the janitor acted ({f.action_error})."}.get(
             str(f.action_status), f"Delete {f.action_status}.")

@@ -217,6 +217,9 @@ def main() -> int:
 
         _title("17. ECR: old untagged builds and images nobody pulls (families/ecr.py, two nights)")
         _ecr_scene(aws, settings, end)
+
+        _title("18. FSx for Lustre: file systems left after a training run (families/fsx.py, two nights)")
+        _fsx_scene(aws, settings, end)
     aws.stop()
     return 0
 
@@ -645,6 +648,44 @@ def _ecr_scene(aws: Any, settings: Any, end: datetime) -> None:
           + ", ".join(f"{r['rulePriority']} {r['description']!r}" for r in rules) + " (the team's first, unchanged)")
     print(f"ECR calls a night: {dict(nights[0].api_calls)}")
     print("the same from a laptop: cost-janitor sweep --services ecr   (dry-run unless --apply)")
+
+
+def _fsx_scene(aws: Any, settings: Any, end: datetime) -> None:
+    """"run-0412-lustre" (persistent, dev, untouched all week: marked, then — the grace over, still quiet in the last
+    hours — deleted with its final backup, with the opt-in), "scratch-ablation" (scratch, dev, untouched: asked, never
+    deleted — it cannot be backed up), "shared-datasets" (prod, busy)."""
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.cli.output import format_findings
+    from cost_janitor.families import fsx
+    from cost_janitor.local.emulator.seeding import MetricSeeder, seed_fsx_metrics, seed_lustre
+
+    hours, seeder = 7 * 24, MetricSeeder(aws.client("cloudwatch"))
+    ids = {"run": seed_lustre(aws, tags={**DEV, "Name": "run-0412-lustre", "owner": "ana@example.com"},
+                              storage_gib=4800),
+           "scratch": seed_lustre(aws, tags={**DEV, "Name": "scratch-ablation", "owner": "ana@example.com"},
+                                  deployment_type="SCRATCH_2", storage_gib=2400),
+           "shared": seed_lustre(aws, tags={**PROD, "Name": "shared-datasets"}, storage_gib=9600)}
+    for name, gb in (("run", 0.0), ("scratch", 0.0), ("shared", 120.0)):
+        seed_fsx_metrics(seeder, ids[name], end=end, hours=hours, read_gb_per_hour=gb, write_gb_per_hour=gb / 10)
+    seeder.flush()
+    policy = Policy.model_validate({"idle": {"services": ["fsx"]}, "fsx": {"delete_idle_dev_file_systems": True}})
+    nights = []
+    for night in ("demo-fsx-1", "demo-fsx-2"):
+        with contextlib.redirect_stdout(io.StringIO()):
+            nights.append(idle_sweep.run(policy, settings, now=end + timedelta(minutes=5), run_id=night,
+                                         dry_run=False, families=[fsx.FAMILY]))
+        if night == "demo-fsx-1":  # a day later: the grace period is over (the mark is dated back, as time would)
+            aws.client("fsx").tag_resource(ResourceARN=f"arn:aws:fsx:us-east-1:123456789012:file-system/{ids['run']}",
+                                           Tags=[{"Key": "cost-janitor:idle-since",
+                                                  "Value": (end - timedelta(days=2)).isoformat()}])
+    print(format_findings(nights[0].findings, show_busy=True))
+    done = next(f for f in nights[1].findings if f.resource_id == ids["run"])
+    backups = aws.client("fsx").describe_backups()["Backups"]
+    print(f"next night, the grace over: run-0412-lustre {done.action} {done.action_status} → final backup "
+          + ", ".join(b["BackupId"] for b in backups if b["FileSystem"]["FileSystemId"] == ids["run"])
+          + " (restore a file system from it); scratch-ablation still there")
+    print(f"FSx calls a night: {dict(nights[0].api_calls)}")
+    print("the same from a laptop: cost-janitor sweep --services fsx   (dry-run unless --apply)")
 
 
 _first_message: dict[str, Any] | None = None

@@ -1,0 +1,90 @@
+"""Benchmark the FSx family's nightly read: API calls per 100 file systems, and the metrics requested (GetMetricData's
+billing unit). A night is the DescribeFileSystems pages (tags included) and one GetMetricData call per 250 file
+systems.
+
+    .venv/bin/python bench/fsx.py                  # 100 Lustre file systems, then 200
+    .venv/bin/python bench/fsx.py --file-systems 50
+
+The account (fixed shape): a third idle persistent, a third idle scratch, a third busy; a day of hourly AWS/FSx
+series. Counts, not seconds: wall time is the emulator's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "lambdas"))
+sys.path.insert(0, str(ROOT))
+
+HOURS = 24
+
+
+def seed(aws: Any, count: int, end: datetime) -> float:
+    from cost_janitor.local.emulator.seeding import MetricSeeder, seed_fsx_metrics, seed_lustre
+
+    started = time.perf_counter()
+    seeder = MetricSeeder(aws.client("cloudwatch"))
+    for n in range(count):
+        kind = ("idle", "scratch", "busy")[n % 3]
+        fs_id = seed_lustre(aws, tags={"environment": "dev" if n % 2 else "prod", "team": "ml"},
+                            deployment_type="SCRATCH_2" if kind == "scratch" else "PERSISTENT_2")
+        gb = 50.0 if kind == "busy" else 0.0
+        seed_fsx_metrics(seeder, fs_id, end=end, hours=HOURS, read_gb_per_hour=gb, write_gb_per_hour=gb / 10)
+    seeder.flush()
+    return round(time.perf_counter() - started, 1)
+
+
+def measure(count: int) -> dict[str, Any]:
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.core.policy import Policy
+    from cost_janitor.families import fsx
+    from cost_janitor.local.emulator import deploy_janitor_resources, pointed_at, start_moto
+    from cost_janitor.settings import Settings
+
+    aws = start_moto()
+    aws.reset()  # the emulator's state lives in the process: a second size starts from an empty account
+    try:
+        with pointed_at(aws):
+            end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            seeding_s = seed(aws, count, end)
+            policy = Policy.model_validate({"idle": {"services": ["fsx"], "lookback_days": 1}})
+            deploy_janitor_resources(aws, policy)
+            started = time.perf_counter()
+            report = idle_sweep.run(policy, Settings.from_env(), now=end + timedelta(minutes=5), run_id="bench",
+                                    dry_run=True, families=[fsx.FAMILY])
+            wall = round(time.perf_counter() - started, 1)
+    finally:
+        aws.stop()
+    calls = {k.removeprefix("fsx:"): v for k, v in sorted(report.api_calls.items()) if k.startswith("fsx:")}
+    total = sum(calls.values())
+    return {"file_systems": count, "seeding_s": seeding_s, "wall_s": wall, "api_calls": calls,
+            "api_calls_total": total, "calls_per_100_file_systems": round(total * 100 / count, 1),
+            "get_metric_data": calls.get("GetMetricData", 0), "metrics_requested": report.metrics_requested,
+            "verdicts": dict(Counter(str(f.verdict) for f in report.findings))}
+
+
+def main() -> int:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--file-systems", type=int, default=None)
+    a = args.parse_args()
+    results = [measure(n) for n in ([a.file_systems] if a.file_systems else [100, 200])]
+    out = ROOT / "bench" / "results" / "fsx.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    for r in results:
+        print(f"{r['file_systems']} file systems: {r['api_calls_total']} calls ({r['calls_per_100_file_systems']} per "
+              f"100), {r['get_metric_data']} GetMetricData, {r['metrics_requested']} metrics requested: "
+              f"{r['api_calls']}")
+    print(f"verdicts: {results[0]['verdicts']}  → {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
