@@ -107,6 +107,9 @@ def grant(role: iam.Role, grants: Sequence[Grant], policy: Policy) -> None:
 def _arns(scope: Construct, policy: Policy, arn: Arn) -> list[str]:
     if arn.service == "s3":
         return [all_buckets(scope)]
+    if arn.accountless:  # the Service Authorization Reference's ARN for EC2 images and snapshots has no account
+        return [Stack.of(scope).format_arn(service=arn.service, region=region, account="", resource=arn.resource,
+                                           resource_name="*") for region in policy_regions(scope, policy)]
     if arn.any_region:
         return [Stack.of(scope).format_arn(service=arn.service, region="*", resource=arn.resource, resource_name="*")]
     return regional_arns(scope, policy, service=arn.service, resource=arn.resource)
@@ -115,6 +118,9 @@ def _arns(scope: Construct, policy: Policy, arn: Arn) -> list[str]:
 def _nag_arns(policy: Policy, arn: Arn) -> list[str]:
     if arn.service == "s3":
         return [ALL_BUCKETS_NAG]
+    if arn.accountless:
+        return [f"arn:<AWS::Partition>:{arn.service}:{region}::{arn.resource}/*" for region in policy.regions] or [
+            f"arn:<AWS::Partition>:{arn.service}:<AWS::Region>::{arn.resource}/*"]
     if arn.any_region:
         return [f"arn:<AWS::Partition>:{arn.service}:*:<AWS::AccountId>:{arn.resource}/*"]
     return nag_arns(policy, service=arn.service, resource=arn.resource)

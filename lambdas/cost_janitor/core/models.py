@@ -31,6 +31,7 @@ class FindingKind(StrEnum):
     EKS_GPU = "eks-gpu"  # EKS: GPU node groups and nodes, namespaces' requests, clusters without Container Insights
     ECR = "ecr"  # ECR repositories: old untagged images, images nobody pulls
     EFS = "efs"  # EFS file systems: idle ones, and lifecycle management merged into the team's
+    AMI = "ami"  # AMIs nobody launches, and their snapshots
     FSX = "fsx"  # FSx for Lustre file systems left idle
     EGRESS = "egress"  # network: NAT gateways carrying S3/DynamoDB, idle NAT gateways, regions and zones crossed
 
@@ -109,6 +110,7 @@ class ActionKind(StrEnum):
     ENABLE_IDLE_SHUTDOWN = "enable-idle-shutdown"  # a Studio domain's JupyterLab / Code Editor idle shutdown
     DELETE_APP = "delete-app"  # a Studio app (its space and storage remain)
     SCALE_NODEGROUP = "scale-nodegroup"  # an EKS managed node group's minSize and desiredSize to 0 (maxSize kept)
+    DEREGISTER_IMAGE = "deregister-image"  # an unused dev AMI, its own snapshots into the Recycle Bin
     DELETE_FILE_SYSTEM = "delete-file-system"  # an idle persistent FSx for Lustre file system, with a final backup
     SET_ECR_LIFECYCLE = "set-ecr-lifecycle"  # the janitor's untagged-image rule, merged into a repository's policy
     SET_EFS_LIFECYCLE = "set-efs-lifecycle"  # an EFS file system's lifecycle transitions, merged into the team's
@@ -118,7 +120,7 @@ class ActionKind(StrEnum):
 STOPS = (ActionKind.STOP, ActionKind.HIBERNATE)  # the actions that take a machine away from its owner
 # every action that ends a resource's hourly bill until someone brings it back (realized savings count from it)
 SAVINGS_ACTIONS = (*STOPS, ActionKind.DELETE_ENDPOINT, ActionKind.STOP_NOTEBOOK, ActionKind.DELETE_APP,
-                   ActionKind.SCALE_NODEGROUP, ActionKind.DELETE_FILE_SYSTEM)
+                   ActionKind.SCALE_NODEGROUP, ActionKind.DELETE_FILE_SYSTEM, ActionKind.DEREGISTER_IMAGE)
 
 
 def partition(region: str) -> str:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, 
 from cost_janitor.core.errors import JanitorError
 
 OnIdle = Literal["stop", "ask"]
-Service = Literal["ec2", "sagemaker", "eks", "network", "efs", "ecr", "fsx"]
+Service = Literal["ec2", "sagemaker", "eks", "network", "efs", "ecr", "fsx", "amis"]
 StorageClass = Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 
 _TAG_KEY = re.compile(r"^(?!aws:)[\w .:/=+\-@]{1,128}$", re.UNICODE)
@@ -124,7 +124,7 @@ class IdlePolicy(_Strict):
                                     description="What the nightly sweep covers: EC2 instances, SageMaker endpoints "
                                     "and notebook instances, EKS GPU node groups and namespaces, network egress (NAT "
                                     "gateways, gateway endpoints, regions crossed), EFS file systems, ECR "
-                                    "repositories, FSx for Lustre file systems.", min_length=1)
+                                    "repositories, FSx for Lustre file systems, AMIs.", min_length=1)
 
 
 
@@ -245,6 +245,17 @@ class FsxPolicy(_Strict):
         False, description="Opt-in: delete an idle persistent dev file system after the mark and the grace period, "
         "with a final backup (the way back). Scratch file systems are never deleted (they cannot be backed up). "
         "Off: its owner is asked, as for prod.")
+
+
+class AmiPolicy(_Strict):
+    """AMIs and their snapshots (families/amis.py)."""
+
+    unused_days: int = Field(90, ge=7, le=3650, description="An image not launched for this many days that nothing "
+                             "uses is reported.")
+    deregister_unused_dev_images: bool = Field(
+        False, description="Opt-in: deregister such a dev image and delete its own snapshots after the mark and the "
+        "grace period, only where a Recycle Bin retention rule for EBS snapshots exists in its region (the way back). "
+        "Off: its owner is asked.")
 
 
 class GracePolicy(_Strict):
@@ -507,6 +518,7 @@ class Policy(_Strict):
     efs: EfsPolicy = Field(default_factory=EfsPolicy)
     ecr: EcrPolicy = Field(default_factory=EcrPolicy)
     fsx: FsxPolicy = Field(default_factory=FsxPolicy)
+    amis: AmiPolicy = Field(default_factory=AmiPolicy)
 
     def ownership(self, tags: dict[str, str]) -> dict[str, str | None]:
         """Who a resource belongs to, from its tags: its Name, owner, team and environment class (every finding)."""

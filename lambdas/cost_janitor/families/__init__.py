@@ -39,6 +39,7 @@ class Arn:
     service: str
     resource: str
     any_region: bool = False
+    accountless: bool = False  # EC2 images and snapshots: arn:aws:ec2:<region>::snapshot/... (no account)
 
 
 @dataclass(frozen=True)

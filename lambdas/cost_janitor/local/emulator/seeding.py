@@ -406,3 +406,23 @@ def seed_fsx_metrics(seeder: MetricSeeder, fs_id: str, *, end: datetime, hours: 
     dims = {"FileSystemId": fs_id}
     seeder.series("AWS/FSx", "DataReadBytes", dims, [read_gb_per_hour * 2 ** 30] * hours, end=end, unit="Bytes")
     seeder.series("AWS/FSx", "DataWriteBytes", dims, [write_gb_per_hour * 2 ** 30] * hours, end=end, unit="Bytes")
+
+
+def seed_image(aws: LocalAws, name: str, *, tags: dict[str, str], created_days_ago: float,
+               launched_days_ago: float | None, region: str = "us-east-1", account: str = FAKE_ACCOUNT) -> str:
+    """An AMI of the account (made from a throwaway instance: moto snapshots its root volume), created and last
+    launched that long ago, as DescribeImages reports them (moto stamps now and records no launch)."""
+    from moto.ec2.models import ec2_backends
+
+    ec2 = aws.client("ec2", region)
+    source = launch(ec2, "t3.micro", {})
+    image: str = ec2.create_image(InstanceId=source, Name=name, TagSpecifications=[{
+        "ResourceType": "image", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])["ImageId"]
+    ec2.terminate_instances(InstanceIds=[source])
+    ami = ec2_backends[account][region].amis[image]
+    now = datetime.now(UTC)
+    ami.creation_date = at_naive(now - timedelta(days=created_days_ago))
+    if launched_days_ago is not None:
+        setattr(ami, "last_launched_time",  # noqa: B010 (DescribeImages' LastLaunchedTime, which moto lacks)
+                (now - timedelta(days=launched_days_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    return image

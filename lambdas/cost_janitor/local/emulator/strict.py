@@ -402,6 +402,53 @@ def _patch_fsx() -> None:
     setattr(FSxBackend, "_cost_janitor_patched", True)  # noqa: B010
 
 
+RECYCLE_BIN: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (access key, region) → its retention rules
+
+
+def _patch_recycle_bin() -> None:
+    """moto has no Recycle Bin (rbin): a stand-in inside the server answers ListRules and CreateRule (REST-JSON, as
+    botocore's rbin model has them: POST /list-rules, POST /rules) from RECYCLE_BIN, per caller and region, and moto's
+    reset clears it. The janitor reads only ListRules; the tests and the demo create rules as a team would."""
+    import uuid
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if getattr(DomainDispatcherApplication, "_cost_janitor_rbin", False):
+        return
+    original = DomainDispatcherApplication.__call__
+
+    def answer(start_response: Any, status: str, body: dict[str, Any]) -> list[bytes]:
+        start_response(status, [("Content-Type", "application/json")])
+        return [json.dumps(body).encode()]
+
+    def call(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/moto-api/reset"):
+            RECYCLE_BIN.clear()
+        scope = (environ.get("HTTP_AUTHORIZATION") or "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+        if len(scope) < 4 or scope[3] != "rbin":
+            return original(self, environ, start_response)
+        key, region = scope[0], scope[2]
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(size) or b"{}") if size else {}
+        rules = RECYCLE_BIN.setdefault((key, region), [])
+        if path == "/list-rules":
+            wanted = request.get("ResourceType")
+            return answer(start_response, "200 OK", {"Rules": [
+                {k: r[k] for k in ("Identifier", "Description", "RetentionPeriod", "LockState", "RuleArn") if k in r}
+                for r in rules if r["ResourceType"] == wanted]})
+        if path == "/rules" and environ.get("REQUEST_METHOD") == "POST":
+            identifier = uuid.uuid4().hex[:11]
+            rule = {**request, "Identifier": identifier, "Status": "available", "LockState": "unlocked",
+                    "RuleArn": f"arn:aws:rbin:{region}:123456789012:rule/{identifier}"}
+            rules.append(rule)
+            return answer(start_response, "201 Created", rule)
+        return answer(start_response, "404 Not Found", {"message": f"the emulator's Recycle Bin has no {path}"})
+
+    setattr(DomainDispatcherApplication, "__call__", call)  # noqa: B010
+    setattr(DomainDispatcherApplication, "_cost_janitor_rbin", True)  # noqa: B010
+
+
 def _scaling_problem(config: dict[str, int]) -> str | None:
     """EKS refuses a scaling config whose minSize exceeds desiredSize or whose desiredSize exceeds maxSize
     (NodegroupScalingConfig, EKS API reference: desiredSize is "The current number of nodes that the managed node
@@ -906,6 +953,7 @@ def patch_all() -> None:
     _patch_efs()
     _patch_ecr()
     _patch_fsx()
+    _patch_recycle_bin()
     _patch_eks()
     _patch_sagemaker()
     _patch_events()
