@@ -79,10 +79,10 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return _synth(tmp_path_factory.mktemp("cdk.out"))
 
 
-OPT_INS = {"idle": {"services": ["ec2", "sagemaker", "eks", "network", "efs", "ecr", "fsx"]},
+OPT_INS = {"idle": {"services": ["ec2", "sagemaker", "eks", "network", "efs", "ecr", "fsx", "amis"]},
            "eks": {"scale_idle_dev_nodegroups": True}, "network": {"create_gateway_endpoints": True},
            "efs": {"set_lifecycle": True}, "ecr": {"put_lifecycle_policies": True},
-           "fsx": {"delete_idle_dev_file_systems": True},
+           "fsx": {"delete_idle_dev_file_systems": True}, "amis": {"deregister_unused_dev_images": True},
            "storage": {"delete_unattached_volumes": True, "set_log_retention": True},
            "sagemaker": {"delete_idle_dev_endpoints": True, "enable_studio_idle_shutdown": True,
                          "delete_studio_accelerator_apps": True}}

@@ -71,7 +71,12 @@ OPT_IN_ALLOWED: dict[str, set[str]] = {
                   "ecr:TagResource", "ecr:UntagResource", "ecr:PutLifecyclePolicy",
                   # the FSx family: reads, its mark, and deletes with a final backup with its opt-in
                   "fsx:DescribeFileSystems", "fsx:TagResource", "fsx:UntagResource", "fsx:DeleteFileSystem",
-                  "fsx:CreateBackup"},
+                  "fsx:CreateBackup",
+                  # the AMIs family: reads (images, what uses them, the Recycle Bin's rules), and deregistration
+                  # with its own snapshots with its opt-in
+                  "ec2:DescribeImages", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions",
+                  "autoscaling:DescribeLaunchConfigurations", "rbin:ListRules", "ec2:DeregisterImage",
+                  "ec2:DeleteSnapshot"},
     "StorageLifecycleFunction": {"ec2:CreateSnapshot", "ec2:DeleteVolume", "logs:PutRetentionPolicy"},
     # the owners' answers on EFS file systems and ECR repositories (answer keys only)
     "AnswersFunction": {"elasticfilesystem:TagResource", "ecr:TagResource", "fsx:TagResource"},
@@ -83,7 +88,8 @@ MUTATING_RESOURCE_CALLS = {"ec2:StopInstances", "ec2:CreateTags", "ec2:DeleteTag
                            "eks:UpdateNodegroupConfig", "elasticfilesystem:TagResource",
                            "elasticfilesystem:UntagResource", "elasticfilesystem:PutLifecycleConfiguration",
                            "ecr:TagResource", "ecr:UntagResource", "ecr:PutLifecyclePolicy", "fsx:TagResource",
-                           "fsx:UntagResource", "fsx:DeleteFileSystem", "fsx:CreateBackup"}
+                           "fsx:UntagResource", "fsx:DeleteFileSystem", "fsx:CreateBackup", "ec2:DeregisterImage",
+                           "ec2:DeleteSnapshot"}
 
 
 def _roles(synth: Synth) -> dict[str, list[dict[str, Any]]]:

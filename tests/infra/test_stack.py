@@ -140,7 +140,7 @@ OPT_IN_ACTIONS = {"StorageLifecycle": [ActionKind.SNAPSHOT_VOLUME, ActionKind.DE
                   "IdleSweep": [ActionKind.DELETE_ENDPOINT, ActionKind.ENABLE_IDLE_SHUTDOWN, ActionKind.DELETE_APP,
                                 ActionKind.SCALE_NODEGROUP, ActionKind.CREATE_GATEWAY_ENDPOINT,
                                 ActionKind.SET_EFS_LIFECYCLE, ActionKind.SET_ECR_LIFECYCLE,
-                                ActionKind.DELETE_FILE_SYSTEM]}
+                                ActionKind.DELETE_FILE_SYSTEM, ActionKind.DEREGISTER_IMAGE]}
 
 
 def _allowed(synth: Synth, construct: str) -> set[str]:

@@ -66,7 +66,7 @@ def test_sweep_runs_exactly_the_families_asked_and_names_the_known_ones(idle_box
     assert out["summary"]["api_calls"] == {"DescribeAddresses": 1}
     unknown = _cli("sweep", "--families", "addresses,nat-gateways")
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
-    assert ("choose from addresses, ec2-instances, ecr, efs, eks, endpoints, fsx, network, notebooks, studio "
+    assert ("choose from addresses, amis, ec2-instances, ecr, efs, eks, endpoints, fsx, network, notebooks, studio "
             "(got nat-gateways)" in unknown.stderr)
 
 

@@ -24,15 +24,17 @@ def test_an_action_belongs_to_the_janitor_or_to_families_never_both() -> None:
 
 
 def test_nothing_can_terminate_and_the_only_deletes_are_the_opt_in_ones() -> None:
-    """Tag removals, and four opt-in deletions (policy flags, off by default): an old unattached volume (after its
+    """Tag removals, and five opt-in deletions (policy flags, off by default): an old unattached volume (after its
     snapshot), an idle dev endpoint (its config and model kept, restorable), a dev Studio app (its space kept), an
-    idle persistent dev FSx for Lustre file system (with its final backup, restorable). Never a config, a model, a
-    notebook instance, a domain, a snapshot, a backup or an instance."""
+    idle persistent dev FSx for Lustre file system (with its final backup, restorable), an unused dev AMI with its own
+    marked snapshots (only where the Recycle Bin keeps deleted snapshots). Never a config, a model, a notebook
+    instance, a domain, a backup or an instance."""
     granted = permissions(list(ActionKind))
     assert not [p for p in granted if "Terminate" in p]
-    assert [p for p in granted if "Delete" in p] == ["ec2:DeleteTags", "ec2:DeleteVolume", "fsx:DeleteFileSystem",
-                                                     "sagemaker:DeleteApp", "sagemaker:DeleteEndpoint",
-                                                     "sagemaker:DeleteTags"]
+    assert [p for p in granted if "Delete" in p] == ["ec2:DeleteSnapshot", "ec2:DeleteTags", "ec2:DeleteVolume",
+                                                     "fsx:DeleteFileSystem", "sagemaker:DeleteApp",
+                                                     "sagemaker:DeleteEndpoint", "sagemaker:DeleteTags"]
+    assert permissions([ActionKind.DEREGISTER_IMAGE]) == ["ec2:DeleteSnapshot", "ec2:DeregisterImage"]
     assert permissions([ActionKind.DELETE_FILE_SYSTEM]) == ["fsx:CreateBackup", "fsx:DeleteFileSystem",
                                                             "fsx:TagResource"]  # never without its final backup
     assert permissions([ActionKind.DELETE_VOLUME]) == ["ec2:DeleteVolume"]

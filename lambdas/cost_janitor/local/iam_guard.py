@@ -63,6 +63,7 @@ _DENIED = {"ec2": "UnauthorizedOperation", "sagemaker": "AccessDeniedException",
            "ce": "AccessDeniedException", "kms": "AccessDeniedException", "events": "AccessDeniedException",
            "eks": "AccessDeniedException", "elasticfilesystem": "AccessDeniedException",
            "ecr": "AccessDeniedException", "fsx": "AccessDeniedException",
+           "rbin": "AccessDeniedException",
            "sns": "AuthorizationError"}
 # Needs no permission (STS: "No permissions are required to perform this operation").
 _FREE = {"sts:GetCallerIdentity"}
