@@ -78,6 +78,7 @@ bench: synth
 	$(PY) bench/efs.py
 	$(PY) bench/ecr.py
 	$(PY) bench/fsx.py
+	$(PY) bench/amis.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:

@@ -99,3 +99,15 @@ def test_an_image_a_launch_template_uses_is_never_touched(aws: LocalAws, janitor
     serving = _sweep("night-1")[world["serving"]]
     assert (serving.verdict, serving.action, serving.action_status) == (Verdict.BUSY, ActionKind.UNMARK_IDLE, "done")
     assert world["serving"] in _images(aws)
+
+
+def test_an_image_used_by_the_sixteenth_launch_template_is_still_seen(aws: LocalAws, janitor: Any,
+                                                                      world: dict[str, str]) -> None:
+    """moto answered 15 launch templates and no NextToken; EC2 pages. The image the sixteenth uses is in use."""
+    janitor(OPT_IN)
+    ec2 = aws.client("ec2")
+    for n in range(16):
+        ec2.create_launch_template(LaunchTemplateName=f"filler-{n:02d}", LaunchTemplateData={"ImageId": "ami-0000"})
+    ec2.create_launch_template(LaunchTemplateName="zz-late", LaunchTemplateData={"ImageId": world["exp-17"]})
+    found = _sweep("night-1")[world["exp-17"]]
+    assert found.verdict == Verdict.BUSY and "zz-late" in found.reason

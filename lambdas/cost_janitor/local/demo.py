@@ -220,6 +220,9 @@ def main() -> int:
 
         _title("18. FSx for Lustre: file systems left after a training run (families/fsx.py, two nights)")
         _fsx_scene(aws, settings, end)
+
+        _title("19. AMIs nobody launches, and their snapshots (families/amis.py; the Recycle Bin is the way back)")
+        _amis_scene(aws, settings, end)
     aws.stop()
     return 0
 
@@ -686,6 +689,43 @@ def _fsx_scene(aws: Any, settings: Any, end: datetime) -> None:
           + " (restore a file system from it); scratch-ablation still there")
     print(f"FSx calls a night: {dict(nights[0].api_calls)}")
     print("the same from a laptop: cost-janitor sweep --services fsx   (dry-run unless --apply)")
+
+
+def _amis_scene(aws: Any, settings: Any, end: datetime) -> None:
+    """"exp-resnet-0317" (dev, last launched in spring: asked until the team keeps deleted snapshots in the Recycle
+    Bin, then marked, then — the grace over — deregistered with its snapshot, with the opt-in), "serving-base" (as
+    old, but a launch template uses it: never touched), "golden-2024" (prod: asked)."""
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.cli.output import format_findings
+    from cost_janitor.families import amis
+    from cost_janitor.local.emulator.seeding import seed_image
+
+    ids = {name: seed_image(aws, name, tags={**tags, "Name": name}, created_days_ago=300, launched_days_ago=200)
+           for name, tags in (("exp-resnet-0317", {**DEV, "owner": "ana@example.com"}),
+                              ("serving-base", {**DEV, "owner": "bo@example.com"}), ("golden-2024", PROD))}
+    aws.client("ec2").create_launch_template(LaunchTemplateName="serving", LaunchTemplateData={
+        "ImageId": ids["serving-base"]})
+    policy = Policy.model_validate({"idle": {"services": ["amis"]}, "amis": {"deregister_unused_dev_images": True}})
+
+    def night(run_id: str) -> Any:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return idle_sweep.run(policy, settings, now=end + timedelta(minutes=5), run_id=run_id, dry_run=False,
+                                  families=[amis.FAMILY])
+
+    first = night("demo-amis-1")
+    print(format_findings(first.findings, show_busy=True))
+    aws.client("rbin").create_rule(ResourceType="EBS_SNAPSHOT", Description="keep deleted snapshots a week",
+                                   RetentionPeriod={"RetentionPeriodValue": 7, "RetentionPeriodUnit": "DAYS"})
+    marked = next(f for f in night("demo-amis-2").findings if f.resource_id == ids["exp-resnet-0317"])
+    print(f"the team adds a Recycle Bin rule for snapshots; next night: exp-resnet-0317 {marked.action} "
+          f"{marked.action_status} (the image and its snapshot {marked.evidence['snapshots']})")
+    aws.client("ec2").create_tags(Resources=[ids["exp-resnet-0317"], str(marked.evidence["snapshots"])], Tags=[
+        {"Key": "cost-janitor:idle-since", "Value": (end - timedelta(days=2)).isoformat()}])  # a day later: grace over
+    done = next(f for f in night("demo-amis-3").findings if f.resource_id == ids["exp-resnet-0317"])
+    left = sorted(i["Name"] for i in aws.client("ec2").describe_images(Owners=["self"])["Images"])
+    print(f"the grace over: exp-resnet-0317 {done.action} {done.action_status} → images left: {', '.join(left)}")
+    print(f"AMI calls a night: {dict(first.api_calls)}")
+    print("the same from a laptop: cost-janitor sweep --services amis   (dry-run unless --apply)")
 
 
 _first_message: dict[str, Any] | None = None

@@ -449,6 +449,51 @@ def _patch_recycle_bin() -> None:
     setattr(DomainDispatcherApplication, "_cost_janitor_rbin", True)  # noqa: B010
 
 
+def _patch_launch_templates() -> None:
+    """DescribeLaunchTemplates and DescribeLaunchTemplateVersions page with NextToken, as EC2 does; moto cut both at
+    15 results (or MaxResults) and gave no NextToken, so the 16th launch template — and the image it uses — was never
+    seen (bench/amis.py found it: an AMI a launch template uses would have looked unused)."""
+    from moto.core.responses import ActionResult
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    if getattr(LaunchTemplates, "_cost_janitor_patched", False):
+        return
+
+    def page(self: Any, items: list[Any]) -> tuple[list[Any], dict[str, str]]:
+        start = int(self._get_param("NextToken") or 0)
+        size = self._get_int_param("MaxResults", 15)
+        more = {"NextToken": str(start + size)} if start + size < len(items) else {}
+        return items[start:start + size], more
+
+    def describe_launch_templates(self: Any) -> Any:
+        self.error_on_dryrun()
+        templates = self.ec2_backend.describe_launch_templates(
+            template_names=self._get_param("LaunchTemplateNames", []),
+            template_ids=self._get_param("LaunchTemplateIds", []), filters=self._filters_from_querystring())
+        shown, more = page(self, list(templates))
+        return ActionResult({"LaunchTemplates": [{
+            "CreateTime": t.create_time, "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
+            "DefaultVersionNumber": t.default_version_number, "LatestVersionNumber": t.latest_version_number,
+            "LaunchTemplateId": t.id, "LaunchTemplateName": t.name, "Tags": t.tags} for t in shown], **more})
+
+    def describe_launch_template_versions(self: Any) -> Any:
+        self.error_on_dryrun()
+        everything = self.ec2_backend.describe_launch_template_versions(
+            template_name=self._get_param("LaunchTemplateName"), template_id=self._get_param("LaunchTemplateId"),
+            versions=self._get_param("Versions", []), min_version=self._get_int_param("MinVersion"),
+            max_version=self._get_int_param("MaxVersion"), max_results=10 ** 9)
+        shown, more = page(self, list(everything))
+        return ActionResult({"LaunchTemplateVersions": [{
+            "CreateTime": v.create_time, "CreatedBy": f"arn:{self.partition}:iam::{self.current_account}:root",
+            "DefaultVersion": t.is_default(v), "LaunchTemplateData": v.data, "LaunchTemplateId": t.id,
+            "LaunchTemplateName": t.name, "VersionDescription": v.description, "VersionNumber": v.number}
+            for t, v in shown], **more})
+
+    setattr(LaunchTemplates, "describe_launch_templates", describe_launch_templates)  # noqa: B010
+    setattr(LaunchTemplates, "describe_launch_template_versions", describe_launch_template_versions)  # noqa: B010
+    setattr(LaunchTemplates, "_cost_janitor_patched", True)  # noqa: B010
+
+
 def _scaling_problem(config: dict[str, int]) -> str | None:
     """EKS refuses a scaling config whose minSize exceeds desiredSize or whose desiredSize exceeds maxSize
     (NodegroupScalingConfig, EKS API reference: desiredSize is "The current number of nodes that the managed node
@@ -954,6 +999,7 @@ def patch_all() -> None:
     _patch_ecr()
     _patch_fsx()
     _patch_recycle_bin()
+    _patch_launch_templates()
     _patch_eks()
     _patch_sagemaker()
     _patch_events()
