@@ -107,3 +107,21 @@ def test_the_janitors_own_cost_line(costs: dict[str, dict[str, float]], realized
 
     got, problem = own_cost("cost-janitor:stack", costs, realized)
     assert got == line and (problem or "").startswith(says or "")
+
+
+def test_a_storage_familys_digest_line_prices_what_it_can_and_counts_what_it_cannot() -> None:
+    from cost_janitor.core.models import FindingKind
+    from cost_janitor.core.report import storage_digest
+
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+
+    def rec(rid: str, verdict: str, usd: float | None, action: str = "review", status: str = "planned",
+            days: float = 1) -> LedgerRecord:
+        return LedgerRecord(resource_id=rid, action=action, status=status, at=now - timedelta(days=days),
+                            monthly_usd=usd, kind="fsx", verdict=verdict)
+
+    lines = storage_digest([rec("fs-1", "idle", 240.0), rec("fs-2", "idle", None), rec("fs-3", "busy", None),
+                            rec("fs-4", "idle", None, "delete-file-system", "done"),
+                            rec("fs-5", "idle", 99.0, days=30)], kind=FindingKind.FSX, label="FSx", now=now)
+    assert lines == ["*Storage (FSx):* idle $240/month, 2 idle unpriced, 1 delete-file-system done"]
+    assert storage_digest([], kind=FindingKind.FSX, label="FSx", now=now) == []

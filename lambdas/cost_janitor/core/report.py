@@ -4,6 +4,7 @@ the fleet's GPU utilisation — pure functions a digest, the CLI and the dashboa
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -178,3 +179,30 @@ def ends_savings(history: list[LedgerRecord], at: datetime, *, resource_type: st
     stops = [e for e in own if e.action in SAVINGS_ACTIONS and e.status == "done"]
     starts = [e for e in own if e.action == "started"]
     return bool(stops) and not (starts and starts[-1].at >= stops[-1].at) and at > stops[-1].at
+
+
+def storage_digest(entries: Sequence[LedgerRecord], *, kind: FindingKind, label: str, now: datetime) -> list[str]:
+    """A storage family's digest line (EFS, ECR, FSx, AMIs): the last week's latest finding per resource, its
+    dollars at stake by verdict and the unpriced ones counted (never dropped), and the changes the janitor made."""
+    latest: dict[str, LedgerRecord] = {}
+    for e in entries:
+        if e.kind == kind and now - e.at <= timedelta(days=7) and (
+                e.resource_id not in latest or e.at > latest[e.resource_id].at):
+            latest[e.resource_id] = e
+    priced: dict[str, float] = defaultdict(float)
+    unpriced: dict[str, int] = defaultdict(int)
+    done: dict[str, int] = defaultdict(int)
+    for e in latest.values():
+        if e.status == "done" and e.action not in ("mark-idle", "unmark-idle"):
+            done[e.action] += 1
+        if e.verdict in ("idle", "unused", "change-proposed", "conflict"):
+            if e.monthly_usd:
+                priced[e.verdict] += e.monthly_usd
+            else:
+                unpriced[e.verdict] += 1
+    if not priced and not unpriced and not done:
+        return []
+    parts = [f"{verdict} ${usd:,.0f}/month" for verdict, usd in sorted(priced.items(), key=lambda kv: -kv[1])]
+    parts += [f"{n} {verdict} unpriced" for verdict, n in sorted(unpriced.items())]
+    parts += [f"{n} {action} done" for action, n in sorted(done.items())]
+    return [f"*Storage ({label}):* " + ", ".join(parts)]

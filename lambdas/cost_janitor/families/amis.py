@@ -14,8 +14,9 @@ from cost_janitor.adapters.amis import AmiInventory
 from cost_janitor.adapters.clients import client, own_account
 from cost_janitor.adapters.executor import Api, Call, Run, each
 from cost_janitor.core.amis import IMAGE_TYPE, classify_image, recheck_image, snapshots_of, what_happens
-from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
+from cost_janitor.core.models import ActionKind, Finding, FindingKind, LedgerRecord
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.report import storage_digest
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 # EC2 images and snapshots have no account in their ARN (Service Authorization Reference, Amazon EC2 resource types)
@@ -113,7 +114,7 @@ class Amis:
         return what_happens(finding)
 
     def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
-        return []  # the digest's common sections carry its findings
+        return storage_digest(entries, kind=FindingKind.AMI, label="AMIs", now=now)
 
 
 FAMILY: Family = Amis()

@@ -13,8 +13,9 @@ from cost_janitor.adapters.clients import client, own_account
 from cost_janitor.adapters.ecr import EcrInventory
 from cost_janitor.adapters.executor import Api, Call, Run, each
 from cost_janitor.core.ecr import REPOSITORY_TYPE, classify_repository, policy_to_put, recheck_repository, what_happens
-from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
+from cost_janitor.core.models import ActionKind, Finding, FindingKind, LedgerRecord
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.report import storage_digest
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 REPOSITORIES = Arn("ecr", "repository")
@@ -81,7 +82,7 @@ class Ecr:
         return what_happens(finding)
 
     def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
-        return []  # the digest's common sections carry its findings
+        return storage_digest(entries, kind=FindingKind.ECR, label="ECR", now=now)
 
 
 FAMILY: Family = Ecr()

@@ -20,8 +20,9 @@ from cost_janitor.core.efs import (
     recheck_lifecycle,
     what_happens,
 )
-from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
+from cost_janitor.core.models import ActionKind, Finding, FindingKind, LedgerRecord
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.report import storage_digest
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 FILE_SYSTEMS = Arn("elasticfilesystem", "file-system")
@@ -98,7 +99,7 @@ class Efs:
         return what_happens(finding)
 
     def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
-        return []  # the digest's common sections (costliest idle resources) carry its idle file systems
+        return storage_digest(entries, kind=FindingKind.EFS, label="EFS", now=now)
 
 
 FAMILY: Family = Efs()

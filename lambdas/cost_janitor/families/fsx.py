@@ -14,8 +14,9 @@ from cost_janitor.adapters.cloudwatch import CloudWatchReader
 from cost_janitor.adapters.executor import Api, Call, Run, each
 from cost_janitor.adapters.fsx import FsxInventory, fsx_usage
 from cost_janitor.core.fsx import LUSTRE_TYPE, classify_lustre, recheck_lustre, what_happens
-from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
+from cost_janitor.core.models import ActionKind, Finding, FindingKind, LedgerRecord
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.report import storage_digest
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 FILE_SYSTEMS, BACKUPS = Arn("fsx", "file-system"), Arn("fsx", "backup")
@@ -97,7 +98,7 @@ class Fsx:
         return what_happens(finding)
 
     def digest(self, entries: Sequence[LedgerRecord], *, now: datetime) -> list[str]:
-        return []  # the digest's common sections carry its findings
+        return storage_digest(entries, kind=FindingKind.FSX, label="FSx for Lustre", now=now)
 
 
 FAMILY: Family = Fsx()
