@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption
-from cost_janitor.core.idle import mark_then
+from cost_janitor.core.idle import mark_then, no_longer_due, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Verdict, _Frozen, arn
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import severity
@@ -136,13 +136,8 @@ def recheck_image(planned: Finding, current: MachineImage | None, used_by: list[
     why = None
     if current is None:
         why = "the image is gone"
-    elif evaluate_exemption(current.tags, policy.exemptions, now=now).exempt:
-        why = "it was kept"
-    elif policy.environments.classes[policy.environments.class_of(
-            current.tags.get(policy.environments.tag_key))].on_idle != "stop":
-        why = "it is no longer tagged dev"
-    elif current.tags.get(policy.exemptions.idle_since_tag) is None:
-        why = "its mark was removed"
+    elif (due := no_longer_due(current.tags, policy, now=now)) is not None:
+        why = due
     elif current.last_launched is None or current.last_launched > now - timedelta(days=policy.amis.unused_days):
         why = "it was launched since"
     elif used_by is None:
@@ -153,8 +148,7 @@ def recheck_image(planned: Finding, current: MachineImage | None, used_by: list[
         why = "no Recycle Bin retention rule for EBS snapshots now"
     if why is None:
         return planned
-    return planned.model_copy(update={"action": None, "action_status": None,
-                                      "notes": (*planned.notes, f"not deregistered: {why}")})
+    return withdrawn(planned, f"not deregistered: {why}")
 
 
 def snapshots_of(f: Finding) -> list[str]:

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.core.exemptions import evaluate_exemption
-from cost_janitor.core.idle import mark_then
+from cost_janitor.core.idle import mark_then, no_longer_due, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import severity
@@ -190,13 +190,8 @@ def recheck_repository(planned: Finding, current: Repository | None, policy: Pol
     why = None
     if current is None:
         why = "the repository is gone"
-    elif evaluate_exemption(current.tags, policy.exemptions, now=now).exempt:
-        why = "it was kept"
-    elif policy.environments.classes[policy.environments.class_of(
-            current.tags.get(policy.environments.tag_key))].on_idle != "stop":
-        why = "it is no longer tagged dev"
-    elif current.tags.get(policy.exemptions.idle_since_tag) is None:
-        why = "its mark was removed"
+    elif (due := no_longer_due(current.tags, policy, now=now)) is not None:
+        why = due
     elif not current.policy_read:
         why = "its lifecycle policy could not be read just before"
     else:
@@ -206,8 +201,7 @@ def recheck_repository(planned: Finding, current: Repository | None, policy: Pol
         else:
             return planned.model_copy(update={"evidence": {**planned.evidence, "policy_before": current.policy_text,
                                                            "policy_after": merged}})
-    return planned.model_copy(update={"action": None, "action_status": None,
-                                      "notes": (*planned.notes, f"not written: {why}")})
+    return withdrawn(planned, f"not written: {why}")
 
 
 def policy_to_put(f: Finding) -> str:

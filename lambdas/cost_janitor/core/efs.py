@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption
-from cost_janitor.core.idle import mark_then
+from cost_janitor.core.idle import coverage, mark_then, no_longer_due, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import severity
@@ -101,9 +101,6 @@ def merge_lifecycle(existing: Sequence[dict[str, str]], fs: FileSystem,
     return merged, added, skipped
 
 
-def _coverage(s: Series, policy: Policy) -> float:
-    return s.points / max(1, policy.idle.lookback_days * 86_400 // policy.idle.period_seconds)
-
 
 def _price(fs: FileSystem) -> tuple[float | None, str]:
     rate = STANDARD_GB_MONTH.get(fs.region)
@@ -142,7 +139,7 @@ def classify_file_system(fs: FileSystem, usage: EfsUsage, policy: Policy, *, now
     elif any(s is not None and s.points == 0 for s in series):
         verdict = Verdict.CANNOT_JUDGE
         reason = f"no {NAMESPACE} ClientConnections / TotalIOBytes series: its use is not known"
-    elif any(s is not None and _coverage(s, policy) < policy.idle.min_coverage for s in series):
+    elif any(s is not None and coverage(s, policy) < policy.idle.min_coverage for s in series):
         verdict, reason = Verdict.CANNOT_JUDGE, "its metrics cover too little of the window to call it idle"
     elif all(s is not None and s.total == 0 for s in series):
         verdict = Verdict.IDLE
@@ -195,13 +192,8 @@ def recheck_lifecycle(planned: Finding, current: FileSystem | None, policy: Poli
     why = None
     if current is None:
         why = "the file system is gone"
-    elif evaluate_exemption(current.tags, policy.exemptions, now=now).exempt:
-        why = "it was kept"
-    elif policy.environments.classes[policy.environments.class_of(
-            current.tags.get(policy.environments.tag_key))].on_idle != "stop":
-        why = "it is no longer tagged dev"
-    elif current.tags.get(policy.exemptions.idle_since_tag) is None:
-        why = "its mark was removed"
+    elif (due := no_longer_due(current.tags, policy, now=now)) is not None:
+        why = due
     elif current.lifecycle is None:
         why = "its lifecycle configuration could not be read just before"
     if why is None and current is not None and current.lifecycle is not None:
@@ -212,8 +204,7 @@ def recheck_lifecycle(planned: Finding, current: FileSystem | None, policy: Poli
             return planned.model_copy(update={"evidence": {**planned.evidence,
                                                            "lifecycle_before": json.dumps(list(current.lifecycle)),
                                                            "lifecycle_after": json.dumps(merged)}})
-    return planned.model_copy(update={"action": None, "action_status": None,
-                                      "notes": (*planned.notes, f"not written: {why}")})
+    return withdrawn(planned, f"not written: {why}")
 
 
 def lifecycle_to_put(f: Finding) -> list[dict[str, str]]:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption
-from cost_janitor.core.idle import mark_then
+from cost_janitor.core.idle import mark_then, no_longer_due, withdrawn
 from cost_janitor.core.models import (
     ActionKind,
     Ask,
@@ -461,21 +461,15 @@ def recheck_nodegroup(planned: Finding, current: NodeGroup | None, requested_now
         why = "the node group is gone"
     elif current.status != "ACTIVE":
         why = f"the node group is {current.status}"
-    elif evaluate_exemption(current.tags, policy.exemptions, now=now).exempt:
-        why = "it was kept"
-    elif policy.environments.classes[policy.environments.class_of(
-            current.tags.get(policy.environments.tag_key))].on_idle != "stop":
-        why = "it is no longer tagged dev"
-    elif current.tags.get(policy.exemptions.idle_since_tag) is None:
-        why = "its idle mark was removed"
+    elif (due := no_longer_due(current.tags, policy, now=now)) is not None:
+        why = due
     elif requested_now is None:
         why = "node_gpu_usage_total could not be read just before: an absent signal is never idle"
     elif requested_now > 0:
         why = f"pods request {requested_now:g} GPU(s) on it now"
     if why is None:
         return planned
-    return planned.model_copy(update={"action": None, "action_status": None,
-                                      "notes": (*planned.notes, f"not scaled: {why}")})
+    return withdrawn(planned, f"not scaled: {why}")
 
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption
-from cost_janitor.core.idle import mark_then
+from cost_janitor.core.idle import coverage, mark_then, no_longer_due, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
 
@@ -60,9 +60,6 @@ class FsxUsage(_Frozen):
     read: Series | None = None  # None: not read
     write: Series | None = None
 
-
-def _coverage(s: Series, policy: Policy) -> float:
-    return s.points / max(1, policy.idle.lookback_days * 86_400 // policy.idle.period_seconds)
 
 
 def quiet(usage: FsxUsage, policy: Policy, *, days: float) -> bool | None:
@@ -100,7 +97,7 @@ def classify_lustre(fs: LustreFileSystem, usage: FsxUsage, policy: Policy, *, no
     elif any(s is not None and s.points == 0 for s in series):
         verdict = Verdict.CANNOT_JUDGE
         reason = f"no {NAMESPACE} DataReadBytes / DataWriteBytes series: its use is not known"
-    elif any(s is not None and _coverage(s, policy) < policy.idle.min_coverage for s in series):
+    elif any(s is not None and coverage(s, policy) < policy.idle.min_coverage for s in series):
         verdict, reason = Verdict.CANNOT_JUDGE, "its metrics cover too little of the window to call it idle"
     elif quiet(usage, policy, days=window):
         verdict = Verdict.IDLE
@@ -143,13 +140,8 @@ def recheck_lustre(planned: Finding, current: LustreFileSystem | None, recent: F
         why = "the file system is gone"
     elif current.lifecycle != "AVAILABLE":
         why = f"its lifecycle is {current.lifecycle}"
-    elif evaluate_exemption(current.tags, policy.exemptions, now=now).exempt:
-        why = "it was kept"
-    elif policy.environments.classes[policy.environments.class_of(
-            current.tags.get(policy.environments.tag_key))].on_idle != "stop":
-        why = "it is no longer tagged dev"
-    elif current.tags.get(policy.exemptions.idle_since_tag) is None:
-        why = "its mark was removed"
+    elif (due := no_longer_due(current.tags, policy, now=now)) is not None:
+        why = due
     elif current.scratch:
         why = "a scratch file system cannot be backed up"
     elif recent is None or quiet(recent, policy, days=policy.fsx.recheck_hours / 24) is None:
@@ -158,8 +150,7 @@ def recheck_lustre(planned: Finding, current: LustreFileSystem | None, recent: F
         why = "bytes are moving on it now"
     if why is None:
         return planned
-    return planned.model_copy(update={"action": None, "action_status": None,
-                                      "notes": (*planned.notes, f"not deleted: {why}")})
+    return withdrawn(planned, f"not deleted: {why}")
 
 
 def what_happens(f: Finding) -> str | None:

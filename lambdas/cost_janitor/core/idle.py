@@ -52,7 +52,8 @@ def _avg(s: Series) -> float:
     return s.total / s.points
 
 
-def _coverage(s: Series, policy: Policy) -> float:
+def coverage(s: Series, policy: Policy) -> float:
+    """The share of the window's periods a series has a datapoint in (every family's coverage test)."""
     return min(1.0, s.points / expected_points(policy))
 
 
@@ -107,7 +108,7 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
     if usage.cpu is None:
         return None
     ev["cpu_points"] = usage.cpu.points
-    if _coverage(usage.cpu, policy) < need:
+    if coverage(usage.cpu, policy) < need:
         return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {usage.cpu.points} of {expected_points(policy)} "
                         f"hourly CPU datapoints in {th.lookback_days} days (new, or stopped most of the window)", ev)
     cpu = round(_avg(usage.cpu), 2)
@@ -118,7 +119,7 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
     if usage.network_in is None or usage.network_out is None:
         return None
     net = merge_sum(usage.network_in, usage.network_out)
-    if _coverage(net, policy) < need:
+    if coverage(net, policy) < need:
         return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {net.points} network datapoints", ev)
     mb_per_day = round(net.total / _MB / (net.points * th.period_seconds / 86400), 2)
     ev["network_mb_per_day"] = mb_per_day
@@ -144,7 +145,7 @@ def _verdict(instance: Instance, usage: Usage, policy: Policy, now: datetime) ->
         if gpu.maximum is None:
             return _Outcome(Verdict.GPU_METRICS_MISSING, f"{instance.instance_type} is a GPU instance but no "
                             "CloudWatch agent GPU metrics were found; it cannot be judged idle", ev)
-        if _coverage(gpu, policy) < need:
+        if coverage(gpu, policy) < need:
             return _Outcome(Verdict.INSUFFICIENT_DATA, f"only {gpu.points} of {expected_points(policy)} "
                             "GPU datapoints (agent installed recently or not reporting)", ev)
         gpu_max = round(gpu.maximum, 2)
@@ -313,6 +314,24 @@ def _action(
         return Ask.JUSTIFY, None
     hibernate = policy.idle.hibernate and instance.hibernation_configured
     return mark_then(ActionKind.HIBERNATE if hibernate else ActionKind.STOP, marked_raw, policy, now, notes)
+
+
+def no_longer_due(tags: dict[str, str], policy: Policy, *, now: datetime) -> str | None:
+    """Why a resource marked for an action is no longer due just before it (kept, no longer tagged dev, its mark
+    removed), or None: every family's re-check asks this first."""
+    if evaluate_exemption(tags, policy.exemptions, now=now).exempt:
+        return "it was kept"
+    if policy.environments.classes[policy.environments.class_of(tags.get(policy.environments.tag_key))
+                                   ].on_idle != "stop":
+        return "it is no longer tagged dev"
+    if tags.get(policy.exemptions.idle_since_tag) is None:
+        return "its mark was removed"
+    return None
+
+
+def withdrawn(planned: Finding, note: str) -> Finding:
+    """A planned action not made: no action, and the note that says why."""
+    return planned.model_copy(update={"action": None, "action_status": None, "notes": (*planned.notes, note)})
 
 
 def mark_then(act: ActionKind, mark: str | None, policy: Policy, now: datetime,

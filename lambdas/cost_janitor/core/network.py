@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption
-from cost_janitor.core.idle import mark_then
+from cost_janitor.core.idle import coverage, mark_then, no_longer_due, withdrawn
 from cost_janitor.core.models import (
     ActionKind,
     Ask,
@@ -268,9 +268,6 @@ def processed(series: Sequence[Series | None]) -> Series | None:
     return Series(mask=mask, total=total, maximum=top)
 
 
-def _coverage(s: Series, policy: Policy) -> float:
-    return s.points / max(1, policy.idle.lookback_days * 86_400 // policy.idle.period_seconds)
-
 
 def _monthly_gb(s: Series, policy: Policy) -> float:
     """The window's processed bytes as GB a month, at the rate of the hours that have data."""
@@ -388,9 +385,9 @@ def classify_nat(nat: NatGateway, traffic: Series | None, price: NatPrice, polic
         verdict, reason = Verdict.CANNOT_JUDGE, "its bytes could not be read: not taken to be zero"
     elif traffic.points == 0:
         verdict, reason = Verdict.CANNOT_JUDGE, f"no {NAMESPACE} bytes series: its traffic is not known"
-    elif _coverage(traffic, policy) < policy.idle.min_coverage:
+    elif coverage(traffic, policy) < policy.idle.min_coverage:
         verdict = Verdict.CANNOT_JUDGE
-        reason = (f"bytes for {_coverage(traffic, policy):.0%} of the window, under {policy.idle.min_coverage:.0%}: "
+        reason = (f"bytes for {coverage(traffic, policy):.0%} of the window, under {policy.idle.min_coverage:.0%}: "
                   "too little to call it idle")
     elif traffic.total > 0:
         verdict, reason = Verdict.BUSY, f"processed {traffic.total / GB:,.2f} GB in the window"
@@ -557,12 +554,8 @@ def recheck_endpoint(planned: Finding, current: Vpc | None, pins: Mapping[str, s
     still = {s: rts for s, rts in still.items() if rts}
     if current is None:
         why = "the VPC is gone"
-    elif evaluate_exemption(current.tags, policy.exemptions, now=now).exempt:
-        why = "it was kept"
-    elif not _dev(current.tags, policy):
-        why = "it is no longer tagged dev"
-    elif current.tags.get(policy.exemptions.idle_since_tag) is None:
-        why = "its mark was removed"
+    elif (due := no_longer_due(current.tags, policy, now=now)) is not None:
+        why = due
     elif pins is None:
         why = "the bucket policies could not be read just before"
     elif (pins := _pinned_to(pins, str(planned.evidence.get("nat_ips") or "").split(","))) and "s3" in still:
@@ -570,8 +563,7 @@ def recheck_endpoint(planned: Finding, current: Vpc | None, pins: Mapping[str, s
     elif not still:
         why = "the gateway endpoints are there now"
     if why is not None:
-        return planned.model_copy(update={"action": None, "action_status": None,
-                                          "notes": (*planned.notes, f"not created: {why}")})
+        return withdrawn(planned, f"not created: {why}")
     evidence = {**{k: v for k, v in planned.evidence.items() if not k.endswith("_route_tables")},
                 "services": ",".join(still), **{f"{s}_route_tables": ",".join(r) for s, r in still.items()}}
     return planned.model_copy(update={"evidence": evidence})
