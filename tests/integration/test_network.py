@@ -204,3 +204,17 @@ def test_an_endpoint_on_another_vpcs_route_table_is_refused_as_on_aws(aws: Local
         ec2.create_vpc_endpoint(VpcId=world["covered"]["vpc"], VpcEndpointType="Gateway",
                                 ServiceName=f"com.amazonaws.{REGION}.s3",
                                 RouteTableIds=world["covered"]["private_tables"])
+
+
+def test_with_one_sweep_per_region_only_the_first_region_reports_the_pairs(aws: LocalAws, janitor: Any,
+                                                                          world: dict[str, Any]) -> None:
+    """The stack runs one sweep per region when the policy has several: the region pairs (an account-wide view) are
+    reported once a night, by the policy's first region, not once per region."""
+    both = Policy.model_validate({**ON, "regions": [REGION, "us-west-2"]})
+    janitor(both)
+    west = idle_sweep.run(both, Settings.from_env(), now=NOW, run_id="night-west", dry_run=True,
+                          regions=["us-west-2"], families=[network.FAMILY])
+    assert not [f for f in west.findings if f.resource_type == PAIR_TYPE]
+    east = idle_sweep.run(both, Settings.from_env(), now=NOW, run_id="night-east", dry_run=True, regions=[REGION],
+                          families=[network.FAMILY])
+    assert "us-east-1->eu-west-1" in [f.resource_id for f in east.findings if f.resource_type == PAIR_TYPE]

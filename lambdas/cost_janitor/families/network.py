@@ -130,7 +130,10 @@ class Network:
         if costs is not None and (line := zone_lines(costs).get(region)) is not None and line.usd > 0:
             found.append(classify_zones(region, line, cross_zone_sources(vpcs, nats), night.policy, account=account,
                                         days=COST_DAYS, now=night.now, run_id=night.run_id))
-        if not night.memory.get("network:pairs"):  # once a night, in the first region swept
+        # once a night: with several regions the stack runs one sweep per region, so only the policy's first region
+        # reports the pairs (a sweep of one run reports them in the first region it reads)
+        home = night.policy.regions[0] if night.policy.regions else region
+        if region == home and not night.memory.get("network:pairs"):
             night.memory["network:pairs"] = True
             found += (self._pairs(costs, account, night) if costs is not None else
                       [cost_explorer_unread(str(lines), night.policy, account=account, now=night.now,
