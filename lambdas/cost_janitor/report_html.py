@@ -111,6 +111,9 @@ def render(doc: Mapping[str, Any], *, title: str = "cost-janitor weekly report")
         table("Resource families (last 7 days)", ["line"],
               [(line.replace("*", ""),) for line in (doc.get("families") or [])], chart="families"),
     ]
+    if doc.get("unpriced"):
+        sections.append('<p class="note" id="unpriced">Unpriced this week (no price known; counted, not in the '
+                        "dollars): " + escape(", ".join(f"{k} ×{n}" for k, n in doc["unpriced"].items())) + "</p>")
     if doc.get("unavailable"):
         sections.append('<p class="note">Not available this week: ' + escape(", ".join(
             f"{k} ({v})" for k, v in doc["unavailable"].items())) + "</p>")

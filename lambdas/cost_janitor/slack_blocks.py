@@ -242,8 +242,12 @@ def digest_message(doc: Mapping[str, Any], *, team: str | None, dashboard: str |
                      f"(estimated ${this['estimated_usd']:,.2f} had every stop lasted the week)")
         trend = " → ".join(f"${w['realized_usd']:,.0f}" for w in weeks)
         lines.append(f"*Last {len(weeks)} weeks:* {trend}")
-        if len(doc.get("by_account") or {}) > 1:  # a hub's digest: every member's ledger entries reach it
-            lines.append("*By account:* " + ", ".join(f"{k} ${v:,.2f}" for k, v in doc["by_account"].items()))
+        accounts = doc.get("by_account") or {}
+        if accounts and set(accounts) != {"(this account)"}:  # a hub's: every member listed, a $0 (unpriced) one too
+            lines.append("*By account:* " + ", ".join(f"{k} ${v:,.2f}" for k, v in accounts.items()))
+        if doc.get("unpriced"):
+            lines.append(f"*Unpriced:* {sum(doc['unpriced'].values())} stop(s) with no price known, counted but not "
+                         "in the dollars: " + ", ".join(f"{k} ×{n}" for k, n in doc["unpriced"].items()))
         if doc.get("by_action"):
             lines.append("*By action:* " + ", ".join(f"{k} ${v:,.2f}" for k, v in doc["by_action"].items()))
         ml = {k: v for k, v in (doc.get("by_action") or {}).items() if k in ML_ACTIONS}

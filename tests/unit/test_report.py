@@ -125,3 +125,31 @@ def test_a_storage_familys_digest_line_prices_what_it_can_and_counts_what_it_can
                             rec("fs-5", "idle", 99.0, days=30)], kind=FindingKind.FSX, label="FSx", now=now)
     assert lines == ["*Storage (FSx):* idle $240/month, 2 idle unpriced, 1 delete-file-system done"]
     assert storage_digest([], kind=FindingKind.FSX, label="FSx", now=now) == []
+
+
+def test_a_stop_with_no_price_is_counted_shown_and_its_account_listed_never_dropped() -> None:
+    """A member's box in a region the price table does not know was stopped: the dollars cannot count it, but the
+    digest says so (type and region), and 'By account' still lists that account."""
+    from cost_janitor.core.report import realized_savings
+    from cost_janitor.slack_blocks import digest_message, plain_text
+
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    entries = [LedgerRecord(resource_id="i-1", action="stop", status="done", at=now - timedelta(days=2),
+                            monthly_usd=None, instance_type="g5.xlarge", region="ap-southeast-2",
+                            account="222222222222"),
+               LedgerRecord(resource_id="i-2", action="stop", status="done", at=now - timedelta(days=9),
+                            monthly_usd=None, instance_type="g5.xlarge", region="ap-southeast-2",
+                            account="222222222222"),  # started before the week: still saving, still unpriced
+               LedgerRecord(resource_id="i-3", action="stop", status="done", at=now - timedelta(days=1),
+                            monthly_usd=73.0, instance_type="m5.large", region="us-east-1", account="")]
+    s = realized_savings(entries, start=now - timedelta(days=7), end=now)
+    assert s.unpriced == {"g5.xlarge in ap-southeast-2": 2}
+    assert set(s.by_account) == {"222222222222", "(this account)"} and s.by_account["222222222222"] == 0.0
+    text = plain_text(digest_message({"weeks": [{"realized_usd": s.realized_usd, "estimated_usd": s.estimated_usd}],
+                                      "by_account": s.by_account, "unpriced": s.unpriced}, team=None))
+    assert "*By account:*" in text and "222222222222 $0.00" in text
+    assert "*Unpriced:* 2 stop(s)" in text and "g5.xlarge in ap-southeast-2 ×2" in text
+    from cost_janitor.report_html import render
+
+    assert 'id="unpriced"' in render({"unpriced": s.unpriced}) and "g5.xlarge in ap-southeast-2" in render(
+        {"unpriced": s.unpriced})

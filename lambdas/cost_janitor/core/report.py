@@ -22,6 +22,9 @@ class Savings:
     by_team: dict[str, float] = field(default_factory=dict)
     by_action: dict[str, float] = field(default_factory=dict)
     by_account: dict[str, float] = field(default_factory=dict)  # the lifecycle rates' buckets: their account unknown
+    # what was stopped or deleted with no price known, by "type in region": counted, shown, never dropped (its account
+    # is listed in by_account at $0 all the same)
+    unpriced: dict[str, int] = field(default_factory=dict)
 
 
 def _overlap_hours(a: datetime, b: datetime, start: datetime, end: datetime) -> float:
@@ -42,10 +45,18 @@ def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datet
     by_resource: dict[str, list[LedgerRecord]] = defaultdict(list)
     for e in entries:
         by_resource[e.resource_id].append(e)
+    unpriced: dict[str, int] = defaultdict(int)
     for events in by_resource.values():
         events.sort(key=lambda e: e.at)
         for n, e in enumerate(events):
-            if e.status != "done" or e.monthly_usd is None or e.at >= end:
+            if e.status != "done" or e.at >= end:
+                continue
+            if e.monthly_usd is None:
+                if e.action in STOP_KINDS or e.action == "delete-volume":
+                    restart = next((x.at for x in events[n + 1:] if x.action == "started"), end)
+                    if _overlap_hours(e.at, restart, start, end) > 0:
+                        unpriced[f"{e.instance_type or e.resource_type or e.action} in {e.region or '?'}"] += 1
+                        account_total[e.account or "(this account)"] += 0.0
                 continue
             hourly = e.monthly_usd / HOURS_PER_MONTH
             if e.action in STOP_KINDS:
@@ -73,6 +84,7 @@ def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datet
     out.by_team = {k: round(v, 2) for k, v in sorted(team_total.items(), key=lambda kv: -kv[1])}
     out.by_action = {k: round(v, 2) for k, v in sorted(action_total.items(), key=lambda kv: -kv[1])}
     out.by_account = {k: round(v, 2) for k, v in sorted(account_total.items(), key=lambda kv: -kv[1])}
+    out.unpriced = dict(sorted(unpriced.items()))
     return out
 
 
