@@ -308,3 +308,12 @@ def test_preflight_says_before_the_deploy_that_a_low_concurrency_account_cannot_
     assert low.returncode == 1
     assert "limit is 10 with 10 unreserved" in low.stderr and "slack_reserved_concurrency=0" in low.stderr
     assert _cli("preflight", "--slack-reserved-concurrency", "0").returncode == 0  # no reservation: it deploys
+
+
+def test_prices_prints_the_price_with_its_source_and_says_why_when_there_is_none() -> None:
+    known = _cli("prices", "--region", "us-east-1", "--type", "g5.xlarge")
+    assert known.returncode == 0 and "$1.006/hour" in known.stdout and "table of 2025-05-01" in known.stdout
+    unknown = _cli("prices", "--region", "ap-southeast-2", "--type", "g5.xlarge", "--json")
+    assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
+    answer = json.loads(unknown.stdout)
+    assert answer["hourly_usd"] is None and "no offline price table for region ap-southeast-2" in answer["source"]

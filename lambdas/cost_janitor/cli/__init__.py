@@ -15,6 +15,7 @@ from cost_janitor.cli.commands import (
     cmd_cost,
     cmd_invoke,
     cmd_preflight,
+    cmd_prices,
     cmd_report,
     cmd_restore,
     cmd_slack_manifest,
@@ -110,6 +111,14 @@ def parser() -> argparse.ArgumentParser:
     cost.add_argument("--policy", help="policy JSON or cdk.json (its schedules; default: the defaults)")
     cost.add_argument("--json", action="store_true")
     cost.set_defaults(func=cmd_cost)
+
+    prices = sub.add_parser("prices", help="the price the janitor uses for an instance type in a region, with its "
+                            "source and date (or why it has none)")
+    prices.add_argument("--region", required=True)
+    prices.add_argument("--type", required=True, dest="instance_type", help="an EC2 type (g5.xlarge) or a SageMaker "
+                        "one (ml.g5.xlarge)")
+    prices.add_argument("--json", action="store_true")
+    prices.set_defaults(func=cmd_prices)
 
     preflight = sub.add_parser("preflight", parents=[aws],
                                help="before `cdk deploy`: would this account's limits make the deploy fail?")

@@ -283,6 +283,24 @@ def cmd_spot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prices(args: argparse.Namespace) -> int:
+    """The offline price (no AWS call) the findings use, with its source and date; an unknown one says why. Exit 1
+    when there is none, so a script can tell."""
+    from cost_janitor.core.pricing import instance_price, ml_price
+
+    lookup = ml_price if args.instance_type.startswith("ml.") else instance_price
+    price = lookup(args.instance_type, args.region)
+    if args.json:
+        print(json.dumps({"region": args.region, "type": args.instance_type, "hourly_usd": price.hourly_usd,
+                          "monthly_usd": price.monthly_usd, "source": price.source}, indent=2))
+    elif price.hourly_usd is None:
+        print(f"{args.instance_type} in {args.region}: no price — {price.source}")
+    else:
+        print(f"{args.instance_type} in {args.region}: ${price.hourly_usd:g}/hour, ${price.monthly_usd:,.2f}/month "
+              f"— {price.source}")
+    return 0 if price.hourly_usd is not None else 1
+
+
 def cmd_cost(args: argparse.Namespace) -> int:
     """The janitor's own monthly bill for a fleet of this size (a model: no AWS call)."""
     from cost_janitor.core.own_cost import PRICE_DATE, Fleet, estimate, total, unpriced
