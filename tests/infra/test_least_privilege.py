@@ -32,7 +32,8 @@ ALLOWED: dict[str, set[str]] = {
     "IdleSweep": SHARED | PUBLISH | {"ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
                                     "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "ec2:StopInstances",
                                     "ec2:CreateTags", "ec2:DeleteTags", "ec2:DescribeInstanceAttribute",
-                                    "ec2:DescribeAddresses"}  # the addresses family (tags only on Elastic IPs)
+                                    "ec2:DescribeAddresses",  # the addresses family (tags only on Elastic IPs)
+                                    "pricing:GetProducts"}  # prices the offline table does not know
                  | SAGEMAKER_SWEEP,
     "NotifierFunction": SHARED | SLACK | QUEUE,
     # the public endpoint: its secret and the answers queue, nothing that touches a resource

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from cost_janitor.core.exemptions import evaluate_exemption, parse_instant
 from cost_janitor.core.models import STOPS, ActionKind, Ask, Finding, FindingKind, Instance, Series, Usage, Verdict
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import instance_price
+from cost_janitor.core.pricing import PriceBook, instance_price
 
 KIND = FindingKind.IDLE_INSTANCE
 _MB = 1024 * 1024
@@ -236,9 +236,11 @@ def protection_reads(findings: list[Finding], known: dict[str, datetime], *,
 
 def classify_instances(
     instances: list[Instance], usage: dict[str, Usage], policy: Policy, *, now: datetime, run_id: str = "",
+    prices: PriceBook | None = None,
 ) -> list[Finding]:
-    """One finding per instance: verdict, reason, evidence, dollars and the action the policy calls for."""
-    return [_finding(i, usage.get(i.instance_id, Usage()), policy, now, run_id) for i in instances]
+    """One finding per instance: verdict, reason, evidence, dollars (`prices`: what the Price List API said for
+    types the offline table does not know) and the action the policy calls for."""
+    return [_finding(i, usage.get(i.instance_id, Usage()), policy, now, run_id, prices) for i in instances]
 
 
 def recheck(planned: Finding, current: Instance | None, usage: Usage, policy: Policy, *, now: datetime) -> Finding:
@@ -259,12 +261,13 @@ def recheck(planned: Finding, current: Instance | None, usage: Usage, policy: Po
                                               f"was planned, its tags now call for {fresh.action or 'nothing'}")})
 
 
-def _finding(instance: Instance, usage: Usage, policy: Policy, now: datetime, run_id: str) -> Finding:
+def _finding(instance: Instance, usage: Usage, policy: Policy, now: datetime, run_id: str,
+             prices: PriceBook | None = None) -> Finding:
     outcome = _verdict(instance, usage, policy, now) or _Outcome(
         Verdict.NOT_EVALUATED, "metrics could not be read this run; not judged idle", {})
     who = policy.ownership(instance.tags)
     on_idle = policy.environments.classes[str(who["environment"])].on_idle
-    price = instance_price(instance.instance_type, instance.region)
+    price = instance_price(instance.instance_type, instance.region, prices)
     price_source = price.source + ("; spot instances cost less than this" if instance.lifecycle == "spot" else "")
     notes = list(evaluate_exemption(instance.tags, policy.exemptions, now=now).notes)
     action, act_after = _action(instance, outcome.verdict, on_idle, policy, now, notes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 HOURS_PER_MONTH = 730.0
@@ -68,8 +69,14 @@ class Price:
         return None if self.hourly_usd is None else round(self.hourly_usd * HOURS_PER_MONTH, 2)
 
 
-def instance_price(instance_type: str, region: str) -> Price:
-    """The on-demand hourly price, or None with the reason when the table does not know it."""
+PriceBook = Mapping[tuple[str, str], Price]  # (instance type, region) → a price read elsewhere (the Price List API)
+
+
+def instance_price(instance_type: str, region: str, book: PriceBook | None = None) -> Price:
+    """The on-demand hourly price — from `book` where it has one (the Price List API, with its date), else the
+    offline table — or None with the reason when neither knows it."""
+    if book is not None and (instance_type, region) in book:
+        return book[(instance_type, region)]
     if region not in _SAME_AS_US_EAST_1:
         return Price(None, f"unknown: no offline price table for region {region} (table of {PRICE_TABLE_DATE})")
     hourly = _US_EAST_1.get(instance_type)

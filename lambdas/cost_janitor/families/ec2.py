@@ -12,6 +12,7 @@ from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.adapters.ec2 import MARKS, Ec2Inventory
 from cost_janitor.adapters.executor import Api, Call, ids
 from cost_janitor.adapters.ledger import Ledger
+from cost_janitor.adapters.pricing import PriceList
 from cost_janitor.core.idle import (
     PROTECTION_KEPT,
     classify_instances,
@@ -24,6 +25,7 @@ from cost_janitor.core.idle import (
 )
 from cost_janitor.core.models import STOPS, ActionKind, Finding, Instance, LedgerRecord, Started, Usage
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import Price, instance_price
 from cost_janitor.families import Arn, Family, Grant, Night, dev_only, only_tag_keys
 
 TYPE = "ec2:instance"
@@ -47,6 +49,21 @@ ACTIONS: dict[ActionKind, Call] = {
 }
 
 
+def _price_list(instances: Sequence[Instance], night: Night) -> dict[tuple[str, str], Price]:
+    """The Price List API's prices for the types and regions the offline table does not know, one GetProducts each
+    a night (kept in the night's memory across regions)."""
+    book: dict[tuple[str, str], Price] = night.memory.setdefault("prices", {})
+    wanted = {(i.instance_type, i.region) for i in instances
+              if instance_price(i.instance_type, i.region).hourly_usd is None} - set(book)
+    if wanted:
+        prices = PriceList(client("pricing", "us-east-1"))
+        try:
+            book.update(prices.ec2(wanted))
+        finally:
+            night.calls["pricing:GetProducts"] += prices.calls
+    return book
+
+
 class Ec2Instances:
     name = "ec2-instances"
     service = "ec2"
@@ -67,7 +84,8 @@ class Ec2Instances:
         if night.ledger:
             night.starts += _started_again(instances, night.ledger, region, night)
         night.memory.setdefault("usage", {}).update(usage)
-        findings = classify_instances(instances, usage, night.policy, now=night.now, run_id=night.run_id)
+        findings = classify_instances(instances, usage, night.policy, now=night.now, run_id=night.run_id,
+                                      prices=_price_list(instances, night))
         return _with_stop_protection(findings, instances, usage, inventory, night, region=region)
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
@@ -105,9 +123,11 @@ class Ec2Instances:
                 "cloudwatch:ListMetrics",
                 # stop protection (DisableApiStop) of the boxes about to be marked or stopped: without it AWS refuses
                 # the read and a protected box would be marked nightly and fail to stop nightly
-                "ec2:DescribeInstanceAttribute"),
-                why="ec2:Describe*, cloudwatch:GetMetricData/ListMetrics and X-Ray writes have no resource-level "
-                    "permissions"),
+                "ec2:DescribeInstanceAttribute",
+                # prices the offline table does not know (the Price List API)
+                "pricing:GetProducts"),
+                why="ec2:Describe*, cloudwatch:GetMetricData/ListMetrics, pricing:GetProducts and X-Ray writes have "
+                    "no resource-level permissions"),
             # One statement per API action (not per ActionKind), each with its own condition; a test checks that
             # together they cover executor.permissions() for every ActionKind.
             Grant("StopOnlyDevInstances", ("ec2:StopInstances",), instances, dev,

@@ -426,3 +426,26 @@ def seed_image(aws: LocalAws, name: str, *, tags: dict[str, str], created_days_a
         setattr(ami, "last_launched_time",  # noqa: B010 (DescribeImages' LastLaunchedTime, which moto lacks)
                 (now - timedelta(days=launched_days_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))
     return image
+
+
+def ec2_price_product(instance_type: str, region: str, usd_per_hour: float, *,
+                      published: str = "2026-11-20T00:00:00Z") -> dict[str, Any]:
+    """One EC2 on-demand Linux product as the Price List API documents its PriceList entries (product with its
+    attributes, terms.OnDemand with priceDimensions and pricePerUnit) — a test fixture, not a real price."""
+    sku = f"SKU{abs(hash((instance_type, region))) % 10 ** 8:08d}"
+    return {"formatVersion": "v1.0", "serviceCode": "AmazonEC2", "publicationDate": published,
+            "product": {"productFamily": "Compute Instance", "sku": sku, "attributes": {
+                "instanceType": instance_type, "regionCode": region, "operatingSystem": "Linux", "tenancy": "Shared",
+                "preInstalledSw": "NA", "capacitystatus": "Used", "servicecode": "AmazonEC2"}},
+            "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {
+                "sku": sku, "offerTermCode": "JRTCKXETXF", "effectiveDate": published,
+                "priceDimensions": {f"{sku}.JRTCKXETXF.6YS6EN2CT7": {
+                    "unit": "Hrs", "pricePerUnit": {"USD": f"{usd_per_hour:.10f}"},
+                    "description": f"${usd_per_hour} per On Demand Linux {instance_type} Instance Hour"}}}}}}
+
+
+def seed_price_list(products: list[dict[str, Any]]) -> None:
+    """The emulator's Price List API answers GetProducts from these (local/emulator/strict.PRICE_LIST)."""
+    from cost_janitor.local.emulator.strict import PRICE_LIST
+
+    PRICE_LIST.extend(products)

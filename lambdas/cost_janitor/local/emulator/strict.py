@@ -403,12 +403,26 @@ def _patch_fsx() -> None:
 
 
 RECYCLE_BIN: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (access key, region) → its retention rules
+PRICE_LIST: list[dict[str, Any]] = []  # the Price List API's products (fixtures the tests and the demo add)
+
+
+def _get_products(request: dict[str, Any]) -> dict[str, Any]:
+    """GetProducts as botocore's pricing model has it (JSON 1.1, AWSPriceListService.GetProducts): the products of
+    ServiceCode whose attributes match every TERM_MATCH filter, each as a JSON string in PriceList, paged by
+    MaxResults / NextToken."""
+    wanted = [(f["Field"], f["Value"]) for f in request.get("Filters", []) if f.get("Type") == "TERM_MATCH"]
+    found = [p for p in PRICE_LIST if p.get("serviceCode") == request.get("ServiceCode") and all(
+        str(p["product"]["attributes"].get(k)) == str(v) for k, v in wanted)]
+    start, size = int(request.get("NextToken") or 0), int(request.get("MaxResults") or 100)
+    page = {"FormatVersion": "aws_v1", "PriceList": [json.dumps(p) for p in found[start:start + size]]}
+    return {**page, **({"NextToken": str(start + size)} if start + size < len(found) else {})}
 
 
 def _patch_recycle_bin() -> None:
-    """moto has no Recycle Bin (rbin): a stand-in inside the server answers ListRules and CreateRule (REST-JSON, as
-    botocore's rbin model has them: POST /list-rules, POST /rules) from RECYCLE_BIN, per caller and region, and moto's
-    reset clears it. The janitor reads only ListRules; the tests and the demo create rules as a team would."""
+    """moto has no Recycle Bin (rbin) and no Price List API (pricing): stand-ins inside the server answer rbin's
+    ListRules and CreateRule (REST-JSON, as botocore's rbin model has them: POST /list-rules, POST /rules) from
+    RECYCLE_BIN, per caller and region, and pricing's GetProducts from PRICE_LIST (_get_products); moto's reset clears
+    both. The janitor reads only ListRules and GetProducts; the tests and the demo create the rest."""
     import uuid
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
@@ -425,12 +439,15 @@ def _patch_recycle_bin() -> None:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/moto-api/reset"):
             RECYCLE_BIN.clear()
+            PRICE_LIST.clear()
         scope = (environ.get("HTTP_AUTHORIZATION") or "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
-        if len(scope) < 4 or scope[3] != "rbin":
+        if len(scope) < 4 or scope[3] not in ("rbin", "pricing"):
             return original(self, environ, start_response)
         key, region = scope[0], scope[2]
         size = int(environ.get("CONTENT_LENGTH") or 0)
         request = json.loads(environ["wsgi.input"].read(size) or b"{}") if size else {}
+        if scope[3] == "pricing":
+            return answer(start_response, "200 OK", _get_products(request))
         rules = RECYCLE_BIN.setdefault((key, region), [])
         if path == "/list-rules":
             wanted = request.get("ResourceType")
