@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption
-from cost_janitor.core.idle import coverage, mark_then, no_longer_due, withdrawn
+from cost_janitor.core.idle import mark_then, no_longer_due, not_readable, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.pricing import severity
@@ -134,13 +134,8 @@ def classify_file_system(fs: FileSystem, usage: EfsUsage, policy: Policy, *, now
         verdict, reason = Verdict.EXEMPT, exemption.reason
     elif fs.created is not None and now - fs.created < window:
         verdict, reason = Verdict.STARTED_RECENTLY, f"created {fs.created:%Y-%m-%d}, within the window"
-    elif any(s is None for s in series):
-        verdict, reason = Verdict.CANNOT_JUDGE, "its metrics could not be read: not taken to be unused"
-    elif any(s is not None and s.points == 0 for s in series):
-        verdict = Verdict.CANNOT_JUDGE
-        reason = f"no {NAMESPACE} ClientConnections / TotalIOBytes series: its use is not known"
-    elif any(s is not None and coverage(s, policy) < policy.idle.min_coverage for s in series):
-        verdict, reason = Verdict.CANNOT_JUDGE, "its metrics cover too little of the window to call it idle"
+    elif (gap := not_readable(series, policy, what=f"{NAMESPACE} ClientConnections / TotalIOBytes")) is not None:
+        verdict, reason = Verdict.CANNOT_JUDGE, gap
     elif all(s is not None and s.total == 0 for s in series):
         verdict = Verdict.IDLE
         reason = (f"no client connected and no byte read or written in {policy.idle.lookback_days} days, and its "

@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from cost_janitor.core.exemptions import evaluate_exemption
-from cost_janitor.core.idle import coverage, mark_then, no_longer_due, withdrawn
+from cost_janitor.core.idle import mark_then, no_longer_due, not_readable, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
 
@@ -92,13 +92,8 @@ def classify_lustre(fs: LustreFileSystem, usage: FsxUsage, policy: Policy, *, no
         verdict, reason = Verdict.NOT_EVALUATED, f"its lifecycle is {fs.lifecycle}"
     elif fs.created is not None and now - fs.created < timedelta(days=window):
         verdict, reason = Verdict.STARTED_RECENTLY, f"created {fs.created:%Y-%m-%d}, within the window"
-    elif any(s is None for s in series):
-        verdict, reason = Verdict.CANNOT_JUDGE, "its metrics could not be read: not taken to be unused"
-    elif any(s is not None and s.points == 0 for s in series):
-        verdict = Verdict.CANNOT_JUDGE
-        reason = f"no {NAMESPACE} DataReadBytes / DataWriteBytes series: its use is not known"
-    elif any(s is not None and coverage(s, policy) < policy.idle.min_coverage for s in series):
-        verdict, reason = Verdict.CANNOT_JUDGE, "its metrics cover too little of the window to call it idle"
+    elif (gap := not_readable(series, policy, what=f"{NAMESPACE} DataReadBytes / DataWriteBytes")) is not None:
+        verdict, reason = Verdict.CANNOT_JUDGE, gap
     elif quiet(usage, policy, days=window):
         verdict = Verdict.IDLE
         reason = (f"{evidence['gb_moved']} GB read and written in {window} days (under "

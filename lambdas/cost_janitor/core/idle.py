@@ -7,6 +7,7 @@ out — `needs_detail` says which. The verdict is the same whether or not the la
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,6 +56,18 @@ def _avg(s: Series) -> float:
 def coverage(s: Series, policy: Policy) -> float:
     """The share of the window's periods a series has a datapoint in (every family's coverage test)."""
     return min(1.0, s.points / expected_points(policy))
+
+
+def not_readable(series: Sequence[Series | None], policy: Policy, *, what: str) -> str | None:
+    """Why a resource's series cannot call it idle — a read failed, a series is missing, or too few periods — or
+    None when they can (the storage families' absence rules: an absent signal is never idle)."""
+    if any(s is None for s in series):
+        return "its metrics could not be read: not taken to be unused"
+    if any(s is not None and s.points == 0 for s in series):
+        return f"no {what} series: its use is not known"
+    if any(s is not None and coverage(s, policy) < policy.idle.min_coverage for s in series):
+        return "its metrics cover too little of the window to call it idle"
+    return None
 
 
 # Tags that make an instance a Kubernetes node. EKS managed node groups tag their instances eks:cluster-name and
