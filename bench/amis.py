@@ -16,13 +16,14 @@ import json
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambdas"))
 sys.path.insert(0, str(ROOT))
+
+from family_night import one_night  # noqa: E402 (bench/, beside this script)
 
 
 def seed(aws: Any, images: int) -> float:
@@ -41,26 +42,8 @@ def seed(aws: Any, images: int) -> float:
 
 
 def measure(images: int) -> dict[str, Any]:
-    from cost_janitor.capabilities import idle_sweep
-    from cost_janitor.core.policy import Policy
-    from cost_janitor.families import amis
-    from cost_janitor.local.emulator import deploy_janitor_resources, pointed_at, start_moto
-    from cost_janitor.settings import Settings
-
-    aws = start_moto()
-    aws.reset()  # the emulator's state lives in the process: a second size starts from an empty account
-    try:
-        with pointed_at(aws):
-            seeding_s = seed(aws, images)
-            policy = Policy.model_validate({"idle": {"services": ["amis"]}})
-            deploy_janitor_resources(aws, policy)
-            started = time.perf_counter()
-            report = idle_sweep.run(policy, Settings.from_env(), now=datetime.now(UTC) + timedelta(minutes=5),
-                                    run_id="bench", dry_run=True, families=[amis.FAMILY])
-            wall = round(time.perf_counter() - started, 1)
-    finally:
-        aws.stop()
-    calls = {k.removeprefix("amis:"): v for k, v in sorted(report.api_calls.items()) if k.startswith("amis:")}
+    seeding_s, wall, report, calls = one_night("amis", {"idle": {"services": ["amis"]}},
+                                               lambda aws, _end: seed(aws, images))
     total = sum(calls.values())
     return {"images": images, "launch_templates": images // 50, "seeding_s": seeding_s, "wall_s": wall,
             "api_calls": calls, "api_calls_total": total, "calls_per_1000_images": round(total * 1000 / images, 1),

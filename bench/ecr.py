@@ -15,13 +15,14 @@ import json
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambdas"))
 sys.path.insert(0, str(ROOT))
+
+from family_night import one_night  # noqa: E402 (bench/, beside this script)
 
 PER_REPOSITORY = 100
 
@@ -39,26 +40,8 @@ def seed(aws: Any, images: int) -> float:
 
 
 def measure(images: int) -> dict[str, Any]:
-    from cost_janitor.capabilities import idle_sweep
-    from cost_janitor.core.policy import Policy
-    from cost_janitor.families import ecr
-    from cost_janitor.local.emulator import deploy_janitor_resources, pointed_at, start_moto
-    from cost_janitor.settings import Settings
-
-    aws = start_moto()
-    aws.reset()  # the emulator's state lives in the process: a second size starts from an empty account
-    try:
-        with pointed_at(aws):
-            seeding_s = seed(aws, images)
-            policy = Policy.model_validate({"idle": {"services": ["ecr"]}})
-            deploy_janitor_resources(aws, policy)
-            started = time.perf_counter()
-            report = idle_sweep.run(policy, Settings.from_env(), now=datetime.now(UTC) + timedelta(minutes=5),
-                                    run_id="bench", dry_run=True, families=[ecr.FAMILY])
-            wall = round(time.perf_counter() - started, 1)
-    finally:
-        aws.stop()
-    calls = {k.removeprefix("ecr:"): v for k, v in sorted(report.api_calls.items()) if k.startswith("ecr:")}
+    seeding_s, wall, report, calls = one_night("ecr", {"idle": {"services": ["ecr"]}},
+                                               lambda aws, _end: seed(aws, images))
     total = sum(calls.values())
     return {"images": images, "repositories": max(1, images // PER_REPOSITORY), "seeding_s": seeding_s,
             "wall_s": wall, "api_calls": calls, "api_calls_total": total,

@@ -16,13 +16,15 @@ import json
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambdas"))
 sys.path.insert(0, str(ROOT))
+
+from family_night import one_night  # noqa: E402 (bench/, beside this script)
 
 HOURS = 24
 
@@ -43,27 +45,8 @@ def seed(aws: Any, count: int, end: datetime) -> float:
 
 
 def measure(count: int) -> dict[str, Any]:
-    from cost_janitor.capabilities import idle_sweep
-    from cost_janitor.core.policy import Policy
-    from cost_janitor.families import fsx
-    from cost_janitor.local.emulator import deploy_janitor_resources, pointed_at, start_moto
-    from cost_janitor.settings import Settings
-
-    aws = start_moto()
-    aws.reset()  # the emulator's state lives in the process: a second size starts from an empty account
-    try:
-        with pointed_at(aws):
-            end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-            seeding_s = seed(aws, count, end)
-            policy = Policy.model_validate({"idle": {"services": ["fsx"], "lookback_days": 1}})
-            deploy_janitor_resources(aws, policy)
-            started = time.perf_counter()
-            report = idle_sweep.run(policy, Settings.from_env(), now=end + timedelta(minutes=5), run_id="bench",
-                                    dry_run=True, families=[fsx.FAMILY])
-            wall = round(time.perf_counter() - started, 1)
-    finally:
-        aws.stop()
-    calls = {k.removeprefix("fsx:"): v for k, v in sorted(report.api_calls.items()) if k.startswith("fsx:")}
+    seeding_s, wall, report, calls = one_night("fsx", {"idle": {"services": ["fsx"], "lookback_days": 1}},
+                                               lambda aws, end: seed(aws, count, end))
     total = sum(calls.values())
     return {"file_systems": count, "seeding_s": seeding_s, "wall_s": wall, "api_calls": calls,
             "api_calls_total": total, "calls_per_100_file_systems": round(total * 100 / count, 1),

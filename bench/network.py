@@ -19,13 +19,15 @@ import json
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambdas"))
 sys.path.insert(0, str(ROOT))
+
+from family_night import one_night  # noqa: E402 (bench/, beside this script)
 
 HOURS = 24
 REGION = "us-east-2"
@@ -71,28 +73,9 @@ def seed(aws: Any, vpcs: int, end: datetime) -> float:
 
 
 def measure(vpcs: int) -> dict[str, Any]:
-    from cost_janitor.capabilities import idle_sweep
-    from cost_janitor.core.policy import Policy
-    from cost_janitor.families import network
-    from cost_janitor.local.emulator import deploy_janitor_resources, pointed_at, start_moto
-    from cost_janitor.settings import Settings
-
-    aws = start_moto()
-    aws.reset()  # the emulator's state lives in the process: a second size starts from an empty account
-    try:
-        with pointed_at(aws):
-            end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-            seeding_s = seed(aws, vpcs, end)
-            policy = Policy.model_validate({"regions": [REGION], "idle": {"services": ["network"],
-                                                                          "lookback_days": 1}})
-            deploy_janitor_resources(aws, policy)
-            started = time.perf_counter()
-            report = idle_sweep.run(policy, Settings.from_env(), now=end + timedelta(minutes=5), run_id="bench",
-                                    dry_run=True, families=[network.FAMILY])
-            wall = round(time.perf_counter() - started, 1)
-    finally:
-        aws.stop()
-    calls = {k.removeprefix("network:"): v for k, v in sorted(report.api_calls.items()) if k.startswith("network:")}
+    seeding_s, wall, report, calls = one_night(
+        "network", {"regions": [REGION], "idle": {"services": ["network"], "lookback_days": 1}},
+        lambda aws, end: seed(aws, vpcs, end))
     total = sum(calls.values())
     return {"vpcs": vpcs, "seeding_s": seeding_s, "wall_s": wall, "api_calls": calls, "api_calls_total": total,
             "calls_per_100_vpcs": round(total * 100 / vpcs, 1), "get_metric_data": calls.get("GetMetricData", 0),
