@@ -117,6 +117,29 @@ def test_storage_prints_the_lifecycle_diff(aws: LocalAws, janitor: Any) -> None:
     assert '+      "ID": "cost-janitor:ml:training-data/",' in result.stdout
 
 
+
+def test_storage_services_runs_the_storage_families_dry_run_and_refuses_unknown_ones(aws: LocalAws,
+                                                                                     janitor: Any) -> None:
+    """`storage --services ecr`: the ECR family judged as the nightly sweep judges it, nothing written (dry-run), no
+    lifecycle run; an unknown service is one line naming the known ones."""
+    from cost_janitor.local.emulator.seeding import seed_repository
+
+    janitor()
+    seed_repository(aws, "detector", tags={"environment": "dev", "team": "cv", "owner": "cy@example.com"},
+                    images=[((), 2.0, 30, 28), ((), 2.0, 31, None)])
+    result = _cli("storage", "--services", "ecr", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) == {"families"}  # the lifecycle run was not asked for
+    assert out["families"]["summary"]["families"] == ["ecr"]
+    [found] = [f for f in out["families"]["findings"] if f["resource_id"] == "detector"]
+    assert found["verdict"] == "change-proposed"
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError, match="LifecyclePolicyNotFound"):  # dry-run: no policy written
+        aws.client("ecr").get_lifecycle_policy(repositoryName="detector")
+    unknown = _cli("storage", "--services", "efs,glacier")
+    assert unknown.returncode == 2 and "choose from lifecycle, efs, ecr, fsx, amis (got glacier)" in unknown.stderr
+
 # --- a real laptop: a clean environment, a temporary HOME with ~/.aws, no IMDS ------------------------------------
 
 def _laptop(home: Path, endpoint: str, **env: str) -> dict[str, str]:

@@ -54,7 +54,7 @@ class SweepReport:
     def summary(self) -> dict[str, Any]:
         idle = [f for f in self.findings if f.monthly_usd is not None]
         return {
-            "run_id": self.run_id, "dry_run": self.dry_run, "regions": self.regions,
+            "run_id": self.run_id, "dry_run": self.dry_run, "regions": self.regions, "families": self.families,
             "instances": len(self.findings),
             "verdicts": dict(Counter(str(f.verdict) for f in self.findings)),
             "actions": dict(Counter(f"{f.action}:{f.action_status}" if f.action_status else str(f.action)

@@ -25,6 +25,7 @@ from cost_janitor.cli.commands import (
     cmd_tags,
     families_arg,
     services_arg,
+    storage_services_arg,
 )
 from cost_janitor.cli.policy import cmd_policy
 
@@ -69,6 +70,9 @@ def parser() -> argparse.ArgumentParser:
     storage.add_argument("--region", action="append", help="region for volumes, snapshots, logs (repeatable)")
     storage.add_argument("--policy", help="policy JSON or cdk.json (default: POLICY_PARAMETER, else defaults)")
     storage.add_argument("--apply", action="store_true", help="act for real (default: dry-run, diffs printed)")
+    storage.add_argument("--services", type=storage_services_arg, default=None, metavar="lifecycle,efs,ecr,fsx,amis",
+                         help="what to run (default: lifecycle, the weekly run); efs, ecr, fsx and amis run those "
+                              "families as the nightly sweep does")
     storage.add_argument("--json", action="store_true")
     storage.set_defaults(func=cmd_storage)
 

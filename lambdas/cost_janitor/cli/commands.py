@@ -175,14 +175,42 @@ def cmd_slack_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+STORAGE_FAMILIES: tuple[str, ...] = ("efs", "ecr", "fsx", "amis")  # the storage services swept as families
+STORAGE_SERVICES: tuple[str, ...] = ("lifecycle", *STORAGE_FAMILIES)  # lifecycle: buckets, volumes, snapshots, logs
+
+
+def storage_services_arg(value: str) -> list[str]:
+    wanted = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(STORAGE_SERVICES))
+    if not wanted or unknown:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(STORAGE_SERVICES)} "
+                                         f"(got {', '.join(unknown) or 'none'})")
+    return wanted
+
+
 def cmd_storage(args: argparse.Namespace) -> int:
+    """The weekly storage run (S3 lifecycle, volumes, snapshots, logs) and, with --services, the storage families
+    (EFS, ECR, FSx, AMIs), which the deployed stack runs in its nightly sweep when idle.services names them."""
+    services = args.services or ["lifecycle"]
+    families = [s for s in services if s in STORAGE_FAMILIES]
+    settings = aws_settings(args)
+    policy = policy_for(args, settings)
+    quiet_powertools(args.verbose)
+    out: dict[str, Any] = {}
+    if "lifecycle" in services:
+        out.update(_lifecycle(args, settings, policy))
+    if families:
+        out.update(_storage_families(args, settings, policy, families))
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+def _lifecycle(args: argparse.Namespace, settings: Any, policy: Policy) -> dict[str, Any]:
     from cost_janitor.adapters.clients import client
     from cost_janitor.capabilities import storage_lifecycle
 
     os.environ["POWERTOOLS_SERVICE_NAME"] = "storage-lifecycle"
-    quiet_powertools(args.verbose)
-    settings = aws_settings(args)
-    policy = policy_for(args, settings)
     account = client("sts", settings.region).get_caller_identity()["Account"]
     now = datetime.now(UTC)
     with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
@@ -190,9 +218,8 @@ def cmd_storage(args: argparse.Namespace) -> int:
                                        dry_run=not args.apply, account=account, buckets=args.bucket or None,
                                        regions=args.region or None)
     if args.json:
-        print(json.dumps({"summary": report.summary(), "diffs": report.diffs,
-                          "findings": [f.model_dump(mode="json", by_alias=True) for f in report.findings]}, indent=2))
-        return 0
+        return {"summary": report.summary(), "diffs": report.diffs,
+                "findings": [f.model_dump(mode="json", by_alias=True) for f in report.findings]}
     for bucket, text in report.diffs.items():
         print(f"--- {bucket}: lifecycle configuration {'(dry-run: not written)' if not args.apply else ''}")
         print(text)
@@ -200,7 +227,26 @@ def cmd_storage(args: argparse.Namespace) -> int:
     print(format_findings(report.findings))
     print()
     print(plain(report.summary()))
-    return 0
+    return {}
+
+
+def _storage_families(args: argparse.Namespace, settings: Any, policy: Policy, services: list[str]) -> dict[str, Any]:
+    """The storage families, as the nightly sweep runs them (dry-run unless --apply): the JSON's "families" key."""
+    from cost_janitor.capabilities import idle_sweep
+
+    os.environ["POWERTOOLS_SERVICE_NAME"] = "idle-sweep"
+    now = datetime.now(UTC)
+    with contextlib.redirect_stdout(sys.stderr if args.verbose else io.StringIO()):
+        report = idle_sweep.run(policy, settings, now=now, run_id=f"cli-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}",
+                                dry_run=not args.apply, regions=args.region or None, services=services)
+    if args.json:
+        return {"families": {"summary": report.summary(),
+                             "findings": [f.model_dump(mode="json", by_alias=True) for f in report.findings]}}
+    print(f"--- storage families: {', '.join(report.families)}")
+    print(format_findings(report.findings))
+    print()
+    print(plain(report.summary()))
+    return {}
 
 
 def cmd_tags(args: argparse.Namespace) -> int:
