@@ -340,3 +340,14 @@ def test_prices_prints_the_price_with_its_source_and_says_why_when_there_is_none
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     answer = json.loads(unknown.stdout)
     assert answer["hourly_usd"] is None and "no offline price table for region ap-southeast-2" in answer["source"]
+
+
+def test_prices_asks_the_price_list_api_where_the_table_has_none(aws: LocalAws) -> None:
+    from cost_janitor.local.emulator.seeding import sagemaker_price_product, seed_price_list
+
+    seed_price_list([sagemaker_price_product("ml.g6e.xlarge", "eu-central-1", 2.5)])
+    found = _cli("prices", "--region", "eu-central-1", "--type", "ml.g6e.xlarge", "--price-list")
+    assert found.returncode == 0, found.stderr
+    assert "$2.5/hour" in found.stdout and "AWS Price List API, SageMaker AI hosting, eu-central-1" in found.stdout
+    missing = _cli("prices", "--region", "eu-central-1", "--type", "ml.g6e.2xlarge", "--price-list")
+    assert missing.returncode == 1 and "the Price List API has no single on-demand price" in missing.stdout

@@ -5,15 +5,15 @@ sweep's synthesized role."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cost_janitor.capabilities import idle_sweep
 from cost_janitor.core.models import Verdict
 from cost_janitor.core.policy import Policy
-from cost_janitor.families import ec2
-from cost_janitor.local.emulator import LocalAws
-from cost_janitor.local.emulator.seeding import ec2_price_product, seed_price_list
+from cost_janitor.families import ec2, endpoints
+from cost_janitor.local.emulator import LocalAws, MetricSeeder, seed_endpoint, seed_endpoint_metrics
+from cost_janitor.local.emulator.seeding import ec2_price_product, sagemaker_price_product, seed_price_list
 from cost_janitor.settings import Settings
 from tests.integration.fleet import DEV, Fleet, night
 
@@ -38,3 +38,31 @@ def test_a_box_in_a_region_the_table_does_not_know_is_priced_through_the_price_l
     assert priced.price_source == "AWS Price List API, on-demand Linux, ap-southeast-2, published 2026-11-20"
     assert unknown.monthly_usd is None and str(unknown.price_source).startswith("unknown")
     assert report.api_calls["pricing:GetProducts"] == 2  # one per type the table does not know, this night
+
+
+def test_an_ml_g6e_endpoint_in_eu_central_1_is_priced_through_the_price_list(aws: LocalAws, janitor: Any) -> None:
+    """The done-when of #26 for SageMaker: an idle ml.g6e endpoint in eu-central-1 (neither the type nor the region is
+    in the offline table) gets the hosting price the Price List API gives, with its source and date; a notebook price
+    of the same type is never taken for hosting; a type the API does not know stays unpriced."""
+    region = "eu-central-1"
+    policy = Policy.model_validate({"regions": [region], "idle": {"services": ["sagemaker"]}})
+    janitor(policy)
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    seeder = MetricSeeder(aws.client("cloudwatch", region))
+    for name, instance_type in (("g6e-dev", "ml.g6e.xlarge"), ("mystery-dev", "ml.g7x.xlarge")):
+        seed_endpoint(aws, name, variants=[("AllTraffic", instance_type, 2)], tags={"Name": name, **DEV},
+                      created=end - timedelta(days=30), region=region)
+        seed_endpoint_metrics(seeder, name, "AllTraffic", end=end, hours=9 * 24, invocations_per_hour=0,
+                              gpus=[0.0])
+    seeder.flush()
+    seed_price_list([sagemaker_price_product("ml.g6e.xlarge", region, 2.5, published="2026-11-01T00:00:00Z"),
+                     sagemaker_price_product("ml.g6e.xlarge", region, 2.2, use="Notebook")])
+    report = idle_sweep.run(policy, Settings.from_env(), now=night(end, 0), run_id="night-1", dry_run=True,
+                            families=[endpoints.FAMILY])
+    found = {f.resource_id: f for f in report.findings}
+    priced, unknown = found["g6e-dev"], found["mystery-dev"]
+    assert priced.verdict == Verdict.IDLE and priced.monthly_usd == round(2.5 * 730 * 2, 2)
+    assert priced.price_source == "AWS Price List API, SageMaker AI hosting, eu-central-1, published 2026-11-01"
+    assert unknown.verdict == Verdict.IDLE and unknown.monthly_usd is None
+    assert str(unknown.price_source).startswith("unknown")
+    assert report.api_calls["pricing:GetProducts"] == 2  # one per (type, region) the table does not know

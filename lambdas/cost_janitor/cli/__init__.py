@@ -121,6 +121,9 @@ def parser() -> argparse.ArgumentParser:
     prices.add_argument("--region", required=True)
     prices.add_argument("--type", required=True, dest="instance_type", help="an EC2 type (g5.xlarge) or a SageMaker "
                         "one (ml.g5.xlarge)")
+    prices.add_argument("--price-list", action="store_true", help="where the offline table has none, ask the AWS "
+                        "Price List API (pricing:GetProducts) as the sweep does")
+    prices.add_argument("--profile", help="AWS profile for --price-list (default: AWS_PROFILE, else 'default')")
     prices.add_argument("--json", action="store_true")
     prices.set_defaults(func=cmd_prices)
 

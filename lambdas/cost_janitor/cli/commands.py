@@ -330,12 +330,27 @@ def cmd_spot(args: argparse.Namespace) -> int:
 
 
 def cmd_prices(args: argparse.Namespace) -> int:
-    """The offline price (no AWS call) the findings use, with its source and date; an unknown one says why. Exit 1
-    when there is none, so a script can tell."""
+    """The price the findings use, with its source and date: the offline table (no AWS call), and with --price-list
+    the AWS Price List API where the table has none, as the sweep asks it. An unknown one says why. Exit 1 when
+    there is none, so a script can tell."""
     from cost_janitor.core.pricing import instance_price, ml_price
 
-    lookup = ml_price if args.instance_type.startswith("ml.") else instance_price
+    ml = args.instance_type.startswith("ml.")
+    lookup = ml_price if ml else instance_price
     price = lookup(args.instance_type, args.region)
+    if price.hourly_usd is None and args.price_list:
+        from cost_janitor.adapters.clients import client, reset
+        from cost_janitor.adapters.pricing import PriceList
+
+        if args.profile:
+            os.environ["AWS_PROFILE"] = args.profile
+            reset()
+        reader = PriceList(client("pricing", "us-east-1"))  # the Price List API's endpoint for every region's prices
+        pair = (args.instance_type, args.region)
+        book = reader.sagemaker_hosting([pair]) if ml else reader.ec2([pair])
+        price = lookup(args.instance_type, args.region, book)
+        if price.hourly_usd is None:
+            price = type(price)(None, f"{price.source}; the Price List API has no single on-demand price for it")
     if args.json:
         print(json.dumps({"region": args.region, "type": args.instance_type, "hourly_usd": price.hourly_usd,
                           "monthly_usd": price.monthly_usd, "source": price.source}, indent=2))

@@ -28,7 +28,14 @@ from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import expected_points, mark_then, merge_max
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, LedgerRecord, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import HOURS_PER_MONTH, ML_NEURON_PREFIXES, accelerators, ml_price, severity
+from cost_janitor.core.pricing import (
+    HOURS_PER_MONTH,
+    ML_NEURON_PREFIXES,
+    PriceBook,
+    accelerators,
+    ml_price,
+    severity,
+)
 
 ENDPOINT_TYPE = "sagemaker:endpoint"
 UNMEASURED_PREFIXES = ML_NEURON_PREFIXES  # Neuron: /aws/sagemaker/Endpoints has no accelerator metric for them
@@ -239,15 +246,16 @@ def _advice(variants: dict[str, EndpointVariant], names: list[str], ev: dict[str
     return "; ".join(out)
 
 
-def endpoint_monthly(e: Endpoint) -> tuple[float | None, str]:
-    """What its instance variants cost a month at list price (instances × hourly), or None naming what is unknown."""
+def endpoint_monthly(e: Endpoint, prices: PriceBook | None = None) -> tuple[float | None, str]:
+    """What its instance variants cost a month at list price (instances × hourly), or None naming what is unknown;
+    `prices`: the Price List API's, for what the offline table does not know."""
     total, sources = 0.0, set()
     for v in e.variants or ():
         if v.serverless:
             continue
         if not v.instance_type:
             return None, "unknown: variant instance type not read"
-        price = ml_price(v.instance_type, e.region)
+        price = ml_price(v.instance_type, e.region, prices)
         if price.hourly_usd is None:
             return None, price.source
         total += price.hourly_usd * HOURS_PER_MONTH * max(v.instance_count, 1)
@@ -259,20 +267,22 @@ def endpoint_monthly(e: Endpoint) -> tuple[float | None, str]:
 
 def classify_endpoints(endpoints: list[Endpoint], usage: dict[str, dict[str, VariantUsage]], policy: Policy, *,
                        now: datetime, run_id: str = "", not_read: Collection[str] = (),
-                       async_usage: dict[str, AsyncUsage] | None = None) -> list[Finding]:
+                       async_usage: dict[str, AsyncUsage] | None = None,
+                       prices: PriceBook | None = None) -> list[Finding]:
     """One finding per endpoint: verdict, reason, evidence, dollars and what the policy calls for. `not_read`:
     endpoints whose metrics could not be read this run (not evaluated, never idle). `async_usage`: the asynchronous
-    endpoints' own metrics."""
+    endpoints' own metrics. `prices`: hosting prices read from the Price List API (else the offline table)."""
     return [_endpoint_finding(e, usage.get(e.name, {}), policy, now, run_id, e.name in not_read,
-                              (async_usage or {}).get(e.name)) for e in endpoints]
+                              (async_usage or {}).get(e.name), prices) for e in endpoints]
 
 
 def _endpoint_finding(e: Endpoint, usage: dict[str, VariantUsage], policy: Policy, now: datetime,
-                      run_id: str, not_read: bool = False, async_usage: AsyncUsage | None = None) -> Finding:
+                      run_id: str, not_read: bool = False, async_usage: AsyncUsage | None = None,
+                      prices: PriceBook | None = None) -> Finding:
     outcome = _Outcome(Verdict.NOT_EVALUATED, "metrics could not be read this run; not judged idle", {}) \
         if not_read else _endpoint_verdict(e, usage, policy, now, async_usage)
     who = policy.ownership(e.tags)
-    monthly, source = endpoint_monthly(e)
+    monthly, source = endpoint_monthly(e, prices)
     notes = list(evaluate_exemption(e.tags, policy.exemptions, now=now).notes)
     if outcome.suggestion:
         notes.append(f"suggestion: {outcome.suggestion}")

@@ -106,8 +106,11 @@ _ML_US_EAST_1: dict[str, float] = {
 }
 
 
-def ml_price(instance_type: str, region: str) -> Price:
-    """A SageMaker instance type's on-demand hourly price (per instance), or None with the reason."""
+def ml_price(instance_type: str, region: str, book: PriceBook | None = None) -> Price:
+    """A SageMaker instance type's on-demand hourly price (per instance) — from `book` where it has one (the Price
+    List API's hosting price, with its date), else the offline table — or None with the reason."""
+    if book is not None and (instance_type, region) in book:
+        return book[(instance_type, region)]
     if region not in _SAME_AS_US_EAST_1:
         return Price(None, f"unknown: no offline SageMaker price table for region {region} "
                            f"(table of {ML_PRICE_TABLE_DATE})")

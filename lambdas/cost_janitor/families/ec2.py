@@ -12,7 +12,7 @@ from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.adapters.ec2 import MARKS, Ec2Inventory
 from cost_janitor.adapters.executor import Api, Call, ids
 from cost_janitor.adapters.ledger import Ledger
-from cost_janitor.adapters.pricing import PriceList
+from cost_janitor.adapters.pricing import night_prices
 from cost_janitor.core.idle import (
     PROTECTION_KEPT,
     classify_instances,
@@ -50,18 +50,9 @@ ACTIONS: dict[ActionKind, Call] = {
 
 
 def _price_list(instances: Sequence[Instance], night: Night) -> dict[tuple[str, str], Price]:
-    """The Price List API's prices for the types and regions the offline table does not know, one GetProducts each
-    a night (kept in the night's memory across regions)."""
-    book: dict[tuple[str, str], Price] = night.memory.setdefault("prices", {})
-    wanted = {(i.instance_type, i.region) for i in instances
-              if instance_price(i.instance_type, i.region).hourly_usd is None} - set(book)
-    if wanted:
-        prices = PriceList(client("pricing", "us-east-1"))
-        try:
-            book.update(prices.ec2(wanted))
-        finally:
-            night.calls["pricing:GetProducts"] += prices.calls
-    return book
+    """The Price List API's prices for the types and regions the offline table does not know."""
+    return night_prices(night.memory, night.calls, "ec2", {
+        (i.instance_type, i.region) for i in instances if instance_price(i.instance_type, i.region).hourly_usd is None})
 
 
 class Ec2Instances:

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.cloudwatch import CloudWatchReader
 from cost_janitor.adapters.executor import Api, Call, Run, each
+from cost_janitor.adapters.pricing import night_prices
 from cost_janitor.adapters.sagemaker import MARKS, EndpointUsageReader, inventory, sm_tags
 from cost_janitor.core.endpoints import (
     ENDPOINT_TYPE,
@@ -25,6 +26,7 @@ from cost_janitor.core.endpoints import (
 )
 from cost_janitor.core.models import ActionKind, Finding, LedgerRecord
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import ml_price
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 ENDPOINTS, CONFIGS = Arn("sagemaker", "endpoint"), Arn("sagemaker", "endpoint-config")
@@ -78,8 +80,11 @@ class Endpoints:
                 async_usage, async_not_read = EndpointUsageReader(cloudwatch).read_async(endpoints, policy, now=now)
             finally:  # GetMetricData is billed per metric requested, read or not
                 night.metrics_requested += cloudwatch.metrics_requested
+        unknown = {(v.instance_type, e.region) for e in endpoints for v in e.variants or ()
+                   if v.instance_type and ml_price(v.instance_type, e.region).hourly_usd is None}
         return classify_endpoints(endpoints, usage, policy, now=now, run_id=night.run_id,
-                                  not_read=not_read | async_not_read, async_usage=async_usage)
+                                  not_read=not_read | async_not_read, async_usage=async_usage,
+                                  prices=night_prices(night.memory, night.calls, "sagemaker_hosting", unknown))
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Each endpoint about to be deleted is described again (its state and tags now)."""
@@ -100,8 +105,9 @@ class Endpoints:
                "environment tag and the janitor's tag keys")
         grants = [
             Grant("ListSageMaker", ("sagemaker:ListEndpoints", "tag:GetResources", "cloudwatch:GetMetricData",
-                                    "cloudwatch:ListMetrics"),
-                  why="SageMaker lists, the tagging API and CloudWatch reads have no resource-level permissions"),
+                                    "cloudwatch:ListMetrics", "pricing:GetProducts"),
+                  why="SageMaker lists, the tagging API, CloudWatch reads and the Price List API have no "
+                      "resource-level permissions"),
             Grant("DescribeEndpointsAndDomains", ("sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"),
                   (ENDPOINTS, CONFIGS), why=why),
             Grant("MarkOnlyDevSageMaker", ("sagemaker:AddTags",), (ENDPOINTS,), {**dev, **idle_key}),

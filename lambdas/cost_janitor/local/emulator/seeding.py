@@ -432,16 +432,31 @@ def ec2_price_product(instance_type: str, region: str, usd_per_hour: float, *,
                       published: str = "2026-11-20T00:00:00Z") -> dict[str, Any]:
     """One EC2 on-demand Linux product as the Price List API documents its PriceList entries (product with its
     attributes, terms.OnDemand with priceDimensions and pricePerUnit) — a test fixture, not a real price."""
-    sku = f"SKU{abs(hash((instance_type, region))) % 10 ** 8:08d}"
-    return {"formatVersion": "v1.0", "serviceCode": "AmazonEC2", "publicationDate": published,
-            "product": {"productFamily": "Compute Instance", "sku": sku, "attributes": {
-                "instanceType": instance_type, "regionCode": region, "operatingSystem": "Linux", "tenancy": "Shared",
-                "preInstalledSw": "NA", "capacitystatus": "Used", "servicecode": "AmazonEC2"}},
+    return _hourly_product("AmazonEC2", "Compute Instance", {
+        "instanceType": instance_type, "regionCode": region, "operatingSystem": "Linux", "tenancy": "Shared",
+        "preInstalledSw": "NA", "capacitystatus": "Used"}, usd_per_hour, published,
+        f"${usd_per_hour} per On Demand Linux {instance_type} Instance Hour")
+
+
+def sagemaker_price_product(instance_type: str, region: str, usd_per_hour: float, *, use: str = "Hosting",
+                            published: str = "2026-11-20T00:00:00Z") -> dict[str, Any]:
+    """One SageMaker AI instance product (ML Instance; platoinstancetype Hosting, Notebook, ...) in the same shape —
+    a test fixture, not a real price."""
+    return _hourly_product("AmazonSageMaker", "ML Instance", {
+        "instanceName": instance_type, "regionCode": region, "platoinstancetype": use}, usd_per_hour, published,
+        f"${usd_per_hour} per {use} {instance_type} hour")
+
+
+def _hourly_product(service: str, family: str, attributes: dict[str, str], usd_per_hour: float, published: str,
+                    description: str) -> dict[str, Any]:
+    sku = f"SKU{abs(hash((service, *attributes.values()))) % 10 ** 8:08d}"
+    return {"formatVersion": "v1.0", "serviceCode": service, "publicationDate": published,
+            "product": {"productFamily": family, "sku": sku, "attributes": {
+                **attributes, "servicecode": service}},
             "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {
                 "sku": sku, "offerTermCode": "JRTCKXETXF", "effectiveDate": published,
                 "priceDimensions": {f"{sku}.JRTCKXETXF.6YS6EN2CT7": {
-                    "unit": "Hrs", "pricePerUnit": {"USD": f"{usd_per_hour:.10f}"},
-                    "description": f"${usd_per_hour} per On Demand Linux {instance_type} Instance Hour"}}}}}}
+                    "unit": "Hrs", "pricePerUnit": {"USD": f"{usd_per_hour:.10f}"}, "description": description}}}}}}
 
 
 def seed_price_list(products: list[dict[str, Any]]) -> None:

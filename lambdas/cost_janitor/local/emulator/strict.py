@@ -409,10 +409,15 @@ PRICE_LIST: list[dict[str, Any]] = []  # the Price List API's products (fixtures
 def _get_products(request: dict[str, Any]) -> dict[str, Any]:
     """GetProducts as botocore's pricing model has it (JSON 1.1, AWSPriceListService.GetProducts): the products of
     ServiceCode whose attributes match every TERM_MATCH filter, each as a JSON string in PriceList, paged by
-    MaxResults / NextToken."""
+    MaxResults / NextToken. A filter names an attribute or the product's own productFamily / sku; a name the product
+    does not have matches nothing, as on AWS."""
     wanted = [(f["Field"], f["Value"]) for f in request.get("Filters", []) if f.get("Type") == "TERM_MATCH"]
+
+    def field(product: dict[str, Any], name: str) -> Any:
+        return product["attributes"].get(name, product.get(name) if name in ("productFamily", "sku") else None)
+
     found = [p for p in PRICE_LIST if p.get("serviceCode") == request.get("ServiceCode") and all(
-        str(p["product"]["attributes"].get(k)) == str(v) for k, v in wanted)]
+        str(field(p["product"], k)) == str(v) for k, v in wanted)]
     start, size = int(request.get("NextToken") or 0), int(request.get("MaxResults") or 100)
     page = {"FormatVersion": "aws_v1", "PriceList": [json.dumps(p) for p in found[start:start + size]]}
     return {**page, **({"NextToken": str(start + size)} if start + size < len(found) else {})}
