@@ -114,6 +114,10 @@ def render(doc: Mapping[str, Any], *, title: str = "cost-janitor weekly report")
     if doc.get("unpriced"):
         sections.append('<p class="note" id="unpriced">Unpriced this week (no price known; counted, not in the '
                         "dollars): " + escape(", ".join(f"{k} ×{n}" for k, n in doc["unpriced"].items())) + "</p>")
+    if plans := doc.get("after_plans"):
+        sections.append('<p class="note" id="after-plans">After Savings Plans: ' + escape(
+            f"{plans['stops']:g} stop(s) counted at ${plans['realized_usd']:,.2f} (${plans['list_usd']:,.2f} at list "
+            "price): a share a plan covers saves $0 until its commitment is used elsewhere") + "</p>")
     if doc.get("unavailable"):
         sections.append('<p class="note">Not available this week: ' + escape(", ".join(
             f"{k} ({v})" for k, v in doc["unavailable"].items())) + "</p>")

@@ -248,6 +248,10 @@ def digest_message(doc: Mapping[str, Any], *, team: str | None, dashboard: str |
         if doc.get("unpriced"):
             lines.append(f"*Unpriced:* {sum(doc['unpriced'].values())} stop(s) with no price known, counted but not "
                          "in the dollars: " + ", ".join(f"{k} ×{n}" for k, n in doc["unpriced"].items()))
+        if plans := doc.get("after_plans"):
+            lines.append(f"*After Savings Plans:* {plans['stops']:g} stop(s) counted at ${plans['realized_usd']:,.2f} "
+                         f"(${plans['list_usd']:,.2f} at list price): a share a plan covers saves $0 until its "
+                         "commitment is used elsewhere")
         if doc.get("by_action"):
             lines.append("*By action:* " + ", ".join(f"{k} ${v:,.2f}" for k, v in doc["by_action"].items()))
         ml = {k: v for k, v in (doc.get("by_action") or {}).items() if k in ML_ACTIONS}

@@ -33,7 +33,9 @@ ALLOWED: dict[str, set[str]] = {
                                     "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "ec2:StopInstances",
                                     "ec2:CreateTags", "ec2:DeleteTags", "ec2:DescribeInstanceAttribute",
                                     "ec2:DescribeAddresses",  # the addresses family (tags only on Elastic IPs)
-                                    "pricing:GetProducts"}  # prices the offline table does not know
+                                    "pricing:GetProducts",  # prices the offline table does not know
+                                    # a stop's savings after Savings Plans (idle.savings_after_plans)
+                                    "ce:GetSavingsPlansCoverage", "ce:GetSavingsPlansUtilization"}
                  | SAGEMAKER_SWEEP,
     "NotifierFunction": SHARED | SLACK | QUEUE,
     # the public endpoint: its secret and the answers queue, nothing that touches a resource

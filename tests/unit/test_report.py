@@ -153,3 +153,30 @@ def test_a_stop_with_no_price_is_counted_shown_and_its_account_listed_never_drop
 
     assert 'id="unpriced"' in render({"unpriced": s.unpriced}) and "g5.xlarge in ap-southeast-2" in render(
         {"unpriced": s.unpriced})
+
+
+def test_stops_counted_after_savings_plans_show_their_realized_dollars_beside_list_in_digest_slack_and_report(
+        ) -> None:
+    """A stop whose finding was counted after a Savings Plan recorded its list price beside the realized dollars:
+    the week counts the realized ones, and the digest, Slack and the HTML report show both."""
+    import json
+
+    from cost_janitor.core.report import realized_savings
+    from cost_janitor.report_html import render
+    from cost_janitor.slack_blocks import digest_message, plain_text
+
+    now = datetime(2026, 12, 6, 12, tzinfo=UTC)
+    week = now - timedelta(days=7)
+    entries = [LedgerRecord(resource_id="i-covered", action="stop", status="done", at=week, monthly_usd=0.0,
+                            instance_type="g5.xlarge", region="us-east-1",
+                            evidence=json.dumps({"list_monthly_usd": 730.0, "savings_plan_covered_pct": 100.0})),
+               LedgerRecord(resource_id="i-plain", action="stop", status="done", at=week, monthly_usd=73.0,
+                            instance_type="m5.large", region="us-east-1", evidence="{}")]
+    s = realized_savings(entries, start=week, end=now)
+    assert s.after_plans == {"stops": 1, "realized_usd": 0.0, "list_usd": round(730.0 / 730 * 168, 2)}
+    assert s.realized_usd == round(73.0 / 730 * 168, 2)  # the covered stop adds $0, its list price is not counted
+    text = plain_text(digest_message({"weeks": [{"realized_usd": s.realized_usd, "estimated_usd": s.estimated_usd}],
+                                      "after_plans": s.after_plans}, team=None))
+    assert "*After Savings Plans:* 1 stop(s) counted at $0.00 ($168.00 at list price)" in text
+    assert "saves $0 until its commitment is used elsewhere" in text
+    assert 'id="after-plans"' in render({"after_plans": s.after_plans})

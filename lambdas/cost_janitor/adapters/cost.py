@@ -1,11 +1,20 @@
-"""Cost Explorer reads for the digest: monthly cost by a cost-allocation tag, and data-transfer lines."""
+"""Cost Explorer reads: monthly cost by a cost-allocation tag and usage-type lines (the digest, the network family),
+and the account's Savings Plans coverage and utilization (a stop's savings after discounts)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from cost_janitor.core.commitments import Commitments, key
 from cost_janitor.core.models import UsageCost
+
+# GetSavingsPlansCoverage's filter dimensions are LINKED_ACCOUNT, REGION, SERVICE and the instance family (its
+# reference page names it INSTANCE_FAMILY; the API's Dimension enum, which botocore carries, spells it
+# INSTANCE_TYPE_FAMILY — the enum's name is sent)
+FAMILY_DIMENSION = "INSTANCE_TYPE_FAMILY"
 
 
 def month_start(day: date, back: int = 0) -> date:
@@ -66,3 +75,58 @@ class CostExplorer:
             token = page.get("NextPageToken")
             if not token:
                 return [UsageCost(usage_type=k, usd=v, quantity=quantity.get(k)) for k, v in usd.items()]
+
+    def savings_plans(self, *, now: datetime, pairs: set[tuple[str, str]], days: int = 30) -> Commitments:
+        """The account's Savings Plans over the last `days`: utilization (GetSavingsPlansUtilization's Total), the
+        coverage of every eligible dollar, and the coverage of each (region, instance family) in `pairs` — 2 + one
+        call per pair. An account without Savings Plans (Cost Explorer answers DataUnavailableException) has none;
+        any other refusal is raised (the caller says the list price holds because the plans were not read)."""
+        period = {"Start": (now - timedelta(days=days)).date().isoformat(), "End": now.date().isoformat()}
+        self.calls += 1
+        try:
+            total = self._ce.get_savings_plans_utilization(TimePeriod=period).get("Total") or {}
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "DataUnavailableException":
+                raise
+            return Commitments(total_commitment_usd=0, used_commitment_usd=0, unused_commitment_usd=0,
+                               on_demand_equivalent_usd=0, account_coverage_pct=0)
+        used = total.get("Utilization") or {}
+        return Commitments(
+            total_commitment_usd=_usd(used.get("TotalCommitment")),
+            used_commitment_usd=_usd(used.get("UsedCommitment")),
+            unused_commitment_usd=_usd(used.get("UnusedCommitment")),
+            on_demand_equivalent_usd=_usd((total.get("Savings") or {}).get("OnDemandCostEquivalent")),
+            account_coverage_pct=self._coverage(period, None),
+            coverage_pct=self.family_coverage(now=now, pairs=pairs, days=days))
+
+    def family_coverage(self, *, now: datetime, pairs: set[tuple[str, str]], days: int = 30) -> dict[str, float]:
+        """"region/family" → the share of that family's eligible spend in that region the plans covered."""
+        period = {"Start": (now - timedelta(days=days)).date().isoformat(), "End": now.date().isoformat()}
+        return {key(r, f): self._coverage(period, {"And": [
+            {"Dimensions": {"Key": "REGION", "Values": [r]}},
+            {"Dimensions": {"Key": FAMILY_DIMENSION, "Values": [f]}}]}) for r, f in sorted(pairs)}
+
+    def _coverage(self, period: dict[str, str], where: dict[str, Any] | None) -> float:
+        """CoveragePercentage over the period, each month weighted by its TotalCost; every page."""
+        covered = spend = 0.0
+        token = None
+        while True:
+            self.calls += 1
+            page = self._ce.get_savings_plans_coverage(TimePeriod=period, Granularity="MONTHLY",
+                                                       **({"Filter": where} if where else {}),
+                                                       **({"NextToken": token} if token else {}))
+            for c in page.get("SavingsPlansCoverages", []):
+                data = c.get("Coverage") or {}
+                cost = _usd(data.get("TotalCost"))
+                covered += cost * _usd(data.get("CoveragePercentage")) / 100
+                spend += cost
+            token = page.get("NextToken")
+            if not token:
+                return round(100 * covered / spend, 2) if spend else 0.0
+
+
+def _usd(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0

@@ -69,6 +69,7 @@ class Digest:
     own_cost: dict[str, float] | None = None  # the janitor's own cost this week, and its share of the savings
     by_account: dict[str, float] = field(default_factory=dict)  # realized this week per account (organization)
     unpriced: dict[str, int] = field(default_factory=dict)  # this week's stops without a price, by type and region
+    after_plans: dict[str, float] = field(default_factory=dict)  # this week's stops counted after Savings Plans
     families: list[str] = field(default_factory=list)  # the resource families' own lines (EKS: one per cluster)
     unavailable: dict[str, str] = field(default_factory=dict)
 
@@ -90,7 +91,7 @@ def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | Non
         digest.weeks.append({"week_of": start.date().isoformat(), "realized_usd": s.realized_usd,
                              "estimated_usd": s.estimated_usd})
         digest.by_team, digest.by_action = s.by_team, s.by_action  # the last (current) week's split
-        digest.by_account, digest.unpriced = s.by_account, s.unpriced
+        digest.by_account, digest.unpriced, digest.after_plans = s.by_account, s.unpriced, s.after_plans
     janitor_actions = {str(k) for k in ActionKind}
     digest.actions_last_week = dict(Counter(f"{e.action}:{e.status}" for e in entries
                                             if now - e.at <= timedelta(days=7) and e.action in janitor_actions

@@ -120,6 +120,10 @@ class IdlePolicy(_Strict):
                     "without accelerator metrics, and their owners are not told to install the agent.",
     )
     hibernate: bool = Field(False, description="Hibernate instead of stop where the instance supports it.")
+    savings_after_plans: bool = Field(
+        True, description="Count an EC2 stop's savings after the account's Savings Plans (Cost Explorer coverage and "
+        "utilization, last 30 days: 2 calls a night plus one per instance family and region with idle boxes, "
+        "$0.01 each); the list price stays beside it. Off: list price only.")
     services: list[Service] = Field(default_factory=lambda: list[Service](["ec2", "sagemaker"]),
                                     description="What the nightly sweep covers: EC2 instances, SageMaker endpoints "
                                     "and notebook instances, EKS GPU node groups and namespaces, network egress (NAT "

@@ -3,6 +3,7 @@ the fleet's GPU utilisation — pure functions a digest, the CLI and the dashboa
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,18 @@ class Savings:
     # what was stopped or deleted with no price known, by "type in region": counted, shown, never dropped (its account
     # is listed in by_account at $0 all the same)
     unpriced: dict[str, int] = field(default_factory=dict)
+    # stops counted after Savings Plans (core/commitments.py): how many, their realized dollars and the same hours at
+    # list price, side by side
+    after_plans: dict[str, float] = field(default_factory=dict)
+
+
+def _list_monthly(e: LedgerRecord) -> float | None:
+    """The list price a stop recorded beside its realized dollars when a Savings Plan covered it."""
+    try:
+        value = json.loads(e.evidence or "{}").get("list_monthly_usd")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _overlap_hours(a: datetime, b: datetime, start: datetime, end: datetime) -> float:
@@ -46,6 +59,7 @@ def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datet
     for e in entries:
         by_resource[e.resource_id].append(e)
     unpriced: dict[str, int] = defaultdict(int)
+    plans: dict[str, float] = defaultdict(float)
     for events in by_resource.values():
         events.sort(key=lambda e: e.at)
         for n, e in enumerate(events):
@@ -69,6 +83,10 @@ def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datet
             else:
                 continue
             usd = hourly * hours
+            if e.action in STOP_KINDS and (listed := _list_monthly(e)) is not None:
+                plans["stops"] += 1
+                plans["realized_usd"] += usd
+                plans["list_usd"] += listed / HOURS_PER_MONTH * hours
             out.realized_usd += usd
             team_total[e.team or "(no team)"] += usd
             action_total[e.action] += usd
@@ -85,6 +103,7 @@ def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datet
     out.by_action = {k: round(v, 2) for k, v in sorted(action_total.items(), key=lambda kv: -kv[1])}
     out.by_account = {k: round(v, 2) for k, v in sorted(account_total.items(), key=lambda kv: -kv[1])}
     out.unpriced = dict(sorted(unpriced.items()))
+    out.after_plans = {k: round(v, 2) for k, v in plans.items()}
     return out
 
 

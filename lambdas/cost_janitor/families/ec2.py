@@ -7,12 +7,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
+from cost_janitor.adapters.cost import CostExplorer
 from cost_janitor.adapters.ec2 import MARKS, Ec2Inventory
 from cost_janitor.adapters.executor import Api, Call, ids
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.adapters.pricing import night_prices
+from cost_janitor.core.commitments import Commitments, realized
 from cost_janitor.core.idle import (
     PROTECTION_KEPT,
     classify_instances,
@@ -55,6 +59,46 @@ def _price_list(instances: Sequence[Instance], night: Night) -> dict[tuple[str, 
         (i.instance_type, i.region) for i in instances if instance_price(i.instance_type, i.region).hourly_usd is None})
 
 
+def _after_savings_plans(findings: list[Finding], night: Night) -> list[Finding]:
+    """Each priced box's dollars after the account's Savings Plans (core/commitments.py), its list price kept in the
+    evidence and the reason in its notes. Cost Explorer is read once a night (coverage: once per new instance family
+    and region); a refusal leaves the list price, and each finding says the plans were not read."""
+    priced = [f for f in findings if f.resource_type == TYPE and f.monthly_usd and f.instance_type]
+    if not night.policy.idle.savings_after_plans or not priced:
+        return findings
+    memo: dict[str, Any] = night.memory.setdefault("savings-plans", {})
+    pairs = {(f.region, str(f.instance_type).split(".")[0]) for f in priced}
+    ce = CostExplorer(client("ce", "us-east-1"))  # Cost Explorer's endpoint, for every region's costs
+    try:
+        if "error" not in memo:
+            plans: Commitments | None = memo.get("plans")
+            if plans is None:
+                memo["plans"] = ce.savings_plans(now=night.now, pairs=pairs)
+            elif new := pairs - {tuple(k.split("/", 1)) for k in plans.coverage_pct}:
+                memo["plans"] = plans.model_copy(update={"coverage_pct": {
+                    **plans.coverage_pct, **ce.family_coverage(now=night.now, pairs=set(new))}})
+    except ClientError as exc:
+        memo["error"] = exc.response["Error"]["Code"]
+    finally:
+        night.calls["ce:GetSavingsPlans*"] += ce.calls
+    out, asked = [], {id(f) for f in priced}
+    for f in findings:
+        if id(f) not in asked:
+            out.append(f)
+        elif "error" in memo:
+            out.append(f.model_copy(update={"notes": (*f.notes, f"Savings Plans not read ({memo['error']}): the "
+                                                                "dollars are at list price")}))
+        else:
+            r = realized(float(f.monthly_usd or 0), family=str(f.instance_type).split(".")[0], region=f.region,
+                         plans=memo["plans"])
+            out.append(f if r.reason is None else f.model_copy(update={
+                "monthly_usd": r.monthly_usd, "notes": (*f.notes, r.reason),
+                "price_source": f"{f.price_source}; after Savings Plans (Cost Explorer, last 30 days)",
+                "evidence": {**f.evidence, "list_monthly_usd": r.list_monthly_usd,
+                             "savings_plan_covered_pct": r.covered_pct}}))
+    return out
+
+
 class Ec2Instances:
     name = "ec2-instances"
     service = "ec2"
@@ -77,7 +121,8 @@ class Ec2Instances:
         night.memory.setdefault("usage", {}).update(usage)
         findings = classify_instances(instances, usage, night.policy, now=night.now, run_id=night.run_id,
                                       prices=_price_list(instances, night))
-        return _with_stop_protection(findings, instances, usage, inventory, night, region=region)
+        findings = _with_stop_protection(findings, instances, usage, inventory, night, region=region)
+        return _after_savings_plans(findings, night)
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Each instance about to be stopped is described again (one call per 200) and its stop re-decided on what it
@@ -108,6 +153,10 @@ class Ec2Instances:
     def grants(self, policy: Policy) -> list[Grant]:
         instances = (Arn("ec2", "instance", any_region=True),)
         dev = dev_only(policy)
+        # a stop's savings after Savings Plans (idle.savings_after_plans): Cost Explorer reads, no resource-level
+        # permissions
+        plans = ("ce:GetSavingsPlansCoverage", "ce:GetSavingsPlansUtilization") \
+            if policy.idle.savings_after_plans else ()
         return [
             Grant("ReadInventoryAndMetrics", (
                 "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests", "cloudwatch:GetMetricData",
@@ -116,9 +165,9 @@ class Ec2Instances:
                 # the read and a protected box would be marked nightly and fail to stop nightly
                 "ec2:DescribeInstanceAttribute",
                 # prices the offline table does not know (the Price List API)
-                "pricing:GetProducts"),
-                why="ec2:Describe*, cloudwatch:GetMetricData/ListMetrics, pricing:GetProducts and X-Ray writes have "
-                    "no resource-level permissions"),
+                "pricing:GetProducts", *plans),
+                why="ec2:Describe*, cloudwatch:GetMetricData/ListMetrics, pricing:GetProducts, Cost Explorer reads "
+                    "and X-Ray writes have no resource-level permissions"),
             # One statement per API action (not per ActionKind), each with its own condition; a test checks that
             # together they cover executor.permissions() for every ActionKind.
             Grant("StopOnlyDevInstances", ("ec2:StopInstances",), instances, dev,

@@ -464,3 +464,27 @@ def seed_price_list(products: list[dict[str, Any]]) -> None:
     from cost_janitor.local.emulator.strict import PRICE_LIST
 
     PRICE_LIST.extend(products)
+
+
+def seed_savings_plans(*, total: float, used: float, on_demand_equivalent: float, account_coverage: float,
+                       coverage: dict[tuple[str, str], float]) -> None:
+    """The account's Savings Plans as Cost Explorer reports them over the window (the API reference's shapes:
+    SavingsPlansUtilizationAggregates for the utilization, SavingsPlansCoverageData per filter): `coverage` maps
+    (region, instance family) to the share of its eligible spend covered, in %. Fixtures, not an account's figures."""
+    from cost_janitor.local.emulator.strict import SAVINGS_PLANS
+
+    def data(pct: float, spend: float = 1000.0) -> dict[str, str]:
+        return {"SpendCoveredBySavingsPlans": f"{spend * pct / 100:.2f}",
+                "OnDemandCost": f"{spend * (1 - pct / 100):.2f}", "TotalCost": f"{spend:.2f}",
+                "CoveragePercentage": f"{pct:.2f}"}
+
+    SAVINGS_PLANS["utilization"] = {
+        "Utilization": {"TotalCommitment": f"{total:.2f}", "UsedCommitment": f"{used:.2f}",
+                        "UnusedCommitment": f"{total - used:.2f}",
+                        "UtilizationPercentage": f"{100 * used / total:.2f}" if total else "0"},
+        "Savings": {"NetSavings": f"{on_demand_equivalent - total:.2f}",
+                    "OnDemandCostEquivalent": f"{on_demand_equivalent:.2f}"},
+        "AmortizedCommitment": {"AmortizedRecurringCommitment": f"{total:.2f}", "AmortizedUpfrontCommitment": "0",
+                                "TotalAmortizedCommitment": f"{total:.2f}"}}
+    SAVINGS_PLANS["coverage"] = {(None, None): data(account_coverage),
+                                 **{(r, f): data(pct) for (r, f), pct in coverage.items()}}

@@ -404,6 +404,43 @@ def _patch_fsx() -> None:
 
 RECYCLE_BIN: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (access key, region) → its retention rules
 PRICE_LIST: list[dict[str, Any]] = []  # the Price List API's products (fixtures the tests and the demo add)
+# Cost Explorer's Savings Plans answers (moto has neither operation): "utilization" → GetSavingsPlansUtilization's
+# Total (absent: the account has no Savings Plan, and Cost Explorer answers DataUnavailableException), "coverage" →
+# (region or None, instance family or None) → that filter's SavingsPlansCoverageData. Fixtures the tests add.
+SAVINGS_PLANS: dict[str, Any] = {}
+# the dimensions GetSavingsPlansCoverage filters on (its API reference); the family under both of its spellings
+COVERAGE_DIMENSIONS = {"LINKED_ACCOUNT", "REGION", "SERVICE", "INSTANCE_FAMILY", "INSTANCE_TYPE_FAMILY"}
+
+
+def _savings_plans(target: str, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """GetSavingsPlansUtilization / GetSavingsPlansCoverage as botocore's ce model has them (JSON 1.1,
+    AWSInsightsIndexService.*): TimePeriod required; coverage filters only on its documented dimensions, joined by
+    And; MONTHLY or DAILY granularity."""
+    def refuse(code: str, message: str) -> tuple[str, dict[str, Any]]:
+        return "400 Bad Request", {"__type": code, "message": message}
+
+    period = request.get("TimePeriod") or {}
+    if not period.get("Start") or not period.get("End"):
+        return refuse("ValidationException", "TimePeriod with Start and End is required")
+    if target.endswith("GetSavingsPlansUtilization"):
+        if "utilization" not in SAVINGS_PLANS:
+            return refuse("DataUnavailableException", "Savings Plans utilization data is not available for the "
+                          "account (it has no Savings Plan)")
+        return "200 OK", {"SavingsPlansUtilizationsByTime": [], "Total": SAVINGS_PLANS["utilization"]}
+    if request.get("Granularity", "MONTHLY") not in ("MONTHLY", "DAILY"):
+        return refuse("ValidationException", "Granularity must be MONTHLY or DAILY")
+    where = request.get("Filter") or {}
+    terms = where.get("And") or ([where] if where else [])
+    wanted: dict[str, str] = {}
+    for term in terms:
+        dims = term.get("Dimensions") or {}
+        if set(term) - {"Dimensions"} or dims.get("Key") not in COVERAGE_DIMENSIONS or len(dims.get("Values", [])) != 1:
+            return refuse("ValidationException", f"unsupported coverage filter {term} (dimensions: "
+                          f"{', '.join(sorted(COVERAGE_DIMENSIONS))}, one value each, joined by And)")
+        wanted["family" if "FAMILY" in dims["Key"] else dims["Key"].lower()] = dims["Values"][0]
+    data = SAVINGS_PLANS.get("coverage", {}).get((wanted.get("region"), wanted.get("family")))
+    return "200 OK", {"SavingsPlansCoverages": [] if data is None else [
+        {"Attributes": {}, "Coverage": data, "TimePeriod": {"Start": period["Start"], "End": period["End"]}}]}
 
 
 def _get_products(request: dict[str, Any]) -> dict[str, Any]:
@@ -445,14 +482,20 @@ def _patch_recycle_bin() -> None:
         if path.startswith("/moto-api/reset"):
             RECYCLE_BIN.clear()
             PRICE_LIST.clear()
+            SAVINGS_PLANS.clear()
         scope = (environ.get("HTTP_AUTHORIZATION") or "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
-        if len(scope) < 4 or scope[3] not in ("rbin", "pricing"):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        plans = len(scope) >= 4 and scope[3] == "ce" and target.endswith(("GetSavingsPlansUtilization",
+                                                                          "GetSavingsPlansCoverage"))
+        if len(scope) < 4 or (scope[3] not in ("rbin", "pricing") and not plans):
             return original(self, environ, start_response)
         key, region = scope[0], scope[2]
         size = int(environ.get("CONTENT_LENGTH") or 0)
         request = json.loads(environ["wsgi.input"].read(size) or b"{}") if size else {}
         if scope[3] == "pricing":
             return answer(start_response, "200 OK", _get_products(request))
+        if plans:
+            return answer(start_response, *_savings_plans(target, request))
         rules = RECYCLE_BIN.setdefault((key, region), [])
         if path == "/list-rules":
             wanted = request.get("ResourceType")
