@@ -79,6 +79,7 @@ bench: synth
 	$(PY) bench/ecr.py
 	$(PY) bench/fsx.py
 	$(PY) bench/amis.py
+	$(PY) bench/prices.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:

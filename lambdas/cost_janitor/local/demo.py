@@ -223,6 +223,9 @@ def main() -> int:
 
         _title("19. AMIs nobody launches, and their snapshots (families/amis.py; the Recycle Bin is the way back)")
         _amis_scene(aws, settings, end)
+
+        _title("20. Dollars that hold: every region priced (the Price List API), savings after a Savings Plan")
+        _prices_scene(aws, settings, end)
     aws.stop()
     return 0
 
@@ -726,6 +729,59 @@ def _amis_scene(aws: Any, settings: Any, end: datetime) -> None:
     print(f"the grace over: exp-resnet-0317 {done.action} {done.action_status} → images left: {', '.join(left)}")
     print(f"AMI calls a night: {dict(first.api_calls)}")
     print("the same from a laptop: cost-janitor sweep --services amis   (dry-run unless --apply)")
+
+
+def _prices_scene(aws: Any, settings: Any, end: datetime) -> None:
+    """A dev g5 box in ap-southeast-2 and a dev ml.g6e endpoint in eu-central-1, both idle, neither in the offline
+    tables: priced through the Price List API (the emulator answers from fixtures, not AWS's prices). A Savings Plan
+    covers g5 in ap-southeast-2 and is fully used, with other usage on-demand: the stop counts at its effective rate,
+    the list price beside it."""
+    from cost_janitor.capabilities import idle_sweep
+    from cost_janitor.cli.output import format_findings
+    from cost_janitor.families import ec2, endpoints
+    from cost_janitor.local.emulator import (
+        MetricSeeder,
+        launch,
+        seed_endpoint,
+        seed_endpoint_metrics,
+        seed_instance_metrics,
+    )
+    from cost_janitor.local.emulator.seeding import (
+        ec2_price_product,
+        sagemaker_price_product,
+        seed_price_list,
+        seed_savings_plans,
+    )
+
+    sydney, frankfurt = "ap-southeast-2", "eu-central-1"
+    box = launch(aws.client("ec2", sydney), "g5.xlarge", {"Name": "train-sydney", **DEV, "owner": "ana@example.com"})
+    seeder = MetricSeeder(aws.client("cloudwatch", sydney))
+    seed_instance_metrics(seeder, box, end=end, hours=9 * 24, cpu=0.5, gpus=[(0.0, 1.0)])
+    seeder.flush()
+    seed_endpoint(aws, "rerank-g6e", variants=[("AllTraffic", "ml.g6e.xlarge", 1)],
+                  tags={"Name": "rerank-g6e", **DEV, "owner": "bo@example.com"}, created=end - timedelta(days=30),
+                  region=frankfurt)
+    seeder = MetricSeeder(aws.client("cloudwatch", frankfurt))
+    seed_endpoint_metrics(seeder, "rerank-g6e", "AllTraffic", end=end, hours=9 * 24, invocations_per_hour=0,
+                          gpus=[0.0])
+    seeder.flush()
+    seed_price_list([ec2_price_product("g5.xlarge", sydney, 1.3, published="2026-11-20T00:00:00Z"),
+                     sagemaker_price_product("ml.g6e.xlarge", frankfurt, 2.6, published="2026-11-20T00:00:00Z")])
+    seed_savings_plans(total=2000.0, used=2000.0, on_demand_equivalent=3200.0, account_coverage=70.0,
+                       coverage={(sydney, "g5"): 100.0})
+    policy = Policy.model_validate({"regions": [sydney, frankfurt]})
+    with contextlib.redirect_stdout(io.StringIO()):
+        report = idle_sweep.run(policy, settings, now=end + timedelta(minutes=5), run_id="demo-prices",
+                                dry_run=True, families=[ec2.FAMILY, endpoints.FAMILY])
+    print(format_findings(report.findings, show_busy=True))
+    for f in report.findings:
+        listed = f.evidence.get("list_monthly_usd")
+        dollars = "unpriced" if f.monthly_usd is None else f"${f.monthly_usd:,.2f}/month"
+        print(f"{f.name or f.resource_id}: {dollars}" + (f" (list ${listed:,.2f})" if listed is not None else "")
+              + f" — {f.price_source}")
+    pricing = {k: v for k, v in report.api_calls.items() if k.startswith(("pricing:", "ce:"))}
+    print(f"pricing calls this night: {pricing} (one per type and region, never per resource)")
+    print("the same from a laptop: cost-janitor prices --region ap-southeast-2 --type g5.xlarge --price-list")
 
 
 _first_message: dict[str, Any] | None = None
