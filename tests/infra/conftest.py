@@ -79,7 +79,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return _synth(tmp_path_factory.mktemp("cdk.out"))
 
 
-OPT_INS = {"idle": {"services": ["ec2", "sagemaker", "eks", "network", "efs", "ecr", "fsx", "amis"]},
+OPT_INS = {"idle": {"services": ["ec2", "sagemaker", "eks", "network", "efs", "ecr", "fsx", "amis"],
+                    "cost_optimization_hub": True},
            "eks": {"scale_idle_dev_nodegroups": True}, "network": {"create_gateway_endpoints": True},
            "efs": {"set_lifecycle": True}, "ecr": {"put_lifecycle_policies": True},
            "fsx": {"delete_idle_dev_file_systems": True}, "amis": {"deregister_unused_dev_images": True},

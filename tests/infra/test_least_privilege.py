@@ -79,7 +79,9 @@ OPT_IN_ALLOWED: dict[str, set[str]] = {
                   # with its own snapshots with its opt-in
                   "ec2:DescribeImages", "ec2:DescribeLaunchTemplates", "ec2:DescribeLaunchTemplateVersions",
                   "autoscaling:DescribeLaunchConfigurations", "rbin:ListRules", "ec2:DeregisterImage",
-                  "ec2:DeleteSnapshot"},
+                  "ec2:DeleteSnapshot",
+                  # Cost Optimization Hub's estimate beside the janitor's (idle.cost_optimization_hub)
+                  "cost-optimization-hub:ListRecommendations"},
     "StorageLifecycleFunction": {"ec2:CreateSnapshot", "ec2:DeleteVolume", "logs:PutRetentionPolicy"},
     # the owners' answers on EFS file systems and ECR repositories (answer keys only)
     "AnswersFunction": {"elasticfilesystem:TagResource", "ecr:TagResource", "fsx:TagResource"},

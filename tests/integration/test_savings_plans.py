@@ -71,3 +71,29 @@ def test_no_plan_keeps_the_list_price_and_the_opt_out_reads_nothing(fleet: Fleet
     off = Policy.model_validate({"idle": {"savings_after_plans": False}})
     _, calls = _sweep(fleet, off)
     assert "ce:GetSavingsPlans*" not in calls
+
+
+def test_cost_optimization_hubs_estimate_is_shown_beside_the_janitors_and_its_absence_said(aws: LocalAws,
+                                                                                           janitor: Any) -> None:
+    """idle.cost_optimization_hub: the hub's estimate for a box beside the janitor's dollars; a box it has no
+    recommendation for says so; an account not enrolled gets "not used", the dollars unchanged."""
+    from cost_janitor.local.emulator.seeding import seed_optimization_hub
+
+    hub = Policy.model_validate({"idle": {"cost_optimization_hub": True}})
+    janitor(hub)
+    f = Fleet(aws, datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
+    f.add("gpu-idle", "g5.xlarge", DEV, cpu=0.5, gpus=[(0.0, 1.0)])
+    f.add("cpu-idle", "m5.large", DEV, cpu=0.5)
+    f.done()
+    seed_optimization_hub([(f.ids["gpu-idle"], "Stop", 512.5)])
+    found, calls = _sweep(f, hub)
+    gpu, cpu = found[f.ids["gpu-idle"]], found[f.ids["cpu-idle"]]
+    assert gpu.evidence["cost_optimization_hub_usd"] == 512.5 and gpu.monthly_usd == G5_LIST
+    assert any(n == f"Cost Optimization Hub estimates $512.50 a month (Stop); the janitor's: ${G5_LIST:,.2f}"
+               for n in gpu.notes), gpu.notes
+    assert "Cost Optimization Hub has no recommendation for it" in cpu.notes
+    assert calls["cost-optimization-hub:ListRecommendations"] == 1
+    seed_optimization_hub([], enrolled=False)
+    found, _ = _sweep(f, hub)
+    gpu = found[f.ids["gpu-idle"]]
+    assert "Cost Optimization Hub not used (AccessDeniedException)" in gpu.notes and gpu.monthly_usd == G5_LIST

@@ -124,6 +124,10 @@ class IdlePolicy(_Strict):
         True, description="Count an EC2 stop's savings after the account's Savings Plans (Cost Explorer coverage and "
         "utilization, last 30 days: 2 calls a night plus one per instance family and region with idle boxes, "
         "$0.01 each); the list price stays beside it. Off: list price only.")
+    cost_optimization_hub: bool = Field(
+        False, description="Show AWS Cost Optimization Hub's estimate beside the janitor's for each priced idle box "
+        "(ListRecommendations, us-east-1; needs the account enrolled). Without access the finding says it is not "
+        "used.")
     services: list[Service] = Field(default_factory=lambda: list[Service](["ec2", "sagemaker"]),
                                     description="What the nightly sweep covers: EC2 instances, SageMaker endpoints "
                                     "and notebook instances, EKS GPU node groups and namespaces, network egress (NAT "

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from cost_janitor.adapters.clients import client
 from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
-from cost_janitor.adapters.cost import CostExplorer
+from cost_janitor.adapters.cost import CostExplorer, OptimizationHub
 from cost_janitor.adapters.ec2 import MARKS, Ec2Inventory
 from cost_janitor.adapters.executor import Api, Call, ids
 from cost_janitor.adapters.ledger import Ledger
@@ -99,6 +99,37 @@ def _after_savings_plans(findings: list[Finding], night: Night) -> list[Finding]
     return out
 
 
+def _beside_the_hub(findings: list[Finding], night: Night) -> list[Finding]:
+    """With idle.cost_optimization_hub: AWS Cost Optimization Hub's estimate for each priced box beside the janitor's
+    (evidence.cost_optimization_hub_usd and a note); without access, each says the hub was not used."""
+    priced = [f for f in findings if f.resource_type == TYPE and f.monthly_usd is not None]
+    if not night.policy.idle.cost_optimization_hub or not priced:
+        return findings
+    hub = OptimizationHub(client("cost-optimization-hub", "us-east-1"))  # its only endpoint
+    try:
+        estimates, refused = hub.estimates([f.resource_id for f in priced]), None
+    except ClientError as exc:
+        estimates, refused = {}, exc.response["Error"]["Code"]
+    finally:
+        night.calls["cost-optimization-hub:ListRecommendations"] += hub.calls
+    out, asked = [], {id(f) for f in priced}
+    for f in findings:
+        if id(f) not in asked:
+            out.append(f)
+        elif refused:
+            out.append(f.model_copy(update={"notes": (*f.notes, f"Cost Optimization Hub not used ({refused})")}))
+        elif f.resource_id in estimates:
+            usd, action = estimates[f.resource_id]
+            out.append(f.model_copy(update={
+                "evidence": {**f.evidence, "cost_optimization_hub_usd": usd},
+                "notes": (*f.notes, f"Cost Optimization Hub estimates ${usd:,.2f} a month ({action}); the janitor's: "
+                                    f"${f.monthly_usd:,.2f}")}))
+        else:
+            out.append(f.model_copy(update={"notes": (*f.notes, "Cost Optimization Hub has no recommendation for "
+                                                                "it")}))
+    return out
+
+
 class Ec2Instances:
     name = "ec2-instances"
     service = "ec2"
@@ -122,7 +153,7 @@ class Ec2Instances:
         findings = classify_instances(instances, usage, night.policy, now=night.now, run_id=night.run_id,
                                       prices=_price_list(instances, night))
         findings = _with_stop_protection(findings, instances, usage, inventory, night, region=region)
-        return _after_savings_plans(findings, night)
+        return _beside_the_hub(_after_savings_plans(findings, night), night)
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Each instance about to be stopped is described again (one call per 200) and its stop re-decided on what it
@@ -155,8 +186,10 @@ class Ec2Instances:
         dev = dev_only(policy)
         # a stop's savings after Savings Plans (idle.savings_after_plans): Cost Explorer reads, no resource-level
         # permissions
-        plans = ("ce:GetSavingsPlansCoverage", "ce:GetSavingsPlansUtilization") \
+        plans: tuple[str, ...] = ("ce:GetSavingsPlansCoverage", "ce:GetSavingsPlansUtilization") \
             if policy.idle.savings_after_plans else ()
+        if policy.idle.cost_optimization_hub:  # its estimate beside the janitor's
+            plans += ("cost-optimization-hub:ListRecommendations",)
         return [
             Grant("ReadInventoryAndMetrics", (
                 "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests", "cloudwatch:GetMetricData",

@@ -488,3 +488,17 @@ def seed_savings_plans(*, total: float, used: float, on_demand_equivalent: float
                                 "TotalAmortizedCommitment": f"{total:.2f}"}}
     SAVINGS_PLANS["coverage"] = {(None, None): data(account_coverage),
                                  **{(r, f): data(pct) for (r, f), pct in coverage.items()}}
+
+
+def seed_optimization_hub(recommendations: list[tuple[str, str, float]], *, enrolled: bool = True) -> None:
+    """Cost Optimization Hub enrolled (or not) with these EC2 recommendations: (instance id, action type, estimated
+    monthly savings), as its Recommendation objects — fixtures, not AWS's estimates."""
+    from cost_janitor.local.emulator.strict import OPTIMIZATION_HUB
+
+    OPTIMIZATION_HUB["enrolled"] = enrolled
+    OPTIMIZATION_HUB["items"] = [{
+        "recommendationId": f"rec-{n}", "accountId": FAKE_ACCOUNT, "region": "us-east-1", "resourceId": instance_id,
+        "resourceArn": f"arn:aws:ec2:us-east-1:{FAKE_ACCOUNT}:instance/{instance_id}",
+        "currentResourceType": "Ec2Instance", "recommendedResourceType": "Ec2Instance", "actionType": action,
+        "estimatedMonthlySavings": usd, "currencyCode": "USD", "source": "ComputeOptimizer"}
+        for n, (instance_id, action, usd) in enumerate(recommendations)]

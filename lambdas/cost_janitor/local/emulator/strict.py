@@ -408,8 +408,25 @@ PRICE_LIST: list[dict[str, Any]] = []  # the Price List API's products (fixtures
 # Total (absent: the account has no Savings Plan, and Cost Explorer answers DataUnavailableException), "coverage" →
 # (region or None, instance family or None) → that filter's SavingsPlansCoverageData. Fixtures the tests add.
 SAVINGS_PLANS: dict[str, Any] = {}
+# Cost Optimization Hub (moto has none): "enrolled" (absent: not enrolled — answered AccessDeniedException, the
+# emulator's assumption of what an account that never opted in gets) and "items", its Recommendation objects
+OPTIMIZATION_HUB: dict[str, Any] = {}
 # the dimensions GetSavingsPlansCoverage filters on (its API reference); the family under both of its spellings
 COVERAGE_DIMENSIONS = {"LINKED_ACCOUNT", "REGION", "SERVICE", "INSTANCE_FAMILY", "INSTANCE_TYPE_FAMILY"}
+
+
+def _optimization_hub(target: str, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """ListRecommendations (JSON 1.0, CostOptimizationHubService.ListRecommendations): the items whose resourceId and
+    currentResourceType the filter names; an account not enrolled is refused."""
+    if not target.endswith("ListRecommendations"):
+        return "400 Bad Request", {"__type": "ValidationException", "message": f"the emulator has no {target}"}
+    if not OPTIMIZATION_HUB.get("enrolled"):
+        return "400 Bad Request", {"__type": "AccessDeniedException",
+                                   "message": "the account is not enrolled in Cost Optimization Hub"}
+    where = request.get("filter") or {}
+    ids, types = set(where.get("resourceIds") or []), set(where.get("resourceTypes") or [])
+    return "200 OK", {"items": [r for r in OPTIMIZATION_HUB.get("items", []) if (not ids or r["resourceId"] in ids)
+                                and (not types or r["currentResourceType"] in types)]}
 
 
 def _savings_plans(target: str, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -483,11 +500,12 @@ def _patch_recycle_bin() -> None:
             RECYCLE_BIN.clear()
             PRICE_LIST.clear()
             SAVINGS_PLANS.clear()
+            OPTIMIZATION_HUB.clear()
         scope = (environ.get("HTTP_AUTHORIZATION") or "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         plans = len(scope) >= 4 and scope[3] == "ce" and target.endswith(("GetSavingsPlansUtilization",
                                                                           "GetSavingsPlansCoverage"))
-        if len(scope) < 4 or (scope[3] not in ("rbin", "pricing") and not plans):
+        if len(scope) < 4 or (scope[3] not in ("rbin", "pricing", "cost-optimization-hub") and not plans):
             return original(self, environ, start_response)
         key, region = scope[0], scope[2]
         size = int(environ.get("CONTENT_LENGTH") or 0)
@@ -496,6 +514,8 @@ def _patch_recycle_bin() -> None:
             return answer(start_response, "200 OK", _get_products(request))
         if plans:
             return answer(start_response, *_savings_plans(target, request))
+        if scope[3] == "cost-optimization-hub":
+            return answer(start_response, *_optimization_hub(target, request))
         rules = RECYCLE_BIN.setdefault((key, region), [])
         if path == "/list-rules":
             wanted = request.get("ResourceType")
