@@ -80,6 +80,7 @@ bench: synth
 	$(PY) bench/fsx.py
 	$(PY) bench/amis.py
 	$(PY) bench/prices.py
+	$(PY) bench/agent_rollup.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Fallback GPU metrics pusher for instances where the CloudWatch agent cannot run.
 
-Reads `nvidia-smi --query-gpu=... --format=csv` and publishes the same metric names and dimensions as the
-agent's nvidia_gpu plugin with agent/cloudwatch-agent.json (namespace CWAgent, nvidia_smi_<measurement>,
-dimensions index, name, host, InstanceId), so the idle sweep reads either the same way — and, like that config,
-only the two measurements the sweep reads (GPU and GPU-memory utilisation). stdlib + boto3.
+Reads `nvidia-smi --query-gpu=... --format=csv` and publishes what the agent's nvidia_gpu plugin does with
+agent/cloudwatch-agent.json (namespace CWAgent, nvidia_smi_<measurement>), so the idle sweep reads either the same
+way — and, like that config, only the two measurements the sweep reads (GPU and GPU-memory utilisation):
+- by default one series per instance (dimension InstanceId): each sample's per-GPU values sent as one datum's Values,
+  so CloudWatch's Maximum is the busiest GPU's — what the agent's aggregation_dimensions [["InstanceId"]] with
+  drop_original_metrics sends (a datum per GPU on the InstanceId-only dimension set, the per-GPU originals dropped);
+- with --per-gpu, one series per GPU (dimensions InstanceId, index, name, host), as agent/cloudwatch-agent-per-gpu.json.
+stdlib + boto3.
 
     python3 gpu_metrics.py                # every 60 s, forever
     python3 gpu_metrics.py --once --print # one sample, printed instead of sent
@@ -91,9 +95,20 @@ def _number(raw: str) -> float | None:
         return None
 
 
-def metric_data(gpus: Iterable[dict[str, Any]], *, instance_id: str, host: str,
-                timestamp: datetime) -> list[dict[str, Any]]:
-    data = []
+def metric_data(gpus: Iterable[dict[str, Any]], *, instance_id: str, host: str, timestamp: datetime,
+                per_gpu: bool = False) -> list[dict[str, Any]]:
+    """One sample's datums: per instance (the default; a measurement no GPU reported is left out, never sent as 0),
+    or per GPU."""
+    data: list[dict[str, Any]] = []
+    gpus = list(gpus)
+    if not per_gpu:
+        for measurement, unit in FIELDS.values():
+            values = [float(g[measurement]) for g in gpus if measurement in g]
+            if values:  # PutMetricData: Values with Counts of the same size (its API reference; at most 150 values)
+                data.append({"MetricName": f"nvidia_smi_{measurement}", "Unit": unit, "Timestamp": timestamp,
+                             "Dimensions": [{"Name": "InstanceId", "Value": instance_id}],
+                             "Values": values[:150], "Counts": [1.0] * len(values[:150])})
+        return data
     for gpu in gpus:
         dims = [{"Name": "InstanceId", "Value": instance_id}, {"Name": "index", "Value": str(gpu["index"])},
                 {"Name": "name", "Value": gpu["name"]}, {"Name": "host", "Value": host}]
@@ -188,13 +203,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flush", type=int, default=300, help="seconds between sends (the agent's force_flush)")
     parser.add_argument("--once", action="store_true")
     parser.add_argument("--print", action="store_true", help="print the metric data instead of sending it")
+    parser.add_argument("--per-gpu", action="store_true", help="one series per GPU (a custom metric each) instead of "
+                        "one per instance: the per-GPU view right-sizing needs, at the GPUs-per-box times the cost")
     args = parser.parse_args(argv)
     iid, host = (instance_id() if not args.print else "i-local"), socket.gethostname()
     sender = Sender(print_only=args.print, flush_s=0 if args.once else args.flush,
                     region=None if args.print else region())
     while True:
-        sender.send(metric_data(parse_csv(sample()), instance_id=iid, host=host, timestamp=datetime.now(UTC)),
-                    time.monotonic())
+        sender.send(metric_data(parse_csv(sample()), instance_id=iid, host=host, timestamp=datetime.now(UTC),
+                                per_gpu=args.per_gpu), time.monotonic())
         if args.once:
             return 0
         time.sleep(args.interval)

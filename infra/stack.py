@@ -68,7 +68,8 @@ class JanitorStack(Stack):
         if kind != "member":
             self._people(settings, functions, dlq)
         self.spot_interruption = SpotInterruption(self, "SpotInterruption", functions=functions, dlq=dlq)
-        self.gpu_agent = GpuAgent(self, "GpuAgent", tag_key=policy.agent.tag_key)
+        self.gpu_agent = GpuAgent(self, "GpuAgent", tag_key=policy.agent.tag_key,
+                                  per_gpu=policy.agent.per_gpu_series)
         self.neuron_agent = NeuronAgent(self, "NeuronAgent", tag_key=policy.agent.neuron_tag_key)
         self.storage_lifecycle = StorageLifecycle(self, "StorageLifecycle", policy=policy, functions=functions,
                                                   dlq=dlq)

@@ -12,7 +12,8 @@ from constructs import Construct
 
 from infra.settings import ROOT
 
-AGENT_CONFIG = ROOT / "agent" / "cloudwatch-agent.json"
+AGENT_CONFIG = ROOT / "agent" / "cloudwatch-agent.json"  # one series per instance (the GPUs rolled up)
+PER_GPU_CONFIG = ROOT / "agent" / "cloudwatch-agent-per-gpu.json"  # agent.per_gpu_series: one per GPU
 # The agent's managed policy (CloudWatchAgentServerPolicy) can only read parameters named AmazonCloudWatch-*.
 PARAMETER_NAME = "AmazonCloudWatch-cost-janitor-gpu"
 SCHEDULE = "rate(1 day)"  # a failed setup (no SSM agent yet, package download refused) is tried again next day
@@ -37,9 +38,10 @@ def setup_document(parameter_name: str) -> dict[str, Any]:
 
 
 class GpuAgent(Construct):
-    def __init__(self, scope: Construct, id: str, *, tag_key: str) -> None:
+    def __init__(self, scope: Construct, id: str, *, tag_key: str, per_gpu: bool = False) -> None:
         super().__init__(scope, id)
-        config = json.dumps(json.loads(AGENT_CONFIG.read_text()), separators=(",", ":"))
+        config = json.dumps(json.loads((PER_GPU_CONFIG if per_gpu else AGENT_CONFIG).read_text()),
+                            separators=(",", ":"))
         self.parameter = ssm.StringParameter(self, "Config", parameter_name=PARAMETER_NAME, string_value=config,
                                              description="CloudWatch agent config with nvidia_gpu (cost-janitor)")
         self.document = ssm.CfnDocument(self, "Setup", document_type="Command", content=setup_document(PARAMETER_NAME),

@@ -174,12 +174,61 @@ def render(chunk: Sequence[Finding], policy: Policy, *, outcomes: Mapping[str, s
     return {"text": _clip(heading, MAX_PLAIN_TEXT), "blocks": [b.to_dict() for b in blocks]}
 
 
+# One recipient's messages in a run: at most slack.max_messages_per_recipient with buttons (the costliest first); the
+# rest are named in summary messages, SUMMARY_PER_MESSAGE resources each — one line per resource, no buttons — so an
+# owner of 500 idle boxes gets a handful of messages Slack accepts, not 42, and each message's saved state (its
+# findings, slimmed) stays far under DynamoDB's 400 KB item limit.
+SUMMARY_PER_MESSAGE = 200  # ≈ 180 KB of saved state each (measured: tests/integration/test_notifier.py)
+
+
+def plan_messages(findings: Sequence[Finding], policy: Policy) -> list[tuple[str, list[Finding]]]:
+    """("buttons" | "summary", findings) per message, costliest first."""
+    parts = chunks(findings)
+    cap = policy.slack.max_messages_per_recipient
+    if len(parts) <= cap:
+        return [("buttons", c) for c in parts]
+    rest = [f for c in parts[cap - 1:] for f in c]
+    return [("buttons", c) for c in parts[:cap - 1]] + [
+        ("summary", rest[i:i + SUMMARY_PER_MESSAGE]) for i in range(0, len(rest), SUMMARY_PER_MESSAGE)]
+
+
+def summary_line(f: Finding) -> str:
+    name = f" {f.name}" if f.name else ""
+    dollars = f" · ${f.monthly_usd:,.0f}/month" if f.monthly_usd else ""
+    return f"• `{f.resource_id}`{name} · {f.type_label} · {f.region} · {f.verdict}{dollars}"
+
+
+def render_summary(chunk: Sequence[Finding], *, part: tuple[int, int]) -> dict[str, Any]:
+    """The resources beyond the messages with buttons, one line each, packed into section blocks."""
+    total = sum(f.monthly_usd or 0 for f in chunk)
+    heading = (f"cost-janitor: {len(chunk)} more resource(s)" + (f" · ≈${total:,.0f}/month" if total else "")
+               + (f" ({part[0]}/{part[1]})" if part[1] > 1 else ""))
+    blocks: list[Any] = [HeaderBlock(text=PlainTextObject(text=_clip(heading, MAX_PLAIN_TEXT))), ContextBlock(
+        elements=[MarkdownTextObject(text="Too many to list one by one with buttons: the costliest are in the "
+                                          "messages before this one. Keep or answer these with `cost-janitor`, "
+                                          "or tag them `cost-janitor:keep-until`.")])]
+    section = ""
+    for line in (_clip(summary_line(f), MAX_SECTION_TEXT) for f in chunk):
+        if section and len(section) + 1 + len(line) > MAX_SECTION_TEXT:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=section)))
+            section = ""
+        section = f"{section}\n{line}" if section else line
+    if section:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=section)))
+    return {"text": _clip(heading, MAX_PLAIN_TEXT), "blocks": [b.to_dict() for b in blocks[:MAX_BLOCKS]]}
+
+
+def slim(f: Finding) -> Finding:
+    """What a summary line needs of a finding, for its saved state (no evidence or notes; the reason clipped)."""
+    return f.model_copy(update={"evidence": {}, "notes": (), "reason": _clip(f.reason, 200)})
+
+
 def owner_messages(findings: Sequence[Finding], policy: Policy, *, outcomes: Mapping[str, str] | None = None,
                    title: str | None = None) -> list[dict[str, Any]]:
     """Every message for one recipient."""
-    parts = chunks(findings)
-    return [render(c, policy, outcomes=outcomes, title=title, part=(n, len(parts)))
-            for n, c in enumerate(parts, start=1)]
+    parts = plan_messages(findings, policy)
+    return [render(c, policy, outcomes=outcomes, title=title, part=(n, len(parts))) if kind == "buttons"
+            else render_summary(c, part=(n, len(parts))) for n, (kind, c) in enumerate(parts, start=1)]
 
 
 def keep_modal(*, resource_id: str, max_days: int, metadata: Mapping[str, str]) -> dict[str, Any]:

@@ -320,6 +320,22 @@ def test_gpu_agent_config_is_deployed_where_the_agent_may_read_it(synth: Synth) 
     assert association["Properties"]["Name"] == {"Ref": document_id}
 
 
+def test_the_per_gpu_opt_in_deploys_the_per_gpu_agent_config(tmp_path: Path) -> None:
+    """agent.per_gpu_series: the parameter holds agent/cloudwatch-agent-per-gpu.json (no roll-up, no drop)."""
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
+
+    from infra.constructs.gpu_agent import PER_GPU_CONFIG, GpuAgent
+
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "AgentOnly")
+    agent = GpuAgent(stack, "GpuAgent", tag_key="cost-janitor:gpu-agent", per_gpu=True)
+    template = Template.from_stack(stack)
+    [param] = template.find_resources("AWS::SSM::Parameter").values()
+    assert json.loads(param["Properties"]["Value"]) == json.loads(PER_GPU_CONFIG.read_text())
+    assert agent.parameter is not None
+
+
 def test_the_gpu_agent_is_configured_only_after_it_is_installed(synth: Synth) -> None:
     """One ordered document: install (abort on failure), then configure — two associations on one schedule raced."""
     [document] = [d for k, d in synth.resources("AWS::SSM::Document").items() if k.startswith("GpuAgent")]

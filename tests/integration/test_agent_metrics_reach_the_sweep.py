@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from agent.gpu_metrics import metric_data, parse_csv, publish
 from cost_janitor.adapters.cloudwatch import CloudWatchReader, UsageReader
 from cost_janitor.core.idle import classify_instances
@@ -18,24 +20,55 @@ from tests.builders import make_instance
 DATA = Path(__file__).resolve().parents[1] / "unit" / "data"
 
 
-def test_a_busy_8_gpu_box_reported_by_the_pusher_is_busy_to_the_sweep(aws: LocalAws) -> None:
+def _pushed_box(aws: LocalAws, instance_type: str, gpus: list[dict[str, Any]] | None, now: datetime, *,
+                per_gpu: bool = False) -> Instance:
+    """A box whose pusher sent a week of samples (none when `gpus` is None), quiet CPU and network."""
     ec2, cloudwatch = aws.client("ec2"), aws.client("cloudwatch")
-    iid = launch(ec2, "p4d.24xlarge", {"environment": "dev"})
-    now = datetime(2026, 11, 28, 2, 5, tzinfo=UTC)
-    gpus = parse_csv((DATA / "nvidia_smi_8xA100_units.csv").read_text())
+    iid = launch(ec2, instance_type, {"environment": "dev"})
     data = []
     for hour in range(1, 8 * 24):
-        data += metric_data(gpus, instance_id=iid, host="ip-10-0-0-1", timestamp=now - timedelta(hours=hour))
-    assert publish(cloudwatch, data) == -(-len(data) // 1000)
+        data += metric_data(gpus or [], instance_id=iid, host="ip-10-0-0-1", timestamp=now - timedelta(hours=hour),
+                            per_gpu=per_gpu)
+    if data:
+        assert publish(cloudwatch, data) == -(-len(data) // 1000)
     seeder = MetricSeeder(cloudwatch)
-    seed_instance_metrics(seeder, iid, end=now, hours=8 * 24, cpu=2.0)  # a quiet CPU: only the GPUs work
+    seed_instance_metrics(seeder, iid, end=now, hours=8 * 24, cpu=2.0)  # a quiet CPU: only the GPUs could work
     seeder.flush()
-    instance = make_instance(instance_id=iid, instance_type="p4d.24xlarge")
-    reader = CloudWatchReader(cloudwatch)
-    usage = read_usage(UsageReader(reader), [instance], Policy(), now=now)
-    [finding] = classify_instances([instance], usage, Policy(), now=now)
-    assert finding.verdict == Verdict.BUSY and finding.evidence["gpu_count_seen"] == 8
-    assert finding.evidence["gpu_max_pct"] == 97.0
+    return make_instance(instance_id=iid, instance_type=instance_type)
+
+
+def _judge(aws: LocalAws, boxes: list[Instance], now: datetime) -> dict[str, Any]:
+    usage = read_usage(UsageReader(CloudWatchReader(aws.client("cloudwatch"))), boxes, Policy(), now=now)
+    return {f.resource_id: f for f in classify_instances(boxes, usage, Policy(), now=now)}
+
+
+def test_a_busy_8_gpu_box_reported_by_the_pusher_is_busy_to_the_sweep(aws: LocalAws) -> None:
+    """Per GPU (--per-gpu, the opt-in) the sweep sees 8 series; rolled up per instance (the default) one series
+    whose Maximum is the busiest GPU's: the same verdict and the same maximum."""
+    now = datetime(2026, 11, 28, 2, 5, tzinfo=UTC)
+    gpus = parse_csv((DATA / "nvidia_smi_8xA100_units.csv").read_text())
+    per_gpu = _pushed_box(aws, "p4d.24xlarge", gpus, now, per_gpu=True)
+    rolled = _pushed_box(aws, "p4d.24xlarge", gpus, now)
+    found = _judge(aws, [per_gpu, rolled], now)
+    a, b = found[per_gpu.instance_id], found[rolled.instance_id]
+    assert a.verdict == Verdict.BUSY and a.evidence["gpu_count_seen"] == 8 and a.evidence["gpu_max_pct"] == 97.0
+    assert b.verdict == Verdict.BUSY and b.evidence["gpu_count_seen"] == 1 and b.evidence["gpu_max_pct"] == 97.0
+
+
+@pytest.mark.parametrize(("case", "gpus", "verdict"), [
+    ("every GPU idle: idle", [(0.0, 1.0)] * 4, Verdict.IDLE),
+    ("three idle, one busy: busy (never a false idle)", [(0.0, 1.0)] * 3 + [(64.0, 40.0)], Verdict.BUSY),
+    ("no series at all: cannot judge", None, Verdict.GPU_METRICS_MISSING),
+    ("nvidia-smi reported N/A for every GPU (nothing sent): cannot judge", [], Verdict.GPU_METRICS_MISSING),
+])
+def test_the_per_instance_series_is_idle_only_when_every_gpu_was_and_absent_is_never_idle(
+        aws: LocalAws, case: str, gpus: list[tuple[float, float]] | None, verdict: Verdict) -> None:
+    now = datetime(2026, 11, 28, 2, 5, tzinfo=UTC)
+    sample = None if gpus is None else [
+        {"index": str(n), "name": "NVIDIA A10G", **({"utilization_gpu": u, "utilization_memory": m} if gpus else {})}
+        for n, (u, m) in enumerate(gpus)] or [{"index": "0", "name": "NVIDIA A10G"}]
+    box = _pushed_box(aws, "g5.12xlarge", sample, now)
+    assert _judge(aws, [box], now)[box.instance_id].verdict == verdict, case
 
 
 def _neuron_box(aws: LocalAws, report: dict[str, Any], now: datetime) -> tuple[Instance, CloudWatchReader]:

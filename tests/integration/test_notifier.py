@@ -143,3 +143,57 @@ def test_a_finding_whose_notice_history_cannot_be_read_waits_and_the_rest_are_to
     assert notifier_handler.lambda_handler({"Records": redelivered}, FakeContext()) == {"batchItemFailures": []}
     assert len(posts_by_channel(slack)[ANA]) == 1  # merged into the message Ana already has, not a second one
     assert "ana-gpu" in json.dumps(slack.of("chat.update")[-1].args["blocks"])
+
+
+def test_an_owner_of_500_idle_boxes_gets_a_few_messages_slack_accepts_naming_each_once(
+        aws: Any, janitor: Any, slack: SlackStandIn) -> None:
+    """#27: the stand-in refuses what Slack refuses (over 50 blocks, a section over 3,000 characters, text over
+    40,000). 500 idle boxes of one owner: the costliest in messages with buttons (slack.max_messages_per_recipient),
+    the rest one line each in summary messages — every message accepted, every box named exactly once, and each
+    message's saved state far under DynamoDB's 400 KB item limit."""
+    from cost_janitor.core.idle import classify_instances
+    from cost_janitor.core.policy import Policy
+    from cost_janitor.slack_blocks import PER_MESSAGE, SUMMARY_PER_MESSAGE
+    from tests.builders import NOW, make_instance, make_usage
+
+    janitor()
+    boxes = [make_instance(instance_id=f"i-{k:017x}", instance_type="g5.xlarge" if k % 3 else "m5.large",
+                           tags={"environment": "dev", "owner": "ana@example.com", "Name": f"exp-{k:03d}"})
+             for k in range(500)]
+    findings = classify_instances(boxes, {b.instance_id: make_usage(cpu=1, gpus=[0.5] if b.instance_type.startswith(
+        "g") else None) for b in boxes}, Policy(), now=NOW, run_id="run-500")
+    assert sum(f.verdict == "idle" for f in findings) == 500
+    state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+    report = notifier.run(findings, Policy(), SlackGateway("xoxb-test", base_url=slack.api_url), state)
+    assert not report.failed, report.failed
+    posts = slack.of("chat.postMessage")
+    cap = Policy().slack.max_messages_per_recipient
+    assert len(posts) == (cap - 1) + -(-(500 - (cap - 1) * PER_MESSAGE) // SUMMARY_PER_MESSAGE) == 5
+    named = [line.split("`")[1] for p in posts for b in p.args["blocks"] if b["type"] == "section"
+             for line in b["text"]["text"].split("\n") if line.startswith("• `")]
+    with_buttons = [b["block_id"].split(":", 1)[1] for p in posts for b in p.args["blocks"]
+                    if b.get("block_id", "").startswith("actions:")]
+    assert len(with_buttons) == (cap - 1) * PER_MESSAGE
+    assert sorted(named + with_buttons) == sorted(f.resource_id for f in findings)  # each once, none lost
+    assert all(len(p.args["blocks"]) <= 50 for p in posts)
+    costliest = max(f.monthly_usd or 0 for f in findings)
+    assert f"${costliest:,.0f}/month" in json.dumps(posts[0].args["blocks"])  # the costliest first, with buttons
+    items = aws.client("dynamodb").scan(TableName=os.environ["LEDGER_TABLE"], ScanFilter={
+        "sk": {"AttributeValueList": [{"S": "message"}], "ComparisonOperator": "EQ"}})["Items"]
+    assert len(items) == 5
+    assert max(len(json.dumps(i)) for i in items) < 400 * 1024 // 2  # at most half of DynamoDB's 400 KB
+
+
+def test_the_standin_refuses_what_slack_refuses(slack: SlackStandIn) -> None:
+    """The limits #27 holds the notifier to, as the stand-in enforces them (and so the tests above mean it)."""
+    from slack_sdk.errors import SlackApiError
+
+    gateway = SlackGateway("xoxb-test", base_url=slack.api_url)
+    divider = {"type": "divider"}
+    for blocks, error in (([divider] * 51, "invalid_blocks"),
+                          ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "invalid_blocks")):
+        with pytest.raises(SlackApiError, match=error):
+            gateway.post("#ml-cost", {"text": "t", "blocks": blocks})
+    with pytest.raises(SlackApiError, match="msg_too_long"):
+        gateway.post("#ml-cost", {"text": "x" * 40_001, "blocks": [divider]})
+    assert gateway.post("#ml-cost", {"text": "t", "blocks": [divider] * 50})[1]

@@ -25,3 +25,22 @@ def test_the_fallback_pusher_publishes_exactly_what_the_agent_config_does() -> N
 
     measurements = json.loads(CONFIG.read_text())["metrics"]["metrics_collected"]["nvidia_gpu"]["measurement"]
     assert sorted(m for m, _ in FIELDS.values()) == sorted(measurements)
+
+
+def test_the_default_config_rolls_gpus_up_per_instance_and_drops_the_per_gpu_originals() -> None:
+    """aggregation_dimensions [["InstanceId"]] makes the agent send each GPU's datum on the InstanceId-only dimension
+    set too (its cloudwatch output's ProcessRollup); drop_original_metrics in the nvidia_gpu section skips the per-GPU
+    originals (IsDropping; the agent's own sample config drop_origin_linux.json names utilization_gpu under
+    nvidia_gpu). Both measurements are dropped: two custom metrics per box instead of two per GPU."""
+    metrics = json.loads(CONFIG.read_text())["metrics"]
+    assert metrics["aggregation_dimensions"] == [["InstanceId"]]
+    gpu = metrics["metrics_collected"]["nvidia_gpu"]
+    assert sorted(gpu["drop_original_metrics"]) == sorted(gpu["measurement"])
+
+
+def test_the_per_gpu_config_is_the_same_less_the_roll_up() -> None:
+    per_gpu = json.loads((CONFIG.parent / "cloudwatch-agent-per-gpu.json").read_text())
+    default = json.loads(CONFIG.read_text())
+    default["metrics"].pop("aggregation_dimensions")
+    default["metrics"]["metrics_collected"]["nvidia_gpu"].pop("drop_original_metrics")
+    assert per_gpu == default

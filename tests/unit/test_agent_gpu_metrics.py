@@ -34,15 +34,32 @@ def test_nvidia_smi_csv_is_parsed_per_gpu(sample: str, gpus: int, first: dict[st
 def test_na_values_are_left_out_not_zeroed() -> None:
     parsed = parse_csv((DATA / "nvidia_smi_4xT4_na.csv").read_text())
     assert "utilization_gpu" not in parsed[1] and "power_draw" not in parsed[1]
-    data = metric_data(parsed[0:2], instance_id="i-1", host="h", timestamp=AT)
+    data = metric_data(parsed[0:2], instance_id="i-1", host="h", timestamp=AT, per_gpu=True)
     assert [(d["MetricName"], d["Value"]) for d in data] == [("nvidia_smi_utilization_gpu", 12.0),
                                                             ("nvidia_smi_utilization_memory", 4.0)]
+    rolled = metric_data(parsed[0:2], instance_id="i-1", host="h", timestamp=AT)  # per instance: N/A is no value
+    assert [(d["MetricName"], d["Values"]) for d in rolled] == [("nvidia_smi_utilization_gpu", [12.0]),
+                                                               ("nvidia_smi_utilization_memory", [4.0])]
+    assert metric_data([{"index": "0", "name": "T4"}], instance_id="i-1", host="h", timestamp=AT) == []
+
+
+def test_by_default_one_series_per_instance_carries_every_gpus_value() -> None:
+    """What the agent sends with aggregation_dimensions [["InstanceId"]] and drop_original_metrics: the per-GPU values
+    on the InstanceId-only dimension set (here as one datum's Values), so CloudWatch's Maximum is the busiest GPU's;
+    two custom metrics per box, not per GPU."""
+    gpus = parse_csv((DATA / "nvidia_smi_8xA100_units.csv").read_text())
+    data = metric_data(gpus, instance_id="i-0abc", host="ip-10-0-0-1", timestamp=AT)
+    assert [d["MetricName"] for d in data] == [GPU_UTIL_METRIC, GPU_MEMORY_METRIC]
+    assert all(d["Dimensions"] == [{"Name": "InstanceId", "Value": "i-0abc"}] for d in data)
+    util = data[0]
+    assert util["Values"] == [g["utilization_gpu"] for g in gpus] and util["Counts"] == [1.0] * 8
+    assert max(util["Values"]) == 97.0  # the busiest GPU, as the sweep's Maximum reads it
 
 
 def test_only_what_the_sweep_reads_is_published_with_the_agents_names_and_dimensions() -> None:
     data = metric_data(parse_csv((DATA / "nvidia_smi_8xA100_units.csv").read_text()), instance_id="i-0abc",
-                       host="ip-10-0-0-1", timestamp=AT)
-    assert len(data) == 8 * 2  # two custom metrics per GPU, not six
+                       host="ip-10-0-0-1", timestamp=AT, per_gpu=True)
+    assert len(data) == 8 * 2  # with --per-gpu: two custom metrics per GPU, not six
     assert {d["MetricName"] for d in data} == {GPU_UTIL_METRIC, GPU_MEMORY_METRIC}
     util = [d for d in data if d["MetricName"] == "nvidia_smi_utilization_gpu"]
     assert {tuple(sorted((x["Name"], x["Value"]) for x in d["Dimensions"])) for d in util[:1]} == {
@@ -84,5 +101,5 @@ def test_samples_every_minute_are_sent_every_five_minutes_in_one_request() -> No
     sample = metric_data(parse_csv((DATA / "nvidia_smi_8xA100_units.csv").read_text()), instance_id="i-1",
                          host="h", timestamp=AT)
     sent = [batcher.add(sample, now=60.0 * minute) for minute in range(10)]
-    assert [len(s) for s in sent] == [0, 0, 0, 0, 0, 6 * 16, 0, 0, 0, 0]
+    assert [len(s) for s in sent] == [0, 0, 0, 0, 0, 6 * 2, 0, 0, 0, 0]  # two datums a sample (per instance)
     assert Batcher(flush_s=0).add(sample, now=0.0) == sample  # --once sends at once

@@ -37,9 +37,9 @@ def _items(**fleet: float) -> dict[str, float]:
     return {i.name: i.monthly_usd for i in estimate(Fleet(**values), Policy())}  # type: ignore[arg-type]
 
 
-def test_the_gpu_agents_metrics_are_per_gpu_and_its_requests_per_box() -> None:
+def test_the_gpu_agents_metrics_and_its_requests_are_per_box() -> None:
     items = _items()
-    assert items["GPU agent: custom metrics"] == round(333 * 4 * 2 * 0.30, 2)
+    assert items["GPU agent: custom metrics"] == round(333 * 2 * 0.30, 2)  # the GPUs rolled up per box (#27)
     assert items["GPU agent: PutMetricData"] == round(333 * 730 * 3600 / 300 / 1000 * 0.01, 2)
     assert _items(gpu_instances=0)["GPU agent: custom metrics"] == 0
 
@@ -115,3 +115,15 @@ def test_the_network_read_is_priced_per_nat_gateway_and_one_cost_explorer_query_
     assert measured["api_calls"]["GetCostAndUsage"] == 1
     assert items["Network: Cost Explorer API"] == round(nights * PRICES["cost_explorer_per_request"], 2)
     assert "Network: GetMetricData" not in _items()
+
+
+def test_rolling_the_gpus_up_per_instance_brings_1000_instances_under_250_dollars() -> None:
+    """#27's goal: 1,000 instances, a third GPU boxes with 4 GPUs each, ≤ $250 a month by the model with the default
+    agent config (one series per box); the per-GPU opt-in pays for a series per GPU, as before ($837.73)."""
+    default = estimate(Fleet(1000, 333, 4), Policy())
+    per_gpu = estimate(Fleet(1000, 333, 4), Policy.model_validate({"agent": {"per_gpu_series": True}}))
+    assert total(default) <= 250
+    assert total(per_gpu) == 837.73
+    lines = {i.name: i.monthly_usd for i in default}, {i.name: i.monthly_usd for i in per_gpu}
+    assert lines[0]["GPU agent: custom metrics"] == round(333 * 2 * 0.30, 2)
+    assert lines[1]["GPU agent: custom metrics"] == round(333 * 4 * 2 * 0.30, 2)

@@ -15,7 +15,7 @@ from cost_janitor.core.models import Finding
 from cost_janitor.core.notify import plan_notice, recipient_for, team_channel
 from cost_janitor.core.policy import Policy
 from cost_janitor.observability import logger
-from cost_janitor.slack_blocks import chunks, render
+from cost_janitor.slack_blocks import plan_messages, render, render_summary, slim
 
 
 @dataclass
@@ -112,12 +112,12 @@ def _write(slack: SlackGateway, state: SlackState, run_id: str, channel: str, ke
             merged.update({f.resource_id: f for f in old.findings})
             outcomes.update(old.outcomes)
     merged.update({f.resource_id: f for f in group})
-    parts = chunks(list(merged.values()))
+    parts = plan_messages(list(merged.values()), policy)
     posted = updated = 0
     result: list[tuple[str, str]] = []
-    for n, chunk in enumerate(parts):
-        message = render(chunk, policy, outcomes=outcomes, title=title,
-                         part=(n + 1, len(parts)))
+    for n, (kind, chunk) in enumerate(parts):
+        message = render(chunk, policy, outcomes=outcomes, title=title, part=(n + 1, len(parts))) \
+            if kind == "buttons" else render_summary(chunk, part=(n + 1, len(parts)))
         if n < len(sent):
             ch, ts = sent[n]
             slack.update(ch, ts, message)
@@ -126,7 +126,8 @@ def _write(slack: SlackGateway, state: SlackState, run_id: str, channel: str, ke
             ch, ts = slack.post(channel, message)
             posted += 1
         result.append((ch, ts))
-        state.save_message(MessageState(channel=ch, ts=ts, run_id=run_id, recipient=channel, findings=chunk,
+        state.save_message(MessageState(channel=ch, ts=ts, run_id=run_id, recipient=channel,
+                                        findings=chunk if kind == "buttons" else [slim(f) for f in chunk],
                                         outcomes={k: v for k, v in outcomes.items()
                                                   if k in {f.resource_id for f in chunk}}))
     state.save_run_messages(run_id, key, result, max(f.observed_at for f in group))

@@ -37,7 +37,10 @@ MINUTES_PER_MONTH = HOURS_PER_MONTH * 60
 
 # Measured by bench/sweep.py at 1,000 instances (its seeded fleet, 2026-12-01, 2 cores): per 1,000 instances a night.
 SWEEP_CALLS_PER_1K = {"DescribeInstances": 1.0, "GetMetricData": 7.0, "ListMetrics": 3.0}
-SWEEP_METRICS_REQUESTED_PER_1K = 3_105.0  # GetMetricData queries (its billing unit), same run
+SWEEP_METRICS_REQUESTED_PER_1K = 3_105.0  # GetMetricData queries (its billing unit), same run (one series per GPU)
+# Measured by bench/agent_rollup.py on the same fleet with the GPUs rolled up per instance (the default agent config,
+# 2026-12-06): 2,231 metrics requested — one query per GPU box and measurement instead of one per GPU
+SWEEP_METRICS_REQUESTED_PER_1K_ROLLED = 2_231.0
 SWEEP_CPU_S_PER_1K = 9.74  # client CPU of the read phase at 1,000
 SWEEP_CPU_GROWTH_10X = 2.9  # 10× the fleet costs 2.9× the CPU (README "Measured": 6.5 s → 18.9 s)
 COLD_START_S = 0.6  # bench/cold_start.py, bench/slack_first_request.py: import + first request
@@ -145,8 +148,12 @@ def estimate(fleet: Fleet, policy: Policy) -> list[LineItem]:
     creations = (fleet.creations_per_day if fleet.creations_per_day is not None
                  else 0.02 * fleet.instances) * HOURS_PER_MONTH / 24
     gpus = fleet.gpu_instances * fleet.gpus_per_box
+    # the agent's series: one per box by default (aggregation_dimensions [["InstanceId"]] + drop_original_metrics),
+    # one per GPU with agent.per_gpu_series
+    series = gpus if policy.agent.per_gpu_series else fleet.gpu_instances
     k = fleet.instances / 1000
-    metrics = SWEEP_METRICS_REQUESTED_PER_1K * k * nights + gpus * weeks  # the sweep, and the digest's GPU averages
+    per_1k = SWEEP_METRICS_REQUESTED_PER_1K if policy.agent.per_gpu_series else SWEEP_METRICS_REQUESTED_PER_1K_ROLLED
+    metrics = per_1k * k * nights + series * weeks  # the sweep, and the digest's GPU averages
     list_metrics = math.ceil(SWEEP_CALLS_PER_1K["ListMetrics"] * max(k, 1 / 3)) * fleet.regions * (nights + weeks)
     invocations = {  # Lambda invocations a month, and seconds each
         "idle-sweep": (nights, sweep_seconds(fleet.instances) + (fleet.regions - 1) * COLD_START_S),
@@ -162,13 +169,15 @@ def estimate(fleet: Fleet, policy: Policy) -> list[LineItem]:
     requests = sum(n for n, _ in invocations.values())
     actionable = 0.35 * fleet.instances * nights  # findings with an action or a request: one ledger write each
     items = [
-        LineItem("GPU agent: custom metrics", gpus * AGENT_MEASUREMENTS * p["custom_metric_month"],
-                 f"{gpus:,.0f} GPUs × {AGENT_MEASUREMENTS} measurements × ${p['custom_metric_month']}/metric-month"),
+        LineItem("GPU agent: custom metrics", series * AGENT_MEASUREMENTS * p["custom_metric_month"],
+                 (f"{gpus:,.0f} GPUs" if policy.agent.per_gpu_series else
+                  f"{fleet.gpu_instances:,.0f} GPU boxes (one series each, the GPUs rolled up)")
+                 + f" × {AGENT_MEASUREMENTS} measurements × ${p['custom_metric_month']}/metric-month"),
         LineItem("GPU agent: PutMetricData", fleet.gpu_instances * MINUTES_PER_MONTH * 60 / AGENT_FLUSH_S / 1000
                  * p["cloudwatch_api_per_1k_requests"],
                  f"one request per box every {AGENT_FLUSH_S} s × ${p['cloudwatch_api_per_1k_requests']}/1,000"),
         LineItem("CloudWatch GetMetricData", metrics / 1000 * p["get_metric_data_per_1k_metrics"],
-                 f"{SWEEP_METRICS_REQUESTED_PER_1K:,.0f} metrics per 1,000 instances a night (measured) × "
+                 f"{per_1k:,.0f} metrics per 1,000 instances a night (measured) × "
                  f"{nights:g} nights, + the digest's GPU averages"),
         LineItem("CloudWatch ListMetrics", list_metrics / 1000 * p["cloudwatch_api_per_1k_requests"],
                  f"{SWEEP_CALLS_PER_1K['ListMetrics']:g} pages per 1,000 instances per region and run"),

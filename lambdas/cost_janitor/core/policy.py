@@ -420,6 +420,9 @@ class SlackPolicy(_Strict):
     default_channel: str = Field("#ml-cost", description="Channel for findings whose owner is unknown.")
     team_channels: dict[str, str] = Field(default_factory=dict, description="Team tag value → channel.")
     admins: list[str] = Field(default_factory=list, description="Slack user ids allowed to act on any resource.")
+    max_messages_per_recipient: int = Field(
+        3, ge=1, le=20, description="Messages with buttons one recipient gets in a run (12 resources each, the "
+        "costliest first); the rest are named one line each in summary messages of 200.")
     gpu_agent_docs_url: str = Field(
         "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-NVIDIA-GPU.html",
         description="Where the 'gpu-metrics-missing' button sends people.")
@@ -445,6 +448,10 @@ class AgentPolicy(_Strict):
                                    "Neuron pusher (agent/neuron_metrics.py: per-NeuronCore utilisation).")
     install_on_gpu_families: bool = Field(
         False, description="Tag GPU instances reported as gpu-metrics-missing, so the association installs it.")
+    per_gpu_series: bool = Field(
+        False, description="Keep one series per GPU (agent/cloudwatch-agent-per-gpu.json; the pusher's --per-gpu): "
+        "the per-GPU view right-sizing needs, at the GPUs-per-box times the custom-metric cost. Off: one series per "
+        "instance whose Maximum is the busiest GPU's (idle only when every GPU was).")
 
 
 

@@ -25,6 +25,33 @@ class Call:
     args: dict[str, Any]
 
 
+# What Slack refuses in a message (chat.postMessage / chat.update reference pages): more than 50 blocks, a section's
+# text over 3,000 characters (Block Kit's section block), a header over 150 → invalid_blocks; text over 40,000
+# characters → msg_too_long.
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_TEXT = 40_000
+
+
+def message_problem(args: dict[str, Any]) -> str | None:
+    """Slack's error for a message it would refuse, or None."""
+    if len(str(args.get("text") or "")) > MAX_TEXT:
+        return "msg_too_long"
+    blocks = args.get("blocks") or []
+    if len(blocks) > MAX_BLOCKS:
+        return "invalid_blocks"
+    for b in blocks:
+        text = (b.get("text") or {}).get("text", "") if isinstance(b.get("text"), dict) else ""
+        if b.get("type") == "section" and len(text) > MAX_SECTION_TEXT:
+            return "invalid_blocks"
+        if b.get("type") == "header" and len(text) > MAX_HEADER_TEXT:
+            return "invalid_blocks"
+        if b.get("type") == "context" and any(len(e.get("text", "")) > MAX_SECTION_TEXT for e in b.get("elements", [])):
+            return "invalid_blocks"
+    return None
+
+
 @dataclass
 class SlackStandIn:
     users: dict[str, str] = field(default_factory=dict)  # email → user id
@@ -103,6 +130,8 @@ class SlackStandIn:
                 if user not in emails:
                     return 200, {"ok": False, "error": "user_not_found"}, {}
                 return 200, {"ok": True, "user": {"id": user, "profile": {"email": emails[user]}}}, {}
+            if method in ("chat.postMessage", "chat.update") and (problem := message_problem(args)):
+                return 200, {"ok": False, "error": problem}, {}
             if method == "chat.postMessage":
                 channel = str(args.get("channel"))
                 channel = "D" + channel[1:] if channel.startswith("U") else channel  # a DM with the app
