@@ -270,3 +270,40 @@ def test_a_members_box_started_again_in_another_region_ends_its_savings_in_the_h
     built = report_capability.build(Policy(), Settings.from_env(), now=NIGHT + timedelta(days=2))
     hours = (launched - NIGHT).total_seconds() / 3600
     assert built.by_account[A] == round(70.08 / 730 * hours, 2) < round(70.08 / 730 * 24, 2)
+
+
+def test_a_member_with_10000_findings_forwards_every_one_within_eventbridges_and_snss_sizes(
+        org: dict[str, Any]) -> None:
+    """#27: the emulator refuses a PutEvents request over EventBridge's entry size (its User Guide's calculation; 1 MB
+    since January 2026) and moto an SNS message over 256 KiB. A member's 10,000 findings go to the hub as events of at
+    most 256 KB each (under the old limit too), none dropped; the same batches fit SNS."""
+    from botocore.exceptions import ClientError
+
+    from cost_janitor.adapters.sns import FindingsPublisher
+    from cost_janitor.core.idle import classify_instances
+    from tests.builders import NOW, make_instance, make_usage
+
+    boxes = [make_instance(instance_id=f"i-{k:017x}", account=A, region="us-west-2", instance_type="g5.xlarge",
+                           tags={"environment": "dev", "owner": f"user{k % 800}@example.com", "team": "vision",
+                                 "Name": f"train-{k:05d}"}) for k in range(10_000)]
+    findings = classify_instances(boxes, {b.instance_id: make_usage(cpu=1, gpus=[0.5]) for b in boxes}, Policy(),
+                                  now=NOW, run_id="big-night")
+    org["become"](A)
+    events = clients.client("events")
+    sent = BusPublisher(events, org["envs"][A]["FINDINGS_BUS_NAME"]).publish(findings, run_id="big-night")
+    sqs, queue = org["aws"].client("sqs"), org["hub_queue"]
+    seen, sizes = [], []
+    while got := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for m in got:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            event = json.loads(m["Body"])
+            sizes.append(len(json.dumps(event["detail"]).encode()))
+            seen += [f["resource_id"] for f in event["detail"]["findings"]]
+    assert len(sizes) == sent > 1 and max(sizes) <= 256 * 1024
+    assert sorted(seen) == sorted(f.resource_id for f in findings)  # every one, once
+    with pytest.raises(ClientError, match="over the limit"):  # and the emulator does refuse what is too big
+        events.put_events(Entries=[{"Source": "x", "DetailType": "y", "EventBusName": org["envs"][A][
+            "FINDINGS_BUS_NAME"], "Detail": json.dumps({"pad": "x" * (1024 * 1024)})}])
+    org["become"](HUB)
+    assert FindingsPublisher(clients.client("sns"), org["envs"][HUB]["FINDINGS_TOPIC_ARN"]).publish(
+        findings, run_id="big-night") == sent  # moto refuses an SNS message over 256 KiB: none was

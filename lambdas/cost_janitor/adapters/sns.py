@@ -44,8 +44,11 @@ def batches(findings: Sequence[Finding]) -> list[tuple[dict[str, str], list[Find
         chunk: list[Finding] = []
         size = 0
         for f in group:
-            # both parts are JSON strings inside the JSON envelope, so measure them escaped
-            cost = len(json.dumps(f.model_dump_json(by_alias=True))) + len(json.dumps(_text(f))) + 16
+            # the machine part is a JSON document inside a JSON string inside the envelope: its findings are escaped
+            # twice (every quote becomes \\\" — measured so, a GPU finding outgrew a once-escaped estimate and SNS
+            # refused the message); the email text is a string in the envelope: escaped once
+            machine = json.dumps(json.dumps(f.model_dump(mode="json", by_alias=True)))
+            cost = len(machine) + len(json.dumps(_text(f))) + 16
             if chunk and size + cost > _BUDGET:
                 out.append((attrs, chunk))
                 chunk, size = [], 0

@@ -964,6 +964,31 @@ def _patch_events() -> None:
 
     models.Rule.send_to_targets = send_to_targets  # type: ignore[method-assign,assignment]
 
+    # PutEvents refuses a request whose entries total more than the limit (moto has no size check). The size of an
+    # entry is EventBridge User Guide's "Calculating PutEvents event entry size": Time 14 bytes if given, Source,
+    # DetailType, Detail and each Resources entry by their UTF-8 bytes. The limit was 256 KB and is 1 MB since
+    # 2026-01-29 (AWS Compute Blog: payloads up to 1 MB for EventBridge, SQS and asynchronous Lambda).
+    original_put = models.EventsBackend.put_events
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if sum(entry_size(e) for e in events) > PUT_EVENTS_MAX_BYTES:
+            from moto.events.exceptions import ValidationException
+
+            raise ValidationException("Total size of the entries in the request is over the limit.")
+        result: list[dict[str, Any]] = original_put(self, events)
+        return result
+
+    models.EventsBackend.put_events = put_events  # type: ignore[method-assign]
+
+
+PUT_EVENTS_MAX_BYTES = 1024 * 1024
+
+
+def entry_size(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge counts it (User Guide, "Calculating PutEvents event entry size")."""
+    return (14 if entry.get("Time") else 0) + sum(len(str(entry.get(k) or "").encode()) for k in (
+        "Source", "DetailType", "Detail")) + sum(len(str(r).encode()) for r in entry.get("Resources") or [])
+
 
 def _replace_blocks(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """UpdateDomain's DefaultUserSettings: each settings block given replaces the domain's block of that name (the
