@@ -197,3 +197,58 @@ def test_the_standin_refuses_what_slack_refuses(slack: SlackStandIn) -> None:
     with pytest.raises(SlackApiError, match="msg_too_long"):
         gateway.post("#ml-cost", {"text": "x" * 40_001, "blocks": [divider]})
     assert gateway.post("#ml-cost", {"text": "t", "blocks": [divider] * 50})[1]
+
+
+def _owners_night(n: int) -> list[Any]:
+    from cost_janitor.core.idle import classify_instances
+    from cost_janitor.core.policy import Policy
+    from tests.builders import NOW, make_instance, make_usage
+
+    boxes = [make_instance(instance_id=f"i-{k:017x}", tags={"environment": "dev", "owner": f"user{k}@example.com"})
+             for k in range(n)]
+    return classify_instances(boxes, {b.instance_id: make_usage(cpu=1) for b in boxes}, Policy(), now=NOW,
+                              run_id="busy-night")
+
+
+def test_slacks_rate_limits_are_waited_out_and_what_is_left_resumes_on_redelivery_never_twice(
+        aws: Any, janitor: Any) -> None:
+    """#27: the stand-in enforces users.lookupByEmail's Tier 3 (50 a minute; here a minute is 3 s) and
+    chat.postMessage's one a second per channel. 120 owners: with no waiting allowed, the owners still rate limited
+    are handed back (as the Lambda hands their SQS messages back); each redelivery tells the rest; every owner gets
+    exactly one message."""
+    from cost_janitor.core.policy import Policy
+
+    janitor()
+    slack = SlackStandIn(users={f"user{k}@example.com": f"U{k:08d}" for k in range(120)}, time_scale=20)
+    try:
+        findings = _owners_night(120)
+        state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+        rounds, left = 0, findings
+        while left:
+            rounds += 1
+            assert rounds <= 10, "never caught up"
+            report = notifier.run(left, Policy(), SlackGateway("xoxb", base_url=slack.api_url,
+                                                               max_rate_limit_retries=0), state)
+            assert not report.failed, report.failed
+            left = [f for f in left if f.resource_id in set(report.busy)]
+            if left:
+                time.sleep(1.0)  # the visibility timeout, compressed
+        posts = slack.of("chat.postMessage")
+        assert rounds > 1 and slack.throttled["users.lookupByEmail"] > 0  # the limit was met...
+        assert sorted(p.args["channel"] for p in posts) == sorted(f"U{k:08d}" for k in range(120))  # ...once each
+    finally:
+        slack.stop()
+
+
+def test_with_slack_sdks_waits_one_invocation_tells_every_owner_despite_429s(aws: Any, janitor: Any) -> None:
+    from cost_janitor.core.policy import Policy
+
+    janitor()
+    slack = SlackStandIn(users={f"user{k}@example.com": f"U{k:08d}" for k in range(80)}, time_scale=20)
+    try:
+        state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+        report = notifier.run(_owners_night(80), Policy(), SlackGateway("xoxb", base_url=slack.api_url), state)
+        assert not report.failed and not report.busy
+        assert slack.throttled["users.lookupByEmail"] > 0 and len(slack.of("chat.postMessage")) == 80
+    finally:
+        slack.stop()

@@ -30,6 +30,9 @@ class NotifyReport:
     busy: list[str] = field(default_factory=list)
 
 
+RATE_LIMITED = "ratelimited"  # Slack's error once slack-sdk's waits (Retry-After) are spent
+
+
 class Busy(JanitorError):
     """Another notifier holds this run's messages to this recipient; SQS hands the findings back later."""
 
@@ -61,6 +64,9 @@ def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: Sla
         try:
             channel, _ = slack.channel_for(recipient_for(f, policy), fallback=team_channel(f, policy))
         except Exception as exc:  # Slack down or refusing: recorded; the next run tells them
+            if error_code(exc) == RATE_LIMITED:  # still rate limited after the waits: SQS hands it back later
+                report.busy.append(f.resource_id)
+                continue
             report.failed[f.owner or "unknown"] = error_code(exc)
             continue
         owners[(f.run_id, channel)].append(f)
@@ -77,6 +83,11 @@ def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: Sla
                             extra={"channel": channel, "run_id": run_id, "findings": len(group)})
                 continue
             except Exception as exc:
+                if error_code(exc) == RATE_LIMITED:  # what was posted is saved: the redelivery posts only the rest
+                    report.busy += [f.resource_id for f in group]
+                    logger.info("slack still rate limited; left for redelivery",
+                                extra={"channel": channel, "findings": len(group)})
+                    continue
                 report.failed[channel] = error_code(exc)
                 logger.warning("slack delivery failed", extra={"channel": channel, "error": error_code(exc)})
                 continue
@@ -126,6 +137,8 @@ def _write(slack: SlackGateway, state: SlackState, run_id: str, channel: str, ke
             ch, ts = slack.post(channel, message)
             posted += 1
         result.append((ch, ts))
+        if n >= len(sent):  # saved at once: a redelivery after a failure further on updates it, never posts it again
+            state.save_run_messages(run_id, key, result, max(f.observed_at for f in group))
         state.save_message(MessageState(channel=ch, ts=ts, run_id=run_id, recipient=channel,
                                         findings=chunk if kind == "buttons" else [slim(f) for f in chunk],
                                         outcomes={k: v for k, v in outcomes.items()

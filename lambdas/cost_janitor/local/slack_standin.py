@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,6 +34,37 @@ MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_HEADER_TEXT = 150
 MAX_TEXT = 40_000
+
+
+# Slack's rate limits, per method per app per workspace (docs.slack.dev "Rate limits"): users.lookupByEmail is Tier 3,
+# "50+ per minute" (its reference page); chat.postMessage is special, "1 per second" per channel, "short bursts >1
+# allowed" (the burst size is not published: 3 here). method → (per minute, burst, counted per channel). Other
+# methods' tiers are not enforced (not confirmed here); chat.postMessage's workspace-wide limit is not published.
+RATE_LIMITS: dict[str, tuple[float, float, bool]] = {
+    "users.lookupByEmail": (50.0, 50.0, False),
+    "chat.postMessage": (60.0, 3.0, True),
+}
+
+
+class TokenBuckets:
+    """One bucket per (method[, channel]); `scale` stand-in seconds per real second (30: a minute in 2 s)."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self.scale = scale
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def take(self, method: str, channel: str) -> float:
+        """0 when the call may go; else the real seconds until it may (the 429's Retry-After, rounded up)."""
+        per_minute, burst, per_channel = RATE_LIMITS[method]
+        key = (method, channel if per_channel else "")
+        now = time.monotonic() * self.scale
+        tokens, last = self._buckets.get(key, (burst, now))
+        tokens = min(burst, tokens + (now - last) * per_minute / 60)
+        if tokens >= 1:
+            self._buckets[key] = (tokens - 1, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1 - tokens) / (per_minute / 60) / self.scale
 
 
 def message_problem(args: dict[str, Any]) -> str | None:
@@ -61,10 +94,14 @@ class SlackStandIn:
     retry_after: int = 1
     delays: dict[str, float] = field(default_factory=dict)  # method → seconds to wait before answering it
     arrived: list[str] = field(default_factory=list)  # methods as requests arrive (before any delay)
+    rate_limited: bool = True  # enforce RATE_LIMITS (429 + Retry-After), as Slack does
+    time_scale: float = 1.0  # stand-in seconds per real second for the rate limits (tests compress minutes)
+    throttled: Counter[str] = field(default_factory=Counter)  # 429s answered, by method
 
     def __post_init__(self) -> None:
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
+        self._buckets = TokenBuckets(self.time_scale)
         standin = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -112,6 +149,10 @@ class SlackStandIn:
             for key in ("blocks", "view"):
                 if isinstance(args.get(key), str):
                     args[key] = json.loads(args[key])
+            if self.rate_limited and method in RATE_LIMITS and (
+                    wait := self._buckets.take(method, str(args.get("channel", "")))):
+                self.throttled[method] += 1  # refused before it counts: `calls` holds what Slack accepted to handle
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(max(1, math.ceil(wait)))}
             self.calls.append(Call(method, args))
             queued = self.fail_method.get(method) or self.fail_next
             if queued:
