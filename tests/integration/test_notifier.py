@@ -7,7 +7,7 @@ import json
 import os
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -252,3 +252,27 @@ def test_with_slack_sdks_waits_one_invocation_tells_every_owner_despite_429s(aws
         assert slack.throttled["users.lookupByEmail"] > 0 and len(slack.of("chat.postMessage")) == 80
     finally:
         slack.stop()
+
+
+def test_owners_looked_up_once_are_remembered_across_nights_so_the_tier_3_limit_is_met_once(
+        aws: Any, janitor: Any, slack: SlackStandIn) -> None:
+    """users.lookupByEmail is Tier 3 (50 a minute): an organization's 800 owners looked up every night would take 16
+    minutes. The notifier keeps email → user in the ledger (7 days; an email Slack does not know, 1 day): the second
+    night looks nobody up; an unknown email is asked again once its day is over."""
+    from cost_janitor.core.policy import Policy
+
+    janitor()
+    state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+    findings = [f.model_copy(update={"owner": owner}) for f, owner in zip(
+        _owners_night(3), ["ana@example.com", "bo@example.com", "nobody@example.com"], strict=True)]
+    for night_ in range(2):
+        gateway = SlackGateway("xoxb", base_url=slack.api_url, directory=state)
+        tonight = [f.model_copy(update={"run_id": f"night-{night_}", "resource_id": f"{f.resource_id}-{night_}"})
+                   for f in findings]  # new boxes each night: all told
+        report = notifier.run(tonight, Policy(), gateway, state)
+        assert report.messages_posted == 3
+    looked_up = [c.args["email"] for c in slack.of("users.lookupByEmail")]
+    assert sorted(looked_up) == ["ana@example.com", "bo@example.com", "nobody@example.com"]  # the first night only
+    assert state.slack_user("ana@example.com", now=datetime.now(UTC)) == (True, ANA)
+    assert state.slack_user("nobody@example.com", now=datetime.now(UTC)) == (True, None)
+    assert state.slack_user("nobody@example.com", now=datetime.now(UTC) + timedelta(days=2)) == (False, None)

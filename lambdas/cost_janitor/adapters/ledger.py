@@ -337,6 +337,24 @@ class SlackState(Ledger):
             item["detail"] = {"S": detail}
         self._ddb.put_item(TableName=self._table, Item=item)
 
+    # email → Slack user id across runs (users.lookupByEmail is Tier 3, 50 a minute: 800 owners looked up every night
+    # would take 16 minutes): kept USER_DAYS, an email Slack does not know NOT_FOUND_DAYS (it may join tomorrow)
+    USER_DAYS, NOT_FOUND_DAYS = 7, 1
+
+    def slack_user(self, email: str, *, now: datetime) -> tuple[bool, str | None]:
+        """(known, user id or None when Slack did not know it); (False, None) when not cached or expired."""
+        item = self._ddb.get_item(TableName=self._table, Key={"pk": {"S": f"slack-user#{email.lower()}"},
+                                                              "sk": {"S": "user"}}).get("Item")
+        if not item or int(item["expires_at"]["N"]) <= now.timestamp():  # TTL deletion lags: expired is absent
+            return False, None
+        return True, item["user"]["S"] or None
+
+    def save_slack_user(self, email: str, user: str | None, *, now: datetime) -> None:
+        days = self.USER_DAYS if user else self.NOT_FOUND_DAYS
+        self._ddb.put_item(TableName=self._table, Item={
+            "pk": {"S": f"slack-user#{email.lower()}"}, "sk": {"S": "user"}, "user": {"S": user or ""},
+            "expires_at": {"N": str(int((now + timedelta(days=days)).timestamp()))}})
+
     def save_message(self, state: MessageState) -> None:
         self._ddb.put_item(TableName=self._table, Item={
             "pk": {"S": f"slack#{state.channel}#{state.ts}"}, "sk": {"S": "message"},

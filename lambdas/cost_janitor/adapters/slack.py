@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from slack_sdk import WebClient
@@ -54,9 +55,19 @@ def load_secrets(secretsmanager: Any, secret_id: str) -> SlackSecrets:
     return SlackSecrets(bot_token=data["bot_token"], signing_secret=data["signing_secret"])
 
 
+class UserDirectory(Protocol):
+    """Where email → Slack user lookups are kept across runs (adapters.ledger.SlackState)."""
+
+    def slack_user(self, email: str, *, now: datetime) -> tuple[bool, str | None]: ...
+
+    def save_slack_user(self, email: str, user: str | None, *, now: datetime) -> None: ...
+
+
 class SlackGateway:
-    def __init__(self, token: str, *, base_url: str = SLACK_API, max_rate_limit_retries: int = 3) -> None:
+    def __init__(self, token: str, *, base_url: str = SLACK_API, max_rate_limit_retries: int = 3,
+                 directory: UserDirectory | None = None) -> None:
         self._rate_limit_retries = max_rate_limit_retries
+        self._directory = directory
         self._client = WebClient(token=token, base_url=base_url, timeout=5,
                                  retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries)])
         self._users: dict[str, str | None] = {}
@@ -67,14 +78,24 @@ class SlackGateway:
         return getattr(self._client, method)(**kwargs)
 
     def user_for_email(self, email: str) -> str | None:
-        """The Slack user id for an email (cached, misses too); None when Slack does not know it."""
-        if email not in self._users:
-            try:
-                self._users[email] = self._call("users_lookupByEmail", email=email)["user"]["id"]
-            except SlackApiError as exc:
-                if exc.response.get("error") != "users_not_found":
-                    raise
-                self._users[email] = None
+        """The Slack user id for an email (cached, misses too: in this gateway, and across runs in the directory
+        when it has one); None when Slack does not know it."""
+        if email in self._users:
+            return self._users[email]
+        now = datetime.now(UTC)
+        if self._directory is not None:
+            known, user = self._directory.slack_user(email, now=now)
+            if known:
+                self._users[email] = user
+                return user
+        try:
+            self._users[email] = self._call("users_lookupByEmail", email=email)["user"]["id"]
+        except SlackApiError as exc:
+            if exc.response.get("error") != "users_not_found":
+                raise
+            self._users[email] = None
+        if self._directory is not None:
+            self._directory.save_slack_user(email, self._users[email], now=now)
         return self._users[email]
 
     def email_for_user(self, user_id: str) -> str | None:

@@ -58,8 +58,8 @@ def lambda_handler(event: FindingsQueueEvent, context: LambdaContext) -> dict[st
         for f in accepted:
             origin[f.resource_id].append(record.messageId)
     secrets = load_secrets(client("secretsmanager", settings.region), str(settings.slack_secret_arn))
-    slack = SlackGateway(secrets.bot_token, base_url=settings.slack_api_url or SLACK_API)
     state = SlackState(client("dynamodb", settings.region), str(settings.ledger_table))
+    slack = SlackGateway(secrets.bot_token, base_url=settings.slack_api_url or SLACK_API, directory=state)
     sent = notifier.run(findings, policy, slack, state, holder=context.aws_request_id)
     logger.info("notified", extra={**sent.__dict__, "failed": json.dumps(sent.failed)})
     handed_back = sorted({m for r in sent.busy for m in origin[r]})  # redelivered after the visibility timeout
