@@ -81,6 +81,7 @@ bench: synth
 	$(PY) bench/amis.py
 	$(PY) bench/prices.py
 	$(PY) bench/agent_rollup.py
+	$(PY) bench/org_night.py
 
 # Re-pin every transitive Python dependency after changing requirements-dev.txt.
 lock:

@@ -1,0 +1,178 @@
+"""Model the organization's night (#27): 100 member accounts × 20 regions swept, their findings forwarded to the hub,
+and every owner told in Slack — a discrete-event simulation with a clock, not a run against the emulator (2,000
+Lambdas and a Slack workspace do not fit on this machine). Every input is a measured figure of this repository or a
+documented limit, named where it is set; the two assumptions (an AWS or Slack round trip, chat.update's tier) are
+labelled. Results: bench/results/org_night.json.
+
+    .venv/bin/python bench/org_night.py                       # 100 accounts × 20 regions, 5,000 findings, 800 owners
+
+Each member's regional sweeps are independent Lambdas (per-region schedules), started together; a sweep's calls are
+sequential, each one round trip, through its account-and-region EC2 token bucket. Findings reach the hub's queue when
+their sweep publishes (EventBridge forwarding taken as immediate). The notifier takes them in batches (100 SQS
+messages or 60 s, its event source); one invocation at a time (the conservative case: Slack's limits are per
+workspace, so more notifiers would share them). Slack: users.lookupByEmail 50 a minute, chat.postMessage one a second
+per channel, chat.update 50 a minute (assumed Tier 3) — a call over its limit gets 429 and waits Retry-After, at most
+three times (slack-sdk), then the recipient goes back to the queue and returns after the visibility timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+ROUND_TRIP_S = 0.25  # assumed: one AWS or Slack call from a Lambda (core/own_cost.AWS_CALL_S; not measurable here)
+COLD_START_S = 0.6  # measured: bench/cold_start.py (import + first request)
+# EC2's request token bucket for non-mutating actions (EC2 API reference, "Request throttling": DescribeHosts'
+# bucket holds 100 tokens and refills 20 a second), per account and region
+EC2_BUCKET, EC2_REFILL = 100.0, 20.0
+# Slack (docs.slack.dev "Rate limits"): per method per workspace; chat.postMessage per channel
+SLACK_LIMITS = {"users.lookupByEmail": (50 / 60, 50.0), "chat.update": (50 / 60, 50.0),  # (per second, burst)
+                "chat.postMessage": (1.0, 3.0)}
+SLACK_RETRIES = 3  # adapters/slack.SlackGateway: slack-sdk's RateLimitErrorRetryHandler
+VISIBILITY_S = 360  # the notifier queue's visibility timeout (adapters/ledger: "its queue's 6-minute visibility")
+BATCH_MESSAGES, BATCH_WINDOW_S = 100, 60.0  # infra/constructs/notifier.py: batch_size=100, max_batching_window=1 min
+
+
+def sweep_calls(instances: int, acted: int) -> tuple[int, int]:
+    """(EC2 Describe* calls, other calls) of one regional sweep, from bench/results/night.json's first night per
+    1,000 instances: the read phase, stop protection (one DescribeInstanceAttribute per box acted on), the acts, the
+    ledger and the publishes; at least the read phase's fixed calls."""
+    night = json.loads((ROOT / "bench" / "results" / "night.json").read_text())["nights"][0]
+    per = night["per_1000"]
+    describe = max(2, round(per["read"] * instances / 1000 * 0.3)) + acted  # DescribeInstances/Addresses + attributes
+    other = max(11, round((per["read"] * 0.7 + per["ledger_and_publish"]) * instances / 1000) + 2)
+    return describe, other
+
+
+class Bucket:
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, 0.0
+
+    def wait(self, now: float) -> float:
+        """0 and a token taken, or the seconds until one is there."""
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+def simulate(accounts: int, regions: int, findings: int, owners: int, *, directory_warm: bool,
+             later: str = "update", seed: int = 7) -> dict[str, Any]:
+    """`later`: what a later batch of the same run does for an owner already told — "update" (the notifier today:
+    chat.update of the run's message) or "thread" (not built: a reply in the message's thread, chat.postMessage)."""
+    rng = random.Random(seed)
+    per_region = findings // (accounts * regions)
+    extra = findings - per_region * accounts * regions
+    arrivals: list[tuple[float, list[int]]] = []  # (time the hub's queue has it, the owners of its findings)
+    sweep_s, throttled_ec2 = [], 0
+    for a in range(accounts):
+        for r in range(regions):
+            n = per_region + (1 if a * regions + r < extra else 0)
+            describe, other = sweep_calls(instances=25, acted=n)
+            bucket, t = Bucket(EC2_REFILL, EC2_BUCKET), COLD_START_S
+            calls = ["ec2"] * describe + ["other"] * other
+            for c in calls:
+                if c == "ec2" and (w := bucket.wait(t)):
+                    throttled_ec2 += 1
+                    t += w
+                    bucket.wait(t)
+                t += ROUND_TRIP_S
+            sweep_s.append(t)
+            if n:
+                arrivals.append((t, [rng.randrange(owners) for _ in range(n)]))
+    arrivals.sort()
+    slack = {m: Bucket(*v) for m, v in SLACK_LIMITS.items() if m != "chat.postMessage"}
+    channels: dict[int, Bucket] = {}
+    calls: Counter[str] = Counter()
+    met_429: Counter[str] = Counter()
+    known = set(range(owners)) if directory_warm else set()
+    posted: dict[int, float] = {}
+    told: set[tuple[int, int]] = set()  # (message index, owner) delivered
+    pending = [(t, k, owners_) for k, (t, owners_) in enumerate(arrivals)]
+    clock, handed_back = 0.0, 0
+    while pending:
+        first = pending[0][0]
+        window = [p for p in pending if p[0] <= max(first + BATCH_WINDOW_S, clock)][:BATCH_MESSAGES]
+        pending = pending[len(window):]
+        clock = max(clock, min(window[-1][0], first + BATCH_WINDOW_S)) + COLD_START_S
+        by_owner: dict[int, list[int]] = defaultdict(list)
+        for _, k, owners_ in window:
+            for o in owners_:
+                by_owner[o].append(k)
+        back = []
+        for owner, messages in sorted(by_owner.items()):
+            ok = True
+            again = "chat.update" if later == "update" else "chat.postMessage"
+            steps = ([] if owner in known else ["users.lookupByEmail"]) + (
+                [again] if owner in posted else ["chat.postMessage"])
+            for method in steps:
+                bucket = channels.setdefault(owner, Bucket(*SLACK_LIMITS[method])) if method == "chat.postMessage" \
+                    else slack[method]
+                tries = 0
+                while (w := bucket.wait(clock)) > 0:
+                    met_429[method] += 1
+                    tries += 1
+                    if tries > SLACK_RETRIES:
+                        ok = False
+                        break
+                    clock += math.ceil(w) + 0.5  # Retry-After (whole seconds) + slack-sdk's jitter (mean)
+                if not ok:
+                    break
+                calls[method] += 1
+                clock += ROUND_TRIP_S
+                if method == "users.lookupByEmail":
+                    known.add(owner)
+                if method == "chat.postMessage":
+                    posted.setdefault(owner, clock)
+            if ok:
+                told.update((k, owner) for k in messages)
+            else:
+                back += [k for k in messages]
+        if back:  # their SQS messages return after the visibility timeout
+            handed_back += len(set(back))
+            returned = {k for k in back}
+            pending += [(clock + VISIBILITY_S, k, [o for o in arrivals[k][1] if (k, o) not in told])
+                        for k in sorted(returned)]
+            pending.sort()
+    expected = {(k, o) for k, (_, owners_) in enumerate(arrivals) for o in owners_}
+    return {"accounts": accounts, "regions": regions, "findings": findings, "owners": owners,
+            "directory_warm": directory_warm, "later_batches": later, "built": later == "update",
+            "sweeps_done_s": round(max(sweep_s), 1), "ec2_throttled_calls": throttled_ec2,
+            "last_owner_told_s": round(max(posted.values()), 1) if posted else None,
+            "last_update_s": round(clock, 1), "owners_told": len(posted),
+            "slack_calls": dict(calls), "slack_429s_met": dict(met_429), "sqs_messages_handed_back": handed_back,
+            "findings_lost": len(expected - told)}
+
+
+def main() -> int:
+    args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args.add_argument("--accounts", type=int, default=100)
+    args.add_argument("--regions", type=int, default=20)
+    args.add_argument("--findings", type=int, default=5000)
+    args.add_argument("--owners", type=int, default=800)
+    a = args.parse_args()
+    results = [simulate(a.accounts, a.regions, a.findings, a.owners, directory_warm=warm, later=later)
+               for later in ("update", "thread") for warm in (False, True)]
+    out = ROOT / "bench" / "results" / "org_night.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    for r in results:
+        night = "later nights" if r["directory_warm"] else "first night "
+        print(f"{r['later_batches']:>6}, {night}: sweeps done {r['sweeps_done_s']} s "
+              f"(EC2 throttled calls {r['ec2_throttled_calls']}); last owner told {r['last_owner_told_s']} s, last "
+              f"update {r['last_update_s']} s; Slack {r['slack_calls']}, 429s {r['slack_429s_met']}, handed back "
+              f"{r['sqs_messages_handed_back']}; findings lost {r['findings_lost']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
