@@ -149,3 +149,36 @@ def test_a_record_of_another_shape_fails_alone_and_the_rest_of_the_batch_is_chec
                                          {**record, "messageId": "good", "body": json.dumps(event)}]}, FakeContext())
     assert result == {"batchItemFailures": [{"itemIdentifier": "odd"}]}
     assert "created-by" in _tags(world, good)  # the record after the odd one was checked and tagged
+
+
+def test_a_storm_of_creations_by_one_creator_is_told_in_that_hours_messages_not_one_each(
+        world: dict[str, Any], slack: Any) -> None:
+    """#27: an Auto Scaling group's launches arrive as one creation call each. 30 of them by Ana in one hour: the
+    notifier groups them by the hour (capabilities.tag_compliance.creations_window), so Ana gets the hour's messages
+    (12 resources each with buttons) — 3 — not 30."""
+    from cost_janitor.adapters.ledger import SlackState
+    from cost_janitor.adapters.slack import SlackGateway
+    from cost_janitor.capabilities import notifier
+    from cost_janitor.core.models import Finding
+    from cost_janitor.core.policy import Policy
+
+    def another_call(n: int) -> Callable[[dict[str, Any]], None]:
+        def edit(event: dict[str, Any]) -> None:  # each launch is its own CloudTrail event
+            event["id"] = f"{event['id'][:-4]}{n:04d}"
+            event["detail"]["eventID"] = f"{event['detail']['eventID'][:-4]}{n:04d}"
+        return edit
+
+    for n in range(30):
+        iid = launch(world["ec2"], "g5.xlarge", {"team": "vision"})
+        assert _replay("run_instances_assumed_role_partial_tags", [iid], edit=another_call(n)) == {
+            "batchItemFailures": []}
+    sqs, findings = world["aws"].client("sqs"), []
+    while got := sqs.receive_message(QueueUrl=world["tap"], MaxNumberOfMessages=10).get("Messages", []):
+        for m in got:
+            sqs.delete_message(QueueUrl=world["tap"], ReceiptHandle=m["ReceiptHandle"])
+            findings += [Finding.model_validate(f) for f in json.loads(m["Body"])["findings"]]
+    assert len(findings) == 30 and len({f.run_id for f in findings}) == 1
+    state = SlackState(world["aws"].client("dynamodb"), os.environ["LEDGER_TABLE"])
+    report = notifier.run(findings, Policy(), SlackGateway("xoxb", base_url=slack.api_url), state)
+    to_ana = [c for c in slack.of("chat.postMessage") if c.args["channel"] == "U0ANA0001"]
+    assert report.messages_posted == len(to_ana) == 3  # was 30: one run (and message) per creation call

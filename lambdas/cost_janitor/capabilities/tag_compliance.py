@@ -42,10 +42,17 @@ def run(event: CloudTrailApiCall, policy: Policy, settings: Settings, *, dry_run
     tags = ResourceTags(client("resourcegroupstaggingapi", d.aws_region)).current(created)
     creator = creator_of(d.user_identity)
     findings = [compliance_finding(r, tags[r.arn], creator, account=account, policy=policy, now=now,
-                                   run_id=event.id) for r in created]
+                                   run_id=creations_window(now)) for r in created]
     findings = Executor(client, dry_run=dry_run).execute(findings, policy, now=now)
     deliver(findings, settings, run_id=event.id)
     return findings
+
+
+def creations_window(now: datetime) -> str:
+    """The run the notifier groups creation findings by: the hour they were checked in. A creator whose Auto Scaling
+    group launches 2,000 instances in ten minutes gets that hour's message(s) updated — at most
+    slack.max_messages_per_recipient with buttons, the rest named in summaries — not 2,000 messages, one per call."""
+    return f"creations-{now:%Y%m%dT%H}"
 
 
 def coverage_report(policy: Policy, settings: Settings, *, regions: list[str] | None = None) -> Coverage:
