@@ -17,10 +17,12 @@ account's bus is held to that bus's policy and keeps the sender's account (see _
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 
 def _patch_cloudwatch() -> None:
@@ -477,6 +479,36 @@ def _get_products(request: dict[str, Any]) -> dict[str, Any]:
     return {**page, **({"NextToken": str(start + size)} if start + size < len(found) else {})}
 
 
+# EC2 request throttling (EC2 API reference, "Request throttling for the Amazon EC2 API"): a token bucket per API,
+# account and region; a non-mutating action's (DescribeHosts in its example) holds 100 tokens and refills 20 a second.
+# Over it: HTTP 503, RequestLimitExceeded (which botocore's retry modes retry). Only the Describe* actions are
+# bucketed here (the page's other buckets are not read into the emulator). Off unless a test or bench turns it on
+# (LocalAws.throttle): the suite's seeding would otherwise spend its time in backoffs.
+THROTTLING = {"ec2": False}
+THROTTLED = {"ec2": 0}  # requests answered RequestLimitExceeded (what a test asserts was met)
+EC2_DESCRIBE_BUCKET, EC2_DESCRIBE_REFILL = 100.0, 20.0
+_EC2_BUCKETS: dict[tuple[str, str, str], tuple[float, float]] = {}
+EC2_THROTTLED = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code>'
+                 b"<Message>Request limit exceeded.</Message></Error></Errors><RequestID>throttled</RequestID>"
+                 b"</Response>")
+
+
+def _ec2_throttled(key: str, region: str, action: str) -> bool:
+    import time
+
+    if not action.startswith("Describe"):
+        return False
+    now = time.monotonic()
+    tokens, last = _EC2_BUCKETS.get((key, region, action), (EC2_DESCRIBE_BUCKET, now))
+    tokens = min(EC2_DESCRIBE_BUCKET, tokens + (now - last) * EC2_DESCRIBE_REFILL)
+    if tokens < 1:
+        _EC2_BUCKETS[(key, region, action)] = (tokens, now)
+        THROTTLED["ec2"] += 1
+        return True
+    _EC2_BUCKETS[(key, region, action)] = (tokens - 1, now)
+    return False
+
+
 def _patch_recycle_bin() -> None:
     """moto has no Recycle Bin (rbin) and no Price List API (pricing): stand-ins inside the server answer rbin's
     ListRules and CreateRule (REST-JSON, as botocore's rbin model has them: POST /list-rules, POST /rules) from
@@ -502,6 +534,14 @@ def _patch_recycle_bin() -> None:
             SAVINGS_PLANS.clear()
             OPTIMIZATION_HUB.clear()
         scope = (environ.get("HTTP_AUTHORIZATION") or "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
+        if THROTTLING["ec2"] and len(scope) >= 4 and scope[3] == "ec2":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(size) if size else b""
+            environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again
+            action = (parse_qs(raw.decode()).get("Action") or [""])[0]
+            if _ec2_throttled(scope[0], scope[2], action):
+                start_response("503 Service Unavailable", [("Content-Type", "text/xml")])
+                return [EC2_THROTTLED]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         plans = len(scope) >= 4 and scope[3] == "ce" and target.endswith(("GetSavingsPlansUtilization",
                                                                           "GetSavingsPlansCoverage"))

@@ -1,0 +1,51 @@
+"""EC2's request throttling as the EC2 API reference documents it (a token bucket per API, account and region; a
+Describe action's holds 100 and refills 20 a second; RequestLimitExceeded over it), in the emulator: a burst a
+client without retries cannot get through, and the janitor's clients (botocore's adaptive retry mode, 8 attempts)
+ride out — as the sweep's reads must when an Auto Scaling group launches 2,000 instances in ten minutes and
+every tool in the account describes them."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from cost_janitor.adapters import clients
+from cost_janitor.local.emulator import LocalAws, strict
+
+
+def _burst(client: Any, calls: int) -> list[str]:
+    """`calls` DescribeInstances from 8 threads at once: the error codes met (none: every call answered)."""
+    def one(_: int) -> str:
+        try:
+            client.describe_instances()
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return ""
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [code for code in pool.map(one, range(calls)) if code]
+
+
+def test_a_burst_of_describes_is_throttled_and_the_janitors_clients_ride_it_out(aws: LocalAws) -> None:
+    aws.throttle()
+    bare = boto3.client("ec2", region_name="us-east-1", endpoint_url=aws.endpoint,
+                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    refused = _burst(bare, 250)  # more than the bucket's 100, faster than its 20 a second refill
+    assert refused and set(refused) == {"RequestLimitExceeded"}
+    aws.throttle()  # a full bucket again
+    before = strict.THROTTLED["ec2"]
+    assert _burst(clients.client("ec2", "us-east-1"), 160) == []  # the janitor's client: every call answered...
+    assert strict.THROTTLED["ec2"] > before  # ...though EC2 refused some on the way
+
+
+def test_throttling_is_per_region_as_on_ec2(aws: LocalAws) -> None:
+    aws.throttle()
+    bare = {r: boto3.client("ec2", region_name=r, endpoint_url=aws.endpoint,
+                            config=Config(retries={"mode": "standard", "max_attempts": 1}))
+            for r in ("us-east-1", "eu-west-1")}
+    assert _burst(bare["us-east-1"], 90) == []
+    assert _burst(bare["eu-west-1"], 90) == []  # another region's bucket is its own
