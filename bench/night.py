@@ -60,11 +60,27 @@ def measure(endpoint: str, now: datetime) -> dict[str, Any]:
                       "DescribeInstances (re-check)", 0),
                   "ledger_and_publish": sum(v for k, v in calls.items()
                                             if k not in READ | ACT | {"DescribeInstanceAttribute"})}
-        nights.append({"night": n + 1, "calls": dict(calls), "total": sum(calls.values()), "phases": phases,
-                       "boxes_acted_on": acted,
+        counted = dict(calls)
+        ledger = _ledger_size(os.environ["LEDGER_TABLE"])  # after the count: its Scan is not the night's
+        nights.append({"night": n + 1, "calls": counted, "total": sum(counted.values()), "phases": phases,
+                       "boxes_acted_on": acted, "ledger_items_after": ledger[0], "ledger_bytes_after": ledger[1],
                        "actions": dict(Counter(f"{f.action}:{f.action_status}" for f in report.findings
                                                if f.action_status))})
     return {"instances": len(report.findings), "nights": nights}
+
+
+def _ledger_size(table: str) -> tuple[int, int]:
+    """The ledger's items and bytes (each item's attribute names and values, as DynamoDB sizes items: near enough
+    to its JSON), scanned without counting the scan."""
+    import boto3
+
+    ddb = boto3.client("dynamodb")
+    items = size = 0
+    for page in ddb.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            items += 1
+            size += sum(len(k) + len(json.dumps(v)) for k, v in item.items())
+    return items, size
 
 
 def run(n: int) -> dict[str, Any]:
