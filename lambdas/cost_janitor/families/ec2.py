@@ -3,7 +3,7 @@ owners are asked. Stop, hibernate and the marks live here with their calls, dry-
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -81,22 +81,20 @@ def _after_savings_plans(findings: list[Finding], night: Night) -> list[Finding]
         memo["error"] = exc.response["Error"]["Code"]
     finally:
         night.calls["ce:GetSavingsPlans*"] += ce.calls
-    out, asked = [], {id(f) for f in priced}
-    for f in findings:
-        if id(f) not in asked:
-            out.append(f)
-        elif "error" in memo:
-            out.append(f.model_copy(update={"notes": (*f.notes, f"Savings Plans not read ({memo['error']}): the "
-                                                                "dollars are at list price")}))
-        else:
-            r = realized(float(f.monthly_usd or 0), family=str(f.instance_type).split(".")[0], region=f.region,
-                         plans=memo["plans"])
-            out.append(f if r.reason is None else f.model_copy(update={
-                "monthly_usd": r.monthly_usd, "notes": (*f.notes, r.reason),
-                "price_source": f"{f.price_source}; after Savings Plans (Cost Explorer, last 30 days)",
-                "evidence": {**f.evidence, "list_monthly_usd": r.list_monthly_usd,
-                             "savings_plan_covered_pct": r.covered_pct}}))
-    return out
+
+    def after(f: Finding) -> Finding:
+        if "error" in memo:
+            return f.model_copy(update={"notes": (*f.notes, f"Savings Plans not read ({memo['error']}): the dollars "
+                                                            "are at list price")})
+        r = realized(float(f.monthly_usd or 0), family=str(f.instance_type).split(".")[0], region=f.region,
+                     plans=memo["plans"])
+        return f if r.reason is None else f.model_copy(update={
+            "monthly_usd": r.monthly_usd, "notes": (*f.notes, r.reason),
+            "price_source": f"{f.price_source}; after Savings Plans (Cost Explorer, last 30 days)",
+            "evidence": {**f.evidence, "list_monthly_usd": r.list_monthly_usd,
+                         "savings_plan_covered_pct": r.covered_pct}})
+
+    return _rewrite(findings, priced, after)
 
 
 def _beside_the_hub(findings: list[Finding], night: Night) -> list[Finding]:
@@ -112,22 +110,25 @@ def _beside_the_hub(findings: list[Finding], night: Night) -> list[Finding]:
         estimates, refused = {}, exc.response["Error"]["Code"]
     finally:
         night.calls["cost-optimization-hub:ListRecommendations"] += hub.calls
-    out, asked = [], {id(f) for f in priced}
-    for f in findings:
-        if id(f) not in asked:
-            out.append(f)
-        elif refused:
-            out.append(f.model_copy(update={"notes": (*f.notes, f"Cost Optimization Hub not used ({refused})")}))
-        elif f.resource_id in estimates:
-            usd, action = estimates[f.resource_id]
-            out.append(f.model_copy(update={
-                "evidence": {**f.evidence, "cost_optimization_hub_usd": usd},
-                "notes": (*f.notes, f"Cost Optimization Hub estimates ${usd:,.2f} a month ({action}); the janitor's: "
-                                    f"${f.monthly_usd:,.2f}")}))
-        else:
-            out.append(f.model_copy(update={"notes": (*f.notes, "Cost Optimization Hub has no recommendation for "
-                                                                "it")}))
-    return out
+
+    def beside(f: Finding) -> Finding:
+        if refused:
+            return f.model_copy(update={"notes": (*f.notes, f"Cost Optimization Hub not used ({refused})")})
+        if f.resource_id not in estimates:
+            return f.model_copy(update={"notes": (*f.notes, "Cost Optimization Hub has no recommendation for it")})
+        usd, action = estimates[f.resource_id]
+        return f.model_copy(update={
+            "evidence": {**f.evidence, "cost_optimization_hub_usd": usd},
+            "notes": (*f.notes, f"Cost Optimization Hub estimates ${usd:,.2f} a month ({action}); the janitor's: "
+                                f"${f.monthly_usd:,.2f}")})
+
+    return _rewrite(findings, priced, beside)
+
+
+def _rewrite(findings: list[Finding], chosen: list[Finding], change: Callable[[Finding], Finding]) -> list[Finding]:
+    """The findings in order, the chosen ones changed."""
+    picked = {id(f) for f in chosen}
+    return [change(f) if id(f) in picked else f for f in findings]
 
 
 class Ec2Instances:
