@@ -67,9 +67,9 @@ class Bucket:
 
 
 def simulate(accounts: int, regions: int, findings: int, owners: int, *, directory_warm: bool,
-             later: str = "update", seed: int = 7) -> dict[str, Any]:
-    """`later`: what a later batch of the same run does for an owner already told — "update" (the notifier today:
-    chat.update of the run's message) or "thread" (not built: a reply in the message's thread, chat.postMessage)."""
+             later: str = "thread", seed: int = 7) -> dict[str, Any]:
+    """`later`: what a later batch of the same run does for an owner already told — "thread" (the notifier since #27:
+    a reply in the message's thread, chat.postMessage) or "update" (before: chat.update of the run's message)."""
     rng = random.Random(seed)
     per_region = findings // (accounts * regions)
     extra = findings - per_region * accounts * regions
@@ -146,7 +146,7 @@ def simulate(accounts: int, regions: int, findings: int, owners: int, *, directo
             pending.sort()
     expected = {(k, o) for k, (_, owners_) in enumerate(arrivals) for o in owners_}
     return {"accounts": accounts, "regions": regions, "findings": findings, "owners": owners,
-            "directory_warm": directory_warm, "later_batches": later, "built": later == "update",
+            "directory_warm": directory_warm, "later_batches": later, "built": later == "thread",
             "sweeps_done_s": round(max(sweep_s), 1), "ec2_throttled_calls": throttled_ec2,
             "last_owner_told_s": round(max(posted.values()), 1) if posted else None,
             "last_update_s": round(clock, 1), "owners_told": len(posted),
@@ -162,7 +162,7 @@ def main() -> int:
     args.add_argument("--owners", type=int, default=800)
     a = args.parse_args()
     results = [simulate(a.accounts, a.regions, a.findings, a.owners, directory_warm=warm, later=later)
-               for later in ("update", "thread") for warm in (False, True)]
+               for later in ("thread", "update") for warm in (False, True)]
     out = ROOT / "bench" / "results" / "org_night.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     for r in results:

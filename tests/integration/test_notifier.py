@@ -19,7 +19,7 @@ from cost_janitor.handlers import notifier as notifier_handler
 from cost_janitor.local.context import FakeContext
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
-from tests.integration.slack_world import ANA, BO, END, POLICY, night, posts_by_channel, swept
+from tests.integration.slack_world import ANA, BO, END, POLICY, message_to, night, posts_by_channel, swept
 
 
 def test_one_message_per_owner_with_the_right_buttons(team: dict[str, Any], slack: SlackStandIn) -> None:
@@ -96,10 +96,12 @@ def test_two_notifiers_writing_one_runs_findings_to_one_owner_at_once_post_one_m
         t.start()
     for t in threads:
         t.join(timeout=30)
-    assert len(posts_by_channel(slack)[ANA]) == 1  # without the lease both found no message and both posted
+    to_ana = posts_by_channel(slack)[ANA]
+    top = [p for p in to_ana if "thread_ts" not in p]
+    assert len(top) == 1  # without the lease both found no message and both posted
     # the other one found the lease held (and hands its findings back), or — on a slow machine — came after the
-    # first had finished and merged into its message
-    assert sum(len(r.busy) + r.messages_updated for r in reports) == 1 and len(reports) == 2
+    # first had finished and replied in its thread (it merged into the message before #27)
+    assert sum(len(r.busy) for r in reports) + (len(to_ana) - len(top)) == 1 and len(reports) == 2
 
 
 def test_slack_too_slow_to_answer_is_a_recorded_failure_not_a_hang_or_a_retry_loop(
@@ -141,8 +143,12 @@ def test_a_finding_whose_notice_history_cannot_be_read_waits_and_the_rest_are_to
     assert len(posts) == 4 and "ana-cpu" in json.dumps(posts[ANA]) and "ana-gpu" not in json.dumps(posts[ANA])
     redelivered = [r for r in records if r["messageId"] in back]
     assert notifier_handler.lambda_handler({"Records": redelivered}, FakeContext()) == {"batchItemFailures": []}
-    assert len(posts_by_channel(slack)[ANA]) == 1  # merged into the message Ana already has, not a second one
-    assert "ana-gpu" in json.dumps(slack.of("chat.update")[-1].args["blocks"])
+    # a later batch of the same run: a reply in the thread of the message Ana already has, not a second message
+    # (#27: updating it cost chat.update calls, limited per workspace; this test merged it into that message before)
+    first, reply = posts_by_channel(slack)[ANA]
+    assert "thread_ts" not in first and reply["thread_ts"] == message_to(slack, ANA)[1]
+    assert "ana-gpu" in json.dumps(reply["blocks"]) and "ana-gpu" not in json.dumps(first["blocks"])
+    assert not slack.of("chat.update")
 
 
 def test_an_owner_of_500_idle_boxes_gets_a_few_messages_slack_accepts_naming_each_once(
@@ -276,3 +282,23 @@ def test_owners_looked_up_once_are_remembered_across_nights_so_the_tier_3_limit_
     assert state.slack_user("ana@example.com", now=datetime.now(UTC)) == (True, ANA)
     assert state.slack_user("nobody@example.com", now=datetime.now(UTC)) == (True, None)
     assert state.slack_user("nobody@example.com", now=datetime.now(UTC) + timedelta(days=2)) == (False, None)
+
+
+def test_a_later_batch_of_the_run_is_a_thread_reply_and_a_redelivered_one_sends_nothing(
+        aws: Any, janitor: Any, slack: SlackStandIn) -> None:
+    """#27's organization night: an owner's findings arrive in several batches of one run. The first batch posts;
+    a later one replies in that message's thread (chat.postMessage, limited per channel) instead of updating it
+    (chat.update, limited per workspace); a batch SQS delivers twice sends nothing the second time."""
+    from cost_janitor.core.policy import Policy
+
+    janitor()
+    state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+    findings = [f.model_copy(update={"owner": "ana@example.com"}) for f in _owners_night(3)]
+    gateway = SlackGateway("xoxb", base_url=slack.api_url, directory=state)
+    first = notifier.run(findings[:1], Policy(), gateway, state)
+    later = notifier.run(findings[1:], Policy(), gateway, state)
+    again = notifier.run(findings[1:], Policy(), gateway, state)
+    assert (first.messages_posted, later.messages_posted, again.messages_posted) == (1, 1, 0)
+    top, reply = slack.of("chat.postMessage")
+    assert "thread_ts" not in top.args and reply.args["thread_ts"] == message_to(slack, ANA)[1]
+    assert not slack.of("chat.update")

@@ -117,9 +117,10 @@ class SlackGateway:
             return (user, recipient) if user else (fallback, Recipient("channel", fallback))
         return recipient.address, recipient
 
-    def post(self, channel: str, message: dict[str, Any]) -> tuple[str, str]:
+    def post(self, channel: str, message: dict[str, Any], *, thread_ts: str | None = None) -> tuple[str, str]:
+        """A message, or a reply in the thread of `thread_ts`; (channel, ts) of what was posted."""
         response = self._call("chat_postMessage", channel=channel, text=message["text"], blocks=message["blocks"],
-                              unfurl_links=False)
+                              unfurl_links=False, **({"thread_ts": thread_ts} if thread_ts else {}))
         return response["channel"], response["ts"]
 
     def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:

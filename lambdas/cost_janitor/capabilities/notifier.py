@@ -101,7 +101,7 @@ def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: Sla
 
 def _deliver(slack: SlackGateway, state: SlackState, run_id: str, channel: str, group: list[Finding],
              policy: Policy, *, title: str | None, holder: str) -> tuple[int, int]:
-    """Post, or — when this run already wrote to this recipient — merge and update those same messages; under a
+    """Post, or — when this run already wrote to this recipient — reply in that message's thread; under a
     lease, so two notifiers never write one run's messages to one recipient at once."""
     key = f"{channel}#escalation" if title else channel
     if not state.claim(run_id, key, holder=holder):
@@ -114,34 +114,31 @@ def _deliver(slack: SlackGateway, state: SlackState, run_id: str, channel: str, 
 
 def _write(slack: SlackGateway, state: SlackState, run_id: str, channel: str, key: str, group: list[Finding],
            policy: Policy, *, title: str | None) -> tuple[int, int]:
+    """The run's first messages to this recipient; for a later batch of the same run, its new findings as replies in
+    the first message's thread (chat.postMessage, limited per channel) — not an update of the messages already sent:
+    chat.update is limited per workspace (Tier 3), and an organization's night updating every owner's message for
+    every batch took an hour (bench/org_night.py). Findings a sent message already holds are not sent again."""
     sent = state.run_messages(run_id, key)
-    merged: dict[str, Finding] = {}
-    outcomes: dict[str, str] = {}
+    already: set[str] = set()
     for ch, ts in sent:
         old = state.message(ch, ts)
         if old:
-            merged.update({f.resource_id: f for f in old.findings})
-            outcomes.update(old.outcomes)
-    merged.update({f.resource_id: f for f in group})
-    parts = plan_messages(list(merged.values()), policy)
-    posted = updated = 0
-    result: list[tuple[str, str]] = []
+            already |= {f.resource_id for f in old.findings}
+    fresh = list({f.resource_id: f for f in group if f.resource_id not in already}.values())
+    if not fresh:
+        return 0, 0
+    thread = sent[0][1] if sent else None
+    parts = plan_messages(fresh, policy)
+    posted = 0
+    result = list(sent)
     for n, (kind, chunk) in enumerate(parts):
-        message = render(chunk, policy, outcomes=outcomes, title=title, part=(n + 1, len(parts))) \
+        message = render(chunk, policy, title=title, part=(n + 1, len(parts))) \
             if kind == "buttons" else render_summary(chunk, part=(n + 1, len(parts)))
-        if n < len(sent):
-            ch, ts = sent[n]
-            slack.update(ch, ts, message)
-            updated += 1
-        else:
-            ch, ts = slack.post(channel, message)
-            posted += 1
+        ch, ts = slack.post(channel, message, thread_ts=thread)
+        posted += 1
         result.append((ch, ts))
-        if n >= len(sent):  # saved at once: a redelivery after a failure further on updates it, never posts it again
-            state.save_run_messages(run_id, key, result, max(f.observed_at for f in group))
+        # saved at once: a redelivery after a failure further on sends only what no saved message holds
         state.save_message(MessageState(channel=ch, ts=ts, run_id=run_id, recipient=channel,
-                                        findings=chunk if kind == "buttons" else [slim(f) for f in chunk],
-                                        outcomes={k: v for k, v in outcomes.items()
-                                                  if k in {f.resource_id for f in chunk}}))
-    state.save_run_messages(run_id, key, result, max(f.observed_at for f in group))
-    return posted, updated
+                                        findings=chunk if kind == "buttons" else [slim(f) for f in chunk]))
+        state.save_run_messages(run_id, key, result, max(f.observed_at for f in group))
+    return posted, 0

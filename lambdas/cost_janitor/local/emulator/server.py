@@ -67,10 +67,10 @@ class LocalAws:
     def throttle(self, on: bool = True) -> None:
         """EC2's request throttling (Describe* token buckets per API, account and region: strict.THROTTLING) on or
         off; the server runs in this process, so the switch is a module flag."""
-        from cost_janitor.local.emulator import strict
+        from cost_janitor.local.emulator.strict import _EC2_BUCKETS, THROTTLING
 
-        strict.THROTTLING["ec2"] = on
-        strict._EC2_BUCKETS.clear()
+        THROTTLING["ec2"] = on
+        _EC2_BUCKETS.clear()
 
     def reset(self) -> None:
         """Drop every resource (moto's reset API), keeping the server up."""
