@@ -66,3 +66,29 @@ def test_an_ml_g6e_endpoint_in_eu_central_1_is_priced_through_the_price_list(aws
     assert unknown.verdict == Verdict.IDLE and unknown.monthly_usd is None
     assert str(unknown.price_source).startswith("unknown")
     assert report.api_calls["pricing:GetProducts"] == 2  # one per (type, region) the table does not know
+
+
+def test_prices_read_from_the_price_list_are_kept_a_week_in_the_ledger(aws: LocalAws, janitor: Any) -> None:
+    """#26: "cached in the ledger with the date read, refreshed weekly": the second night asks the API nothing (the
+    price and the unknown type come from the ledger); a week later it asks again."""
+    janitor(POLICY)
+    fleet = Fleet(aws, datetime.now(UTC).replace(minute=0, second=0, microsecond=0), region=REGION)
+    fleet.add("idle-priced", "m5.large", DEV, cpu=0.5)
+    fleet.add("idle-unknown", "m6a.large", DEV, cpu=0.5)
+    fleet.done()
+    seed_price_list([ec2_price_product("m5.large", REGION, 0.12, published="2026-11-20T00:00:00Z")])
+
+    def sweep(at: datetime) -> tuple[dict[str, Any], dict[str, int]]:
+        report = idle_sweep.run(POLICY, Settings.from_env(), now=at, run_id=f"night-{at:%d}", dry_run=True,
+                                families=[ec2.FAMILY])
+        return {f.resource_id: f for f in report.findings}, dict(report.api_calls)
+
+    first, calls = sweep(night(fleet.end, 0))
+    assert calls["pricing:GetProducts"] == 2
+    second, calls = sweep(night(fleet.end, 0) + timedelta(days=1))
+    assert "pricing:GetProducts" not in calls and calls["dynamodb:BatchGetItem (prices)"] == 1
+    assert second[fleet.ids["idle-priced"]].monthly_usd == round(0.12 * 730, 2)
+    assert second[fleet.ids["idle-priced"]].price_source == first[fleet.ids["idle-priced"]].price_source
+    assert second[fleet.ids["idle-unknown"]].monthly_usd is None
+    _, calls = sweep(night(fleet.end, 0) + timedelta(days=8))
+    assert calls["pricing:GetProducts"] == 2  # a week on: read again

@@ -88,6 +88,45 @@ class Ledger:
                     break
         return out
 
+    PRICE_DAYS = 7  # a price read from the Price List API is used for a week, then read again (#26)
+
+    @staticmethod
+    def _price_key(kind: str, instance_type: str, region: str) -> dict[str, dict[str, str]]:
+        return {"pk": {"S": f"price#{kind}#{region}"}, "sk": {"S": instance_type}}
+
+    def prices(self, kind: str, wanted: Sequence[tuple[str, str]], *,
+               now: datetime) -> dict[tuple[str, str], tuple[float | None, str]]:
+        """Prices read in the last PRICE_DAYS, by (type, region): (hourly USD or None — the API had none —,
+        source). 100 keys a call; an expired item (TTL deletion lags) is absent."""
+        out: dict[tuple[str, str], tuple[float | None, str]] = {}
+        keys = list(dict.fromkeys(wanted))
+        for first in range(0, len(keys), 100):
+            request = {self._table: {"Keys": [self._price_key(kind, t, r) for t, r in keys[first:first + 100]]}}
+            for _ in range(5):
+                response = self._ddb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    if int(item["expires_at"]["N"]) <= now.timestamp():
+                        continue
+                    region = item["pk"]["S"].split("#", 2)[2]
+                    usd = item.get("hourly_usd", {}).get("N")
+                    out[(item["sk"]["S"], region)] = (float(usd) if usd is not None else None, item["source"]["S"])
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return out
+
+    def save_prices(self, kind: str, read: dict[tuple[str, str], tuple[float | None, str]], *, now: datetime) -> None:
+        expires = {"N": str(int((now + timedelta(days=self.PRICE_DAYS)).timestamp()))}
+        items = [{**self._price_key(kind, t, r), "source": {"S": source}, "read_at": {"S": now.isoformat()},
+                  "expires_at": expires, **({"hourly_usd": {"N": repr(usd)}} if usd is not None else {})}
+                 for (t, r), (usd, source) in read.items()]
+        for first in range(0, len(items), 25):
+            request = {self._table: [{"PutRequest": {"Item": i}} for i in items[first:first + 25]]}
+            for _ in range(5):
+                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+
     def save_descriptions(self, described: dict[tuple[str, str, str], dict[str, Any]], *, now: datetime) -> None:
         expires = {"N": str(int((now + timedelta(days=self.DESCRIPTION_DAYS)).timestamp()))}
         items = [{**self._description_key(*k), "description": {"S": json.dumps(v, default=str)},

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -69,17 +70,32 @@ def _hourly(product: dict[str, Any]) -> tuple[float, str] | None:
 
 
 def night_prices(memory: dict[str, Any], calls: Counter[str], kind: Literal["ec2", "sagemaker_hosting"],
-                 wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Price]:
+                 wanted: Iterable[tuple[str, str]], *, ledger: Any = None,
+                 now: datetime | None = None) -> dict[tuple[str, str], Price]:
     """The night's price book for `kind`: each (type, region) pair asked of the Price List API at most once a night
-    (kept in the night's memory across regions and families, the pairs it does not know too), the calls counted."""
+    (kept in the night's memory across regions and families, the pairs it does not know too) and, with a ledger, at
+    most once a week (adapters.ledger.Ledger.prices: a pair the API did not know is remembered as unknown for the
+    week too). The calls are counted."""
     book: dict[tuple[str, str], Price] = memory.setdefault(f"prices:{kind}", {})
     asked: set[tuple[str, str]] = memory.setdefault(f"prices-asked:{kind}", set())
     todo = set(wanted) - asked
+    if not todo:
+        return book
+    asked |= todo
+    if ledger is not None and now is not None:
+        cached = ledger.prices(kind, sorted(todo), now=now)
+        calls["dynamodb:BatchGetItem (prices)"] += -(-len(todo) // 100)
+        book.update({pair: Price(usd, source) for pair, (usd, source) in cached.items() if usd is not None})
+        todo -= set(cached)
     if todo:
         prices = PriceList(client("pricing", "us-east-1"))
-        asked |= todo
         try:
-            book.update(getattr(prices, kind)(todo))
+            found = getattr(prices, kind)(todo)
         finally:
             calls["pricing:GetProducts"] += prices.calls
+        book.update(found)
+        if ledger is not None and now is not None:
+            ledger.save_prices(kind, {pair: (found[pair].hourly_usd, found[pair].source) if pair in found else
+                                      (None, "unknown: the AWS Price List API has no single on-demand price")
+                                      for pair in todo}, now=now)
     return book

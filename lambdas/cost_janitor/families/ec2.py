@@ -56,7 +56,8 @@ ACTIONS: dict[ActionKind, Call] = {
 def _price_list(instances: Sequence[Instance], night: Night) -> dict[tuple[str, str], Price]:
     """The Price List API's prices for the types and regions the offline table does not know."""
     return night_prices(night.memory, night.calls, "ec2", {
-        (i.instance_type, i.region) for i in instances if instance_price(i.instance_type, i.region).hourly_usd is None})
+        (i.instance_type, i.region) for i in instances if instance_price(i.instance_type, i.region).hourly_usd is None},
+        ledger=night.ledger, now=night.now)
 
 
 def _after_savings_plans(findings: list[Finding], night: Night) -> list[Finding]:

@@ -84,7 +84,8 @@ class Endpoints:
                    if v.instance_type and ml_price(v.instance_type, e.region).hourly_usd is None}
         return classify_endpoints(endpoints, usage, policy, now=now, run_id=night.run_id,
                                   not_read=not_read | async_not_read, async_usage=async_usage,
-                                  prices=night_prices(night.memory, night.calls, "sagemaker_hosting", unknown))
+                                  prices=night_prices(night.memory, night.calls, "sagemaker_hosting", unknown,
+                                                      ledger=night.ledger, now=night.now))
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Each endpoint about to be deleted is described again (its state and tags now)."""
