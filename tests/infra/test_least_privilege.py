@@ -35,7 +35,8 @@ ALLOWED: dict[str, set[str]] = {
                                     "ec2:DescribeAddresses",  # the addresses family (tags only on Elastic IPs)
                                     "pricing:GetProducts",  # prices the offline table does not know
                                     # a stop's savings after Savings Plans (idle.savings_after_plans)
-                                    "ce:GetSavingsPlansCoverage", "ce:GetSavingsPlansUtilization"}
+                                    "ce:GetSavingsPlansCoverage", "ce:GetSavingsPlansUtilization",
+                                    "ce:GetReservationCoverage", "ce:GetReservationUtilization"}
                  | SAGEMAKER_SWEEP,
     "NotifierFunction": SHARED | SLACK | QUEUE,
     # the public endpoint: its secret and the answers queue, nothing that touches a resource

@@ -78,12 +78,13 @@ def test_gpu_metrics_are_read_only_for_instances_cpu_could_not_rule_out(fleet: F
     # the 6 CPU could not rule out, then GPU memory for the 3 whose GPUs were idle; 1 ListMetrics page; stop
     # protection for the 3 dev boxes about to be marked (not for the fleet). SageMaker (in the default services)
     # costs an account without endpoints its three lists and two tag pages, and no metric reads; the addresses
-    # family (on with ec2) one DescribeAddresses. The idle boxes' dollars after Savings Plans: one Cost Explorer call,
-    # which says this account has none (DataUnavailableException), so no coverage is read.
+    # family (on with ec2) one DescribeAddresses. The idle boxes' dollars after commitments: one Cost Explorer call
+    # each for Savings Plans and Reserved Instances, which say this account has none (DataUnavailableException), so
+    # no coverage is read.
     assert report.api_calls == {"DescribeInstances+Spot": 1, "GetMetricData": 3, "ListMetrics": 1,
                                 "DescribeInstanceAttribute": 3, "DescribeAddresses": 1, "sagemaker:ListEndpoints": 1,
                                 "sagemaker:ListNotebookInstances": 1, "sagemaker:GetResources": 2,
-                                "sagemaker:ListDomains": 1, "ce:GetSavingsPlans*": 1}
+                                "sagemaker:ListDomains": 1, "ce:commitments": 2}
 
 
 def test_a_stop_protected_idle_dev_box_is_not_stoppable_and_never_marked(aws: LocalAws, janitor: Any) -> None:

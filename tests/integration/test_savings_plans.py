@@ -48,10 +48,11 @@ def test_a_fully_used_plan_counts_the_effective_rate_and_an_uncovered_family_its
     assert gpu.verdict == Verdict.IDLE and gpu.monthly_usd == round(G5_LIST * 0.6, 2)
     assert gpu.evidence["list_monthly_usd"] == G5_LIST  # the list price beside it
     assert any("effective rate (60% of list)" in n for n in gpu.notes), gpu.notes
-    assert str(gpu.price_source).endswith("after Savings Plans (Cost Explorer, last 30 days)")
+    assert str(gpu.price_source).endswith("after commitments (Cost Explorer, last 30 days)")
     assert cpu.monthly_usd == M5_LIST and "list_monthly_usd" not in cpu.evidence  # m5 is not covered
-    # utilization, the account's coverage, and one coverage call per (region, family) with idle boxes
-    assert calls["ce:GetSavingsPlans*"] == 4
+    # Savings Plans: utilization, the account's coverage, one coverage call per (region, family) with idle boxes;
+    # Reserved Instances: utilization only (the account has none: DataUnavailableException)
+    assert calls["ce:commitments"] == 5
 
 
 def test_a_plan_that_already_leaves_commitment_unused_saves_nothing_until_used_elsewhere(fleet: Fleet) -> None:
@@ -67,10 +68,10 @@ def test_no_plan_keeps_the_list_price_and_the_opt_out_reads_nothing(fleet: Fleet
     found, calls = _sweep(fleet)  # nothing seeded: Cost Explorer answers DataUnavailableException
     assert found[fleet.ids["gpu-idle"]].monthly_usd == G5_LIST
     assert not any("Savings Plans" in n for n in found[fleet.ids["gpu-idle"]].notes)
-    assert calls["ce:GetSavingsPlans*"] == 1
+    assert calls["ce:commitments"] == 2  # each utilization read once: no plan, no reservation
     off = Policy.model_validate({"idle": {"savings_after_plans": False}})
     _, calls = _sweep(fleet, off)
-    assert "ce:GetSavingsPlans*" not in calls
+    assert "ce:commitments" not in calls
 
 
 def test_cost_optimization_hubs_estimate_is_shown_beside_the_janitors_and_its_absence_said(aws: LocalAws,
@@ -97,3 +98,25 @@ def test_cost_optimization_hubs_estimate_is_shown_beside_the_janitors_and_its_ab
     found, _ = _sweep(f, hub)
     gpu = found[f.ids["gpu-idle"]]
     assert "Cost Optimization Hub not used (AccessDeniedException)" in gpu.notes and gpu.monthly_usd == G5_LIST
+
+
+def test_reserved_instances_apply_first_at_their_effective_rate_and_the_plan_takes_what_they_leave(
+        fleet: Fleet) -> None:
+    """Half of g5 in us-east-1 runs on fully used Reserved Instances (the rest of the family on-demand): that half
+    counts at the reservation's effective rate (fee of the used hours ÷ their on-demand cost: 50 %); the other half
+    runs on a Savings Plan that already leaves commitment unused: $0. The m5 box is covered by neither."""
+    from cost_janitor.local.emulator.seeding import seed_reservations
+
+    seed_reservations(purchased_hours=720.0, unused_hours=0.0, amortized_fee=500.0, on_demand_cost_of_used=1000.0,
+                      coverage={("us-east-1", "g5"): 50.0})
+    seed_savings_plans(total=1000.0, used=600.0, on_demand_equivalent=1000.0, account_coverage=100.0,
+                       coverage={("us-east-1", "g5"): 100.0})
+    found, calls = _sweep(fleet)
+    gpu, cpu = found[fleet.ids["gpu-idle"]], found[fleet.ids["cpu-idle"]]
+    assert gpu.monthly_usd == round(G5_LIST / 2 * 0.5, 2) and gpu.evidence["reserved_pct"] == 50.0
+    assert any("after Reserved Instances and Savings Plans" in n and "effective rate (50% of list)" in n
+               for n in gpu.notes), gpu.notes
+    assert cpu.monthly_usd == M5_LIST
+    # Savings Plans: utilization, the account's coverage, a coverage call per (region, family) pair (g5, m5);
+    # Reserved Instances: utilization and a coverage call per pair
+    assert calls["ce:commitments"] == (1 + 1 + 2) + (1 + 2)

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cost_janitor.core.commitments import Commitments, key
+from cost_janitor.core.commitments import Commitments, Reservations, key
 from cost_janitor.core.models import UsageCost
 
 # GetSavingsPlansCoverage's filter dimensions are LINKED_ACCOUNT, REGION, SERVICE and the instance family (its
@@ -105,6 +105,50 @@ class CostExplorer:
         return {key(r, f): self._coverage(period, {"And": [
             {"Dimensions": {"Key": "REGION", "Values": [r]}},
             {"Dimensions": {"Key": FAMILY_DIMENSION, "Values": [f]}}]}) for r, f in sorted(pairs)}
+
+    def reservations(self, *, now: datetime, pairs: set[tuple[str, str]], days: int = 30) -> Reservations:
+        """The account's EC2 Reserved Instances over the last `days`: GetReservationUtilization's Total, and
+        GetReservationCoverage's hours covered per (region, instance family) in `pairs` — 1 + one call per pair. No
+        reservation (DataUnavailableException) → none; any other refusal is raised."""
+        period = {"Start": (now - timedelta(days=days)).date().isoformat(), "End": now.date().isoformat()}
+        self.calls += 1
+        try:
+            total = self._ce.get_reservation_utilization(TimePeriod=period).get("Total") or {}
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "DataUnavailableException":
+                raise
+            return Reservations(purchased_hours=0, unused_hours=0, amortized_fee_usd=0, on_demand_cost_of_used_usd=0)
+        return Reservations(
+            purchased_hours=_usd(total.get("PurchasedHours")), unused_hours=_usd(total.get("UnusedHours")),
+            amortized_fee_usd=_usd(total.get("TotalAmortizedFee")),
+            on_demand_cost_of_used_usd=_usd(total.get("OnDemandCostOfRIHoursUsed")),
+            coverage_pct=self.reserved_coverage(now=now, pairs=pairs, days=days))
+
+    def reserved_coverage(self, *, now: datetime, pairs: set[tuple[str, str]], days: int = 30) -> dict[str, float]:
+        """"region/family" → the share of that family's running hours in that region that reservations covered
+        (CoverageHoursPercentage, each period weighted by its running hours; every page)."""
+        period = {"Start": (now - timedelta(days=days)).date().isoformat(), "End": now.date().isoformat()}
+        out: dict[str, float] = {}
+        for region, family in sorted(pairs):
+            covered = hours = 0.0
+            token = None
+            while True:
+                self.calls += 1
+                page = self._ce.get_reservation_coverage(
+                    TimePeriod=period, Granularity="MONTHLY", Filter={"And": [
+                        {"Dimensions": {"Key": "REGION", "Values": [region]}},
+                        {"Dimensions": {"Key": FAMILY_DIMENSION, "Values": [family]}}]},
+                    **({"NextPageToken": token} if token else {}))
+                for by_time in page.get("CoveragesByTime", []):
+                    h = (by_time.get("Total") or {}).get("CoverageHours") or {}
+                    running = _usd(h.get("TotalRunningHours"))
+                    covered += running * _usd(h.get("CoverageHoursPercentage")) / 100
+                    hours += running
+                token = page.get("NextPageToken")
+                if not token:
+                    break
+            out[key(region, family)] = round(100 * covered / hours, 2) if hours else 0.0
+        return out
 
     def _coverage(self, period: dict[str, str], where: dict[str, Any] | None) -> float:
         """CoveragePercentage over the period, each month weighted by its TotalCost; every page."""

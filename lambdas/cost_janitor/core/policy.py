@@ -121,9 +121,9 @@ class IdlePolicy(_Strict):
     )
     hibernate: bool = Field(False, description="Hibernate instead of stop where the instance supports it.")
     savings_after_plans: bool = Field(
-        True, description="Count an EC2 stop's savings after the account's Savings Plans (Cost Explorer coverage and "
-        "utilization, last 30 days: 2 calls a night plus one per instance family and region with idle boxes, "
-        "$0.01 each); the list price stays beside it. Off: list price only.")
+        True, description="Count an EC2 stop's savings after the account's Reserved Instances and Savings Plans (Cost "
+        "Explorer coverage and utilization, last 30 days: 3 calls a night plus two per instance family and region "
+        "with idle boxes, $0.01 each); the list price stays beside it. Off: list price only.")
     cost_optimization_hub: bool = Field(
         False, description="Show AWS Cost Optimization Hub's estimate beside the janitor's for each priced idle box "
         "(ListRecommendations, us-east-1; needs the account enrolled). Without access the finding says it is not "

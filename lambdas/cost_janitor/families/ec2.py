@@ -16,7 +16,7 @@ from cost_janitor.adapters.ec2 import MARKS, Ec2Inventory
 from cost_janitor.adapters.executor import Api, Call, ids
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.adapters.pricing import night_prices
-from cost_janitor.core.commitments import Commitments, realized
+from cost_janitor.core.commitments import Commitments, Reservations, realized
 from cost_janitor.core.idle import (
     PROTECTION_KEPT,
     classify_instances,
@@ -73,27 +73,32 @@ def _after_savings_plans(findings: list[Finding], night: Night) -> list[Finding]
     try:
         if "error" not in memo:
             plans: Commitments | None = memo.get("plans")
-            if plans is None:
+            reserved: Reservations | None = memo.get("reservations")
+            if plans is None or reserved is None:
                 memo["plans"] = ce.savings_plans(now=night.now, pairs=pairs)
+                memo["reservations"] = ce.reservations(now=night.now, pairs=pairs)
             elif new := pairs - {tuple(k.split("/", 1)) for k in plans.coverage_pct}:
                 memo["plans"] = plans.model_copy(update={"coverage_pct": {
                     **plans.coverage_pct, **ce.family_coverage(now=night.now, pairs=set(new))}})
+                if reserved.purchased_hours:
+                    memo["reservations"] = reserved.model_copy(update={"coverage_pct": {
+                        **reserved.coverage_pct, **ce.reserved_coverage(now=night.now, pairs=set(new))}})
     except ClientError as exc:
         memo["error"] = exc.response["Error"]["Code"]
     finally:
-        night.calls["ce:GetSavingsPlans*"] += ce.calls
+        night.calls["ce:commitments"] += ce.calls  # Savings Plans and Reserved Instances reads
 
     def after(f: Finding) -> Finding:
         if "error" in memo:
-            return f.model_copy(update={"notes": (*f.notes, f"Savings Plans not read ({memo['error']}): the dollars "
-                                                            "are at list price")})
+            return f.model_copy(update={"notes": (*f.notes, f"Savings Plans and Reserved Instances not read "
+                                                            f"({memo['error']}): the dollars are at list price")})
         r = realized(float(f.monthly_usd or 0), family=str(f.instance_type).split(".")[0], region=f.region,
-                     plans=memo["plans"])
+                     plans=memo["plans"], reservations=memo["reservations"])
         return f if r.reason is None else f.model_copy(update={
             "monthly_usd": r.monthly_usd, "notes": (*f.notes, r.reason),
-            "price_source": f"{f.price_source}; after Savings Plans (Cost Explorer, last 30 days)",
+            "price_source": f"{f.price_source}; after commitments (Cost Explorer, last 30 days)",
             "evidence": {**f.evidence, "list_monthly_usd": r.list_monthly_usd,
-                         "savings_plan_covered_pct": r.covered_pct}})
+                         "savings_plan_covered_pct": r.covered_pct, "reserved_pct": r.reserved_pct}})
 
     return _rewrite(findings, priced, after)
 
@@ -188,7 +193,8 @@ class Ec2Instances:
         dev = dev_only(policy)
         # a stop's savings after Savings Plans (idle.savings_after_plans): Cost Explorer reads, no resource-level
         # permissions
-        plans: tuple[str, ...] = ("ce:GetSavingsPlansCoverage", "ce:GetSavingsPlansUtilization") \
+        plans: tuple[str, ...] = ("ce:GetSavingsPlansCoverage", "ce:GetSavingsPlansUtilization",
+                                  "ce:GetReservationCoverage", "ce:GetReservationUtilization") \
             if policy.idle.savings_after_plans else ()
         if policy.idle.cost_optimization_hub:  # its estimate beside the janitor's
             plans += ("cost-optimization-hub:ListRecommendations",)

@@ -502,3 +502,21 @@ def seed_optimization_hub(recommendations: list[tuple[str, str, float]], *, enro
         "currentResourceType": "Ec2Instance", "recommendedResourceType": "Ec2Instance", "actionType": action,
         "estimatedMonthlySavings": usd, "currencyCode": "USD", "source": "ComputeOptimizer"}
         for n, (instance_id, action, usd) in enumerate(recommendations)]
+
+
+def seed_reservations(*, purchased_hours: float, unused_hours: float, amortized_fee: float,
+                      on_demand_cost_of_used: float, coverage: dict[tuple[str, str], float]) -> None:
+    """The account's EC2 Reserved Instances as Cost Explorer reports them (the API reference's shapes:
+    ReservationAggregates, Coverage with CoverageHours): `coverage` maps (region, instance family) to the share of its
+    running hours reservations covered, in %. Fixtures, not an account's figures."""
+    from cost_janitor.local.emulator.strict import RESERVATIONS
+
+    used = purchased_hours - unused_hours
+    RESERVATIONS["utilization"] = {
+        "UtilizationPercentage": f"{100 * used / purchased_hours:.2f}" if purchased_hours else "0",
+        "PurchasedHours": f"{purchased_hours:.2f}", "TotalActualHours": f"{used:.2f}",
+        "UnusedHours": f"{unused_hours:.2f}", "OnDemandCostOfRIHoursUsed": f"{on_demand_cost_of_used:.2f}",
+        "TotalAmortizedFee": f"{amortized_fee:.2f}", "NetRISavings": f"{on_demand_cost_of_used - amortized_fee:.2f}"}
+    RESERVATIONS["coverage"] = {(r, f): {"CoverageHours": {
+        "TotalRunningHours": "720", "ReservedHours": f"{7.2 * pct:.2f}", "OnDemandHours": f"{720 - 7.2 * pct:.2f}",
+        "CoverageHoursPercentage": f"{pct:.2f}"}} for (r, f), pct in coverage.items()}

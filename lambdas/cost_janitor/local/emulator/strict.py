@@ -410,6 +410,9 @@ PRICE_LIST: list[dict[str, Any]] = []  # the Price List API's products (fixtures
 # Total (absent: the account has no Savings Plan, and Cost Explorer answers DataUnavailableException), "coverage" →
 # (region or None, instance family or None) → that filter's SavingsPlansCoverageData. Fixtures the tests add.
 SAVINGS_PLANS: dict[str, Any] = {}
+# Cost Explorer's Reserved Instances answers: "utilization" → GetReservationUtilization's Total (absent: no
+# reservation, DataUnavailableException), "coverage" → (region, family) → that filter's Coverage (CoverageHours...)
+RESERVATIONS: dict[str, Any] = {}
 # Cost Optimization Hub (moto has none): "enrolled" (absent: not enrolled — answered AccessDeniedException, the
 # emulator's assumption of what an account that never opted in gets) and "items", its Recommendation objects
 OPTIMIZATION_HUB: dict[str, Any] = {}
@@ -432,15 +435,20 @@ def _optimization_hub(target: str, request: dict[str, Any]) -> tuple[str, dict[s
 
 
 def _savings_plans(target: str, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """GetSavingsPlansUtilization / GetSavingsPlansCoverage as botocore's ce model has them (JSON 1.1,
-    AWSInsightsIndexService.*): TimePeriod required; coverage filters only on its documented dimensions, joined by
-    And; MONTHLY or DAILY granularity."""
+    """GetSavingsPlansUtilization / GetSavingsPlansCoverage and GetReservationUtilization / GetReservationCoverage
+    as botocore's ce model has them (JSON 1.1, AWSInsightsIndexService.*): TimePeriod required; coverage filters
+    only on documented dimensions, joined by And; MONTHLY or DAILY granularity."""
     def refuse(code: str, message: str) -> tuple[str, dict[str, Any]]:
         return "400 Bad Request", {"__type": code, "message": message}
 
     period = request.get("TimePeriod") or {}
     if not period.get("Start") or not period.get("End"):
         return refuse("ValidationException", "TimePeriod with Start and End is required")
+    if target.endswith("GetReservationUtilization"):
+        if "utilization" not in RESERVATIONS:
+            return refuse("DataUnavailableException", "Reserved Instances utilization data is not available for the "
+                          "account (it has no reservation)")
+        return "200 OK", {"UtilizationsByTime": [], "Total": RESERVATIONS["utilization"]}
     if target.endswith("GetSavingsPlansUtilization"):
         if "utilization" not in SAVINGS_PLANS:
             return refuse("DataUnavailableException", "Savings Plans utilization data is not available for the "
@@ -457,6 +465,10 @@ def _savings_plans(target: str, request: dict[str, Any]) -> tuple[str, dict[str,
             return refuse("ValidationException", f"unsupported coverage filter {term} (dimensions: "
                           f"{', '.join(sorted(COVERAGE_DIMENSIONS))}, one value each, joined by And)")
         wanted["family" if "FAMILY" in dims["Key"] else dims["Key"].lower()] = dims["Values"][0]
+    if target.endswith("GetReservationCoverage"):
+        data = RESERVATIONS.get("coverage", {}).get((wanted.get("region"), wanted.get("family")))
+        return "200 OK", {"CoveragesByTime": [] if data is None else [
+            {"TimePeriod": {"Start": period["Start"], "End": period["End"]}, "Groups": [], "Total": data}]}
     data = SAVINGS_PLANS.get("coverage", {}).get((wanted.get("region"), wanted.get("family")))
     return "200 OK", {"SavingsPlansCoverages": [] if data is None else [
         {"Attributes": {}, "Coverage": data, "TimePeriod": {"Start": period["Start"], "End": period["End"]}}]}
@@ -532,6 +544,7 @@ def _patch_recycle_bin() -> None:
             RECYCLE_BIN.clear()
             PRICE_LIST.clear()
             SAVINGS_PLANS.clear()
+            RESERVATIONS.clear()
             OPTIMIZATION_HUB.clear()
         scope = (environ.get("HTTP_AUTHORIZATION") or "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
         if THROTTLING["ec2"] and len(scope) >= 4 and scope[3] == "ec2":
@@ -543,8 +556,9 @@ def _patch_recycle_bin() -> None:
                 start_response("503 Service Unavailable", [("Content-Type", "text/xml")])
                 return [EC2_THROTTLED]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        plans = len(scope) >= 4 and scope[3] == "ce" and target.endswith(("GetSavingsPlansUtilization",
-                                                                          "GetSavingsPlansCoverage"))
+        plans = len(scope) >= 4 and scope[3] == "ce" and target.endswith((
+            "GetSavingsPlansUtilization", "GetSavingsPlansCoverage", "GetReservationUtilization",
+            "GetReservationCoverage"))
         if len(scope) < 4 or (scope[3] not in ("rbin", "pricing", "cost-optimization-hub") and not plans):
             return original(self, environ, start_response)
         key, region = scope[0], scope[2]
