@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "lambdas"))
+
+from cost_janitor.local.token_bucket import TokenBucket  # noqa: E402
 
 ROUND_TRIP_S = 0.25  # assumed: one AWS or Slack call from a Lambda (core/own_cost.AWS_CALL_S; not measurable here)
 COLD_START_S = 0.6  # measured: bench/cold_start.py (import + first request)
@@ -52,20 +55,6 @@ def sweep_calls(instances: int, acted: int) -> tuple[int, int]:
     return describe, other
 
 
-class Bucket:
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst, self.tokens, self.at = rate, burst, burst, 0.0
-
-    def wait(self, now: float) -> float:
-        """0 and a token taken, or the seconds until one is there."""
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
-
-
 def simulate(accounts: int, regions: int, findings: int, owners: int, *, directory_warm: bool,
              later: str = "thread", seed: int = 7) -> dict[str, Any]:
     """`later`: what a later batch of the same run does for an owner already told — "thread" (the notifier since #27:
@@ -79,20 +68,20 @@ def simulate(accounts: int, regions: int, findings: int, owners: int, *, directo
         for r in range(regions):
             n = per_region + (1 if a * regions + r < extra else 0)
             describe, other = sweep_calls(instances=25, acted=n)
-            bucket, t = Bucket(EC2_REFILL, EC2_BUCKET), COLD_START_S
+            bucket, t = TokenBucket(EC2_REFILL, EC2_BUCKET), COLD_START_S
             calls = ["ec2"] * describe + ["other"] * other
             for c in calls:
-                if c == "ec2" and (w := bucket.wait(t)):
+                if c == "ec2" and (w := bucket.take(t)):
                     throttled_ec2 += 1
                     t += w
-                    bucket.wait(t)
+                    bucket.take(t)
                 t += ROUND_TRIP_S
             sweep_s.append(t)
             if n:
                 arrivals.append((t, [rng.randrange(owners) for _ in range(n)]))
     arrivals.sort()
-    slack = {m: Bucket(*v) for m, v in SLACK_LIMITS.items() if m != "chat.postMessage"}
-    channels: dict[int, Bucket] = {}
+    slack = {m: TokenBucket(*v) for m, v in SLACK_LIMITS.items() if m != "chat.postMessage"}
+    channels: dict[int, TokenBucket] = {}
     calls: Counter[str] = Counter()
     met_429: Counter[str] = Counter()
     known = set(range(owners)) if directory_warm else set()
@@ -116,10 +105,10 @@ def simulate(accounts: int, regions: int, findings: int, owners: int, *, directo
             steps = ([] if owner in known else ["users.lookupByEmail"]) + (
                 [again] if owner in posted else ["chat.postMessage"])
             for method in steps:
-                bucket = channels.setdefault(owner, Bucket(*SLACK_LIMITS[method])) if method == "chat.postMessage" \
-                    else slack[method]
+                bucket = channels.setdefault(owner, TokenBucket(*SLACK_LIMITS[method])) \
+                    if method == "chat.postMessage" else slack[method]
                 tries = 0
-                while (w := bucket.wait(clock)) > 0:
+                while (w := bucket.take(clock)) > 0:
                     met_429[method] += 1
                     tries += 1
                     if tries > SLACK_RETRIES:

@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from cost_janitor.local.token_bucket import TokenBucket
+
 
 @dataclass
 class Call:
@@ -51,20 +53,14 @@ class TokenBuckets:
 
     def __init__(self, scale: float = 1.0) -> None:
         self.scale = scale
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
 
     def take(self, method: str, channel: str) -> float:
         """0 when the call may go; else the real seconds until it may (the 429's Retry-After, rounded up)."""
         per_minute, burst, per_channel = RATE_LIMITS[method]
-        key = (method, channel if per_channel else "")
-        now = time.monotonic() * self.scale
-        tokens, last = self._buckets.get(key, (burst, now))
-        tokens = min(burst, tokens + (now - last) * per_minute / 60)
-        if tokens >= 1:
-            self._buckets[key] = (tokens - 1, now)
-            return 0.0
-        self._buckets[key] = (tokens, now)
-        return (1 - tokens) / (per_minute / 60) / self.scale
+        bucket = self._buckets.setdefault((method, channel if per_channel else ""),
+                                          TokenBucket(per_minute / 60, burst))
+        return bucket.take(time.monotonic() * self.scale) / self.scale
 
 
 def message_problem(args: dict[str, Any]) -> str | None:

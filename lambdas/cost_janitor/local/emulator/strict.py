@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
+from cost_janitor.local.token_bucket import TokenBucket
+
 
 def _patch_cloudwatch() -> None:
     from moto.cloudwatch import models as cw
@@ -499,7 +501,7 @@ def _get_products(request: dict[str, Any]) -> dict[str, Any]:
 THROTTLING = {"ec2": False}
 THROTTLED = {"ec2": 0}  # requests answered RequestLimitExceeded (what a test asserts was met)
 EC2_DESCRIBE_BUCKET, EC2_DESCRIBE_REFILL = 100.0, 20.0
-_EC2_BUCKETS: dict[tuple[str, str, str], tuple[float, float]] = {}
+_EC2_BUCKETS: dict[tuple[str, str, str], TokenBucket] = {}
 EC2_THROTTLED = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code>'
                  b"<Message>Request limit exceeded.</Message></Error></Errors><RequestID>throttled</RequestID>"
                  b"</Response>")
@@ -510,14 +512,10 @@ def _ec2_throttled(key: str, region: str, action: str) -> bool:
 
     if not action.startswith("Describe"):
         return False
-    now = time.monotonic()
-    tokens, last = _EC2_BUCKETS.get((key, region, action), (EC2_DESCRIBE_BUCKET, now))
-    tokens = min(EC2_DESCRIBE_BUCKET, tokens + (now - last) * EC2_DESCRIBE_REFILL)
-    if tokens < 1:
-        _EC2_BUCKETS[(key, region, action)] = (tokens, now)
+    bucket = _EC2_BUCKETS.setdefault((key, region, action), TokenBucket(EC2_DESCRIBE_REFILL, EC2_DESCRIBE_BUCKET))
+    if bucket.take(time.monotonic()):
         THROTTLED["ec2"] += 1
         return True
-    _EC2_BUCKETS[(key, region, action)] = (tokens - 1, now)
     return False
 
 
