@@ -223,12 +223,18 @@ def slim(f: Finding) -> Finding:
     return f.model_copy(update={"evidence": {}, "notes": (), "reason": _clip(f.reason, 200)})
 
 
+def planned_messages(findings: Sequence[Finding], policy: Policy, *, outcomes: Mapping[str, str] | None = None,
+                     title: str | None = None) -> list[tuple[str, list[Finding], dict[str, Any]]]:
+    """(kind, its findings, the message) for each of one recipient's messages (plan_messages, rendered)."""
+    parts = plan_messages(findings, policy)
+    return [(kind, c, render(c, policy, outcomes=outcomes, title=title, part=(n, len(parts))) if kind == "buttons"
+             else render_summary(c, part=(n, len(parts)))) for n, (kind, c) in enumerate(parts, start=1)]
+
+
 def owner_messages(findings: Sequence[Finding], policy: Policy, *, outcomes: Mapping[str, str] | None = None,
                    title: str | None = None) -> list[dict[str, Any]]:
     """Every message for one recipient."""
-    parts = plan_messages(findings, policy)
-    return [render(c, policy, outcomes=outcomes, title=title, part=(n, len(parts))) if kind == "buttons"
-            else render_summary(c, part=(n, len(parts))) for n, (kind, c) in enumerate(parts, start=1)]
+    return [m for _, _, m in planned_messages(findings, policy, outcomes=outcomes, title=title)]
 
 
 def keep_modal(*, resource_id: str, max_days: int, metadata: Mapping[str, str]) -> dict[str, Any]:

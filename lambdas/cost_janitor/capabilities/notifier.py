@@ -15,13 +15,12 @@ from cost_janitor.core.models import Finding
 from cost_janitor.core.notify import plan_notice, recipient_for, team_channel
 from cost_janitor.core.policy import Policy
 from cost_janitor.observability import logger
-from cost_janitor.slack_blocks import plan_messages, render, render_summary, slim
+from cost_janitor.slack_blocks import planned_messages, slim
 
 
 @dataclass
 class NotifyReport:
     messages_posted: int = 0
-    messages_updated: int = 0
     escalations: int = 0
     skipped: int = 0
     failed: dict[str, str] = field(default_factory=dict)  # recipient → error code (recorded, not retried forever)
@@ -76,7 +75,7 @@ def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: Sla
             title = (f"cost-janitor: {len(group)} request(s) unanswered for {policy.grace.escalate_after_days}+ days"
                      if escalated else None)
             try:
-                posted, updated = _deliver(slack, state, run_id, channel, group, policy, title=title, holder=holder)
+                posted = _deliver(slack, state, run_id, channel, group, policy, title=title, holder=holder)
             except Busy:
                 report.busy += [f.resource_id for f in group]
                 logger.info("another notifier is writing to this recipient; left for redelivery",
@@ -92,7 +91,6 @@ def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: Sla
                 logger.warning("slack delivery failed", extra={"channel": channel, "error": error_code(exc)})
                 continue
             report.messages_posted += posted
-            report.messages_updated += updated
             report.escalations += len(group) if escalated else 0
             for f in group:
                 state.record_notice(f, recipient=channel, escalated=escalated, at=f.observed_at)
@@ -100,7 +98,7 @@ def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: Sla
 
 
 def _deliver(slack: SlackGateway, state: SlackState, run_id: str, channel: str, group: list[Finding],
-             policy: Policy, *, title: str | None, holder: str) -> tuple[int, int]:
+             policy: Policy, *, title: str | None, holder: str) -> int:
     """Post, or — when this run already wrote to this recipient — reply in that message's thread; under a
     lease, so two notifiers never write one run's messages to one recipient at once."""
     key = f"{channel}#escalation" if title else channel
@@ -113,7 +111,7 @@ def _deliver(slack: SlackGateway, state: SlackState, run_id: str, channel: str, 
 
 
 def _write(slack: SlackGateway, state: SlackState, run_id: str, channel: str, key: str, group: list[Finding],
-           policy: Policy, *, title: str | None) -> tuple[int, int]:
+           policy: Policy, *, title: str | None) -> int:
     """The run's first messages to this recipient; for a later batch of the same run, its new findings as replies in
     the first message's thread (chat.postMessage, limited per channel) — not an update of the messages already sent:
     chat.update is limited per workspace (Tier 3), and an organization's night updating every owner's message for
@@ -126,19 +124,15 @@ def _write(slack: SlackGateway, state: SlackState, run_id: str, channel: str, ke
             already |= {f.resource_id for f in old.findings}
     fresh = list({f.resource_id: f for f in group if f.resource_id not in already}.values())
     if not fresh:
-        return 0, 0
+        return 0
     thread = sent[0][1] if sent else None
-    parts = plan_messages(fresh, policy)
-    posted = 0
     result = list(sent)
-    for n, (kind, chunk) in enumerate(parts):
-        message = render(chunk, policy, title=title, part=(n + 1, len(parts))) \
-            if kind == "buttons" else render_summary(chunk, part=(n + 1, len(parts)))
+    messages = planned_messages(fresh, policy, title=title)
+    for kind, chunk, message in messages:
         ch, ts = slack.post(channel, message, thread_ts=thread)
-        posted += 1
         result.append((ch, ts))
         # saved at once: a redelivery after a failure further on sends only what no saved message holds
         state.save_message(MessageState(channel=ch, ts=ts, run_id=run_id, recipient=channel,
                                         findings=chunk if kind == "buttons" else [slim(f) for f in chunk]))
         state.save_run_messages(run_id, key, result, max(f.observed_at for f in group))
-    return posted, 0
+    return len(messages)
