@@ -29,7 +29,9 @@ class StorageLifecycle(Construct):
             sid="ReadStorage", resources=["*"],
             actions=["s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:GetBucketVersioning",
                      "s3:GetLifecycleConfiguration", "cloudwatch:GetMetricData", "ec2:DescribeVolumes",
-                     "ec2:DescribeSnapshots", "ec2:DescribeImages", "logs:DescribeLogGroups"]))
+                     "ec2:DescribeSnapshots", "ec2:DescribeImages", "logs:DescribeLogGroups",
+                     # EBS rates outside the offline table's region (capabilities/storage_lifecycle._region_findings)
+                     "pricing:GetProducts"]))
         role.add_to_policy(iam.PolicyStatement(sid="MergeLifecycleRules", actions=["s3:PutLifecycleConfiguration"],
                                                resources=[all_buckets(self)]))
         role.add_to_policy(iam.PolicyStatement(

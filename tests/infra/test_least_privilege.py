@@ -51,7 +51,7 @@ ALLOWED: dict[str, set[str]] = {
         "s3:ListAllMyBuckets", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:GetBucketVersioning",
         "s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "cloudwatch:GetMetricData",
         "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeImages", "logs:DescribeLogGroups",
-        "ec2:CreateTags"},
+        "ec2:CreateTags", "pricing:GetProducts"},
     "TagComplianceFunction": SHARED | PUBLISH | QUEUE | TAGGING | {"tag:GetResources", "ec2:DescribeInstances"},
     "ReportFunction": SHARED | PUBLISH | SLACK | {"ce:GetCostAndUsage", "cloudwatch:GetMetricData",
                                                   "cloudwatch:ListMetrics", "tag:GetResources",

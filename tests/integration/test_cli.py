@@ -351,3 +351,19 @@ def test_prices_asks_the_price_list_api_where_the_table_has_none(aws: LocalAws) 
     assert "$2.5/hour" in found.stdout and "AWS Price List API, SageMaker AI hosting, eu-central-1" in found.stdout
     missing = _cli("prices", "--region", "eu-central-1", "--type", "ml.g6e.2xlarge", "--price-list")
     assert missing.returncode == 1 and "the Price List API has no single on-demand price" in missing.stdout
+
+
+def test_prices_names_a_storage_or_network_rate_with_its_source(aws: LocalAws) -> None:
+    """#26: `prices --type efs:standard` (the rates of adapters/pricing.RATES) prints the rate the family uses: the
+    offline table's where it has one (no call), the Price List API's elsewhere with --price-list."""
+    from cost_janitor.local.emulator.seeding import rate_price_product, seed_price_list
+
+    seed_price_list([rate_price_product("nat:bytes", "eu-west-1", 0.048, published="2026-11-05T00:00:00Z")])
+    found = _cli("prices", "--region", "eu-west-1", "--type", "nat:bytes", "--price-list")
+    assert found.returncode == 0, found.stderr
+    assert ("$0.048 per GB — AWS Price List API, NAT gateway data processed per GB, eu-west-1, published 2026-11-05"
+            in found.stdout)
+    offline = _cli("prices", "--region", "us-east-1", "--type", "efs:standard")
+    assert offline.returncode == 0 and "$0.3 per GB-Mo — Amazon EFS pricing" in offline.stdout
+    missing = _cli("prices", "--region", "eu-west-1", "--type", "ecr:storage", "--price-list")
+    assert missing.returncode == 1 and "unknown: no ecr:storage price for eu-west-1" in missing.stdout

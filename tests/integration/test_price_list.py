@@ -92,3 +92,53 @@ def test_prices_read_from_the_price_list_are_kept_a_week_in_the_ledger(aws: Loca
     assert second[fleet.ids["idle-unknown"]].monthly_usd is None
     _, calls = sweep(night(fleet.end, 0) + timedelta(days=8))
     assert calls["pricing:GetProducts"] == 2  # a week on: read again
+
+
+def test_storage_rates_outside_the_offline_table_come_from_the_price_list(aws: LocalAws, janitor: Any) -> None:
+    """#26 "what the new families need": an idle EFS file system in eu-west-1 is priced at the Price List API's
+    Standard storage rate (the table has only us-east-1's), an unattached gp3 volume in eu-west-1 at the API's gp3
+    rate, with source and date; an st1 volume the API has no rate for stays unpriced (never us-east-1's), and an
+    old snapshot likewise. Each (rate, region) is asked once."""
+    from cost_janitor.capabilities import storage_lifecycle
+    from cost_janitor.families import efs as efs_family
+    from cost_janitor.local.emulator.seeding import rate_price_product, seed_efs_metrics, seed_file_system
+
+    region = "eu-west-1"
+    policy = Policy.model_validate({"regions": [region], "idle": {"services": ["efs"], "lookback_days": 2}})
+    janitor(policy)
+    now = (datetime.now(UTC) - timedelta(minutes=5)).replace(minute=5, second=0, microsecond=0)
+    seed_price_list([rate_price_product("efs:standard", region, 0.33, published="2026-11-02T00:00:00Z"),
+                     rate_price_product("efs:standard", "us-east-1", 0.30),
+                     rate_price_product("ebs:gp3", region, 0.088, published="2026-11-03T00:00:00Z"),
+                     rate_price_product("ebs:gp2", region, 0.11)])  # gp2: another type, never taken for st1
+    fs_id = seed_file_system(aws, tags={**DEV, "Name": "old-run"}, size_gb=800, region=region)
+    seeder = MetricSeeder(aws.client("cloudwatch", region))
+    seed_efs_metrics(seeder, fs_id, end=now, hours=48, connections=0, io_bytes=0)
+    seeder.flush()
+    report = idle_sweep.run(policy, Settings.from_env(), now=now, run_id="night-1", dry_run=True,
+                            families=[efs_family.FAMILY])
+    [finding] = [f for f in report.findings if f.resource_id == fs_id]
+    assert finding.verdict == Verdict.IDLE and finding.monthly_usd == round(800 * 0.33, 2)
+    assert str(finding.price_source).startswith(
+        "AWS Price List API, EFS Standard storage per GB-month, eu-west-1, published 2026-11-02")
+    assert report.api_calls["pricing:GetProducts"] == 1
+
+    ec2 = aws.client("ec2", region)
+    volumes = {t: ec2.create_volume(AvailabilityZone=f"{region}a", Size=500, VolumeType=t, TagSpecifications=[
+        {"ResourceType": "volume", "Tags": [{"Key": "environment", "Value": "dev"}]}])["VolumeId"]
+        for t in ("gp3", "st1")}
+    settings = Settings.from_env()
+    storage_lifecycle.run(policy, settings, now=now, run_id="w1", dry_run=False, account="123456789012")
+    week = storage_lifecycle.run(policy, settings, now=now + timedelta(days=15), run_id="w2", dry_run=True,
+                                 account="123456789012")
+    found = {f.resource_id: f for f in week.findings}
+    gp3, st1 = found[volumes["gp3"]], found[volumes["st1"]]
+    assert gp3.monthly_usd == round(500 * 0.088, 2)
+    assert gp3.price_source == "AWS Price List API, EBS gp3 storage per GB-month, eu-west-1, published 2026-11-03"
+    assert st1.monthly_usd is None and str(st1.price_source).startswith("unknown")
+    asked = week.pricing_calls["pricing:GetProducts"]
+    assert asked >= 2  # gp3 and st1 (and the snapshot rate where the account has snapshots): 15 days on, asked again
+    again = storage_lifecycle.run(policy, settings, now=now + timedelta(days=15, hours=1), run_id="w3", dry_run=True,
+                                  account="123456789012")
+    assert again.pricing_calls["pricing:GetProducts"] == 0  # within the week: the ledger's rates, the unknown too
+    assert {f.resource_id: f.monthly_usd for f in again.findings}[volumes["gp3"]] == round(500 * 0.088, 2)

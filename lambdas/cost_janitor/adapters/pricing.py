@@ -1,13 +1,15 @@
 """The AWS Price List API (GetProducts, served from us-east-1) for what the offline tables do not know: EC2 on-demand
-Linux, shared tenancy, and SageMaker AI real-time hosting, per instance type and region. One call per (type,
-region) a night, and only for those; a type the API does not know stays unpriced (never guessed); a refusal leaves
-the offline answer."""
+Linux, shared tenancy, and SageMaker AI real-time hosting, per instance type and region; and the unit rates of the
+storage and network families (RATES: EBS volumes and snapshots, EFS, ECR, NAT gateways) per region. One call per
+(type or rate, region) a night, and only for those; what the API does not know stays unpriced (never guessed); a
+refusal leaves the offline answer."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -26,6 +28,45 @@ LINUX_ON_DEMAND = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalle
 SAGEMAKER_HOSTING = {"productFamily": "ML Instance", "platoinstancetype": "Hosting"}
 
 
+
+
+@dataclass(frozen=True)
+class RateQuery:
+    """One unit rate as GetProducts finds it: the service code, the product family, attributes matched exactly
+    (TERM_MATCH) and by substring (CONTAINS: a usage type without its region prefix, which differs by service), and the
+    price dimension's unit."""
+    service: str
+    family: str
+    unit: str
+    what: str
+    match: dict[str, str] = field(default_factory=dict)
+    contains: dict[str, str] = field(default_factory=dict)
+
+
+# The product families, attribute names and usage types below are the ones Infracost's AWS resources filter AWS's
+# price data on (github.com/infracost/infracost, internal/resources/aws: ebs_volume.go, ebs_snapshot.go,
+# efs_file_system.go, ecr_repository.go, nat_gateway.go); the GetProducts example in the AWS CLI reference shows the
+# same shape for EBS (productFamily "Storage", usagetype "APS1-EBS:VolumeUsage.piops", unit "GB-Mo"). They are not
+# checked against the live API here: a name the API does not have matches nothing, and an answer with more than one
+# price or another unit is not used — so a wrong name leaves the rate unknown, never wrong. CONTAINS is GetProducts'
+# documented substring filter (FilterType in the Price List API reference).
+EBS_VOLUME_TYPES = ("gp3", "gp2", "io1", "io2", "st1", "sc1", "standard")
+RATES: dict[str, RateQuery] = {
+    **{f"ebs:{t}": RateQuery("AmazonEC2", "Storage", "GB-Mo", f"EBS {t} storage per GB-month",
+                             match={"volumeApiName": t}) for t in EBS_VOLUME_TYPES},
+    "ebs:snapshot": RateQuery("AmazonEC2", "Storage Snapshot", "GB-Mo", "EBS snapshot storage per GB-month",
+                              contains={"usagetype": "EBS:SnapshotUsage"}),
+    "efs:standard": RateQuery("AmazonEFS", "Storage", "GB-Mo", "EFS Standard storage per GB-month",
+                              contains={"usagetype": "-TimedStorage-ByteHrs"}),
+    "ecr:storage": RateQuery("AmazonECR", "EC2 Container Registry", "GB-Mo", "ECR storage per GB-month",
+                             contains={"usagetype": "TimedStorage-ByteHrs"}),
+    "nat:hours": RateQuery("AmazonEC2", "NAT Gateway", "Hrs", "NAT gateway per hour",
+                           contains={"usagetype": "NatGateway-Hours"}),
+    "nat:bytes": RateQuery("AmazonEC2", "NAT Gateway", "GB", "NAT gateway data processed per GB",
+                           contains={"usagetype": "NatGateway-Bytes"}),
+}
+
+
 class PriceList:
     def __init__(self, pricing: Any) -> None:
         self._pricing = pricing
@@ -40,6 +81,29 @@ class PriceList:
         """(ml.* instance type, region) → its real-time hosting hourly price per instance, as ec2() does."""
         return self._hourly_prices("AmazonSageMaker", "instanceName", SAGEMAKER_HOSTING, wanted,
                                    "SageMaker AI hosting")
+
+    def rates(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Price]:
+        """(rate name of RATES, region) → USD per unit (the first tier where the rate is tiered), with its source and
+        publication date; names not in RATES, and pairs the API has no single price for, are left out."""
+        out: dict[tuple[str, str], Price] = {}
+        for name, region in sorted(set(wanted)):
+            query = RATES.get(name)
+            if query is None:
+                continue
+            filters = [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in
+                       {"productFamily": query.family, "regionCode": region, **query.match}.items()]
+            filters += [{"Type": "CONTAINS", "Field": k, "Value": v} for k, v in query.contains.items()]
+            self.calls += 1
+            try:
+                answer = self._pricing.get_products(ServiceCode=query.service, Filters=filters, MaxResults=10)
+            except ClientError:
+                return out
+            prices = {p for raw in answer.get("PriceList", []) if (p := _per_unit(json.loads(raw), query.unit))}
+            if len(prices) == 1:
+                [(usd, published)] = prices
+                out[(name, region)] = Price(usd, f"AWS Price List API, {query.what}, {region}, "
+                                                 f"published {published[:10]}")
+        return out
 
     def _hourly_prices(self, service: str, type_field: str, attributes: dict[str, str],
                        wanted: Iterable[tuple[str, str]], what: str) -> dict[tuple[str, str], Price]:
@@ -61,15 +125,21 @@ class PriceList:
 
 
 def _hourly(product: dict[str, Any]) -> tuple[float, str] | None:
+    return _per_unit(product, "Hrs")
+
+
+def _per_unit(product: dict[str, Any], unit: str) -> tuple[float, str] | None:
+    """The on-demand price per `unit` of one PriceList entry (its first tier: beginRange 0 where tiered) and the date
+    it was published; None when it has no such dimension."""
     for term in (product.get("terms") or {}).get("OnDemand", {}).values():
         for dimension in term.get("priceDimensions", {}).values():
             usd = (dimension.get("pricePerUnit") or {}).get("USD")
-            if dimension.get("unit") == "Hrs" and usd is not None:
+            if dimension.get("unit") == unit and usd is not None and str(dimension.get("beginRange", "0")) == "0":
                 return float(usd), str(product.get("publicationDate") or term.get("effectiveDate") or "")
     return None
 
 
-def night_prices(memory: dict[str, Any], calls: Counter[str], kind: Literal["ec2", "sagemaker_hosting"],
+def night_prices(memory: dict[str, Any], calls: Counter[str], kind: Literal["ec2", "sagemaker_hosting", "rates"],
                  wanted: Iterable[tuple[str, str]], *, ledger: Any = None,
                  now: datetime | None = None) -> dict[tuple[str, str], Price]:
     """The night's price book for `kind`: each (type, region) pair asked of the Price List API at most once a night

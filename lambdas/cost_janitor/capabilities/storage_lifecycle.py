@@ -18,10 +18,18 @@ from cost_janitor.adapters.ec2 import Ebs
 from cost_janitor.adapters.executor import Executor
 from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.adapters.logs import LogGroups
+from cost_janitor.adapters.pricing import night_prices
 from cost_janitor.adapters.s3 import S3Buckets
 from cost_janitor.core.models import Finding
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.storage import BucketPlan, plan_bucket, plan_log_group, plan_snapshot, plan_volume
+from cost_janitor.core.storage import (
+    EBS_PRICED_REGIONS,
+    BucketPlan,
+    plan_bucket,
+    plan_log_group,
+    plan_snapshot,
+    plan_volume,
+)
 from cost_janitor.delivery import deliver
 from cost_janitor.observability import METRIC_NOT_EVALUATED, logger, metrics, tracer
 from cost_janitor.settings import Settings
@@ -39,6 +47,7 @@ class StorageReport:
     failed: dict[str, str] = field(default_factory=dict)
     not_reached_regions: list[str] = field(default_factory=list)
     not_reached_buckets: list[str] = field(default_factory=list)
+    pricing_calls: Counter[str] = field(default_factory=Counter)  # the Price List API and its weekly cache
 
     def summary(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "dry_run": self.dry_run,
@@ -46,7 +55,7 @@ class StorageReport:
                 "actions": dict(Counter(f"{f.action}:{f.action_status}" for f in self.findings if f.action)),
                 "estimated_monthly_usd": round(sum(f.monthly_usd or 0 for f in self.findings), 2),
                 "failed": self.failed, "not_reached_regions": self.not_reached_regions,
-                "not_reached_buckets": len(self.not_reached_buckets)}
+                "not_reached_buckets": len(self.not_reached_buckets), "pricing_calls": dict(self.pricing_calls)}
 
 
 @tracer.capture_method
@@ -68,7 +77,8 @@ def run(policy: Policy, settings: Settings, *, now: datetime, run_id: str, dry_r
             report.not_reached_regions.append(region)
             continue
         try:
-            report.findings += _region_findings(policy, region, account=account, now=now, run_id=run_id)
+            report.findings += _region_findings(policy, region, account=account, now=now, run_id=run_id,
+                                                ledger=ledger, calls=report.pricing_calls)
         except ClientError as exc:
             report.failed[region] = exc.response["Error"]["Code"]
     payload: dict[str, Any] = {}
@@ -143,18 +153,23 @@ def _standard_bytes(buckets: list[dict[str, Any]], now: datetime) -> dict[str, f
     return out
 
 
-def _region_findings(policy: Policy, region: str, *, account: str, now: datetime, run_id: str) -> list[Finding]:
+def _region_findings(policy: Policy, region: str, *, account: str, now: datetime, run_id: str, ledger: Ledger | None,
+                     calls: Counter[str]) -> list[Finding]:
     ebs = Ebs(client("ec2", region))
     volumes = ebs.unattached_volumes()
+    snapshots = ebs.own_snapshots()
     states = ebs.snapshot_states([v.tags[policy.storage.snapshot_tag] for v in volumes
                                   if policy.storage.snapshot_tag in v.tags])
+    wanted = {(f"ebs:{v.volume_type}", region) for v in volumes} | ({("ebs:snapshot", region)} if snapshots else set())
+    rates = night_prices({}, calls, "rates", wanted if region not in EBS_PRICED_REGIONS else set(), ledger=ledger,
+                         now=now)
     findings = [f for v in volumes if (f := plan_volume(
         volume=v, snapshot_state=states.get(v.tags.get(policy.storage.snapshot_tag, "")), account=account,
-        region=region, policy=policy, now=now, run_id=run_id))]
+        region=region, policy=policy, now=now, run_id=run_id, rates=rates))]
     used = ebs.ami_snapshot_ids()
-    findings += [f for s in ebs.own_snapshots() if (f := plan_snapshot(
+    findings += [f for s in snapshots if (f := plan_snapshot(
         snapshot=s, used_by_ami=s.snapshot_id in used, account=account, region=region, policy=policy, now=now,
-        run_id=run_id))]
+        run_id=run_id, rates=rates))]
     findings += [f for g in LogGroups(client("logs", region)).groups() if (f := plan_log_group(
         group=g, account=account, region=region, policy=policy, now=now, run_id=run_id))]
     return findings

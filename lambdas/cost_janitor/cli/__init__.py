@@ -119,8 +119,9 @@ def parser() -> argparse.ArgumentParser:
     prices = sub.add_parser("prices", help="the price the janitor uses for an instance type in a region, with its "
                             "source and date (or why it has none)")
     prices.add_argument("--region", required=True)
-    prices.add_argument("--type", required=True, dest="instance_type", help="an EC2 type (g5.xlarge) or a SageMaker "
-                        "one (ml.g5.xlarge)")
+    prices.add_argument("--type", required=True, dest="instance_type", help="an EC2 type (g5.xlarge), a SageMaker "
+                        "one (ml.g5.xlarge), or a storage/network rate: ebs:gp3, ebs:snapshot, efs:standard, "
+                        "ecr:storage, nat:hours, nat:bytes")
     prices.add_argument("--price-list", action="store_true", help="where the offline table has none, ask the AWS "
                         "Price List API (pricing:GetProducts) as the sweep does")
     prices.add_argument("--profile", help="AWS profile for --price-list (default: AWS_PROFILE, else 'default')")

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -333,11 +334,14 @@ def cmd_prices(args: argparse.Namespace) -> int:
     """The price the findings use, with its source and date: the offline table (no AWS call), and with --price-list
     the AWS Price List API where the table has none, as the sweep asks it. An unknown one says why. Exit 1 when
     there is none, so a script can tell."""
-    from cost_janitor.core.pricing import instance_price, ml_price
+    from cost_janitor.adapters.pricing import RATES
+    from cost_janitor.core.pricing import Price, PriceBook, instance_price, ml_price
 
-    ml = args.instance_type.startswith("ml.")
-    lookup = ml_price if ml else instance_price
-    price = lookup(args.instance_type, args.region)
+    ml, rate = args.instance_type.startswith("ml."), args.instance_type in RATES
+    lookup: Callable[[str, str, PriceBook | None], Price] = (
+        _offline_rate if rate else ml_price if ml else instance_price)
+    price = lookup(args.instance_type, args.region, None)
+    unit = RATES[args.instance_type].unit if rate else "hour"
     if price.hourly_usd is None and args.price_list:
         from cost_janitor.adapters.clients import client, reset
         from cost_janitor.adapters.pricing import PriceList
@@ -347,7 +351,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
             reset()
         reader = PriceList(client("pricing", "us-east-1"))  # the Price List API's endpoint for every region's prices
         pair = (args.instance_type, args.region)
-        book = reader.sagemaker_hosting([pair]) if ml else reader.ec2([pair])
+        book = reader.rates([pair]) if rate else reader.sagemaker_hosting([pair]) if ml else reader.ec2([pair])
         price = lookup(args.instance_type, args.region, book)
         if price.hourly_usd is None:
             price = type(price)(None, f"{price.source}; the Price List API has no single on-demand price for it")
@@ -356,10 +360,31 @@ def cmd_prices(args: argparse.Namespace) -> int:
                           "monthly_usd": price.monthly_usd, "source": price.source}, indent=2))
     elif price.hourly_usd is None:
         print(f"{args.instance_type} in {args.region}: no price — {price.source}")
+    elif rate:
+        print(f"{args.instance_type} in {args.region}: ${price.hourly_usd:g} per {unit} — {price.source}")
     else:
         print(f"{args.instance_type} in {args.region}: ${price.hourly_usd:g}/hour, ${price.monthly_usd:,.2f}/month "
               f"— {price.source}")
     return 0 if price.hourly_usd is not None else 1
+
+
+def _offline_rate(name: str, region: str, book: Mapping[tuple[str, str], Any] | None) -> Any:
+    """A unit rate of adapters/pricing.RATES as the family that uses it reads it: its offline table, then `book`."""
+    from cost_janitor.core.ecr import ECR_PRICE_DATE, STORAGE_GB_MONTH
+    from cost_janitor.core.efs import EFS_PRICE_DATE, STANDARD_GB_MONTH
+    from cost_janitor.core.network import NAT_PRICE_DATE, NAT_PRICES
+    from cost_janitor.core.pricing import listed_rate
+    from cost_janitor.core.storage import ebs_rate
+
+    if name.startswith("ebs:"):
+        return ebs_rate(name, region, book)
+    nat = {f"nat:{k}": {r: p[i] for r, p in NAT_PRICES.items()} for i, k in enumerate(("hours", "bytes"))}
+    tables = {"efs:standard": (STANDARD_GB_MONTH, f"Amazon EFS pricing, Standard storage (as of {EFS_PRICE_DATE})"),
+              "ecr:storage": (STORAGE_GB_MONTH, f"Amazon ECR pricing, private repository storage (as quoted "
+                                                f"{ECR_PRICE_DATE})"),
+              **{k: (v, f"Amazon VPC pricing, NAT gateway (as of {NAT_PRICE_DATE})") for k, v in nat.items()}}
+    offline, source = tables[name]
+    return listed_rate(name, region, book, offline=offline, source=source)
 
 
 def cmd_cost(args: argparse.Namespace) -> int:

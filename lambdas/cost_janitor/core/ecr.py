@@ -31,7 +31,7 @@ from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import mark_then, no_longer_due, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import severity
+from cost_janitor.core.pricing import RateBook, listed_rate, severity
 
 REPOSITORY_TYPE = "ecr:repository"
 GB = 2 ** 30
@@ -93,13 +93,16 @@ def _gb(images: list[Image]) -> float | None:
     return None if any(s is None for s in sizes) else sum(s or 0 for s in sizes) / GB
 
 
-def classify_repository(repo: Repository, policy: Policy, *, now: datetime, run_id: str = "") -> Finding:
+def classify_repository(repo: Repository, policy: Policy, *, now: datetime, run_id: str = "",
+                        rates: RateBook | None = None) -> Finding:
     who = policy.ownership(repo.tags)
     exemption = evaluate_exemption(repo.tags, policy.exemptions, now=now)
     notes = list(exemption.notes)
     mark = repo.tags.get(policy.exemptions.idle_since_tag)
     dev = policy.environments.classes[str(who["environment"])].on_idle == "stop"
-    rate = STORAGE_GB_MONTH.get(repo.region)
+    price = listed_rate("ecr:storage", repo.region, rates, offline=STORAGE_GB_MONTH,
+                        source=f"Amazon ECR pricing, private repository storage (as quoted {ECR_PRICE_DATE})")
+    rate = price.hourly_usd
     untagged_cut = now - timedelta(days=policy.ecr.untagged_expire_days)
     unpulled_cut = now - timedelta(days=policy.ecr.unpulled_days)
     untagged = [i for i in repo.images if not i.tags and i.pushed_at is not None and i.pushed_at < untagged_cut]
@@ -167,8 +170,7 @@ def classify_repository(repo: Repository, policy: Policy, *, now: datetime, run_
     return Finding(kind=FindingKind.ECR, resource_id=repo.name, resource_arn=repo.arn, resource_type=REPOSITORY_TYPE,
                    account=repo.account, region=repo.region, **{**who, "name": who["name"] or repo.name},
                    verdict=verdict, reason=reason, evidence=evidence, notes=tuple(notes), monthly_usd=monthly,
-                   price_source=(f"Amazon ECR pricing, ${rate}/GB-month of storage (as quoted {ECR_PRICE_DATE})"
-                                 if rate is not None else f"unknown: no documented ECR price for {repo.region}")
+                   price_source=(f"{price.source}: ${rate}/GB-month of storage" if rate is not None else price.source)
                    if costly else None, action=action,
                    action_status="planned" if isinstance(action, ActionKind) else None, act_after=act_after,
                    severity=severity(monthly) if costly else "info", run_id=run_id, observed_at=now)

@@ -16,7 +16,8 @@ metered size). The lifecycle rules, as PutLifecycleConfiguration documents them 
   LifecycleConfiguration": the janitor never writes one (a merge only ever adds).
 
 Price: the Amazon EFS pricing page's storage example, $0.30 per GB-month of Standard storage (its example, read for
-US East (N. Virginia)); elsewhere unknown, never guessed. What Infrequent Access would save is not claimed: its price
+US East (N. Virginia)); elsewhere the AWS Price List API's Standard storage rate for the region (rate "efs:standard"),
+else unknown, never guessed. What Infrequent Access would save is not claimed: its price
 and per-access charges are not in the offline table.
 
 An absent signal is never idle: a file system without either series, or whose read failed, or with too few periods,
@@ -34,7 +35,7 @@ from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import mark_then, no_longer_due, not_readable, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import severity
+from cost_janitor.core.pricing import RateBook, listed_rate, severity
 
 FILE_SYSTEM_TYPE = "elasticfilesystem:file-system"
 NAMESPACE = "AWS/EFS"
@@ -102,17 +103,17 @@ def merge_lifecycle(existing: Sequence[dict[str, str]], fs: FileSystem,
 
 
 
-def _price(fs: FileSystem) -> tuple[float | None, str]:
-    rate = STANDARD_GB_MONTH.get(fs.region)
-    if rate is None or fs.size_bytes is None:
-        why = "its size is not reported" if fs.size_bytes is None else f"no documented EFS price for {fs.region}"
-        return None, f"unknown: {why} (never guessed)"
-    return round(fs.size_bytes / GB * rate, 2), (f"Amazon EFS pricing, Standard storage ${rate}/GB-month "
-                                                 f"(as of {EFS_PRICE_DATE}), at its metered size")
+def _price(fs: FileSystem, rates: RateBook | None) -> tuple[float | None, str]:
+    rate = listed_rate("efs:standard", fs.region, rates, offline=STANDARD_GB_MONTH,
+                       source=f"Amazon EFS pricing, Standard storage (as of {EFS_PRICE_DATE})")
+    if rate.hourly_usd is None or fs.size_bytes is None:
+        return None, "unknown: its size is not reported (never guessed)" if fs.size_bytes is None else rate.source
+    return round(fs.size_bytes / GB * rate.hourly_usd, 2), (f"{rate.source}: ${rate.hourly_usd}/GB-month at its "
+                                                            "metered size")
 
 
-def classify_file_system(fs: FileSystem, usage: EfsUsage, policy: Policy, *, now: datetime,
-                         run_id: str = "") -> Finding:
+def classify_file_system(fs: FileSystem, usage: EfsUsage, policy: Policy, *, now: datetime, run_id: str = "",
+                         rates: RateBook | None = None) -> Finding:
     """One finding per file system: idle (reported, priced), lifecycle to merge (dev with the opt-in: mark → grace →
     re-check → put), compliant, busy, exempt, or cannot be judged."""
     who = policy.ownership(fs.tags)
@@ -126,7 +127,7 @@ def classify_file_system(fs: FileSystem, usage: EfsUsage, policy: Policy, *, now
         "lifecycle_before": json.dumps(list(fs.lifecycle)) if fs.lifecycle is not None else None}
     action: ActionKind | Ask | None = None
     act_after = None
-    monthly, source = _price(fs)
+    monthly, source = _price(fs, rates)
     verdict: Verdict
     window = timedelta(days=policy.idle.lookback_days)
     series = [usage.connections, usage.io_bytes]

@@ -55,7 +55,7 @@ from cost_janitor.core.models import (
     partition,
 )
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import HOURS_PER_MONTH, severity
+from cost_janitor.core.pricing import HOURS_PER_MONTH, RateBook, severity
 
 VPC_TYPE = "ec2:vpc"
 NAT_TYPE = "ec2:natgateway"
@@ -167,9 +167,10 @@ class PairEvidence(_Frozen):
     not_read: tuple[str, ...] = ()
 
 
-def nat_price(region: str, lines: Sequence[UsageCost] | None) -> NatPrice:
+def nat_price(region: str, lines: Sequence[UsageCost] | None, rates: RateBook | None = None) -> NatPrice:
     """The region's NAT rates: what the account paid (Cost Explorer, unblended ÷ usage, last 30 days) where it has
-    them, else AWS's documented rate, else unknown."""
+    them, else AWS's documented rate, else the AWS Price List API's (rates "nat:hours" and "nat:bytes"), else
+    unknown."""
     code = CODES.get(region)
     paid: dict[str, float] = {}
     for line in lines or ():
@@ -185,8 +186,12 @@ def nat_price(region: str, lines: Sequence[UsageCost] | None) -> NatPrice:
     if listed:
         return NatPrice(hourly=listed[0], per_gb=listed[1],
                         source=f"Amazon VPC pricing, NAT gateway, {region} (as of {NAT_PRICE_DATE})")
-    return NatPrice(hourly=None, per_gb=None, source=f"unknown: no documented NAT gateway price for {region} and "
-                                                     "Cost Explorer has no NAT usage there (never guessed)")
+    hours, per_gb = ((rates or {}).get((f"nat:{k}", region)) for k in ("hours", "bytes"))
+    if per_gb is not None:
+        return NatPrice(hourly=hours.hourly_usd if hours else None, per_gb=per_gb.hourly_usd, source=per_gb.source)
+    return NatPrice(hourly=None, per_gb=None, source=f"unknown: no documented NAT gateway price for {region}, no "
+                                                     "Price List rate, and Cost Explorer has no NAT usage there "
+                                                     "(never guessed)")
 
 
 def route_tables_of(vpc: Vpc) -> dict[str, tuple[str, ...]]:

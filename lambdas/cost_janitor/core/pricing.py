@@ -70,6 +70,21 @@ class Price:
 
 
 PriceBook = Mapping[tuple[str, str], Price]  # (instance type, region) → a price read elsewhere (the Price List API)
+# (rate name, region) → USD per unit of a rate (per GB-month, per GB, per hour) read from the Price List API; the names
+# and what each one asks for are adapters/pricing.RATES
+RateBook = Mapping[tuple[str, str], Price]
+
+
+def listed_rate(name: str, region: str, book: RateBook | None, *, offline: Mapping[str, float],
+                source: str) -> Price:
+    """A unit rate: from `book` (the Price List API, with its date) where it has one, else the offline table's (per
+    region, with `source`), else unknown with the reason — never another region's rate."""
+    if book is not None and (name, region) in book:
+        return book[(name, region)]
+    if region in offline:
+        return Price(offline[region], source)
+    return Price(None, f"unknown: no {name} price for {region} in the offline table or the AWS Price List API "
+                       "(never guessed)")
 
 
 def instance_price(instance_type: str, region: str, book: PriceBook | None = None) -> Price:

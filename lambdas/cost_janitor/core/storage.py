@@ -11,6 +11,7 @@ from typing import Any
 
 from cost_janitor.core.models import ActionKind, Finding, FindingKind, LogGroup, Snapshot, Verdict, Volume, arn
 from cost_janitor.core.policy import RULE_ID_PREFIX, LifecycleProfile, LifecycleRule, Policy
+from cost_janitor.core.pricing import Price, RateBook, listed_rate
 
 MAX_RULES = 1000
 GB = 1024 ** 3
@@ -21,6 +22,17 @@ S3_PRICES = {"STANDARD": 0.023, "STANDARD_IA": 0.0125, "ONEZONE_IA": 0.01, "INTE
              "GLACIER_IR": 0.004, "GLACIER": 0.0036, "DEEP_ARCHIVE": 0.00099}
 EBS_SNAPSHOT_PRICE = 0.05  # USD per GB-month, standard tier
 EBS_PRICES = {"gp3": 0.08, "gp2": 0.10, "io1": 0.125, "io2": 0.125, "st1": 0.045, "sc1": 0.015, "standard": 0.05}
+# the regions the EBS figures above are for; elsewhere the AWS Price List API's rates ("ebs:<type>", "ebs:snapshot"),
+# else unknown
+EBS_PRICED_REGIONS = frozenset({"us-east-1"})
+EBS_SOURCE = f"EBS list price us-east-1 ({S3_PRICE_DATE})"
+
+
+def ebs_rate(name: str, region: str, rates: RateBook | None) -> Price:
+    """An EBS rate ("ebs:gp3", "ebs:snapshot"): the offline us-east-1 figure there, else the Price List API's."""
+    table = EBS_SNAPSHOT_PRICE if name == "ebs:snapshot" else EBS_PRICES.get(name.removeprefix("ebs:"))
+    return listed_rate(name, region, rates, source=EBS_SOURCE,
+                       offline={r: table for r in EBS_PRICED_REGIONS} if table is not None else {})
 LOGS_STORAGE_PRICE = 0.03  # USD per GB-month, compressed
 
 
@@ -159,12 +171,12 @@ class VolumeVerdict:
 
 
 def judge_volume(*, size_gb: int, volume_type: str, tags: dict[str, str], policy: Policy,
-                 now: datetime) -> VolumeVerdict:
+                 now: datetime, rate: Price | None = None) -> VolumeVerdict:
     """An available (unattached) volume: marked on first sight; after N days reported, and — opt-in, dev only —
     snapshotted then deleted."""
     from cost_janitor.core.exemptions import evaluate_exemption, parse_instant
 
-    price = EBS_PRICES.get(volume_type)
+    price = (rate or ebs_rate(f"ebs:{volume_type}", "us-east-1", None)).hourly_usd
     monthly = round(size_gb * price, 2) if price is not None else None
     raw = tags.get(policy.storage.unattached_since_tag)
     since = parse_instant(raw) if raw else None
@@ -248,11 +260,14 @@ def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str],
 
 
 def plan_volume(*, volume: Volume, snapshot_state: str | None, account: str, region: str, policy: Policy,
-                now: datetime, run_id: str) -> Finding | None:
+                now: datetime, run_id: str, rates: RateBook | None = None) -> Finding | None:
     """Mark on first sight; after N days report; opt-in (dev only): snapshot, then — once complete — delete.
-    None while a marked volume is still within its N days (nothing to say yet)."""
+    None while a marked volume is still within its N days (nothing to say yet). Priced at the region's rate for its
+    type (ebs_rate), unknown where neither the table nor the Price List API has one."""
     tags = volume.tags
-    verdict = judge_volume(size_gb=volume.size_gb, volume_type=volume.volume_type, tags=tags, policy=policy, now=now)
+    rate = ebs_rate(f"ebs:{volume.volume_type}", region, rates)
+    verdict = judge_volume(size_gb=volume.size_gb, volume_type=volume.volume_type, tags=tags, policy=policy, now=now,
+                           rate=rate)
     if not verdict.mark and not verdict.old_enough:
         return None
     action: ActionKind | None = None
@@ -272,7 +287,7 @@ def plan_volume(*, volume: Volume, snapshot_state: str | None, account: str, reg
         resource_arn=arn("ec2", region, account, f"volume/{volume.volume_id}"), account=account, region=region,
         **policy.ownership(tags), verdict=Verdict.UNATTACHED,
         reason=reason, monthly_usd=verdict.monthly_usd if verdict.old_enough else None,
-        price_source=f"EBS list price us-east-1 ({S3_PRICE_DATE})" if verdict.old_enough else None,
+        price_source=rate.source if verdict.old_enough else None,
         evidence={"size_gb": volume.size_gb, "volume_type": volume.volume_type,
                   "snapshot": tags.get(policy.storage.snapshot_tag),
                   "snapshot_state": snapshot_state},
@@ -281,18 +296,20 @@ def plan_volume(*, volume: Volume, snapshot_state: str | None, account: str, reg
 
 
 def plan_snapshot(*, snapshot: Snapshot, used_by_ami: bool, account: str, region: str, policy: Policy,
-                  now: datetime, run_id: str) -> Finding | None:
+                  now: datetime, run_id: str, rates: RateBook | None = None) -> Finding | None:
     """Old snapshots no AMI uses are reported (never deleted): size × price is an upper bound (incremental)."""
     age = (now - snapshot.start_time).days
     if used_by_ami or age < policy.storage.snapshot_max_age_days:
         return None
-    monthly = round(snapshot.size_gb * EBS_SNAPSHOT_PRICE, 2)
+    rate = ebs_rate("ebs:snapshot", region, rates)
+    monthly = round(snapshot.size_gb * rate.hourly_usd, 2) if rate.hourly_usd is not None else None
     return Finding(
         kind=FindingKind.OLD_SNAPSHOT, resource_id=snapshot.snapshot_id, resource_type="ec2:snapshot",
         resource_arn=arn("ec2", region, "", f"snapshot/{snapshot.snapshot_id}"), account=account, region=region,
         **policy.ownership(snapshot.tags), verdict=Verdict.UNUSED,
         reason=f"{age} days old, used by no AMI ({snapshot.size_gb} GiB volume)",
-        monthly_usd=monthly, price_source="upper bound: snapshots are incremental; standard tier list price",
+        monthly_usd=monthly, price_source=(f"upper bound: snapshots are incremental; standard tier, {rate.source}"
+                                           if monthly is not None else rate.source),
         evidence={"age_days": age, "size_gb": snapshot.size_gb}, run_id=run_id, observed_at=now,
         severity="low")
 

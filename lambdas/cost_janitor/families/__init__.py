@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cost_janitor.adapters.executor import EXECUTORS, Call, own_call
 from cost_janitor.core.models import ActionKind, Finding, Started
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import RateBook
 
 if TYPE_CHECKING:
     from cost_janitor.adapters.ledger import Ledger
@@ -78,6 +79,17 @@ class Night:
     metrics_requested: int = 0
     starts: list[Started] = field(default_factory=list)  # resources the janitor stopped that run again
     memory: dict[str, Any] = field(default_factory=dict)  # a family's own state from read to recheck/acted
+
+    def rates(self, region: str, names: Iterable[str], *, offline: Container[str]) -> RateBook:
+        """The Price List API's unit rates `names` (adapters/pricing.RATES) in `region` — asked only where the
+        offline table has no rates for the region (`offline`: the regions it has), at most once a night and a week
+        (adapters/pricing.night_prices) — for core/pricing.listed_rate."""
+        wanted = {(n, region) for n in names}
+        if region in offline or not wanted:
+            return {}
+        from cost_janitor.adapters.pricing import night_prices
+
+        return night_prices(self.memory, self.calls, "rates", wanted, ledger=self.ledger, now=self.now)
 
 
 class Family(Protocol):

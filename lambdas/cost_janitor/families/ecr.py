@@ -12,7 +12,14 @@ from typing import Any
 from cost_janitor.adapters.clients import client, own_account
 from cost_janitor.adapters.ecr import EcrInventory
 from cost_janitor.adapters.executor import Api, Call, Run, each
-from cost_janitor.core.ecr import REPOSITORY_TYPE, classify_repository, policy_to_put, recheck_repository, what_happens
+from cost_janitor.core.ecr import (
+    REPOSITORY_TYPE,
+    STORAGE_GB_MONTH,
+    classify_repository,
+    policy_to_put,
+    recheck_repository,
+    what_happens,
+)
 from cost_janitor.core.models import ActionKind, Finding, FindingKind, LedgerRecord
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.report import storage_digest
@@ -49,7 +56,9 @@ class Ecr:
         inventory = EcrInventory(client("ecr", region), region, own_account())
         with counted(night, inventory.calls, prefix="ecr:"):
             repositories = inventory.repositories()
-        return [classify_repository(r, night.policy, now=night.now, run_id=night.run_id) for r in repositories]
+        rates = night.rates(region, ["ecr:storage"] if repositories else [], offline=STORAGE_GB_MONTH)
+        return [classify_repository(r, night.policy, now=night.now, run_id=night.run_id, rates=rates)
+                for r in repositories]
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Each repository about to get the rule: its tags and lifecycle policy read again (not its images)."""
@@ -67,6 +76,7 @@ class Ecr:
             Grant("ReadEcr", ("ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:GetLifecyclePolicy",
                               "ecr:ListTagsForResource"), (REPOSITORIES,),
                   why="ECR repositories of the policy's regions: reads"),
+            Grant("EcrPrices", ("pricing:GetProducts",), why="the Price List API has no resource-level permissions"),
             Grant("MarkOnlyDevRepositories", ("ecr:TagResource",), (REPOSITORIES,), {**dev, **idle_key},
                   why="ECR repositories of the policy's regions: the idle-since tag key only, on dev ones"),
             Grant("UnmarkRepositories", ("ecr:UntagResource",), (REPOSITORIES,), idle_key),

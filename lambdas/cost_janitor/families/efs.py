@@ -15,6 +15,7 @@ from cost_janitor.adapters.efs import EfsInventory, efs_usage
 from cost_janitor.adapters.executor import Api, Call, Run, each
 from cost_janitor.core.efs import (
     FILE_SYSTEM_TYPE,
+    STANDARD_GB_MONTH,
     classify_file_system,
     lifecycle_to_put,
     recheck_lifecycle,
@@ -63,8 +64,9 @@ class Efs:
                                   now=night.now) if systems else {}
             finally:
                 night.metrics_requested += cloudwatch.metrics_requested
-        return [classify_file_system(s, usage[s.file_system_id], night.policy, now=night.now, run_id=night.run_id)
-                for s in systems]
+        rates = night.rates(region, ["efs:standard"] if systems else [], offline=STANDARD_GB_MONTH)
+        return [classify_file_system(s, usage[s.file_system_id], night.policy, now=night.now, run_id=night.run_id,
+                                     rates=rates) for s in systems]
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Each file system about to get its transitions: described again, its configuration read again."""
@@ -79,9 +81,10 @@ class Efs:
     def grants(self, policy: Policy) -> list[Grant]:
         dev, idle_key = dev_only(policy), only_tag_keys(policy.exemptions.idle_since_tag)
         grants = [
-            Grant("ListEfs", ("elasticfilesystem:DescribeFileSystems", "cloudwatch:GetMetricData"),
-                  why="DescribeFileSystems without a file system ID and CloudWatch reads have no resource-level "
-                      "permissions"),
+            Grant("ListEfs", ("elasticfilesystem:DescribeFileSystems", "cloudwatch:GetMetricData",
+                              "pricing:GetProducts"),
+                  why="DescribeFileSystems without a file system ID, CloudWatch reads and the Price List API have no "
+                      "resource-level permissions"),
             Grant("ReadEfsLifecycle", ("elasticfilesystem:DescribeLifecycleConfiguration",), (FILE_SYSTEMS,),
                   why="EFS file systems of the policy's regions: their lifecycle configurations"),
             Grant("MarkOnlyDevFileSystems", ("elasticfilesystem:TagResource",), (FILE_SYSTEMS,), {**dev, **idle_key},

@@ -20,6 +20,7 @@ from cost_janitor.adapters.executor import Api, Call, Run, each
 from cost_janitor.adapters.network import Buckets, NetworkInventory, nat_bytes
 from cost_janitor.core.models import ActionKind, Finding, LedgerRecord, UsageCost
 from cost_janitor.core.network import (
+    NAT_PRICES,
     NAT_TYPE,
     PAIR_TYPE,
     VPC_TYPE,
@@ -112,7 +113,6 @@ class Network:
         buckets = Buckets(client("s3", region))
         lines = _cost_lines(night)
         costs = lines if isinstance(lines, list) else None
-        price = nat_price(region, costs)
         with counted(night, inventory.calls, cloudwatch.calls, buckets.calls, prefix="network:"):
             try:
                 vpcs = inventory.vpcs()
@@ -123,6 +123,8 @@ class Network:
                 night.metrics_requested += cloudwatch.metrics_requested
             wanted = any("s3" in gaps(v) for v in vpcs)
             pins = _pins(buckets, region, list(nats.values()), night.policy) if wanted else {}
+        price = nat_price(region, costs, night.rates(region, ["nat:hours", "nat:bytes"] if nats else [],
+                                                     offline=NAT_PRICES))
         found = [f for v in vpcs if (f := classify_vpc(v, nats, traffic, pins, price, night.policy, now=night.now,
                                                         run_id=night.run_id))]
         found += [classify_nat(n, traffic.get(n.nat_id), price, night.policy, now=night.now, run_id=night.run_id)
@@ -202,9 +204,10 @@ class Network:
         grants = [
             Grant("ReadNetwork", ("ec2:DescribeVpcs", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints",
                                   "ec2:DescribeSubnets", "ec2:DescribeNatGateways", "ec2:DescribeInstances",
-                                  "cloudwatch:GetMetricData", "ce:GetCostAndUsage", "s3:ListAllMyBuckets"),
-                  why="ec2:Describe*, CloudWatch and Cost Explorer reads and ListBuckets have no resource-level "
-                      "permissions"),
+                                  "cloudwatch:GetMetricData", "ce:GetCostAndUsage", "s3:ListAllMyBuckets",
+                                  "pricing:GetProducts"),
+                  why="ec2:Describe*, CloudWatch, Cost Explorer and Price List reads and ListBuckets have no "
+                      "resource-level permissions"),
             Grant("ReadBucketPoliciesTagsReplication", ("s3:GetBucketPolicy", "s3:GetBucketTagging",
                                                         "s3:GetReplicationConfiguration"), (Arn("s3", "bucket"),),
                   why="any bucket of the account: a gateway endpoint is proposed only after every bucket policy of "

@@ -447,8 +447,22 @@ def sagemaker_price_product(instance_type: str, region: str, usd_per_hour: float
         f"${usd_per_hour} per {use} {instance_type} hour")
 
 
+def rate_price_product(name: str, region: str, usd: float, *,
+                       published: str = "2026-11-20T00:00:00Z") -> dict[str, Any]:
+    """One unit-rate product of adapters/pricing.RATES (an EBS volume type, EFS Standard, a NAT gateway's hours...) as
+    the API reference's example shapes it: its usage type carries the region's billing prefix (core/network.CODES) —
+    a test fixture, not a real price."""
+    from cost_janitor.adapters.pricing import RATES
+    from cost_janitor.core.network import CODES
+
+    query = RATES[name]
+    usage = {k: f"{CODES.get(region, 'XX')}-{v.lstrip('-')}" for k, v in query.contains.items()}
+    return _hourly_product(query.service, query.family, {**query.match, **usage, "regionCode": region}, usd,
+                           published, f"${usd} per {query.unit}: {query.what}", unit=query.unit)
+
+
 def _hourly_product(service: str, family: str, attributes: dict[str, str], usd_per_hour: float, published: str,
-                    description: str) -> dict[str, Any]:
+                    description: str, *, unit: str = "Hrs") -> dict[str, Any]:
     sku = f"SKU{abs(hash((service, *attributes.values()))) % 10 ** 8:08d}"
     return {"formatVersion": "v1.0", "serviceCode": service, "publicationDate": published,
             "product": {"productFamily": family, "sku": sku, "attributes": {
@@ -456,7 +470,8 @@ def _hourly_product(service: str, family: str, attributes: dict[str, str], usd_p
             "terms": {"OnDemand": {f"{sku}.JRTCKXETXF": {
                 "sku": sku, "offerTermCode": "JRTCKXETXF", "effectiveDate": published,
                 "priceDimensions": {f"{sku}.JRTCKXETXF.6YS6EN2CT7": {
-                    "unit": "Hrs", "pricePerUnit": {"USD": f"{usd_per_hour:.10f}"}, "description": description}}}}}}
+                    "unit": unit, "beginRange": "0", "endRange": "Inf", "pricePerUnit": {"USD": f"{usd_per_hour:.10f}"},
+                    "description": description}}}}}}
 
 
 def seed_price_list(products: list[dict[str, Any]]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -478,16 +479,25 @@ def _savings_plans(target: str, request: dict[str, Any]) -> tuple[str, dict[str,
 
 def _get_products(request: dict[str, Any]) -> dict[str, Any]:
     """GetProducts as botocore's pricing model has it (JSON 1.1, AWSPriceListService.GetProducts): the products of
-    ServiceCode whose attributes match every TERM_MATCH filter, each as a JSON string in PriceList, paged by
-    MaxResults / NextToken. A filter names an attribute or the product's own productFamily / sku; a name the product
-    does not have matches nothing, as on AWS."""
-    wanted = [(f["Field"], f["Value"]) for f in request.get("Filters", []) if f.get("Type") == "TERM_MATCH"]
+    ServiceCode whose attributes match every filter — TERM_MATCH and EQUALS the whole value, CONTAINS a substring,
+    ANY_OF / NONE_OF a comma-separated list (FilterType, Price List API reference) — each as a JSON string in
+    PriceList, paged by MaxResults / NextToken. A filter names an attribute or the product's own productFamily / sku;
+    a name the product does not have matches nothing, as on AWS."""
+    tests: dict[str, Callable[[str, str], bool]] = {
+        "TERM_MATCH": lambda have, v: have == v, "EQUALS": lambda have, v: have == v,
+        "CONTAINS": lambda have, v: v in have, "ANY_OF": lambda have, v: have in v.split(","),
+        "NONE_OF": lambda have, v: have not in v.split(",")}
+    filters = request.get("Filters", [])  # botocore refuses any other Type before sending
 
     def field(product: dict[str, Any], name: str) -> Any:
         return product["attributes"].get(name, product.get(name) if name in ("productFamily", "sku") else None)
 
+    def matches(product: dict[str, Any], f: dict[str, str]) -> bool:
+        have = field(product, f["Field"])
+        return have is not None and tests[f["Type"]](str(have), str(f["Value"]))
+
     found = [p for p in PRICE_LIST if p.get("serviceCode") == request.get("ServiceCode") and all(
-        str(field(p["product"], k)) == str(v) for k, v in wanted)]
+        matches(p["product"], f) for f in filters)]
     start, size = int(request.get("NextToken") or 0), int(request.get("MaxResults") or 100)
     page = {"FormatVersion": "aws_v1", "PriceList": [json.dumps(p) for p in found[start:start + size]]}
     return {**page, **({"NextToken": str(start + size)} if start + size < len(found) else {})}
