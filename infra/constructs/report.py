@@ -25,7 +25,9 @@ class Report(Construct):
         role.add_to_policy(iam.PolicyStatement(
             sid="ReadCostsMetricsAndTags", resources=["*"],
             actions=["ce:GetCostAndUsage", "cloudwatch:GetMetricData", "cloudwatch:ListMetrics", "tag:GetResources",
-                     "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests"]))
+                     "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests",
+                     # the bill's figure for stopped instances (capabilities/report._bill)
+                     "ce:GetCostAndUsageWithResources"]))
         acknowledge(role,
             Acknowledgment(id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
                            reason="read-only: Cost Explorer, CloudWatch metrics, the tagging API, DescribeInstances "

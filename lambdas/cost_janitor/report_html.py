@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
+from cost_janitor.slack_blocks import bill_text
+
 COLOURS = ("#2f6fb3", "#e0a030", "#4a9a5b", "#b3473a", "#7a5ba6", "#5b8c99")
 WIDTH, ROW, BAR_AREA = 720, 26, 460
 
@@ -118,6 +120,8 @@ def render(doc: Mapping[str, Any], *, title: str = "cost-janitor weekly report")
         sections.append('<p class="note" id="after-plans">After Savings Plans: ' + escape(
             f"{plans['stops']:g} stop(s) counted at ${plans['realized_usd']:,.2f} (${plans['list_usd']:,.2f} at list "
             "price): a share a plan covers saves $0 until its commitment is used elsewhere") + "</p>")
+    if bill := bill_text(doc.get("bill"), most=1000, markdown=False):
+        sections.append('<p class="note" id="bill">' + escape(bill) + "</p>")
     if doc.get("unavailable"):
         sections.append('<p class="note">Not available this week: ' + escape(", ".join(
             f"{k} ({v})" for k, v in doc["unavailable"].items())) + "</p>")

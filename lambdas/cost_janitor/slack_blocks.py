@@ -45,6 +45,26 @@ EMOJI = {Verdict.IDLE: ":zzz:", Verdict.GPU_METRICS_MISSING: ":grey_question:", 
          Verdict.NO_CONTAINER_INSIGHTS: ":grey_question:"}
 
 
+def bill_text(bill: dict[str, Any] | None, *, most: int = 10, markdown: bool = True) -> str | None:
+    """The digest's bill line: each stopped instance's cost a month by the bill, before its stop and after, beside
+    the estimate (capabilities/report._bill), the first `most` and how many more; or the how-to where it is not used."""
+    if not bill:
+        return None
+    label = "*From the bill:*" if markdown else "From the bill:"
+    if "not_used" in bill:
+        return f"{label} not used — {bill['not_used']}"
+
+    def usd(v: Any) -> str:
+        return "no line" if v is None else f"${v:,.2f}"
+
+    lines = bill.get("lines") or []
+    shown = [f"{b['resource_id']} {usd(b['bill_before_monthly_usd'])}/mo before its stop on {b['stopped']} → "
+             f"{usd(b['bill_after_monthly_usd'])} after (estimated {usd(b['estimate_monthly_usd'])})"
+             for b in lines[:most]]
+    more = f"; {len(lines) - most} more in the report" if len(lines) > most else ""
+    return f"{label} " + "; ".join(shown) + more + f" ({bill.get('source')})"
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -307,6 +327,8 @@ def digest_message(doc: Mapping[str, Any], *, team: str | None, dashboard: str |
             lines.append(f"*After Savings Plans:* {plans['stops']:g} stop(s) counted at ${plans['realized_usd']:,.2f} "
                          f"(${plans['list_usd']:,.2f} at list price): a share a plan covers saves $0 until its "
                          "commitment is used elsewhere")
+        if bill_line := bill_text(doc.get("bill")):
+            lines.append(bill_line)
         if doc.get("by_action"):
             lines.append("*By action:* " + ", ".join(f"{k} ${v:,.2f}" for k, v in doc["by_action"].items()))
         ml = {k: v for k, v in (doc.get("by_action") or {}).items() if k in ML_ACTIONS}

@@ -53,7 +53,8 @@ ALLOWED: dict[str, set[str]] = {
         "ec2:DescribeVolumes", "ec2:DescribeSnapshots", "ec2:DescribeImages", "logs:DescribeLogGroups",
         "ec2:CreateTags", "pricing:GetProducts"},
     "TagComplianceFunction": SHARED | PUBLISH | QUEUE | TAGGING | {"tag:GetResources", "ec2:DescribeInstances"},
-    "ReportFunction": SHARED | PUBLISH | SLACK | {"ce:GetCostAndUsage", "cloudwatch:GetMetricData",
+    "ReportFunction": SHARED | PUBLISH | SLACK | {"ce:GetCostAndUsage", "ce:GetCostAndUsageWithResources",
+                                                  "cloudwatch:GetMetricData",
                                                   "cloudwatch:ListMetrics", "tag:GetResources",
                                                   "ec2:DescribeInstances", "ec2:DescribeSpotInstanceRequests"},
 }

@@ -17,6 +17,7 @@ from cost_janitor.capabilities.report import build, record_start, send
 from cost_janitor.core.idle import classify_instances
 from cost_janitor.core.models import ActionKind
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.report import BILL_HOW_TO
 from cost_janitor.local.emulator import LocalAws, MetricSeeder, gpu_dimensions, subscribe_queue
 from cost_janitor.local.slack_standin import SlackStandIn
 from cost_janitor.settings import Settings
@@ -207,10 +208,10 @@ def test_a_section_that_fails_is_reported_not_fatal(seeded: dict[str, Any], monk
 
 def test_a_digest_short_of_time_skips_the_sections_it_cannot_finish_and_says_so(seeded: dict[str, Any]) -> None:
     full = build(POLICY, Settings.from_env(), now=NOW)
-    clock = iter([200_000, 200_000, 59_000, 59_000, 59_000, 59_000])  # ms left before each section
+    clock = iter([200_000, 200_000, 59_000, 59_000, 59_000, 59_000, 59_000])  # ms left before each section
     digest = build(POLICY, Settings.from_env(), now=NOW, remaining_ms=lambda: next(clock))
     assert digest.unavailable == {"gpu": "time-budget", "cost_per_prediction": "time-budget",
-                                  "egress": "time-budget", "own_cost": "time-budget"}
+                                  "egress": "time-budget", "own_cost": "time-budget", "bill": "time-budget"}
     assert digest.weeks == full.weeks and digest.tag_coverage == full.tag_coverage  # what was read is all there
     assert (sum(digest.gpu_bands.values()), digest.cost_per_prediction, digest.egress) == (0, [], [])
     assert full.cost_per_prediction and sum(full.gpu_bands.values()) > 0 and full.unavailable == {}
@@ -340,3 +341,40 @@ def test_the_report_in_a_real_browser_is_not_blank(seeded: dict[str, Any], tmp_p
                    timeout=120)
     assert ink(blank.read_bytes()) < 0.001  # the measure itself: a blank page has no ink
     assert ink(shot.read_bytes()) > 0.02  # text, bars and tables
+
+
+def test_the_bill_stands_beside_the_estimate_for_stopped_boxes(aws: LocalAws, janitor: Any) -> None:
+    """#26 "realized savings from the bill where the bill can say it": with resource-level data on, each box stopped
+    in the last 14 days gets its cost a month by the bill before its stop and after it, beside the estimate (a box the
+    bill has no line for says so, never $0); the Slack digest and the HTML report show it. With it off, one line
+    says how to turn it on and nothing else is lost."""
+    from cost_janitor.local.emulator.seeding import seed_resource_costs
+    from cost_janitor.report_html import render
+
+    janitor(POLICY)
+    ledger = Ledger(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    _stop(ledger, "i-0aaaaaaaaaaaaaaaa", now - timedelta(days=5))
+    _stop(ledger, "i-0bbbbbbbbbbbbbbbb", now - timedelta(days=3), instance_type="m5.xlarge")
+    stopped = (now - timedelta(days=5)).date()
+    days = [(now - timedelta(days=n)).date() for n in range(1, 14)]
+    seed_resource_costs({"i-0aaaaaaaaaaaaaaaa": {d.isoformat(): (20.0 if d < stopped else 0.5 if d == stopped else 0.0)
+                                                 for d in days}})
+    digest = build(POLICY, Settings.from_env(), now=now)
+    assert digest.bill is not None and "resource-level data" in digest.bill["source"]
+    lines = {b["resource_id"]: b for b in digest.bill["lines"]}
+    a, b = lines["i-0aaaaaaaaaaaaaaaa"], lines["i-0bbbbbbbbbbbbbbbb"]
+    assert a["bill_before_monthly_usd"] == round(20.0 * 730 / 24, 2) and a["bill_after_monthly_usd"] == 0.0
+    assert a["estimate_monthly_usd"] == round(1.006 * 730, 2) and a["stopped"] == stopped.isoformat()
+    assert b["bill_before_monthly_usd"] is None and b["bill_after_monthly_usd"] is None  # no line: not $0
+    doc = digest.document()
+    slack = json.dumps(digest_message(doc, team=None))
+    assert f"i-0aaaaaaaaaaaaaaaa ${20.0 * 730 / 24:,.2f}/mo before its stop" in slack
+    assert "i-0bbbbbbbbbbbbbbbb no line/mo before its stop" in slack
+    assert 'id="bill"' in render(doc) and "i-0aaaaaaaaaaaaaaaa" in render(doc)
+
+    seed_resource_costs({}, enabled=False)
+    off = build(POLICY, Settings.from_env(), now=now)
+    assert off.bill == {"not_used": f"DataUnavailableException: {BILL_HOW_TO}"}
+    assert "*From the bill:* not used" in json.dumps(digest_message(off.document(), team=None))
+    assert off.weeks[-1]["realized_usd"] == digest.weeks[-1]["realized_usd"] > 0

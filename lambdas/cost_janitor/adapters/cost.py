@@ -1,8 +1,10 @@
 """Cost Explorer reads: monthly cost by a cost-allocation tag and usage-type lines (the digest, the network family),
-and the account's Savings Plans coverage and utilization (a stop's savings after discounts)."""
+the account's Savings Plans coverage and utilization (a stop's savings after discounts), and stopped instances' own
+daily cost where the account turned resource-level data on (the bill's figure beside the estimate)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -15,6 +17,9 @@ from cost_janitor.core.models import UsageCost
 # reference page names it INSTANCE_FAMILY; the API's Dimension enum, which botocore carries, spells it
 # INSTANCE_TYPE_FAMILY — the enum's name is sent)
 FAMILY_DIMENSION = "INSTANCE_TYPE_FAMILY"
+# the SERVICE dimension value of EC2 instances' usage (the Cost Explorer API reference's GetCostAndUsage examples filter
+# on it); resource-level data is documented for it ("Hourly granularity is only available for EC2-Instances ...")
+EC2_COMPUTE = "Amazon Elastic Compute Cloud - Compute"
 
 
 def month_start(day: date, back: int = 0) -> date:
@@ -75,6 +80,31 @@ class CostExplorer:
             token = page.get("NextPageToken")
             if not token:
                 return [UsageCost(usage_type=k, usd=v, quantity=quantity.get(k)) for k, v in usd.items()]
+
+    def resource_costs(self, resource_ids: Sequence[str], *, start: date, end: date) -> dict[str, dict[str, float]]:
+        """{instance ID: {day (ISO): amortized USD}} from Cost Explorer's resource-level data
+        (GetCostAndUsageWithResources: EC2 compute only, daily, within the last 14 days, an opt-in of the account's
+        Cost Explorer settings — a ClientError when it is off), 100 IDs a request, every page."""
+        out: dict[str, dict[str, float]] = {}
+        ids = sorted(set(resource_ids))
+        for first in range(0, len(ids), 100):
+            token = None
+            while True:
+                self.calls += 1
+                page = self._ce.get_cost_and_usage_with_resources(
+                    TimePeriod={"Start": start.isoformat(), "End": end.isoformat()}, Granularity="DAILY",
+                    Filter={"And": [{"Dimensions": {"Key": "SERVICE", "Values": [EC2_COMPUTE]}},
+                                    {"Dimensions": {"Key": "RESOURCE_ID", "Values": ids[first:first + 100]}}]},
+                    Metrics=["AmortizedCost"], GroupBy=[{"Type": "DIMENSION", "Key": "RESOURCE_ID"}],
+                    **({"NextPageToken": token} if token else {}))
+                for period in page.get("ResultsByTime", []):
+                    for g in period.get("Groups", []):
+                        out.setdefault(g["Keys"][0], {})[period["TimePeriod"]["Start"]] = \
+                            float(g["Metrics"]["AmortizedCost"]["Amount"])
+                token = page.get("NextPageToken")
+                if not token:
+                    break
+        return out
 
     def savings_plans(self, *, now: datetime, pairs: set[tuple[str, str]], days: int = 30) -> Commitments:
         """The account's Savings Plans over the last `days`: utilization (GetSavingsPlansUtilization's Total), the

@@ -27,9 +27,13 @@ from cost_janitor.adapters.ledger import Ledger
 from cost_janitor.core.models import ActionKind, LedgerRecord, Started, dashboard_url
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.report import (
+    BILL_HOW_TO,
+    bill_figures,
+    bill_window,
     cost_per_prediction,
     egress_lines,
     gpu_distribution,
+    instance_stops,
     open_requests,
     own_cost,
     tag_not_activated,
@@ -71,6 +75,8 @@ class Digest:
     unpriced: dict[str, int] = field(default_factory=dict)  # this week's stops without a price, by type and region
     after_plans: dict[str, float] = field(default_factory=dict)  # this week's stops counted after Savings Plans
     families: list[str] = field(default_factory=list)  # the resource families' own lines (EKS: one per cluster)
+    # the bill's figure for the instances stopped in the last 14 days (core/report.bill_figures), or why not
+    bill: dict[str, Any] | None = None
     unavailable: dict[str, str] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
@@ -107,10 +113,28 @@ def build(policy: Policy, settings: Settings, *, now: datetime, weeks: int | Non
     digest.egress = _section(digest, "egress", remaining_ms, lambda: egress_lines(
         CostExplorer(client("ce", "us-east-1")).usage_type_costs(now=now)), [])
     digest.own_cost = _section(digest, "own_cost", remaining_ms, lambda: _own_cost(policy, digest, now), None)
+    digest.bill = _section(digest, "bill", remaining_ms, lambda: _bill(entries, now), None)
     if digest.weeks:
         metrics.add_metric(name=METRIC_REALIZED_SAVINGS, unit=MetricUnit.Count, value=digest.weeks[-1]["realized_usd"])
     metrics.add_metric(name=METRIC_GPU_CANDIDATES, unit=MetricUnit.Count, value=len(digest.gpu_candidates))
     return digest
+
+
+def _bill(entries: list[LedgerRecord], now: datetime) -> dict[str, Any] | None:
+    """The bill's figure for this fortnight's instance stops: Cost Explorer's resource-level data where the account
+    turned it on; where it did not (any refusal), the one-line how-to instead. None when nothing was stopped."""
+    stops = instance_stops(entries, now=now)
+    if not stops:
+        return None
+    start, end = bill_window(now)
+    try:
+        daily = CostExplorer(client("ce", "us-east-1")).resource_costs(list(stops), start=start, end=end)
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        logger.info("resource-level cost data not read", extra={"error": code})
+        return {"not_used": f"{code}: {BILL_HOW_TO}"}
+    return {"source": f"Cost Explorer resource-level data, amortized cost a day, {start} to {end} (exclusive)",
+            "lines": bill_figures(stops, daily, now=now)}
 
 
 def _own_cost(policy: Policy, digest: Digest, now: datetime) -> dict[str, float] | None:

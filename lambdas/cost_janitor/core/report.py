@@ -7,13 +7,14 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from cost_janitor.core.answers import ENDS_A_REQUEST
-from cost_janitor.core.models import SAVINGS_ACTIONS, FindingKind, LedgerRecord, UsageCost
+from cost_janitor.core.models import SAVINGS_ACTIONS, STOPS, FindingKind, LedgerRecord, UsageCost
 
 HOURS_PER_MONTH = 730.0
 STOP_KINDS = tuple(str(a) for a in SAVINGS_ACTIONS)  # each saves until 'started' (or restored)
+INSTANCE_STOPS = tuple(str(a) for a in STOPS)
 
 
 @dataclass
@@ -104,6 +105,57 @@ def realized_savings(entries: list[LedgerRecord], *, start: datetime, end: datet
     out.by_account = {k: round(v, 2) for k, v in sorted(account_total.items(), key=lambda kv: -kv[1])}
     out.unpriced = dict(sorted(unpriced.items()))
     out.after_plans = {k: round(v, 2) for k, v in plans.items()}
+    return out
+
+
+# Cost Explorer's resource-level data (GetCostAndUsageWithResources): "The range must be within the last 14 days (the
+# start date cannot be earlier than 14 days ago)" (its API reference); an opt-in of the account's Cost Explorer settings
+BILL_DAYS = 14
+BILL_HOW_TO = ("to see the bill's figure beside each stop's estimate, turn on resource-level data for EC2-Instances "
+               "on Cost Explorer's Settings page (an opt-in, per the GetCostAndUsageWithResources reference)")
+
+
+def bill_window(now: datetime) -> tuple[date, date]:
+    """The whole days resource-level data covers: from 13 days ago to today (exclusive: today is not over)."""
+    return (now - timedelta(days=BILL_DAYS - 1)).date(), now.date()
+
+
+def instance_stops(entries: Sequence[LedgerRecord], *, now: datetime) -> dict[str, LedgerRecord]:
+    """EC2 instances the janitor stopped inside the bill's window and that were not started again: the last stop of
+    each."""
+    start, _ = bill_window(now)
+    out: dict[str, LedgerRecord] = {}
+    for e in sorted(entries, key=lambda e: e.at):
+        if e.resource_id.startswith("i-") and e.action == "started":
+            out.pop(e.resource_id, None)
+        elif (e.resource_id.startswith("i-") and e.action in INSTANCE_STOPS and e.status == "done"
+              and e.at.date() >= start):
+            out[e.resource_id] = e
+    return out
+
+
+def bill_figures(stops: dict[str, LedgerRecord], daily: dict[str, dict[str, float]], *,
+                 now: datetime) -> list[dict[str, object]]:
+    """Each stopped instance's cost a month by the bill (Cost Explorer's amortized cost per day, Savings Plans and
+    reservations at their effective rate): the whole days before its stop and after it, beside the estimate the
+    stop recorded. A side with no whole day in the window is None; an instance the bill has no line for at all is
+    None on both sides (not $0)."""
+    start, end = bill_window(now)
+    days = [start + timedelta(days=n) for n in range((end - start).days)]
+    out: list[dict[str, object]] = []
+    for rid, e in sorted(stops.items()):
+        costs = daily.get(rid)
+        stopped = e.at.date()
+
+        def monthly(span: list[date], costs: dict[str, float] | None = costs) -> float | None:
+            if costs is None or not span:
+                return None
+            return round(sum(costs.get(d.isoformat(), 0.0) for d in span) / len(span) * HOURS_PER_MONTH / 24, 2)
+
+        out.append({"resource_id": rid, "stopped": stopped.isoformat(), "estimate_monthly_usd": e.monthly_usd,
+                    "bill_before_monthly_usd": monthly([d for d in days if d < stopped]),
+                    "bill_after_monthly_usd": monthly([d for d in days if d > stopped]),
+                    "account": e.account, "region": e.region})
     return out
 
 

@@ -535,3 +535,11 @@ def seed_reservations(*, purchased_hours: float, unused_hours: float, amortized_
     RESERVATIONS["coverage"] = {(r, f): {"CoverageHours": {
         "TotalRunningHours": "720", "ReservedHours": f"{7.2 * pct:.2f}", "OnDemandHours": f"{720 - 7.2 * pct:.2f}",
         "CoverageHoursPercentage": f"{pct:.2f}"}} for (r, f), pct in coverage.items()}
+
+
+def seed_resource_costs(daily: dict[str, dict[str, float]], *, enabled: bool = True) -> None:
+    """Cost Explorer's resource-level data for the account (GetCostAndUsageWithResources): instance ID → {day (ISO):
+    amortized USD}; `enabled` False: the account never turned it on. Fixtures, not an account's figures."""
+    from cost_janitor.local.emulator.strict import RESOURCE_COSTS
+
+    RESOURCE_COSTS.update({"enabled": enabled, "daily": daily})

@@ -419,6 +419,11 @@ RESERVATIONS: dict[str, Any] = {}
 # Cost Optimization Hub (moto has none): "enrolled" (absent: not enrolled — answered AccessDeniedException, the
 # emulator's assumption of what an account that never opted in gets) and "items", its Recommendation objects
 OPTIMIZATION_HUB: dict[str, Any] = {}
+# Cost Explorer's resource-level data (moto has no GetCostAndUsageWithResources): "enabled" (absent: the account never
+# turned it on — answered DataUnavailableException, the emulator's assumption of what AWS answers then) and "daily",
+# resource ID → {day (ISO): amortized USD}. Fixtures the tests add.
+RESOURCE_COSTS: dict[str, Any] = {}
+RESOURCE_DAYS = 14  # "The range must be within the last 14 days" (GetCostAndUsageWithResources, TimePeriod)
 # the dimensions GetSavingsPlansCoverage filters on (its API reference); the family under both of its spellings
 COVERAGE_DIMENSIONS = {"LINKED_ACCOUNT", "REGION", "SERVICE", "INSTANCE_FAMILY", "INSTANCE_TYPE_FAMILY"}
 
@@ -435,6 +440,35 @@ def _optimization_hub(target: str, request: dict[str, Any]) -> tuple[str, dict[s
     ids, types = set(where.get("resourceIds") or []), set(where.get("resourceTypes") or [])
     return "200 OK", {"items": [r for r in OPTIMIZATION_HUB.get("items", []) if (not ids or r["resourceId"] in ids)
                                 and (not types or r["currentResourceType"] in types)]}
+
+
+def _resource_costs(request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """GetCostAndUsageWithResources (JSON 1.1, AWSInsightsIndexService.*): TimePeriod within the last 14 days, DAILY
+    (the emulator's only granularity), the RESOURCE_ID values of the filter's And, grouped by RESOURCE_ID; refused
+    where resource-level data is not turned on."""
+    from datetime import UTC, date, datetime, timedelta
+
+    def refuse(code: str, message: str) -> tuple[str, dict[str, Any]]:
+        return "400 Bad Request", {"__type": code, "message": message}
+
+    if not RESOURCE_COSTS.get("enabled"):
+        return refuse("DataUnavailableException", "resource-level data is not enabled for this account")
+    period = request.get("TimePeriod") or {}
+    start, end = date.fromisoformat(period["Start"]), date.fromisoformat(period["End"])
+    if start < datetime.now(UTC).date() - timedelta(days=RESOURCE_DAYS) or end <= start:
+        return refuse("ValidationException", "the start date cannot be earlier than 14 days ago")
+    if request.get("Granularity") != "DAILY":
+        return refuse("ValidationException", "the emulator answers DAILY granularity only")
+    terms = (request.get("Filter") or {}).get("And") or [request.get("Filter") or {}]
+    ids = {v for t in terms if (t.get("Dimensions") or {}).get("Key") == "RESOURCE_ID"
+           for v in t["Dimensions"]["Values"]}
+    days = [start + timedelta(days=n) for n in range((end - start).days)]
+    return "200 OK", {"ResultsByTime": [{
+        "TimePeriod": {"Start": d.isoformat(), "End": (d + timedelta(days=1)).isoformat()}, "Estimated": False,
+        "Total": {}, "Groups": [{"Keys": [rid], "Metrics": {"AmortizedCost": {"Amount": f"{costs[d.isoformat()]:.6f}",
+                                                                              "Unit": "USD"}}}
+                                for rid, costs in sorted(RESOURCE_COSTS.get("daily", {}).items())
+                                if rid in ids and d.isoformat() in costs]} for d in days]}
 
 
 def _savings_plans(target: str, request: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -554,6 +588,7 @@ def _patch_recycle_bin() -> None:
             SAVINGS_PLANS.clear()
             RESERVATIONS.clear()
             OPTIMIZATION_HUB.clear()
+            RESOURCE_COSTS.clear()
         scope = (environ.get("HTTP_AUTHORIZATION") or "").split("Credential=", 1)[-1].split(",", 1)[0].split("/")
         if THROTTLING["ec2"] and len(scope) >= 4 and scope[3] == "ec2":
             size = int(environ.get("CONTENT_LENGTH") or 0)
@@ -567,7 +602,9 @@ def _patch_recycle_bin() -> None:
         plans = len(scope) >= 4 and scope[3] == "ce" and target.endswith((
             "GetSavingsPlansUtilization", "GetSavingsPlansCoverage", "GetReservationUtilization",
             "GetReservationCoverage"))
-        if len(scope) < 4 or (scope[3] not in ("rbin", "pricing", "cost-optimization-hub") and not plans):
+        resources = len(scope) >= 4 and scope[3] == "ce" and target.endswith("GetCostAndUsageWithResources")
+        if len(scope) < 4 or (scope[3] not in ("rbin", "pricing", "cost-optimization-hub") and not plans
+                              and not resources):
             return original(self, environ, start_response)
         key, region = scope[0], scope[2]
         size = int(environ.get("CONTENT_LENGTH") or 0)
@@ -576,6 +613,8 @@ def _patch_recycle_bin() -> None:
             return answer(start_response, "200 OK", _get_products(request))
         if plans:
             return answer(start_response, *_savings_plans(target, request))
+        if resources:
+            return answer(start_response, *_resource_costs(request))
         if scope[3] == "cost-optimization-hub":
             return answer(start_response, *_optimization_hub(target, request))
         rules = RECYCLE_BIN.setdefault((key, region), [])
