@@ -171,6 +171,7 @@ def main() -> int:
         from cost_janitor.core.models import dashboard_url
         from cost_janitor.slack_blocks import digest_message, plain_text
 
+        _bill_fixture(aws, end)
         with contextlib.redirect_stdout(io.StringIO()):
             digest = build(policy, settings, now=end + timedelta(days=3))
             quarter = build(policy, settings, now=end + timedelta(days=3), weeks=12)
@@ -244,6 +245,19 @@ def _as_account(aws: Any, account: str, env: dict[str, str]) -> Any:
         os.environ.clear()
         os.environ.update(saved)
         clients.reset()
+
+
+def _bill_fixture(aws: Any, end: datetime) -> None:
+    """Cost Explorer's resource-level data for the demo's boxes (a fixture: 80 % of list a day until the stop, as a
+    Savings Plan would bill it, nothing after), so the digest shows the bill's figure beside each stop's estimate."""
+    from cost_janitor.core.pricing import instance_price
+    from cost_janitor.local.emulator.seeding import seed_resource_costs
+
+    days = [(end + timedelta(days=n)).date() for n in range(-13, 3)]
+    boxes = [i for r in aws.client("ec2").describe_instances()["Reservations"] for i in r["Instances"]]
+    seed_resource_costs({i["InstanceId"]: {d.isoformat(): 0.0 if d >= end.date() else round(
+        0.8 * 24 * (instance_price(i["InstanceType"], "us-east-1").hourly_usd or 0.0), 2) for d in days}
+        for i in boxes})
 
 
 def _organization_scene(aws: Any, end: datetime) -> None:
@@ -738,7 +752,7 @@ def _prices_scene(aws: Any, settings: Any, end: datetime) -> None:
     the list price beside it."""
     from cost_janitor.capabilities import idle_sweep
     from cost_janitor.cli.output import format_findings
-    from cost_janitor.families import ec2, endpoints
+    from cost_janitor.families import ec2, efs, endpoints
     from cost_janitor.local.emulator import (
         MetricSeeder,
         launch,
@@ -748,7 +762,10 @@ def _prices_scene(aws: Any, settings: Any, end: datetime) -> None:
     )
     from cost_janitor.local.emulator.seeding import (
         ec2_price_product,
+        rate_price_product,
         sagemaker_price_product,
+        seed_efs_metrics,
+        seed_file_system,
         seed_price_list,
         seed_savings_plans,
     )
@@ -765,14 +782,20 @@ def _prices_scene(aws: Any, settings: Any, end: datetime) -> None:
     seed_endpoint_metrics(seeder, "rerank-g6e", "AllTraffic", end=end, hours=9 * 24, invocations_per_hour=0,
                           gpus=[0.0])
     seeder.flush()
+    shared = seed_file_system(aws, tags={"Name": "datasets-sydney", **DEV, "owner": "ana@example.com"}, size_gb=1200,
+                              region=sydney)
+    seeder = MetricSeeder(aws.client("cloudwatch", sydney))
+    seed_efs_metrics(seeder, shared, end=end, hours=9 * 24, connections=0, io_bytes=0)
+    seeder.flush()
     seed_price_list([ec2_price_product("g5.xlarge", sydney, 1.3, published="2026-11-20T00:00:00Z"),
-                     sagemaker_price_product("ml.g6e.xlarge", frankfurt, 2.6, published="2026-11-20T00:00:00Z")])
+                     sagemaker_price_product("ml.g6e.xlarge", frankfurt, 2.6, published="2026-11-20T00:00:00Z"),
+                     rate_price_product("efs:standard", sydney, 0.36, published="2026-11-20T00:00:00Z")])
     seed_savings_plans(total=2000.0, used=2000.0, on_demand_equivalent=3200.0, account_coverage=70.0,
                        coverage={(sydney, "g5"): 100.0})
     policy = Policy.model_validate({"regions": [sydney, frankfurt]})
     with contextlib.redirect_stdout(io.StringIO()):
         report = idle_sweep.run(policy, settings, now=end + timedelta(minutes=5), run_id="demo-prices",
-                                dry_run=True, families=[ec2.FAMILY, endpoints.FAMILY])
+                                dry_run=True, families=[ec2.FAMILY, endpoints.FAMILY, efs.FAMILY])
     print(format_findings(report.findings, show_busy=True))
     for f in report.findings:
         listed = f.evidence.get("list_monthly_usd")
@@ -780,8 +803,9 @@ def _prices_scene(aws: Any, settings: Any, end: datetime) -> None:
         print(f"{f.name or f.resource_id}: {dollars}" + (f" (list ${listed:,.2f})" if listed is not None else "")
               + f" — {f.price_source}")
     pricing = {k: v for k, v in report.api_calls.items() if k.startswith(("pricing:", "ce:"))}
-    print(f"pricing calls this night: {pricing} (one per type and region, never per resource)")
-    print("the same from a laptop: cost-janitor prices --region ap-southeast-2 --type g5.xlarge --price-list")
+    print(f"pricing calls this night: {pricing} (one per type, rate and region, never per resource)")
+    print("the same from a laptop: cost-janitor prices --region ap-southeast-2 --type g5.xlarge --price-list "
+          "(or --type efs:standard, ebs:gp3, nat:bytes, ...)")
 
 
 _first_message: dict[str, Any] | None = None
