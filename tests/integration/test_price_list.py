@@ -142,3 +142,41 @@ def test_storage_rates_outside_the_offline_table_come_from_the_price_list(aws: L
                                   account="123456789012")
     assert again.pricing_calls["pricing:GetProducts"] == 0  # within the week: the ledger's rates, the unknown too
     assert {f.resource_id: f.monthly_usd for f in again.findings}[volumes["gp3"]] == round(500 * 0.088, 2)
+
+
+def test_notebooks_and_studio_apps_are_priced_as_what_they_are_billed_as(aws: LocalAws, janitor: Any) -> None:
+    """#26 "SageMaker ml.* hosting/notebook/Studio": a notebook instance left on in eu-central-1 is priced at the
+    Price List's notebook-instance price (platoinstancetype "Notebook"), a JupyterLab app at the Studio JupyterLab one
+    — the hosting price of the same type is never taken for either; a Code Editor app whose use the API has no price
+    for stays unpriced."""
+    from cost_janitor.families import notebooks, studio
+    from cost_janitor.local.emulator import seed_notebook, seed_studio_app, seed_studio_domain
+
+    region = "eu-central-1"
+    policy = Policy.model_validate({"regions": [region], "idle": {"services": ["sagemaker"]}})
+    janitor(policy)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    seed_notebook(aws, "ana-nb", instance_type="ml.g5.xlarge", tags={"Name": "ana-nb", **DEV},
+                  started=now - timedelta(hours=30), region=region)
+    domain = seed_studio_domain(aws, "research", tags=DEV, idle_shutdown=True, region=region)
+    seed_studio_app(aws, domain, user_profile="ana", app_type="JupyterLab", instance_type="ml.g5.2xlarge",
+                    tags=DEV, created=now - timedelta(hours=30), region=region)
+    seed_studio_app(aws, domain, user_profile="bo", app_type="CodeEditor", instance_type="ml.g5.2xlarge",
+                    tags=DEV, created=now - timedelta(hours=30), region=region)
+    seed_price_list([sagemaker_price_product("ml.g5.xlarge", region, 1.9, use="Hosting"),
+                     sagemaker_price_product("ml.g5.xlarge", region, 1.7, use="Notebook",
+                                             published="2026-11-03T00:00:00Z"),
+                     sagemaker_price_product("ml.g5.2xlarge", region, 2.1, use="Studio-JupyterLab",
+                                             published="2026-11-04T00:00:00Z"),
+                     sagemaker_price_product("ml.g5.2xlarge", region, 2.4, use="Hosting")])
+    report = idle_sweep.run(policy, Settings.from_env(), now=now, run_id="night-1", dry_run=True,
+                            families=[notebooks.FAMILY, studio.FAMILY])
+    found = {f.resource_id: f for f in report.findings if f.monthly_usd is not None or f.price_source}
+    nb = found["ana-nb"]
+    assert nb.monthly_usd == round(1.7 * 730, 2)
+    assert nb.price_source == "AWS Price List API, SageMaker AI notebook instances, eu-central-1, published 2026-11-03"
+    [lab] = [f for f in found.values() if "JupyterLab" in f.resource_id]
+    assert lab.monthly_usd == round(2.1 * 730, 2) and "SageMaker AI Studio JupyterLab" in str(lab.price_source)
+    [editor] = [f for f in found.values() if "CodeEditor" in f.resource_id]
+    assert editor.monthly_usd is None and str(editor.price_source).startswith("unknown")
+    assert report.api_calls["pricing:GetProducts"] == 3  # notebook, JupyterLab, Code Editor: one (use, type) each

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -20,12 +20,20 @@ from cost_janitor.core.pricing import Price
 
 # the attributes of an EC2 on-demand Linux box on shared tenancy (the Price List API's EC2 product attributes)
 LINUX_ON_DEMAND = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}
-# a SageMaker AI hosting instance: service code AmazonSageMaker, product family "ML Instance", the type in
-# instanceName and the use in platoinstancetype ("Hosting": real-time inference). These attribute names are the ones
+# a SageMaker AI instance: service code AmazonSageMaker, product family "ML Instance", the type in instanceName and
+# the use in platoinstancetype ("Hosting": real-time inference; "Notebook": notebook instances; "Studio-JupyterLab",
+# "studio-codeeditor", "Studio-Notebook": Studio apps — the values ec2instances.info's SageMaker scraper maps from
+# AWS's own offer file, vantage-sh/ec2instances.info sagemaker.py). These attribute names are the ones
 # AWS's own SageMaker samples filter on (an inference-recommender PricingClient); the Price List API's
 # DescribeServices lists a service's attribute names, and a filter on a name it does not have matches nothing — so
 # a wrong name leaves the price unknown, never wrong.
 SAGEMAKER_HOSTING = {"productFamily": "ML Instance", "platoinstancetype": "Hosting"}
+SAGEMAKER_USES = {"Hosting": "SageMaker AI hosting", "Notebook": "SageMaker AI notebook instances",
+                  "Studio-JupyterLab": "SageMaker AI Studio JupyterLab",
+                  "studio-codeeditor": "SageMaker AI Studio Code Editor",
+                  "Studio-Notebook": "SageMaker AI Studio notebooks"}
+# a Studio app type → the use its instance hours are billed under
+STUDIO_USES = {"JupyterLab": "Studio-JupyterLab", "CodeEditor": "studio-codeeditor", "KernelGateway": "Studio-Notebook"}
 
 
 
@@ -79,8 +87,12 @@ class PriceList:
 
     def sagemaker_hosting(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Price]:
         """(ml.* instance type, region) → its real-time hosting hourly price per instance, as ec2() does."""
-        return self._hourly_prices("AmazonSageMaker", "instanceName", SAGEMAKER_HOSTING, wanted,
-                                   "SageMaker AI hosting")
+        return self.sagemaker(wanted, "Hosting")
+
+    def sagemaker(self, wanted: Iterable[tuple[str, str]], use: str) -> dict[tuple[str, str], Price]:
+        """(ml.* instance type, region) → its hourly price for `use` (a platoinstancetype: SAGEMAKER_USES)."""
+        return self._hourly_prices("AmazonSageMaker", "instanceName", {**SAGEMAKER_HOSTING, "platoinstancetype": use},
+                                   wanted, SAGEMAKER_USES.get(use, f"SageMaker AI {use}"))
 
     def rates(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Price]:
         """(rate name of RATES, region) → USD per unit (the first tier where the rate is tiered), with its source and
@@ -139,7 +151,7 @@ def _per_unit(product: dict[str, Any], unit: str) -> tuple[float, str] | None:
     return None
 
 
-def night_prices(memory: dict[str, Any], calls: Counter[str], kind: Literal["ec2", "sagemaker_hosting", "rates"],
+def night_prices(memory: dict[str, Any], calls: Counter[str], kind: str,
                  wanted: Iterable[tuple[str, str]], *, ledger: Any = None,
                  now: datetime | None = None) -> dict[tuple[str, str], Price]:
     """The night's price book for `kind`: each (type, region) pair asked of the Price List API at most once a night
@@ -160,7 +172,9 @@ def night_prices(memory: dict[str, Any], calls: Counter[str], kind: Literal["ec2
     if todo:
         prices = PriceList(client("pricing", "us-east-1"))
         try:
-            found = getattr(prices, kind)(todo)
+            # kind: "ec2", "rates", "sagemaker_hosting", or "sagemaker:<use>" (a platoinstancetype)
+            found = (prices.sagemaker(todo, kind.split(":", 1)[1]) if kind.startswith("sagemaker:")
+                     else getattr(prices, kind)(todo))
         finally:
             calls["pricing:GetProducts"] += prices.calls
         book.update(found)

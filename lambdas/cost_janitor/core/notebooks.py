@@ -10,7 +10,7 @@ from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import mark_then
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import ml_price, severity
+from cost_janitor.core.pricing import PriceBook, ml_price, severity
 
 NOTEBOOK_TYPE = "sagemaker:notebook-instance"
 
@@ -28,15 +28,17 @@ class NotebookInstance(_Frozen):
 
 
 def classify_notebooks(notebooks: list[NotebookInstance], policy: Policy, *, now: datetime,
-                       run_id: str = "") -> list[Finding]:
+                       run_id: str = "", prices: PriceBook | None = None) -> list[Finding]:
     """In service longer than the policy's hours at the nightly run → left running (a dev one is marked, and
     stopped the next night if still in service and not kept; its ML storage volume survives the stop). No
     auto-stop lifecycle configuration → said in the finding, with the setup link (attaching one needs the
-    instance stopped, so the janitor only reports it)."""
-    return [_notebook_finding(n, policy, now, run_id) for n in notebooks]
+    instance stopped, so the janitor only reports it). `prices`: the Price List API's notebook-instance prices for
+    what the offline table does not know."""
+    return [_notebook_finding(n, policy, now, run_id, prices) for n in notebooks]
 
 
-def _notebook_finding(n: NotebookInstance, policy: Policy, now: datetime, run_id: str) -> Finding:
+def _notebook_finding(n: NotebookInstance, policy: Policy, now: datetime, run_id: str,
+                      prices: PriceBook | None = None) -> Finding:
     who = policy.ownership(n.tags)
     hours = round((now - n.last_modified).total_seconds() / 3600, 1)
     exemption = evaluate_exemption(n.tags, policy.exemptions, now=now)
@@ -66,7 +68,7 @@ def _notebook_finding(n: NotebookInstance, policy: Policy, now: datetime, run_id
                                                   else "")
     if verdict != Verdict.LEFT_RUNNING and mark is not None:
         action = ActionKind.UNMARK_IDLE
-    price = ml_price(n.instance_type, n.region)
+    price = ml_price(n.instance_type, n.region, prices)
     return Finding(kind=FindingKind.NOTEBOOK, resource_id=n.name, resource_arn=n.arn, resource_type=NOTEBOOK_TYPE,
                    instance_type=n.instance_type, account=n.account, region=n.region, **who, verdict=verdict,
                    reason=reason, evidence={"hours_in_service": hours, "lifecycle_config": n.lifecycle_config},

@@ -3,13 +3,14 @@ GPU/accelerator instances; the actions they call for and the re-check before a d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import mark_then
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import accelerated, ml_price, severity
+from cost_janitor.core.pricing import PriceBook, accelerated, ml_price, severity
 
 DOMAIN_TYPE = "sagemaker:domain"
 APP_TYPE = "sagemaker:app"
@@ -96,10 +97,12 @@ def classify_domains(domains: list[StudioDomain], policy: Policy, *, now: dateti
     return out
 
 
-def classify_apps(apps: list[StudioApp], policy: Policy, *, now: datetime, run_id: str = "") -> list[Finding]:
+def classify_apps(apps: list[StudioApp], policy: Policy, *, now: datetime, run_id: str = "",
+                  prices: Mapping[str, PriceBook] | None = None) -> list[Finding]:
     """Apps in service on GPU/accelerator instances for longer than the policy's hours: reported with their owner
     and dollars; in dev, with the opt-in, marked then deleted after the grace period (the space and its storage
-    remain). Apps on CPU instances, or started recently, are not findings."""
+    remain). Apps on CPU instances, or started recently, are not findings. `prices`: app type → the Price List API's
+    prices for that kind of Studio app where the offline table has none."""
     out = []
     limit = policy.sagemaker.studio_app_max_hours
     for a in apps:
@@ -130,7 +133,7 @@ def classify_apps(apps: list[StudioApp], policy: Policy, *, now: datetime, run_i
                                  "owner is asked")
         if verdict != Verdict.ACCELERATOR_APP_RUNNING and mark is not None:
             action = ActionKind.UNMARK_IDLE
-        price = ml_price(str(a.instance_type), a.region)
+        price = ml_price(str(a.instance_type), a.region, (prices or {}).get(a.app_type))
         dollars = verdict == Verdict.ACCELERATOR_APP_RUNNING
         owner = {"owner": who["owner"] or a.user_profile} if who["owner"] is None and a.user_profile else {}
         out.append(Finding(

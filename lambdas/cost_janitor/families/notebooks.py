@@ -8,10 +8,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.adapters.executor import Api, Call, Run, each
+from cost_janitor.adapters.pricing import night_prices
 from cost_janitor.adapters.sagemaker import MARKS, inventory
 from cost_janitor.core.models import ActionKind, Finding, LedgerRecord, Started
 from cost_janitor.core.notebooks import NOTEBOOK_TYPE, classify_notebooks, recheck_notebook, what_happens
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import ml_price
 from cost_janitor.families import Arn, Family, Grant, Night, counted, dev_only, only_tag_keys
 
 NOTEBOOKS = Arn("sagemaker", "notebook-instance")
@@ -44,7 +46,10 @@ class Notebooks:
             notebooks = sagemaker.notebooks()
         night.starts += [Started(resource_id=n.name, resource_type=NOTEBOOK_TYPE, region=region, at=n.last_modified)
                          for n in notebooks if night.now - n.last_modified <= STARTED_WITHIN]
-        return classify_notebooks(notebooks, night.policy, now=night.now, run_id=night.run_id)
+        unknown = {(n.instance_type, region) for n in notebooks if ml_price(n.instance_type, region).hourly_usd is None}
+        return classify_notebooks(notebooks, night.policy, now=night.now, run_id=night.run_id,
+                                  prices=night_prices(night.memory, night.calls, "sagemaker:Notebook", unknown,
+                                                      ledger=night.ledger, now=night.now))
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """Listed again just before the stops (their state and tags now)."""
@@ -60,8 +65,8 @@ class Notebooks:
         dev = dev_only(policy)
         idle_key = only_tag_keys(policy.exemptions.idle_since_tag)
         return [
-            Grant("ListSageMaker", ("sagemaker:ListNotebookInstances", "tag:GetResources"),
-                  why="SageMaker lists and the tagging API have no resource-level permissions"),
+            Grant("ListSageMaker", ("sagemaker:ListNotebookInstances", "tag:GetResources", "pricing:GetProducts"),
+                  why="SageMaker lists, the tagging API and the Price List API have no resource-level permissions"),
             Grant("MarkOnlyDevSageMaker", ("sagemaker:AddTags",), (NOTEBOOKS,), {**dev, **idle_key},
                   why="notebook instances of the policy's regions: marks and stops conditioned on the dev environment "
                       "tag and the janitor's tag key"),

@@ -9,12 +9,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cost_janitor.adapters.executor import Api, Call, Run, each
+from cost_janitor.adapters.pricing import STUDIO_USES, night_prices
 from cost_janitor.adapters.sagemaker import MARKS, inventory
 from cost_janitor.core.models import ActionKind, Finding, LedgerRecord, Started
 from cost_janitor.core.policy import Policy
+from cost_janitor.core.pricing import PriceBook, accelerated, ml_price
 from cost_janitor.core.studio import (
     APP_TYPE,
     DOMAIN_TYPE,
+    StudioApp,
     classify_apps,
     classify_domains,
     idle_shutdown_settings,
@@ -44,6 +47,18 @@ def _delete_app(sm: Any, api: Api, f: Finding, run: Run) -> None:
     api(sm.delete_app, DomainId=str(e["domain_id"]), AppType=str(e["app_type"]), AppName=str(e["app_name"]), **owner)
 
 
+def _prices(apps: Sequence[StudioApp], night: Night) -> dict[str, PriceBook]:
+    """App type → the Price List API's prices for the accelerated apps' types the offline table does not know,
+    under the use that app type is billed as (adapters/pricing.STUDIO_USES)."""
+    out: dict[str, PriceBook] = {}
+    for app_type, use in STUDIO_USES.items():
+        unknown = {(str(a.instance_type), a.region) for a in apps if a.app_type == app_type
+                   and accelerated(a.instance_type) and ml_price(str(a.instance_type), a.region).hourly_usd is None}
+        out[app_type] = night_prices(night.memory, night.calls, f"sagemaker:{use}", unknown, ledger=night.ledger,
+                                     now=night.now)
+    return out
+
+
 class Studio:
     name = "studio"
     service = "sagemaker"
@@ -68,7 +83,7 @@ class Studio:
         night.starts += [Started(resource_id=a.resource_id, resource_type=APP_TYPE, region=region, at=a.created)
                          for a in apps if night.now - a.created <= STARTED_WITHIN]
         return (classify_domains(domains, night.policy, now=night.now, run_id=night.run_id)
-                + classify_apps(apps, night.policy, now=night.now, run_id=night.run_id))
+                + classify_apps(apps, night.policy, now=night.now, run_id=night.run_id, prices=_prices(apps, night)))
 
     def recheck(self, region: str, planned: Sequence[Finding], night: Night) -> list[Finding]:
         """The apps listed again just before the deletions (their state and tags now)."""
@@ -86,8 +101,9 @@ class Studio:
         why = ("Studio domains and apps of the policy's regions: reads, and writes conditioned on the dev environment "
                "tag and the janitor's tag key")
         grants = [
-            Grant("ListSageMaker", ("sagemaker:ListDomains", "sagemaker:ListApps", "tag:GetResources"),
-                  why="SageMaker lists and the tagging API have no resource-level permissions"),
+            Grant("ListSageMaker", ("sagemaker:ListDomains", "sagemaker:ListApps", "tag:GetResources",
+                                    "pricing:GetProducts"),
+                  why="SageMaker lists, the tagging API and the Price List API have no resource-level permissions"),
             Grant("DescribeEndpointsAndDomains", ("sagemaker:DescribeDomain",), (DOMAINS,), why=why),
             # ListApps returns no ARN: an untagged accelerator app's AppArn
             Grant("DescribeStudioApps", ("sagemaker:DescribeApp",), (APPS,), why=why),
