@@ -279,3 +279,34 @@ def test_log_groups_that_never_expire_are_reported_and_fixed_only_when_opted_in(
     _run(policy=Policy.model_validate({"storage": {"set_log_retention": True}}))
     [group] = [g for g in logs.describe_log_groups()["logGroups"] if g["logGroupName"] == "/ml/training-jobs"]
     assert group["retentionInDays"] == 90
+
+
+def test_savings_outside_us_east_1_use_the_regions_own_rates_or_say_unknown(aws: LocalAws,
+                                                                           buckets: dict[str, Any]) -> None:
+    """#26: a bucket in ap-southeast-2 is priced at the Price List API's Standard and Glacier rates there (never
+    us-east-1's); one in eu-west-1, whose rates the API does not give, gets the proposal with its terabytes and
+    "unknown" dollars."""
+    from cost_janitor.local.emulator.seeding import rate_price_product, seed_price_list
+
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for name, region in (("ml-sydney", "ap-southeast-2"), ("ml-dublin", "eu-west-1")):
+        s3 = aws.client("s3", region)
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [ML_TAG]})
+        aws.client("cloudwatch", region).put_metric_data(Namespace="AWS/S3", MetricData=[{
+            "MetricName": "BucketSizeBytes", "Value": 10 * 1024 ** 4, "Unit": "Bytes",
+            "Timestamp": today - timedelta(hours=20), "Dimensions": [
+                {"Name": "BucketName", "Value": name}, {"Name": "StorageType", "Value": "StandardStorage"}]}])
+    seed_price_list([rate_price_product("s3:STANDARD", "ap-southeast-2", 0.025, published="2026-11-06T00:00:00Z"),
+                     rate_price_product("s3:GLACIER", "ap-southeast-2", 0.0045, published="2026-11-06T00:00:00Z")])
+    report = _run(dry_run=True)
+    found = _by_id(report)
+    sydney, dublin = found["ml-sydney"], found["ml-dublin"]
+    assert sydney.monthly_usd == round(10 * 1024 * (0.025 - 0.0045), 2)
+    assert "AWS Price List API, S3 Standard storage per GB-month, ap-southeast-2" in str(sydney.price_source)
+    assert "S3 Glacier Flexible Retrieval storage per GB-month" in str(sydney.price_source)
+    assert dublin.monthly_usd is None and "10.0 TB in Standard could move to GLACIER" in str(dublin.price_source)
+    assert "unknown: no s3:STANDARD price for eu-west-1" in str(dublin.price_source)
+    assert found["ml-training"].region == "us-east-1"  # the home region: the offline table, no Price List call
+    assert report.pricing_calls["pricing:GetProducts"] == 10  # 5 documented classes × 2 regions, once

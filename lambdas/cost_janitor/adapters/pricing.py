@@ -44,7 +44,7 @@ class RateQuery:
     (TERM_MATCH) and by substring (CONTAINS: a usage type without its region prefix, which differs by service), and the
     price dimension's unit."""
     service: str
-    family: str
+    family: str | None  # None: not filtered on (S3's storage products are found by usage type)
     unit: str
     what: str
     match: dict[str, str] = field(default_factory=dict)
@@ -72,6 +72,20 @@ RATES: dict[str, RateQuery] = {
                            contains={"usagetype": "NatGateway-Hours"}),
     "nat:bytes": RateQuery("AmazonEC2", "NAT Gateway", "GB", "NAT gateway data processed per GB",
                            contains={"usagetype": "NatGateway-Bytes"}),
+    # S3 storage classes, first tier (Infracost's s3_*_storage_class.go): Standard, Standard-IA, One Zone-IA in
+    # AmazonS3, Glacier Flexible Retrieval in AmazonGlacier, Deep Archive in AmazonS3GlacierDeepArchive. Glacier
+    # Instant Retrieval and Intelligent-Tiering have no filter there: unknown outside the table's region.
+    "s3:STANDARD": RateQuery("AmazonS3", None, "GB-Mo", "S3 Standard storage per GB-month",
+                             match={"volumeType": "Standard"}, contains={"usagetype": "-TimedStorage-ByteHrs"}),
+    "s3:STANDARD_IA": RateQuery("AmazonS3", None, "GB-Mo", "S3 Standard-IA storage per GB-month",
+                                contains={"usagetype": "-TimedStorage-SIA-ByteHrs"}),
+    "s3:ONEZONE_IA": RateQuery("AmazonS3", None, "GB-Mo", "S3 One Zone-IA storage per GB-month",
+                               contains={"usagetype": "-TimedStorage-ZIA-ByteHrs"}),
+    "s3:GLACIER": RateQuery("AmazonGlacier", None, "GB-Mo", "S3 Glacier Flexible Retrieval storage per GB-month",
+                            contains={"usagetype": "-TimedStorage-ByteHrs"}),
+    "s3:DEEP_ARCHIVE": RateQuery("AmazonS3GlacierDeepArchive", None, "GB-Mo",
+                                 "S3 Glacier Deep Archive storage per GB-month",
+                                 contains={"usagetype": "-TimedStorage-GDA-ByteHrs"}),
 }
 
 
@@ -102,8 +116,9 @@ class PriceList:
             query = RATES.get(name)
             if query is None:
                 continue
+            family = {"productFamily": query.family} if query.family else {}
             filters = [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in
-                       {"productFamily": query.family, "regionCode": region, **query.match}.items()]
+                       {**family, "regionCode": region, **query.match}.items()]
             filters += [{"Type": "CONTAINS", "Field": k, "Value": v} for k, v in query.contains.items()]
             self.calls += 1
             try:

@@ -24,6 +24,7 @@ from cost_janitor.core.models import Finding
 from cost_janitor.core.policy import Policy
 from cost_janitor.core.storage import (
     EBS_PRICED_REGIONS,
+    S3_PRICES,
     BucketPlan,
     plan_bucket,
     plan_log_group,
@@ -134,9 +135,12 @@ def _bucket_plans(policy: Policy, settings: Settings, report: StorageReport, *, 
         elif reached:
             ledger.set_cursor(BUCKET_CURSOR, names[reached - 1])
     sizes = _standard_bytes(read, now)
+    wanted = {(f"s3:{c}", b["region"]) for b in read if b["region"] != "us-east-1" and sizes.get(b["bucket"])
+              for c in ("STANDARD", *S3_PRICES)}
+    rates = night_prices({}, report.pricing_calls, "rates", wanted, ledger=ledger, now=now)
     return [plan_bucket(bucket=b["bucket"], region=b["region"], account=account, tags=b["tags"],
                         versioned=b["versioned"], current=b["current"], standard_bytes=sizes.get(b["bucket"]),
-                        policy=policy, now=now, run_id=report.run_id) for b in read]
+                        policy=policy, now=now, run_id=report.run_id, rates=rates) for b in read]
 
 
 def _standard_bytes(buckets: list[dict[str, Any]], now: datetime) -> dict[str, float | None]:

@@ -141,12 +141,21 @@ def diff(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
 
 @dataclass(frozen=True)
 class Savings:
-    monthly_usd: float
+    monthly_usd: float | None  # None: a rate is unknown in the bucket's region
     explanation: str
 
 
-def tiering_savings(profile: LifecycleProfile, standard_bytes: float | None) -> Savings | None:
-    """An upper bound: every Standard byte ends in the profile's coldest transition class."""
+def s3_rate(storage_class: str, region: str, rates: RateBook | None) -> Price:
+    """A storage class's first-tier rate: the offline us-east-1 table there, else the Price List API's
+    ("s3:<class>")."""
+    return listed_rate(f"s3:{storage_class}", region, rates, source=f"S3 list prices, us-east-1, {S3_PRICE_DATE}",
+                       offline={"us-east-1": S3_PRICES[storage_class]} if storage_class in S3_PRICES else {})
+
+
+def tiering_savings(profile: LifecycleProfile, standard_bytes: float | None, region: str = "us-east-1",
+                    rates: RateBook | None = None) -> Savings | None:
+    """An upper bound: every Standard byte ends in the profile's coldest transition class, at the bucket region's
+    rates (s3_rate); unknown (None dollars, the reason said) where a rate is."""
     if standard_bytes is None:
         return None
     coldest = [t for r in profile.rules for t in r.transitions]
@@ -154,10 +163,16 @@ def tiering_savings(profile: LifecycleProfile, standard_bytes: float | None) -> 
         return Savings(0.0, "no Standard bytes to move" if coldest else "the profile has no transitions")
     target = min(coldest, key=lambda t: S3_PRICES[t.storage_class])
     gb = standard_bytes / GB
-    usd = round(gb * (S3_PRICES["STANDARD"] - S3_PRICES[target.storage_class]), 2)
+    standard, colder = s3_rate("STANDARD", region, rates), s3_rate(target.storage_class, region, rates)
+    if standard.hourly_usd is None or colder.hourly_usd is None:
+        missing = standard if standard.hourly_usd is None else colder
+        return Savings(None, f"{gb / 1024:,.1f} TB in Standard could move to {target.storage_class}; "
+                             f"dollars {missing.source}")
+    usd = round(gb * (standard.hourly_usd - colder.hourly_usd), 2)
+    sources = standard.source if standard.source == colder.source else f"{standard.source}; {colder.source}"
     return Savings(usd, f"≈ ${usd:,.0f}/month if all {gb / 1024:,.1f} TB in Standard moved to "
                         f"{target.storage_class} (upper bound: assumes every object is older than {target.days} days "
-                        f"and under the profile's prefixes; S3 list prices, us-east-1, {S3_PRICE_DATE})")
+                        f"and under the profile's prefixes; {sources})")
 
 
 @dataclass(frozen=True)
@@ -213,7 +228,7 @@ class BucketPlan:
 
 def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str], versioned: bool,
                 current: BucketLifecycle, standard_bytes: float | None, policy: Policy, now: datetime,
-                run_id: str) -> BucketPlan:
+                run_id: str, rates: RateBook | None = None) -> BucketPlan:
     """Which profile applies (policy list first, then the bucket's tag), the merge, and what it would save."""
     profile_name = policy.lifecycle.buckets.get(bucket) or tags.get(policy.lifecycle.profile_tag)
     if not profile_name:
@@ -248,14 +263,14 @@ def plan_bucket(*, bucket: str, region: str, account: str, tags: dict[str, str],
                                   reason=f"lifecycle profile {profile_name!r} already in place"
                                   + (" except where a user rule manages the same prefix" if plan.conflicts else "")),
                           None, "")
-    savings = tiering_savings(profile, standard_bytes)
+    savings = tiering_savings(profile, standard_bytes, region, rates)
     reason = (f"lifecycle profile {profile_name!r}: add {len(plan.added)}, update {len(plan.updated)}, remove "
               f"{len(plan.removed)} of the janitor's rules; {evidence['user_rules_kept']} user rule(s) kept as is")
     return BucketPlan(Finding(**base, verdict=Verdict.CHANGE_PROPOSED, evidence=evidence, notes=all_notes,
                               reason=reason, action=ActionKind.PUT_LIFECYCLE, action_status="planned",
                               monthly_usd=savings.monthly_usd if savings else None,
                               price_source=savings.explanation if savings else "no S3 storage metrics yet",
-                              severity="medium" if savings and savings.monthly_usd >= 50 else "low"),
+                              severity="medium" if savings and (savings.monthly_usd or 0) >= 50 else "low"),
                       BucketLifecycle(plan.rules, current.min_object_size), diff(existing, plan.rules))
 
 

@@ -457,8 +457,8 @@ def rate_price_product(name: str, region: str, usd: float, *,
 
     query = RATES[name]
     usage = {k: f"{CODES.get(region, 'XX')}-{v.lstrip('-')}" for k, v in query.contains.items()}
-    return _hourly_product(query.service, query.family, {**query.match, **usage, "regionCode": region}, usd,
-                           published, f"${usd} per {query.unit}: {query.what}", unit=query.unit)
+    return _hourly_product(query.service, query.family or "Storage", {**query.match, **usage, "regionCode": region},
+                           usd, published, f"${usd} per {query.unit}: {query.what}", unit=query.unit)
 
 
 def _hourly_product(service: str, family: str, attributes: dict[str, str], usd_per_hour: float, published: str,
