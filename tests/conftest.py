@@ -47,7 +47,7 @@ def aws(local_aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalA
     """A clean emulator for each test, with boto3 (and the janitor's cached clients) pointed at it. A call a handler
     made that its synthesized role does not allow fails the test, even if the code swallowed the AccessDenied."""
     local_aws.reset()
-    local_aws.throttle(False)  # a throttling test turns it on for itself
+    local_aws.throttle(False, services=("ec2", "cloudwatch"))  # a throttling test turns it on for itself
     guard = iam_guard.current()
     assert guard is not None
     guard.reset()

@@ -49,3 +49,44 @@ def test_throttling_is_per_region_as_on_ec2(aws: LocalAws) -> None:
             for r in ("us-east-1", "eu-west-1")}
     assert _burst(bare["us-east-1"], 90) == []
     assert _burst(bare["eu-west-1"], 90) == []  # another region's bucket is its own
+
+
+def _metric_reads(client: Any, calls: int, *, queries: int = 1, hours: int = 1) -> list[str]:
+    """`calls` GetMetricData from 8 threads at once, each `queries` hourly series over the last `hours`: the error
+    codes met."""
+    from datetime import UTC, datetime, timedelta
+
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    asked = [{"Id": f"q{n}", "MetricStat": {"Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
+                                                       "Dimensions": [{"Name": "InstanceId", "Value": f"i-{n:017x}"}]},
+                                            "Period": 3600, "Stat": "Average"}} for n in range(queries)]
+
+    def one(_: int) -> str:
+        try:
+            client.get_metric_data(MetricDataQueries=asked, StartTime=end - timedelta(hours=hours), EndTime=end)
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return ""
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [code for code in pool.map(one, range(calls)) if code]
+
+
+def test_cloudwatch_refuses_over_its_documented_quotas_and_the_janitors_clients_ride_it_out(aws: LocalAws) -> None:
+    """#27: CloudWatch's GetMetricData quotas per account and region (50 TPS; 396,000 data points a second for a
+    StartTime older than three hours) answered Throttling as AWS answers it; the janitor's clients get every answer.
+    The sweep's own reads (500 series × 9 days hourly = 108,000 data points a call) meet the data-point quota from
+    the fourth call in a second, not the TPS one."""
+    aws.throttle(services=("cloudwatch",))
+    bare = boto3.client("cloudwatch", region_name="us-east-1", endpoint_url=aws.endpoint,
+                        config=Config(retries={"mode": "standard", "max_attempts": 1}))
+    refused = _metric_reads(bare, 200)  # more than a second's 50, from 8 threads
+    assert refused and set(refused) == {"Throttling"}
+    aws.throttle(services=("cloudwatch",))
+    heavy = _metric_reads(bare, 8, queries=500, hours=9 * 24)  # 8 × 108,000 points at once: over 396,000
+    assert heavy and set(heavy) == {"Throttling"} and len(heavy) < 8
+    aws.throttle(services=("cloudwatch",))
+    before = strict.THROTTLED["cloudwatch"]
+    janitor = clients.client("cloudwatch", "us-east-1")
+    assert _metric_reads(janitor, 120) == [] and _metric_reads(janitor, 8, queries=500, hours=9 * 24) == []
+    assert strict.THROTTLED["cloudwatch"] > before  # refused on the way, answered in the end

@@ -10,12 +10,14 @@ class TokenBucket:
         self.rate, self.burst, self.tokens = rate_per_s, burst, burst
         self._at: float | None = None
 
-    def take(self, now: float) -> float:
-        """0 and a token taken, or the seconds (of the caller's clock) until one is there."""
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """0 and `cost` tokens taken (at most a full bucket's), or the seconds (of the caller's clock) until they are
+        there."""
         if self._at is not None:
             self.tokens = min(self.burst, self.tokens + (now - self._at) * self.rate)
         self._at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        cost = min(cost, self.burst)
+        if self.tokens >= cost:
+            self.tokens -= cost
             return 0.0
-        return (1 - self.tokens) / self.rate
+        return (cost - self.tokens) / self.rate

@@ -64,13 +64,16 @@ class LocalAws:
                                           "AWS_SESSION_TOKEN": got["SessionToken"]}
         return self._credentials[account]
 
-    def throttle(self, on: bool = True) -> None:
-        """EC2's request throttling (Describe* token buckets per API, account and region: strict.THROTTLING) on or
-        off; the server runs in this process, so the switch is a module flag."""
-        from cost_janitor.local.emulator.strict import _EC2_BUCKETS, THROTTLING
+    def throttle(self, on: bool = True, *, services: tuple[str, ...] = ("ec2",)) -> None:
+        """Request throttling on or off (strict.THROTTLING): EC2's Describe* token buckets per API, account and
+        region; CloudWatch's TPS and GetMetricData data-point quotas per account and region. The server runs in this
+        process, so the switch is a module flag; every bucket starts full."""
+        from cost_janitor.local.emulator.strict import _CW_BUCKETS, _EC2_BUCKETS, THROTTLING
 
-        THROTTLING["ec2"] = on
+        for service in services:
+            THROTTLING[service] = on
         _EC2_BUCKETS.clear()
+        _CW_BUCKETS.clear()
 
     def reset(self) -> None:
         """Drop every resource (moto's reset API), keeping the server up."""

@@ -542,13 +542,50 @@ def _get_products(request: dict[str, Any]) -> dict[str, Any]:
 # Over it: HTTP 503, RequestLimitExceeded (which botocore's retry modes retry). Only the Describe* actions are
 # bucketed here (the page's other buckets are not read into the emulator). Off unless a test or bench turns it on
 # (LocalAws.throttle): the suite's seeding would otherwise spend its time in backoffs.
-THROTTLING = {"ec2": False}
-THROTTLED = {"ec2": 0}  # requests answered RequestLimitExceeded (what a test asserts was met)
+THROTTLING = {"ec2": False, "cloudwatch": False}
+THROTTLED = {"ec2": 0, "cloudwatch": 0}  # requests refused as throttled (what a test asserts was met)
+# CloudWatch's API quotas ("CloudWatch service quotas", Amazon CloudWatch User Guide), per account and Region:
+# GetMetricData 50 TPS (without Metrics Insights queries), ListMetrics 25 TPS, PutMetricData 500 TPS; and
+# GetMetricData's data points per second — "180,000 ... if the StartTime used in the API request is less than or
+# equal to three hours from current time. 396,000 DPS if the StartTime is more than three hours from current time",
+# estimated from "the requested time range, period" whatever the series hold. Over it: HTTP 400 Throttling, "Rate
+# exceeded" (AWS Knowledge Center, "400 ThrottlingException" for CloudWatch), in the JSON protocol this botocore
+# speaks. Each bucket holds one second's worth.
+CLOUDWATCH_TPS = {"GetMetricData": 50.0, "ListMetrics": 25.0, "PutMetricData": 500.0}
+CLOUDWATCH_DPS_RECENT, CLOUDWATCH_DPS_OLDER = 180_000.0, 396_000.0
+_CW_BUCKETS: dict[tuple[str, ...], TokenBucket] = {}
+CW_THROTTLED = (b'{"__type": "com.amazonaws.cloudwatch#ThrottlingException", "message": "Rate exceeded"}')
 EC2_DESCRIBE_BUCKET, EC2_DESCRIBE_REFILL = 100.0, 20.0
 _EC2_BUCKETS: dict[tuple[str, str, str], TokenBucket] = {}
 EC2_THROTTLED = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code>'
                  b"<Message>Request limit exceeded.</Message></Error></Errors><RequestID>throttled</RequestID>"
                  b"</Response>")
+
+
+def _cloudwatch_throttled(key: str, region: str, action: str, request: dict[str, Any]) -> bool:
+    """Whether CloudWatch refuses this request: its action's TPS bucket, and for GetMetricData the data points it
+    asks for (each query's time range ÷ its period) against the DPS bucket its StartTime selects."""
+    import time
+
+    now = time.monotonic()
+    tps = CLOUDWATCH_TPS.get(action)
+    if tps is None:
+        return False
+    if _CW_BUCKETS.setdefault((key, region, action), TokenBucket(tps, tps)).take(now):
+        THROTTLED["cloudwatch"] += 1
+        return True
+    if action != "GetMetricData":
+        return False
+    start, end = float(request.get("StartTime") or 0), float(request.get("EndTime") or 0)
+    points = sum(max(1.0, (end - start) / int((q.get("MetricStat") or {}).get("Period") or 60))
+                 for q in request.get("MetricDataQueries") or [] if "MetricStat" in q)
+    recent = time.time() - start <= 3 * 3600
+    rate = CLOUDWATCH_DPS_RECENT if recent else CLOUDWATCH_DPS_OLDER
+    bucket = _CW_BUCKETS.setdefault((key, region, "dps", str(recent)), TokenBucket(rate, rate))
+    if bucket.take(now, points):
+        THROTTLED["cloudwatch"] += 1
+        return True
+    return False
 
 
 def _ec2_throttled(key: str, region: str, action: str) -> bool:
@@ -599,6 +636,16 @@ def _patch_recycle_bin() -> None:
                 start_response("503 Service Unavailable", [("Content-Type", "text/xml")])
                 return [EC2_THROTTLED]
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if THROTTLING["cloudwatch"] and len(scope) >= 4 and scope[3] == "monitoring":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(size) if size else b""
+            environ["wsgi.input"] = io.BytesIO(raw)  # moto reads it again
+            body = json.loads(raw or b"{}") if target else {}
+            action = target.rsplit(".", 1)[-1] if target else (parse_qs(raw.decode()).get("Action") or [""])[0]
+            if _cloudwatch_throttled(scope[0], scope[2], action, body):
+                start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
+                                                   ("x-amzn-query-error", "Throttling;Sender")])
+                return [CW_THROTTLED]
         plans = len(scope) >= 4 and scope[3] == "ce" and target.endswith((
             "GetSavingsPlansUtilization", "GetSavingsPlansCoverage", "GetReservationUtilization",
             "GetReservationCoverage"))
