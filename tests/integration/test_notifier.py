@@ -302,3 +302,42 @@ def test_a_later_batch_of_the_run_is_a_thread_reply_and_a_redelivered_one_sends_
     top, reply = slack.of("chat.postMessage")
     assert "thread_ts" not in top.args and reply.args["thread_ts"] == message_to(slack, ANA)[1]
     assert not slack.of("chat.update")
+
+
+def test_the_stand_in_enforces_chat_update_and_views_open_tiers_and_the_view_size() -> None:
+    """#27: chat.update is Tier 3 (50 a minute) and views.open Tier 4 (100 a minute) on their reference pages; over
+    them Slack answers 429 with Retry-After; a view over 250 kB is view_too_large. A client without slack-sdk's
+    retry handlers meets them; the janitor's gateway waits them out."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    slack, fast = SlackStandIn(), SlackStandIn(time_scale=60.0)  # real minutes; a minute in 1 s
+    try:
+        bare = WebClient(token="xoxb", base_url=slack.api_url)
+        bare.retry_handlers.clear()
+
+        def statuses(method: str, n: int, **args: Any) -> list[int]:
+            out = []
+            for _ in range(n):
+                try:
+                    bare.api_call(method, json=args)
+                    out.append(200)
+                except SlackApiError as exc:
+                    out.append(exc.response.status_code)
+            return out
+
+        updates = statuses("chat.update", 55, channel="D0ANA0001", ts="1.000001", text="x")
+        assert updates.count(200) >= 50 and 429 in updates and slack.throttled["chat.update"] > 0
+        views = statuses("views.open", 105, trigger_id="1.2.abc", view={"type": "modal", "blocks": []})
+        assert views.count(200) >= 100 and 429 in views and slack.throttled["views.open"] > 0
+        huge = {"type": "modal", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3000}}] * 90}
+        with pytest.raises(SlackApiError, match="view_too_large"):  # a fresh workspace: under its limit
+            WebClient(token="xoxb", base_url=fast.api_url).api_call("views.open", json={"trigger_id": "1.2.abc",
+                                                                                    "view": huge})
+        gateway = SlackGateway("xoxb", base_url=fast.api_url)
+        for _ in range(60):  # over a minute's 50: slack-sdk's handler waits out each Retry-After
+            gateway.update("D0ANA0001", "1.000001", {"text": "y", "blocks": []})
+        assert fast.throttled["chat.update"] > 0 and len(fast.of("chat.update")) == 60
+    finally:
+        slack.stop()
+        fast.stop()

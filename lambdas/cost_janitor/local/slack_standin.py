@@ -38,14 +38,19 @@ MAX_HEADER_TEXT = 150
 MAX_TEXT = 40_000
 
 
-# Slack's rate limits, per method per app per workspace (docs.slack.dev "Rate limits"): users.lookupByEmail is Tier 3,
-# "50+ per minute" (its reference page); chat.postMessage is special, "1 per second" per channel, "short bursts >1
-# allowed" (the burst size is not published: 3 here). method → (per minute, burst, counted per channel). Other
-# methods' tiers are not enforced (not confirmed here); chat.postMessage's workspace-wide limit is not published.
+# Slack's rate limits, per method per app per workspace (docs.slack.dev "Rate limits": Tier 2 "20+ per minute", Tier 3
+# "50+ per minute", Tier 4 "100+ per minute"), each method's tier from its reference page: users.lookupByEmail Tier 3,
+# chat.update Tier 3, views.open Tier 4; chat.postMessage is special, "1 per second" per channel, "short bursts >1
+# allowed" (the burst size is not published: 3 here). method → (per minute, burst, counted per channel). A tier's
+# floor is enforced (its "+" is not published) with a minute's worth as the burst. chat.postMessage's workspace-wide
+# limit is not published and not enforced.
 RATE_LIMITS: dict[str, tuple[float, float, bool]] = {
     "users.lookupByEmail": (50.0, 50.0, False),
+    "chat.update": (50.0, 50.0, False),
+    "views.open": (100.0, 100.0, False),
     "chat.postMessage": (60.0, 3.0, True),
 }
+MAX_VIEW_BYTES = 250_000  # views.open: "view_too_large - Error returned if the provided view is greater than 250kb"
 
 
 class TokenBuckets:
@@ -167,6 +172,8 @@ class SlackStandIn:
                 if user not in emails:
                     return 200, {"ok": False, "error": "user_not_found"}, {}
                 return 200, {"ok": True, "user": {"id": user, "profile": {"email": emails[user]}}}, {}
+            if method == "views.open" and len(json.dumps(args.get("view") or {})) > MAX_VIEW_BYTES:
+                return 200, {"ok": False, "error": "view_too_large"}, {}
             if method in ("chat.postMessage", "chat.update") and (problem := message_problem(args)):
                 return 200, {"ok": False, "error": problem}, {}
             if method == "chat.postMessage":
