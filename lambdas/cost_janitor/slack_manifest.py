@@ -17,6 +17,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat_postEphemeral": ("chat:write",),
     "users_lookupByEmail": ("users:read", "users:read.email"),  # users:read.email needs users:read alongside
     "users_info": ("users:read", "users:read.email"),  # the profile's email needs users:read.email
+    "users_list": ("users:read", "users:read.email"),  # the members' emails need users:read.email
     "views_open": (),  # no scope: the click's trigger_id is the permission
 }
 OUTPUT_NAME = "SlackInteractivityUrl"  # the stack output that holds the Request URL

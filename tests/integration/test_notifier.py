@@ -221,11 +221,13 @@ def test_slacks_rate_limits_are_waited_out_and_what_is_left_resumes_on_redeliver
     """#27: the stand-in enforces users.lookupByEmail's Tier 3 (50 a minute; here a minute is 3 s) and
     chat.postMessage's one a second per channel. 120 owners: with no waiting allowed, the owners still rate limited
     are handed back (as the Lambda hands their SQS messages back); each redelivery tells the rest; every owner gets
-    exactly one message."""
+    exactly one message. (users.list answers 500 here: the one-by-one lookups are the path under test; the list's
+    path is the test after the next.)"""
     from cost_janitor.core.policy import Policy
 
     janitor()
-    slack = SlackStandIn(users={f"user{k}@example.com": f"U{k:08d}" for k in range(120)}, time_scale=20)
+    slack = SlackStandIn(users={f"user{k}@example.com": f"U{k:08d}" for k in range(120)}, time_scale=20,
+                         fail_method={"users.list": [500] * 20})
     try:
         findings = _owners_night(120)
         state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
@@ -250,7 +252,8 @@ def test_with_slack_sdks_waits_one_invocation_tells_every_owner_despite_429s(aws
     from cost_janitor.core.policy import Policy
 
     janitor()
-    slack = SlackStandIn(users={f"user{k}@example.com": f"U{k:08d}" for k in range(80)}, time_scale=20)
+    slack = SlackStandIn(users={f"user{k}@example.com": f"U{k:08d}" for k in range(80)}, time_scale=20,
+                         fail_method={"users.list": [500]})  # the lookups one by one (the list: the next test)
     try:
         state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
         report = notifier.run(_owners_night(80), Policy(), SlackGateway("xoxb", base_url=slack.api_url), state)
@@ -258,6 +261,57 @@ def test_with_slack_sdks_waits_one_invocation_tells_every_owner_despite_429s(aws
         assert slack.throttled["users.lookupByEmail"] > 0 and len(slack.of("chat.postMessage")) == 80
     finally:
         slack.stop()
+
+
+def test_many_owners_new_to_the_directory_are_found_in_one_users_list_walk_not_a_lookup_each(aws: Any,
+                                                                                            janitor: Any) -> None:
+    """#27 "email → user lookups are cached": an organization's first night has hundreds of owners the directory does
+    not know; users.lookupByEmail (Tier 3, 50 a minute) would take minutes. One users.list walk (Tier 2, 200 members a
+    page) finds them and the directory keeps every member, so the next night lists nobody and looks nobody up."""
+    from cost_janitor.core.policy import Policy
+
+    janitor()
+    users = {f"user{k}@example.com": f"U{k:08d}" for k in range(300)}
+    slack = SlackStandIn(users=users, time_scale=20)
+    try:
+        state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+        report = notifier.run(_owners_night(120), Policy(), SlackGateway("xoxb", base_url=slack.api_url,
+                                                                         directory=state), state)
+        assert report.messages_posted == 120 and not report.busy and not report.failed
+        assert len(slack.of("users.list")) == 2 and slack.of("users.lookupByEmail") == []  # 300 members: 2 pages
+        assert state.slack_user("user7@example.com", now=datetime.now(UTC)) == (True, "U00000007")
+        assert state.slack_user("user299@example.com", now=datetime.now(UTC)) == (True, "U00000299")  # not an owner
+        tomorrow = [f.model_copy(update={"run_id": "night-2", "resource_id": f"{f.resource_id}-2"})
+                    for f in _owners_night(120)]
+        notifier.run(tomorrow, Policy(), SlackGateway("xoxb", base_url=slack.api_url, directory=state), state)
+        assert len(slack.of("users.list")) == 2 and slack.of("users.lookupByEmail") == []  # the directory's
+        assert len(slack.of("chat.postMessage")) == 240
+    finally:
+        slack.stop()
+
+
+def test_a_notifier_short_of_time_hands_back_what_it_did_not_start_and_the_redelivery_sends_only_that(
+        aws: Any, janitor: Any, slack: SlackStandIn) -> None:
+    """#27: the notifier's Lambda has a minute; with less than notifier.RESERVE_MS left nothing new starts, and what
+    did not start goes back to SQS (busy). The redelivery tells the rest: every owner once, none twice."""
+    from cost_janitor.core.policy import Policy
+
+    janitor()
+    state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
+    findings = [f.model_copy(update={"owner": owner}) for f, owner in zip(
+        _owners_night(2), ["ana@example.com", "bo@example.com"], strict=True)]
+    clock = iter([60_000, 60_000, 60_000, 5_000])  # ms left at each check: the second recipient is late
+    first = notifier.run(findings, Policy().model_copy(update={"slack": Policy().slack.model_copy(
+        update={"delivery_concurrency": 1})}), SlackGateway("xoxb", base_url=slack.api_url), state,
+        remaining_ms=lambda: next(clock, 5_000))
+    assert first.messages_posted == 1 and len(first.busy) == 1
+    late = [f for f in findings if f.resource_id in first.busy]
+    second = notifier.run(late, Policy(), SlackGateway("xoxb", base_url=slack.api_url), state,
+                          remaining_ms=lambda: 60_000)
+    assert second.messages_posted == 1 and not second.busy
+    assert sorted(p.args["channel"] for p in slack.of("chat.postMessage")) == sorted([ANA, BO])
+    nothing = notifier.run(findings, Policy(), SlackGateway("xoxb", base_url=slack.api_url), state)
+    assert nothing.messages_posted == 0  # a third delivery of both: both already told
 
 
 def test_owners_looked_up_once_are_remembered_across_nights_so_the_tier_3_limit_is_met_once(

@@ -23,7 +23,7 @@ def _called_methods() -> set[str]:
 def test_every_method_the_adapter_calls_has_its_scopes_in_the_manifest_and_no_more() -> None:
     called = _called_methods()
     assert called == {"chat_postMessage", "chat_update", "chat_postEphemeral", "users_lookupByEmail", "users_info",
-                      "views_open"}
+                      "users_list", "views_open"}
     assert called == set(METHOD_SCOPES), "a Slack method without its scope (or a scope nothing uses)"
     assert bot_scopes() == ["chat:write", "users:read", "users:read.email"]
 

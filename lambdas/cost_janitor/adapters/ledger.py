@@ -394,6 +394,18 @@ class SlackState(Ledger):
             "pk": {"S": f"slack-user#{email.lower()}"}, "sk": {"S": "user"}, "user": {"S": user or ""},
             "expires_at": {"N": str(int((now + timedelta(days=days)).timestamp()))}})
 
+    def save_slack_users(self, users: dict[str, str], *, now: datetime) -> None:
+        """Many email → user entries at once (a users.list walk), 25 a BatchWriteItem, unprocessed ones retried."""
+        expires = {"N": str(int((now + timedelta(days=self.USER_DAYS)).timestamp()))}
+        items = [{"pk": {"S": f"slack-user#{email.lower()}"}, "sk": {"S": "user"}, "user": {"S": user},
+                  "expires_at": expires} for email, user in users.items()]
+        for first in range(0, len(items), 25):
+            request = {self._table: [{"PutRequest": {"Item": i}} for i in items[first:first + 25]]}
+            for _ in range(5):
+                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+
     def save_message(self, state: MessageState) -> None:
         self._ddb.put_item(TableName=self._table, Item={
             "pk": {"S": f"slack#{state.channel}#{state.ts}"}, "sk": {"S": "message"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -62,6 +64,12 @@ class UserDirectory(Protocol):
 
     def save_slack_user(self, email: str, user: str | None, *, now: datetime) -> None: ...
 
+    def save_slack_users(self, users: dict[str, str], *, now: datetime) -> None: ...
+
+
+LOOKUPS_A_MINUTE = 50  # users.lookupByEmail: Tier 3, "50+ per minute" (its reference page)
+USERS_PAGE = 200  # users.list's `limit`: members a page (Slack's pagination guide suggests pages of at most 200)
+
 
 class SlackGateway:
     def __init__(self, token: str, *, base_url: str = SLACK_API, max_rate_limit_retries: int = 3,
@@ -72,10 +80,48 @@ class SlackGateway:
                                  retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries)])
         self._users: dict[str, str | None] = {}
         self.calls: dict[str, int] = {}
+        self._counting = threading.Lock()  # the notifier writes to several recipients at once
+
+    def _count(self, method: str) -> None:
+        with self._counting:
+            self.calls[method] = self.calls.get(method, 0) + 1
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        self.calls[method] = self.calls.get(method, 0) + 1
+        self._count(method)
         return getattr(self._client, method)(**kwargs)
+
+    def prime(self, emails: Iterable[str], *, short: Callable[[], bool] | None = None) -> int:
+        """Before many lookups: when more of `emails` are unknown (to this gateway and its directory) than a minute of
+        users.lookupByEmail allows (Tier 3, 50 a minute), walk users.list (Tier 2, 20 pages a minute, 200 members a
+        page: a workspace of 4,000 people in a minute, where 800 lookups take 16) and keep every member's email in
+        the directory, so the night's later batches find their owners there and do not walk it again. Stops when
+        `short()` says time is short; an email the list does not show is left to users.lookupByEmail. How many of
+        `emails` were found."""
+        now = datetime.now(UTC)
+        unknown: dict[str, str] = {}
+        for email in set(emails) - set(self._users):
+            known, user = self._directory.slack_user(email, now=now) if self._directory else (False, None)
+            if known:
+                self._users[email] = user
+            else:
+                unknown[email.lower()] = email
+        if len(unknown) <= LOOKUPS_A_MINUTE:
+            return 0
+        found, cursor = 0, None
+        while short is None or not short():
+            page = self._call("users_list", limit=USERS_PAGE, **({"cursor": cursor} if cursor else {}))
+            members = {str((m.get("profile") or {}).get("email") or "").lower(): str(m["id"])
+                       for m in page.get("members") or [] if not m.get("deleted")}
+            members.pop("", None)
+            for email in set(members) & set(unknown):
+                self._users[unknown[email]] = members[email]
+                found += 1
+            if self._directory is not None and members:
+                self._directory.save_slack_users(members, now=now)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return found
 
     def user_for_email(self, email: str) -> str | None:
         """The Slack user id for an email (cached, misses too: in this gateway, and across runs in the directory
@@ -145,7 +191,7 @@ class SlackGateway:
         is already done and recorded. A 429 is retried after Retry-After (slack-sdk's handler), once or twice."""
         from slack_sdk.webhook import WebhookClient
 
-        self.calls["response_url"] = self.calls.get("response_url", 0) + 1
+        self._count("response_url")
         try:
             response = WebhookClient(response_url, timeout=5, retry_handlers=[RateLimitErrorRetryHandler(
                 max_retry_count=self._rate_limit_retries)]).send(**kwargs)

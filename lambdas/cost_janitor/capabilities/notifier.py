@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from botocore.exceptions import ClientError
@@ -30,6 +32,7 @@ class NotifyReport:
 
 
 RATE_LIMITED = "ratelimited"  # Slack's error once slack-sdk's waits (Retry-After) are spent
+RESERVE_MS = 10_000  # what the Lambda keeps to save state and answer SQS: nothing new starts with less left
 
 
 class Busy(JanitorError):
@@ -37,16 +40,29 @@ class Busy(JanitorError):
 
 
 def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: SlackState, *,
-           holder: str | None = None) -> NotifyReport:
+           holder: str | None = None, remaining_ms: Callable[[], int] | None = None) -> NotifyReport:
     """The notifier's recipe; the Lambda and the demo call it. Its clock is each finding's observation time, so a
     late or replayed delivery is judged as of its run. Groups whose messages another notifier is writing right
-    now, and findings whose notice history cannot be read, are left alone and listed in `busy` (the Lambda hands
-    their SQS messages back)."""
+    now, findings whose notice history cannot be read, and — with `remaining_ms` (the Lambda's clock) — whatever
+    would start with less than RESERVE_MS left, are left alone and listed in `busy` (the Lambda hands their SQS
+    messages back: nothing is lost to a timeout, and what was sent is saved, so nothing is sent twice)."""
     report = NotifyReport()
     holder = holder or uuid.uuid4().hex
     owners: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     escalations: dict[tuple[str, str], list[Finding]] = defaultdict(list)
-    for f in {f.resource_id: f for f in findings}.values():  # a redelivered message holds the same resources
+    unique = list({f.resource_id: f for f in findings}.values())  # a redelivered message holds the same resources
+
+    def short() -> bool:
+        return remaining_ms is not None and remaining_ms() < RESERVE_MS
+
+    try:  # many owners new to the directory: one users.list walk instead of a lookup each (Tier 3)
+        slack.prime({r.address for f in unique if (r := recipient_for(f, policy)).kind == "email"}, short=short)
+    except Exception as exc:  # each owner is then looked up, as before
+        logger.warning("users.list not read; owners are looked up one by one", extra={"error": error_code(exc)})
+    for f in unique:
+        if short():
+            report.busy.append(f.resource_id)
+            continue
         try:
             history = state.notice_history(f.resource_id)
         except ClientError as exc:  # its re-ask clock is unknown: it waits for the redelivery, the others go on
@@ -70,31 +86,48 @@ def run(findings: list[Finding], policy: Policy, slack: SlackGateway, state: Sla
             continue
         owners[(f.run_id, channel)].append(f)
 
-    for escalated, groups in ((False, owners), (True, escalations)):
-        for (run_id, channel), group in groups.items():
-            title = (f"cost-janitor: {len(group)} request(s) unanswered for {policy.grace.escalate_after_days}+ days"
-                     if escalated else None)
-            try:
-                posted = _deliver(slack, state, run_id, channel, group, policy, title=title, holder=holder)
-            except Busy:
-                report.busy += [f.resource_id for f in group]
-                logger.info("another notifier is writing to this recipient; left for redelivery",
-                            extra={"channel": channel, "run_id": run_id, "findings": len(group)})
-                continue
-            except Exception as exc:
-                if error_code(exc) == RATE_LIMITED:  # what was posted is saved: the redelivery posts only the rest
-                    report.busy += [f.resource_id for f in group]
-                    logger.info("slack still rate limited; left for redelivery",
-                                extra={"channel": channel, "findings": len(group)})
-                    continue
-                report.failed[channel] = error_code(exc)
-                logger.warning("slack delivery failed", extra={"channel": channel, "error": error_code(exc)})
-                continue
-            report.messages_posted += posted
+    work = [(escalated, key, group) for escalated, groups in ((False, owners), (True, escalations))
+            for key, group in groups.items()]
+    # different recipients at once (policy.slack.delivery_concurrency): Slack's chat.postMessage limit is per
+    # channel, and each recipient's messages stay in order under its own lease
+    with ThreadPoolExecutor(max_workers=policy.slack.delivery_concurrency) as pool:
+        outcomes = list(pool.map(lambda w: _recipient(slack, state, policy, holder, *w, short=short), work))
+    for (escalated, (_, channel), group), (outcome, detail) in zip(work, outcomes, strict=True):
+        if outcome == "posted":
+            report.messages_posted += int(detail)
             report.escalations += len(group) if escalated else 0
-            for f in group:
-                state.record_notice(f, recipient=channel, escalated=escalated, at=f.observed_at)
+        elif outcome == "busy":
+            report.busy += [f.resource_id for f in group]
+        else:
+            report.failed[channel] = str(detail)
     return report
+
+
+def _recipient(slack: SlackGateway, state: SlackState, policy: Policy, holder: str, escalated: bool,
+               key: tuple[str, str], group: list[Finding], *, short: Callable[[], bool]) -> tuple[str, int | str]:
+    """One recipient's messages of one run: ("posted", how many), ("busy", 0) — SQS hands them back; so does a
+    recipient not started for lack of time — or ("failed", Slack's error code)."""
+    run_id, channel = key
+    if short():
+        return "busy", 0
+    title = (f"cost-janitor: {len(group)} request(s) unanswered for {policy.grace.escalate_after_days}+ days"
+             if escalated else None)
+    try:
+        posted = _deliver(slack, state, run_id, channel, group, policy, title=title, holder=holder)
+    except Busy:
+        logger.info("another notifier is writing to this recipient; left for redelivery",
+                    extra={"channel": channel, "run_id": run_id, "findings": len(group)})
+        return "busy", 0
+    except Exception as exc:
+        if error_code(exc) == RATE_LIMITED:  # what was posted is saved: the redelivery posts only the rest
+            logger.info("slack still rate limited; left for redelivery",
+                        extra={"channel": channel, "findings": len(group)})
+            return "busy", 0
+        logger.warning("slack delivery failed", extra={"channel": channel, "error": error_code(exc)})
+        return "failed", error_code(exc)
+    for f in group:
+        state.record_notice(f, recipient=channel, escalated=escalated, at=f.observed_at)
+    return "posted", posted
 
 
 def _deliver(slack: SlackGateway, state: SlackState, run_id: str, channel: str, group: list[Finding],

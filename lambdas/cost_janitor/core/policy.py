@@ -423,6 +423,10 @@ class SlackPolicy(_Strict):
     max_messages_per_recipient: int = Field(
         3, ge=1, le=20, description="Messages with buttons one recipient gets in a run (12 resources each, the "
         "costliest first); the rest are named one line each in summary messages of 200.")
+    delivery_concurrency: int = Field(
+        4, ge=1, le=16, description="Recipients the notifier writes to at once. Slack limits chat.postMessage per "
+        "channel (one a second), so different owners' messages can go out together; its workspace-wide limit is not "
+        "published, and slack-sdk waits out any 429 it meets (bench/org_night.py: the organization's night).")
     gpu_agent_docs_url: str = Field(
         "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Agent-NVIDIA-GPU.html",
         description="Where the 'gpu-metrics-missing' button sends people.")

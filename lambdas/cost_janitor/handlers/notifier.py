@@ -60,7 +60,8 @@ def lambda_handler(event: FindingsQueueEvent, context: LambdaContext) -> dict[st
     secrets = load_secrets(client("secretsmanager", settings.region), str(settings.slack_secret_arn))
     state = SlackState(client("dynamodb", settings.region), str(settings.ledger_table))
     slack = SlackGateway(secrets.bot_token, base_url=settings.slack_api_url or SLACK_API, directory=state)
-    sent = notifier.run(findings, policy, slack, state, holder=context.aws_request_id)
+    sent = notifier.run(findings, policy, slack, state, holder=context.aws_request_id,
+                        remaining_ms=context.get_remaining_time_in_millis)
     logger.info("notified", extra={**sent.__dict__, "failed": json.dumps(sent.failed)})
     handed_back = sorted({m for r in sent.busy for m in origin[r]})  # redelivered after the visibility timeout
     return {"batchItemFailures": failures + [{"itemIdentifier": m} for m in handed_back]}

@@ -40,12 +40,13 @@ MAX_TEXT = 40_000
 
 # Slack's rate limits, per method per app per workspace (docs.slack.dev "Rate limits": Tier 2 "20+ per minute", Tier 3
 # "50+ per minute", Tier 4 "100+ per minute"), each method's tier from its reference page: users.lookupByEmail Tier 3,
-# chat.update Tier 3, views.open Tier 4; chat.postMessage is special, "1 per second" per channel, "short bursts >1
-# allowed" (the burst size is not published: 3 here). method → (per minute, burst, counted per channel). A tier's
-# floor is enforced (its "+" is not published) with a minute's worth as the burst. chat.postMessage's workspace-wide
-# limit is not published and not enforced.
+# users.list Tier 2, chat.update Tier 3, views.open Tier 4; chat.postMessage is special, "1 per second" per channel,
+# "short bursts >1 allowed" (the burst size is not published: 3 here). method → (per minute, burst, counted per
+# channel). A tier's floor is enforced (its "+" is not published) with a minute's worth as the burst.
+# chat.postMessage's workspace-wide limit is not published and not enforced.
 RATE_LIMITS: dict[str, tuple[float, float, bool]] = {
     "users.lookupByEmail": (50.0, 50.0, False),
+    "users.list": (20.0, 20.0, False),
     "chat.update": (50.0, 50.0, False),
     "views.open": (100.0, 100.0, False),
     "chat.postMessage": (60.0, 3.0, True),
@@ -113,12 +114,18 @@ class SlackStandIn:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up waiting
                     super().handle()
 
+            def do_GET(self) -> None:  # users.list: slack-sdk sends its arguments in the query string
+                self._serve({k: v[0] for k, v in parse_qs(urlparse(self.path).query).items()})
+
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
                 if self.headers.get("Content-Type", "").startswith("application/json"):
                     args = json.loads(raw or "{}")
                 else:
                     args = {k: v[0] for k, v in parse_qs(raw).items()}
+                self._serve(args)
+
+            def _serve(self, args: dict[str, Any]) -> None:
                 path = urlparse(self.path).path
                 standin.arrived.append(path.rsplit("/", 1)[-1])
                 time.sleep(standin.delays.get(path.rsplit("/", 1)[-1], 0.0))
@@ -166,6 +173,12 @@ class SlackStandIn:
                 if not user:
                     return 200, {"ok": False, "error": "users_not_found"}, {}
                 return 200, {"ok": True, "user": {"id": user, "profile": {"email": args["email"]}}}, {}
+            if method == "users.list":  # cursor-paged, deleted members included, as its reference page says
+                members = [{"id": u, "deleted": False, "profile": {"email": e}} for e, u in sorted(self.users.items())]
+                start, size = int(args.get("cursor") or 0), int(args.get("limit") or len(members) or 1)
+                following = str(start + size) if start + size < len(members) else ""
+                return 200, {"ok": True, "members": members[start:start + size],
+                             "response_metadata": {"next_cursor": following}}, {}
             if method == "users.info":
                 emails = {u: e for e, u in self.users.items()}
                 user = str(args.get("user", ""))
