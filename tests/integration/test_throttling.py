@@ -6,6 +6,7 @@ every tool in the account describes them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,17 +18,22 @@ from cost_janitor.adapters import clients
 from cost_janitor.local.emulator import LocalAws, strict
 
 
-def _burst(client: Any, calls: int) -> list[str]:
-    """`calls` DescribeInstances from 8 threads at once: the error codes met (none: every call answered)."""
+def _codes(call: Callable[[], Any], calls: int) -> list[str]:
+    """`call` made `calls` times from 8 threads at once: the error codes met (none: every call answered)."""
     def one(_: int) -> str:
         try:
-            client.describe_instances()
+            call()
         except ClientError as exc:
             return str(exc.response["Error"]["Code"])
         return ""
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return [code for code in pool.map(one, range(calls)) if code]
+
+
+def _burst(client: Any, calls: int) -> list[str]:
+    """`calls` DescribeInstances from 8 threads at once: the error codes met."""
+    return _codes(client.describe_instances, calls)
 
 
 def test_a_burst_of_describes_is_throttled_and_the_janitors_clients_ride_it_out(aws: LocalAws) -> None:
@@ -61,15 +67,8 @@ def _metric_reads(client: Any, calls: int, *, queries: int = 1, hours: int = 1) 
                                                        "Dimensions": [{"Name": "InstanceId", "Value": f"i-{n:017x}"}]},
                                             "Period": 3600, "Stat": "Average"}} for n in range(queries)]
 
-    def one(_: int) -> str:
-        try:
-            client.get_metric_data(MetricDataQueries=asked, StartTime=end - timedelta(hours=hours), EndTime=end)
-        except ClientError as exc:
-            return str(exc.response["Error"]["Code"])
-        return ""
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return [code for code in pool.map(one, range(calls)) if code]
+    return _codes(lambda: client.get_metric_data(MetricDataQueries=asked, StartTime=end - timedelta(hours=hours),
+                                                 EndTime=end), calls)
 
 
 def test_cloudwatch_refuses_over_its_documented_quotas_and_the_janitors_clients_ride_it_out(aws: LocalAws) -> None:

@@ -56,6 +56,16 @@ class Ledger:
                 raise JanitorError(f"ledger: {len(request[self._table])} items unprocessed after retries")
         return len(items)
 
+    def _put_all(self, items: list[dict[str, Any]]) -> None:
+        """Cache items (prices, descriptions, Slack users), 25 a BatchWriteItem, unprocessed ones retried a few times:
+        a cache item left out is read again later, so nothing is raised."""
+        for first in range(0, len(items), 25):
+            request = {self._table: [{"PutRequest": {"Item": i}} for i in items[first:first + 25]]}
+            for _ in range(5):
+                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
+                if not request:
+                    break
+
     def history(self, resource_id: str) -> list[LedgerRecord]:
         """Every ledger entry of one resource, oldest first."""
         pages = self._ddb.get_paginator("query").paginate(
@@ -120,23 +130,13 @@ class Ledger:
         items = [{**self._price_key(kind, t, r), "source": {"S": source}, "read_at": {"S": now.isoformat()},
                   "expires_at": expires, **({"hourly_usd": {"N": repr(usd)}} if usd is not None else {})}
                  for (t, r), (usd, source) in read.items()]
-        for first in range(0, len(items), 25):
-            request = {self._table: [{"PutRequest": {"Item": i}} for i in items[first:first + 25]]}
-            for _ in range(5):
-                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
+        self._put_all(items)
 
     def save_descriptions(self, described: dict[tuple[str, str, str], dict[str, Any]], *, now: datetime) -> None:
         expires = {"N": str(int((now + timedelta(days=self.DESCRIPTION_DAYS)).timestamp()))}
         items = [{**self._description_key(*k), "description": {"S": json.dumps(v, default=str)},
                   "expires_at": expires} for k, v in described.items()]
-        for first in range(0, len(items), 25):
-            request = {self._table: [{"PutRequest": {"Item": i}} for i in items[first:first + 25]]}
-            for _ in range(5):
-                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
+        self._put_all(items)
 
     def sweep_backlog(self) -> list[str]:
         """Regions a sweep ran out of time for (the next one starts with them): one item per region, so sweeps of
@@ -399,12 +399,7 @@ class SlackState(Ledger):
         expires = {"N": str(int((now + timedelta(days=self.USER_DAYS)).timestamp()))}
         items = [{"pk": {"S": f"slack-user#{email.lower()}"}, "sk": {"S": "user"}, "user": {"S": user},
                   "expires_at": expires} for email, user in users.items()]
-        for first in range(0, len(items), 25):
-            request = {self._table: [{"PutRequest": {"Item": i}} for i in items[first:first + 25]]}
-            for _ in range(5):
-                request = self._ddb.batch_write_item(RequestItems=request).get("UnprocessedItems") or {}
-                if not request:
-                    break
+        self._put_all(items)
 
     def save_message(self, state: MessageState) -> None:
         self._ddb.put_item(TableName=self._table, Item={
