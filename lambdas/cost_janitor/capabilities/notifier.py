@@ -1,4 +1,6 @@
-"""Findings → Slack: one message per owner per run, asks re-asked and escalated on the policy's clock."""
+"""Findings → Slack: a run's findings for one owner in at most slack.max_messages_per_recipient messages with buttons
+(the rest summarised; a later batch of the same run as replies in the first message's thread), several recipients at
+once; asks re-asked and escalated on the policy's clock."""
 
 from __future__ import annotations
 
