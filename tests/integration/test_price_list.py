@@ -127,6 +127,8 @@ def test_storage_rates_outside_the_offline_table_come_from_the_price_list(aws: L
     volumes = {t: ec2.create_volume(AvailabilityZone=f"{region}a", Size=500, VolumeType=t, TagSpecifications=[
         {"ResourceType": "volume", "Tags": [{"Key": "environment", "Value": "dev"}]}])["VolumeId"]
         for t in ("gp3", "st1")}
+    aws.client("logs", region).create_log_group(logGroupName="/ml/training")  # never expires
+    seed_price_list([rate_price_product("logs:storage", region, 0.033, published="2026-11-07T00:00:00Z")])
     settings = Settings.from_env()
     storage_lifecycle.run(policy, settings, now=now, run_id="w1", dry_run=False, account="123456789012")
     week = storage_lifecycle.run(policy, settings, now=now + timedelta(days=15), run_id="w2", dry_run=True,
@@ -136,6 +138,8 @@ def test_storage_rates_outside_the_offline_table_come_from_the_price_list(aws: L
     assert gp3.monthly_usd == round(500 * 0.088, 2)
     assert gp3.price_source == "AWS Price List API, EBS gp3 storage per GB-month, eu-west-1, published 2026-11-03"
     assert st1.monthly_usd is None and str(st1.price_source).startswith("unknown")
+    logs = found["/ml/training"]  # its region's Logs rate, not us-east-1's
+    assert "AWS Price List API, CloudWatch Logs storage per GB-month, eu-west-1" in str(logs.price_source)
     asked = week.pricing_calls["pricing:GetProducts"]
     assert asked >= 2  # gp3 and st1 (and the snapshot rate where the account has snapshots): 15 days on, asked again
     again = storage_lifecycle.run(policy, settings, now=now + timedelta(days=15, hours=1), run_id="w3", dry_run=True,

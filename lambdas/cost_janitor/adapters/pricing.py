@@ -72,6 +72,9 @@ RATES: dict[str, RateQuery] = {
                            contains={"usagetype": "NatGateway-Hours"}),
     "nat:bytes": RateQuery("AmazonEC2", "NAT Gateway", "GB", "NAT gateway data processed per GB",
                            contains={"usagetype": "NatGateway-Bytes"}),
+    # CloudWatch Logs archived storage (Infracost's cloudwatch_log_group.go: "Archival Storage")
+    "logs:storage": RateQuery("AmazonCloudWatch", "Storage Snapshot", "GB-Mo", "CloudWatch Logs storage per GB-month",
+                              contains={"usagetype": "-TimedStorage-ByteHrs"}),
     # S3 storage classes, first tier (Infracost's s3_*_storage_class.go): Standard, Standard-IA, One Zone-IA in
     # AmazonS3, Glacier Flexible Retrieval in AmazonGlacier, Deep Archive in AmazonS3GlacierDeepArchive. Glacier
     # Instant Retrieval and Intelligent-Tiering have no filter there: unknown outside the table's region.

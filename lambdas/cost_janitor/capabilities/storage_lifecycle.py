@@ -164,7 +164,9 @@ def _region_findings(policy: Policy, region: str, *, account: str, now: datetime
     snapshots = ebs.own_snapshots()
     states = ebs.snapshot_states([v.tags[policy.storage.snapshot_tag] for v in volumes
                                   if policy.storage.snapshot_tag in v.tags])
-    wanted = {(f"ebs:{v.volume_type}", region) for v in volumes} | ({("ebs:snapshot", region)} if snapshots else set())
+    groups = LogGroups(client("logs", region)).groups()
+    wanted = ({(f"ebs:{v.volume_type}", region) for v in volumes} | ({("ebs:snapshot", region)} if snapshots else set())
+              | ({("logs:storage", region)} if groups else set()))
     rates = night_prices({}, calls, "rates", wanted if region not in EBS_PRICED_REGIONS else set(), ledger=ledger,
                          now=now)
     findings = [f for v in volumes if (f := plan_volume(
@@ -174,6 +176,6 @@ def _region_findings(policy: Policy, region: str, *, account: str, now: datetime
     findings += [f for s in snapshots if (f := plan_snapshot(
         snapshot=s, used_by_ami=s.snapshot_id in used, account=account, region=region, policy=policy, now=now,
         run_id=run_id, rates=rates))]
-    findings += [f for g in LogGroups(client("logs", region)).groups() if (f := plan_log_group(
-        group=g, account=account, region=region, policy=policy, now=now, run_id=run_id))]
+    findings += [f for g in groups if (f := plan_log_group(
+        group=g, account=account, region=region, policy=policy, now=now, run_id=run_id, rates=rates))]
     return findings

@@ -330,11 +330,15 @@ def plan_snapshot(*, snapshot: Snapshot, used_by_ami: bool, account: str, region
 
 
 def plan_log_group(*, group: LogGroup, account: str, region: str, policy: Policy, now: datetime,
-                   run_id: str) -> Finding | None:
+                   run_id: str, rates: RateBook | None = None) -> Finding | None:
+    """A log group kept longer than the policy's days, priced at its region's Logs storage rate (the offline figure
+    in us-east-1, else the Price List's "logs:storage", else unknown)."""
     retention = group.retention_days
     if retention is not None and retention <= policy.storage.log_retention_days:
         return None
     gb = group.stored_bytes / GB
+    rate = listed_rate("logs:storage", region, rates, offline={"us-east-1": LOGS_STORAGE_PRICE},
+                       source=f"CloudWatch Logs storage list price, us-east-1 ({S3_PRICE_DATE})")
     action = ActionKind.SET_LOG_RETENTION if policy.storage.set_log_retention else None
     return Finding(
         kind=FindingKind.LOG_RETENTION, resource_id=group.name, resource_type="logs:log-group",
@@ -342,6 +346,7 @@ def plan_log_group(*, group: LogGroup, account: str, region: str, policy: Policy
         account=account, region=region, environment=policy.environments.default, verdict=Verdict.NO_RETENTION,
         reason=(f"retention {'never expires' if retention is None else f'{retention} days'}; policy maximum "
                 f"{policy.storage.log_retention_days} days; {gb:,.1f} GB stored"),
-        monthly_usd=round(gb * LOGS_STORAGE_PRICE, 2), price_source="stored bytes × CloudWatch Logs storage price",
+        monthly_usd=round(gb * rate.hourly_usd, 2) if rate.hourly_usd is not None else None,
+        price_source=f"stored bytes × {rate.source}" if rate.hourly_usd is not None else rate.source,
         evidence={"retention_days": retention, "stored_gb": round(gb, 2)}, action=action,
         action_status="planned" if action else None, run_id=run_id, observed_at=now, severity="low")
