@@ -275,17 +275,17 @@ def test_many_owners_new_to_the_directory_are_found_in_one_users_list_walk_not_a
     slack = SlackStandIn(users=users, time_scale=20)
     try:
         state = SlackState(aws.client("dynamodb"), os.environ["LEDGER_TABLE"])
-        report = notifier.run(_owners_night(120), Policy(), SlackGateway("xoxb", base_url=slack.api_url,
+        report = notifier.run(_owners_night(60), Policy(), SlackGateway("xoxb", base_url=slack.api_url,
                                                                          directory=state), state)
-        assert report.messages_posted == 120 and not report.busy and not report.failed
+        assert report.messages_posted == 60 and not report.busy and not report.failed
         assert len(slack.of("users.list")) == 2 and slack.of("users.lookupByEmail") == []  # 300 members: 2 pages
         assert state.slack_user("user7@example.com", now=datetime.now(UTC)) == (True, "U00000007")
         assert state.slack_user("user299@example.com", now=datetime.now(UTC)) == (True, "U00000299")  # not an owner
         tomorrow = [f.model_copy(update={"run_id": "night-2", "resource_id": f"{f.resource_id}-2"})
-                    for f in _owners_night(120)]
+                    for f in _owners_night(60)]
         notifier.run(tomorrow, Policy(), SlackGateway("xoxb", base_url=slack.api_url, directory=state), state)
         assert len(slack.of("users.list")) == 2 and slack.of("users.lookupByEmail") == []  # the directory's
-        assert len(slack.of("chat.postMessage")) == 240
+        assert len(slack.of("chat.postMessage")) == 120
     finally:
         slack.stop()
 
