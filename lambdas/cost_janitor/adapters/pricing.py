@@ -40,9 +40,9 @@ STUDIO_USES = {"JupyterLab": "Studio-JupyterLab", "CodeEditor": "studio-codeedit
 
 @dataclass(frozen=True)
 class RateQuery:
-    """One unit rate as GetProducts finds it: the service code, the product family, attributes matched exactly
-    (TERM_MATCH) and by substring (CONTAINS: a usage type without its region prefix, which differs by service), and the
-    price dimension's unit."""
+    """One price as GetProducts finds it (a unit rate of RATES, or an instance type's hourly price): the service code,
+    the product family, attributes matched exactly (TERM_MATCH) and by substring (CONTAINS: a usage type without its
+    region prefix, which differs by service), and the price dimension's unit."""
     service: str
     family: str | None  # None: not filtered on (S3's storage products are found by usage type)
     unit: str
@@ -114,11 +114,20 @@ class PriceList:
     def rates(self, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Price]:
         """(rate name of RATES, region) → USD per unit (the first tier where the rate is tiered), with its source and
         publication date; names not in RATES, and pairs the API has no single price for, are left out."""
+        return self._prices(((name, region), RATES[name]) for name, region in sorted(set(wanted)) if name in RATES)
+
+    def _hourly_prices(self, service: str, type_field: str, attributes: dict[str, str],
+                       wanted: Iterable[tuple[str, str]], what: str) -> dict[tuple[str, str], Price]:
+        return self._prices(((instance_type, region), RateQuery(service, None, "Hrs", what,
+                                                                 match={type_field: instance_type, **attributes}))
+                            for instance_type, region in sorted(set(wanted)))
+
+    def _prices(self, asks: Iterable[tuple[tuple[str, str], RateQuery]]) -> dict[tuple[str, str], Price]:
+        """One GetProducts a (key, region): its query's product family, attributes matched exactly and by substring,
+        and the region; kept only when the answer holds a single price in the query's unit. A refusal ends the
+        asking (what was found stays)."""
         out: dict[tuple[str, str], Price] = {}
-        for name, region in sorted(set(wanted)):
-            query = RATES.get(name)
-            if query is None:
-                continue
+        for (name, region), query in asks:
             family = {"productFamily": query.family} if query.family else {}
             filters = [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in
                        {**family, "regionCode": region, **query.match}.items()]
@@ -134,28 +143,6 @@ class PriceList:
                 out[(name, region)] = Price(usd, f"AWS Price List API, {query.what}, {region}, "
                                                  f"published {published[:10]}")
         return out
-
-    def _hourly_prices(self, service: str, type_field: str, attributes: dict[str, str],
-                       wanted: Iterable[tuple[str, str]], what: str) -> dict[tuple[str, str], Price]:
-        out: dict[tuple[str, str], Price] = {}
-        for instance_type, region in sorted(set(wanted)):
-            filters = [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in
-                       {type_field: instance_type, "regionCode": region, **attributes}.items()]
-            self.calls += 1
-            try:
-                answer = self._pricing.get_products(ServiceCode=service, Filters=filters, MaxResults=10)
-            except ClientError:
-                return out
-            prices = {h for p in answer.get("PriceList", []) if (h := _hourly(json.loads(p))) is not None}
-            if len(prices) == 1:
-                [(usd, published)] = prices
-                out[(instance_type, region)] = Price(usd, f"AWS Price List API, {what}, {region}, "
-                                                          f"published {published[:10]}")
-        return out
-
-
-def _hourly(product: dict[str, Any]) -> tuple[float, str] | None:
-    return _per_unit(product, "Hrs")
 
 
 def _per_unit(product: dict[str, Any], unit: str) -> tuple[float, str] | None:
