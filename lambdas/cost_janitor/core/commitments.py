@@ -84,6 +84,19 @@ def _pct(table: dict[str, float], region: str, family: str) -> float:
     return min(max(table.get(key(region, family), 0.0), 0.0), 100.0)
 
 
+def _freed(share: float, ratio: float, *, under_used: bool, covers_all: bool, under_used_why: str,
+           covers_all_why: str, rate_why: str) -> tuple[float, str]:
+    """What the covered share of a stop saves, by one rule for reservations and plans alike: a commitment is paid
+    whether used or not, so the share saves $0 when the commitment already goes partly unused, or when it is fully
+    used and already covers everything it could (what it frees has nothing to cover); otherwise the freed commitment
+    covers usage now paid on-demand, and the share counts at the commitment's effective rate."""
+    if under_used:
+        return 0.0, under_used_why
+    if covers_all:
+        return 0.0, covers_all_why
+    return share * ratio, rate_why
+
+
 def realized(list_monthly: float, *, family: str, region: str, plans: Commitments | None,
              reservations: Reservations | None = None) -> Realized:
     """A stop's monthly saving after the account's Reserved Instances (they apply first) and Savings Plans (to what
@@ -94,40 +107,39 @@ def realized(list_monthly: float, *, family: str, region: str, plans: Commitment
     whys: list[str] = []
     ri_saved = 0.0
     if reservations is not None and ri_share:
-        if reservations.utilization_pct < FULL:
-            whys.append(f"{reserved:g}% of it runs on Reserved Instances that already leave "
-                        f"{reservations.unused_hours:,.0f} reserved hours unused ({reservations.utilization_pct:.0f}% "
-                        "used): that share saves $0 until the reservation is used elsewhere")
-        elif reserved >= FULL:
-            whys.append(f"{reserved:g}% of it runs on fully used Reserved Instances that already cover all of "
-                        f"{family} in {region}: the hours it frees have nothing else to cover, so that share saves $0 "
-                        "until the reservation is used elsewhere")
-        else:
-            ratio = reservations.effective_ratio or 0.0
-            ri_saved = ri_share * ratio
-            whys.append(f"{reserved:g}% of it runs on fully used Reserved Instances; the hours it frees cover other "
-                        f"{family} usage now paid on-demand: that share counted at the reservation's effective rate "
-                        f"({ratio:.0%} of list)")
+        ratio = reservations.effective_ratio or 0.0
+        ri_saved, why = _freed(
+            ri_share, ratio, under_used=reservations.utilization_pct < FULL, covers_all=reserved >= FULL,
+            under_used_why=f"{reserved:g}% of it runs on Reserved Instances that already leave "
+                           f"{reservations.unused_hours:,.0f} reserved hours unused "
+                           f"({reservations.utilization_pct:.0f}% used): that share saves $0 until the reservation "
+                           "is used elsewhere",
+            covers_all_why=f"{reserved:g}% of it runs on fully used Reserved Instances that already cover all of "
+                           f"{family} in {region}: the hours it frees have nothing else to cover, so that share saves "
+                           "$0 until the reservation is used elsewhere",
+            rate_why=f"{reserved:g}% of it runs on fully used Reserved Instances; the hours it frees cover other "
+                     f"{family} usage now paid on-demand: that share counted at the reservation's effective rate "
+                     f"({ratio:.0%} of list)")
+        whys.append(why)
     rest = list_monthly - ri_share
     covered = _pct(plans.coverage_pct, region, family) if plans and plans.total_commitment_usd else 0.0
     share = rest * covered / 100
     saved = 0.0
     if plans is not None and share:
-        if plans.utilization_pct < FULL:
-            whys.append(f"{covered:g}% of it runs on a Savings Plan that already leaves "
-                        f"${plans.unused_commitment_usd:,.2f} of its commitment unused "
-                        f"({plans.utilization_pct:.0f}% used): that share saves $0 until the commitment is used "
-                        "elsewhere")
-        elif plans.account_coverage_pct >= FULL:
-            whys.append(f"{covered:g}% of it runs on a fully used Savings Plan that already covers all eligible "
-                        "usage: the commitment it frees has nothing else to cover, so that share saves $0 until "
-                        "the commitment is used elsewhere")
-        else:
-            ratio = plans.effective_ratio or 0.0
-            saved = share * ratio
-            whys.append(f"{covered:g}% of it runs on a fully used Savings Plan; the commitment it frees covers other "
-                        f"usage now paid on-demand: that share counted at the plan's effective rate ({ratio:.0%} of "
-                        "list)")
+        ratio = plans.effective_ratio or 0.0
+        saved, why = _freed(
+            share, ratio, under_used=plans.utilization_pct < FULL, covers_all=plans.account_coverage_pct >= FULL,
+            under_used_why=f"{covered:g}% of it runs on a Savings Plan that already leaves "
+                           f"${plans.unused_commitment_usd:,.2f} of its commitment unused "
+                           f"({plans.utilization_pct:.0f}% used): that share saves $0 until the commitment is used "
+                           "elsewhere",
+            covers_all_why=f"{covered:g}% of it runs on a fully used Savings Plan that already covers all eligible "
+                           "usage: the commitment it frees has nothing else to cover, so that share saves $0 until "
+                           "the commitment is used elsewhere",
+            rate_why=f"{covered:g}% of it runs on a fully used Savings Plan; the commitment it frees covers other "
+                     f"usage now paid on-demand: that share counted at the plan's effective rate ({ratio:.0%} of "
+                     "list)")
+        whys.append(why)
     if not whys:
         return Realized(monthly_usd=list_monthly, list_monthly_usd=list_monthly, covered_pct=covered,
                         reserved_pct=reserved, reason=None)
