@@ -61,14 +61,13 @@ class CostExplorer:
     def usage_type_costs(self, *, now: datetime, days: int = 30) -> list[UsageCost]:
         """Cost and usage by usage type over the last `days`, one line per usage type (the months the window spans
         summed): the digest keeps the data-transfer lines, the network family its NAT and region-pair lines."""
-        start = (now - timedelta(days=days)).date()
         usd: dict[str, float] = {}
         quantity: dict[str, float] = {}
         token = None
         while True:  # an account has thousands of usage types: Cost Explorer pages them
             self.calls += 1
             page = self._ce.get_cost_and_usage(
-                TimePeriod={"Start": start.isoformat(), "End": now.date().isoformat()}, Granularity="MONTHLY",
+                TimePeriod=_window(now, days), Granularity="MONTHLY",
                 Metrics=["UnblendedCost", "UsageQuantity"], GroupBy=[{"Type": "DIMENSION", "Key": "USAGE_TYPE"}],
                 **({"NextPageToken": token} if token else {}))
             for period in page.get("ResultsByTime", []):
@@ -111,13 +110,9 @@ class CostExplorer:
         coverage of every eligible dollar, and the coverage of each (region, instance family) in `pairs` — 2 + one
         call per pair. An account without Savings Plans (Cost Explorer answers DataUnavailableException) has none;
         any other refusal is raised (the caller says the list price holds because the plans were not read)."""
-        period = {"Start": (now - timedelta(days=days)).date().isoformat(), "End": now.date().isoformat()}
-        self.calls += 1
-        try:
-            total = self._ce.get_savings_plans_utilization(TimePeriod=period).get("Total") or {}
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "DataUnavailableException":
-                raise
+        period = _window(now, days)
+        total = self._total(self._ce.get_savings_plans_utilization, period)
+        if total is None:
             return Commitments(total_commitment_usd=0, used_commitment_usd=0, unused_commitment_usd=0,
                                on_demand_equivalent_usd=0, account_coverage_pct=0)
         used = total.get("Utilization") or {}
@@ -131,22 +126,16 @@ class CostExplorer:
 
     def family_coverage(self, *, now: datetime, pairs: set[tuple[str, str]], days: int = 30) -> dict[str, float]:
         """"region/family" → the share of that family's eligible spend in that region the plans covered."""
-        period = {"Start": (now - timedelta(days=days)).date().isoformat(), "End": now.date().isoformat()}
-        return {key(r, f): self._coverage(period, {"And": [
-            {"Dimensions": {"Key": "REGION", "Values": [r]}},
-            {"Dimensions": {"Key": FAMILY_DIMENSION, "Values": [f]}}]}) for r, f in sorted(pairs)}
+        period = _window(now, days)
+        return {key(r, f): self._coverage(period, _family(r, f)) for r, f in sorted(pairs)}
 
     def reservations(self, *, now: datetime, pairs: set[tuple[str, str]], days: int = 30) -> Reservations:
         """The account's EC2 Reserved Instances over the last `days`: GetReservationUtilization's Total, and
         GetReservationCoverage's hours covered per (region, instance family) in `pairs` — 1 + one call per pair. No
         reservation (DataUnavailableException) → none; any other refusal is raised."""
-        period = {"Start": (now - timedelta(days=days)).date().isoformat(), "End": now.date().isoformat()}
-        self.calls += 1
-        try:
-            total = self._ce.get_reservation_utilization(TimePeriod=period).get("Total") or {}
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "DataUnavailableException":
-                raise
+        period = _window(now, days)
+        total = self._total(self._ce.get_reservation_utilization, period)
+        if total is None:
             return Reservations(purchased_hours=0, unused_hours=0, amortized_fee_usd=0, on_demand_cost_of_used_usd=0)
         return Reservations(
             purchased_hours=_usd(total.get("PurchasedHours")), unused_hours=_usd(total.get("UnusedHours")),
@@ -157,7 +146,7 @@ class CostExplorer:
     def reserved_coverage(self, *, now: datetime, pairs: set[tuple[str, str]], days: int = 30) -> dict[str, float]:
         """"region/family" → the share of that family's running hours in that region that reservations covered
         (CoverageHoursPercentage, each period weighted by its running hours; every page)."""
-        period = {"Start": (now - timedelta(days=days)).date().isoformat(), "End": now.date().isoformat()}
+        period = _window(now, days)
         out: dict[str, float] = {}
         for region, family in sorted(pairs):
             covered = hours = 0.0
@@ -165,9 +154,7 @@ class CostExplorer:
             while True:
                 self.calls += 1
                 page = self._ce.get_reservation_coverage(
-                    TimePeriod=period, Granularity="MONTHLY", Filter={"And": [
-                        {"Dimensions": {"Key": "REGION", "Values": [region]}},
-                        {"Dimensions": {"Key": FAMILY_DIMENSION, "Values": [family]}}]},
+                    TimePeriod=period, Granularity="MONTHLY", Filter=_family(region, family),
                     **({"NextPageToken": token} if token else {}))
                 for by_time in page.get("CoveragesByTime", []):
                     h = (by_time.get("Total") or {}).get("CoverageHours") or {}
@@ -179,6 +166,18 @@ class CostExplorer:
                     break
             out[key(region, family)] = round(100 * covered / hours, 2) if hours else 0.0
         return out
+
+    def _total(self, utilization: Any, period: dict[str, str]) -> dict[str, Any] | None:
+        """A utilization read's Total (GetSavingsPlansUtilization, GetReservationUtilization); None when the account
+        has no such commitment (Cost Explorer's DataUnavailableException); any other refusal is raised."""
+        self.calls += 1
+        try:
+            total: dict[str, Any] = utilization(TimePeriod=period).get("Total") or {}
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "DataUnavailableException":
+                raise
+            return None
+        return total
 
     def _coverage(self, period: dict[str, str], where: dict[str, Any] | None) -> float:
         """CoveragePercentage over the period, each month weighted by its TotalCost; every page."""
@@ -197,6 +196,17 @@ class CostExplorer:
             token = page.get("NextToken")
             if not token:
                 return round(100 * covered / spend, 2) if spend else 0.0
+
+
+def _window(now: datetime, days: int) -> dict[str, str]:
+    """The last `days` whole days as Cost Explorer's TimePeriod (End exclusive: today is not over)."""
+    return {"Start": (now - timedelta(days=days)).date().isoformat(), "End": now.date().isoformat()}
+
+
+def _family(region: str, family: str) -> dict[str, Any]:
+    """The coverage filter of one instance family in one region."""
+    return {"And": [{"Dimensions": {"Key": "REGION", "Values": [region]}},
+                    {"Dimensions": {"Key": FAMILY_DIMENSION, "Values": [family]}}]}
 
 
 def _usd(value: Any) -> float:
