@@ -365,5 +365,9 @@ def test_prices_names_a_storage_or_network_rate_with_its_source(aws: LocalAws) -
             in found.stdout)
     offline = _cli("prices", "--region", "us-east-1", "--type", "efs:standard")
     assert offline.returncode == 0 and "$0.3 per GB-Mo — Amazon EFS pricing" in offline.stdout
+    for name, shown in (("s3:STANDARD", "$0.023 per GB-Mo — S3 list prices"),
+                        ("logs:storage", "$0.03 per GB-Mo — CloudWatch Logs storage list price")):
+        rate = _cli("prices", "--region", "us-east-1", "--type", name)  # every RATES name the families use
+        assert rate.returncode == 0 and shown in rate.stdout, rate.stderr
     missing = _cli("prices", "--region", "eu-west-1", "--type", "ecr:storage", "--price-list")
     assert missing.returncode == 1 and "unknown: no ecr:storage price for eu-west-1" in missing.stdout

@@ -370,21 +370,17 @@ def cmd_prices(args: argparse.Namespace) -> int:
 
 def _offline_rate(name: str, region: str, book: Mapping[tuple[str, str], Any] | None) -> Any:
     """A unit rate of adapters/pricing.RATES as the family that uses it reads it: its offline table, then `book`."""
-    from cost_janitor.core.ecr import ECR_PRICE_DATE, STORAGE_GB_MONTH
-    from cost_janitor.core.efs import EFS_PRICE_DATE, STANDARD_GB_MONTH
-    from cost_janitor.core.network import NAT_PRICE_DATE, NAT_PRICES
-    from cost_janitor.core.pricing import listed_rate
-    from cost_janitor.core.storage import ebs_rate
+    from cost_janitor.core.ecr import storage_rate
+    from cost_janitor.core.efs import standard_rate
+    from cost_janitor.core.network import nat_rate
+    from cost_janitor.core.storage import ebs_rate, logs_rate, s3_rate
 
-    if name.startswith("ebs:"):
-        return ebs_rate(name, region, book)
-    nat = {f"nat:{k}": {r: p[i] for r, p in NAT_PRICES.items()} for i, k in enumerate(("hours", "bytes"))}
-    tables = {"efs:standard": (STANDARD_GB_MONTH, f"Amazon EFS pricing, Standard storage (as of {EFS_PRICE_DATE})"),
-              "ecr:storage": (STORAGE_GB_MONTH, f"Amazon ECR pricing, private repository storage (as quoted "
-                                                f"{ECR_PRICE_DATE})"),
-              **{k: (v, f"Amazon VPC pricing, NAT gateway (as of {NAT_PRICE_DATE})") for k, v in nat.items()}}
-    offline, source = tables[name]
-    return listed_rate(name, region, book, offline=offline, source=source)
+    kind = name.split(":", 1)[0]
+    if kind in ("ebs", "nat"):
+        return (ebs_rate if kind == "ebs" else nat_rate)(name, region, book)
+    if kind == "s3":
+        return s3_rate(name.split(":", 1)[1], region, book)
+    return {"efs": standard_rate, "ecr": storage_rate, "logs": logs_rate}[kind](region, book)
 
 
 def cmd_cost(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import mark_then, no_longer_due, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import RateBook, listed_rate, severity
+from cost_janitor.core.pricing import Price, RateBook, listed_rate, severity
 
 REPOSITORY_TYPE = "ecr:repository"
 GB = 2 ** 30
@@ -93,6 +93,13 @@ def _gb(images: list[Image]) -> float | None:
     return None if any(s is None for s in sizes) else sum(s or 0 for s in sizes) / GB
 
 
+def storage_rate(region: str, rates: RateBook | None = None) -> Price:
+    """Private repository storage's USD per GB-month in `region`: the pricing page's figure, else the Price List's
+    ("ecr:storage"), else unknown."""
+    return listed_rate("ecr:storage", region, rates, offline=STORAGE_GB_MONTH,
+                       source=f"Amazon ECR pricing, private repository storage (as quoted {ECR_PRICE_DATE})")
+
+
 def classify_repository(repo: Repository, policy: Policy, *, now: datetime, run_id: str = "",
                         rates: RateBook | None = None) -> Finding:
     who = policy.ownership(repo.tags)
@@ -100,8 +107,7 @@ def classify_repository(repo: Repository, policy: Policy, *, now: datetime, run_
     notes = list(exemption.notes)
     mark = repo.tags.get(policy.exemptions.idle_since_tag)
     dev = policy.environments.classes[str(who["environment"])].on_idle == "stop"
-    price = listed_rate("ecr:storage", repo.region, rates, offline=STORAGE_GB_MONTH,
-                        source=f"Amazon ECR pricing, private repository storage (as quoted {ECR_PRICE_DATE})")
+    price = storage_rate(repo.region, rates)
     rate = price.hourly_usd
     untagged_cut = now - timedelta(days=policy.ecr.untagged_expire_days)
     unpulled_cut = now - timedelta(days=policy.ecr.unpulled_days)

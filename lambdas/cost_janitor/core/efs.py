@@ -35,7 +35,7 @@ from cost_janitor.core.exemptions import evaluate_exemption
 from cost_janitor.core.idle import mark_then, no_longer_due, not_readable, withdrawn
 from cost_janitor.core.models import ActionKind, Ask, Finding, FindingKind, Series, Verdict, _Frozen
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import RateBook, listed_rate, severity
+from cost_janitor.core.pricing import Price, RateBook, listed_rate, severity
 
 FILE_SYSTEM_TYPE = "elasticfilesystem:file-system"
 NAMESPACE = "AWS/EFS"
@@ -103,9 +103,15 @@ def merge_lifecycle(existing: Sequence[dict[str, str]], fs: FileSystem,
 
 
 
-def _price(fs: FileSystem, rates: RateBook | None) -> tuple[float | None, str]:
-    rate = listed_rate("efs:standard", fs.region, rates, offline=STANDARD_GB_MONTH,
+def standard_rate(region: str, rates: RateBook | None = None) -> Price:
+    """Standard storage's USD per GB-month in `region`: the pricing page's figure, else the Price List's
+    ("efs:standard"), else unknown."""
+    return listed_rate("efs:standard", region, rates, offline=STANDARD_GB_MONTH,
                        source=f"Amazon EFS pricing, Standard storage (as of {EFS_PRICE_DATE})")
+
+
+def _price(fs: FileSystem, rates: RateBook | None) -> tuple[float | None, str]:
+    rate = standard_rate(fs.region, rates)
     if rate.hourly_usd is None or fs.size_bytes is None:
         return None, "unknown: its size is not reported (never guessed)" if fs.size_bytes is None else rate.source
     return round(fs.size_bytes / GB * rate.hourly_usd, 2), (f"{rate.source}: ${rate.hourly_usd}/GB-month at its "

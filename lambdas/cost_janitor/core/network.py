@@ -55,7 +55,7 @@ from cost_janitor.core.models import (
     partition,
 )
 from cost_janitor.core.policy import Policy
-from cost_janitor.core.pricing import HOURS_PER_MONTH, RateBook, severity
+from cost_janitor.core.pricing import HOURS_PER_MONTH, Price, RateBook, listed_rate, severity
 
 VPC_TYPE = "ec2:vpc"
 NAT_TYPE = "ec2:natgateway"
@@ -167,6 +167,14 @@ class PairEvidence(_Frozen):
     not_read: tuple[str, ...] = ()
 
 
+def nat_rate(name: str, region: str, rates: RateBook | None = None) -> Price:
+    """"nat:hours" (USD an hour) or "nat:bytes" (USD a GB) in `region`: AWS's documented figure (NAT_PRICES), else
+    the Price List's, else unknown."""
+    column = 0 if name == "nat:hours" else 1
+    return listed_rate(name, region, rates, offline={r: p[column] for r, p in NAT_PRICES.items()},
+                       source=f"Amazon VPC pricing, NAT gateway, {region} (as of {NAT_PRICE_DATE})")
+
+
 def nat_price(region: str, lines: Sequence[UsageCost] | None, rates: RateBook | None = None) -> NatPrice:
     """The region's NAT rates: what the account paid (Cost Explorer, unblended ÷ usage, last 30 days) where it has
     them, else AWS's documented rate, else the AWS Price List API's (rates "nat:hours" and "nat:bytes"), else
@@ -178,17 +186,13 @@ def nat_price(region: str, lines: Sequence[UsageCost] | None, rates: RateBook | 
             names = {f"{code}-NatGateway-{kind}"} | ({f"NatGateway-{kind}"} if region == "us-east-1" else set())
             if code and line.usage_type in names and line.quantity:
                 paid[kind] = line.usd / line.quantity
-    listed = NAT_PRICES.get(region)
     if "Bytes" in paid:
-        return NatPrice(hourly=paid.get("Hours") or (listed[0] if listed else None), per_gb=paid["Bytes"],
+        return NatPrice(hourly=paid.get("Hours") or nat_rate("nat:hours", region).hourly_usd, per_gb=paid["Bytes"],
                         source=f"what this account paid per NAT GB in {region} over the last 30 days (Cost Explorer: "
                                "unblended cost ÷ usage, discounts included)")
-    if listed:
-        return NatPrice(hourly=listed[0], per_gb=listed[1],
-                        source=f"Amazon VPC pricing, NAT gateway, {region} (as of {NAT_PRICE_DATE})")
-    hours, per_gb = ((rates or {}).get((f"nat:{k}", region)) for k in ("hours", "bytes"))
-    if per_gb is not None:
-        return NatPrice(hourly=hours.hourly_usd if hours else None, per_gb=per_gb.hourly_usd, source=per_gb.source)
+    hours, per_gb = nat_rate("nat:hours", region, rates), nat_rate("nat:bytes", region, rates)
+    if per_gb.hourly_usd is not None:
+        return NatPrice(hourly=hours.hourly_usd, per_gb=per_gb.hourly_usd, source=per_gb.source)
     return NatPrice(hourly=None, per_gb=None, source=f"unknown: no documented NAT gateway price for {region}, no "
                                                      "Price List rate, and Cost Explorer has no NAT usage there "
                                                      "(never guessed)")

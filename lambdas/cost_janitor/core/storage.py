@@ -329,6 +329,13 @@ def plan_snapshot(*, snapshot: Snapshot, used_by_ami: bool, account: str, region
         severity="low")
 
 
+def logs_rate(region: str, rates: RateBook | None = None) -> Price:
+    """CloudWatch Logs storage's USD per GB-month in `region`: the offline us-east-1 figure there, else the Price
+    List's ("logs:storage"), else unknown."""
+    return listed_rate("logs:storage", region, rates, offline={"us-east-1": LOGS_STORAGE_PRICE},
+                       source=f"CloudWatch Logs storage list price, us-east-1 ({S3_PRICE_DATE})")
+
+
 def plan_log_group(*, group: LogGroup, account: str, region: str, policy: Policy, now: datetime,
                    run_id: str, rates: RateBook | None = None) -> Finding | None:
     """A log group kept longer than the policy's days, priced at its region's Logs storage rate (the offline figure
@@ -337,8 +344,7 @@ def plan_log_group(*, group: LogGroup, account: str, region: str, policy: Policy
     if retention is not None and retention <= policy.storage.log_retention_days:
         return None
     gb = group.stored_bytes / GB
-    rate = listed_rate("logs:storage", region, rates, offline={"us-east-1": LOGS_STORAGE_PRICE},
-                       source=f"CloudWatch Logs storage list price, us-east-1 ({S3_PRICE_DATE})")
+    rate = logs_rate(region, rates)
     action = ActionKind.SET_LOG_RETENTION if policy.storage.set_log_retention else None
     return Finding(
         kind=FindingKind.LOG_RETENTION, resource_id=group.name, resource_type="logs:log-group",
