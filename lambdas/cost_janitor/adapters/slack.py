@@ -79,6 +79,7 @@ class SlackGateway:
         self._client = WebClient(token=token, base_url=base_url, timeout=5,
                                  retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=max_rate_limit_retries)])
         self._users: dict[str, str | None] = {}
+        self._unlisted: set[str] = set()  # emails prime() found absent from the directory: not read there again
         self.calls: dict[str, int] = {}
         self._counting = threading.Lock()  # the notifier writes to several recipients at once
 
@@ -105,6 +106,7 @@ class SlackGateway:
                 self._users[email] = user
             else:
                 unknown[email.lower()] = email
+                self._unlisted.add(email)
         if len(unknown) <= LOOKUPS_A_MINUTE:
             return 0
         found, cursor = 0, None
@@ -129,7 +131,7 @@ class SlackGateway:
         if email in self._users:
             return self._users[email]
         now = datetime.now(UTC)
-        if self._directory is not None:
+        if self._directory is not None and email not in self._unlisted:
             known, user = self._directory.slack_user(email, now=now)
             if known:
                 self._users[email] = user
